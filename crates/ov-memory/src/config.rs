@@ -1,0 +1,307 @@
+//! Store configuration with the defaults of SPEC §7, validated when a store is built.
+//!
+//! A configuration can be written in Rust or parsed from JSON
+//! ([`Config::from_json`]); JSON keys are the field names in `snake_case`, and
+//! the `camelCase` spelling is accepted too so the JS front-ends can pass their
+//! options objects through unchanged. Unknown keys are rejected.
+
+use crate::error::{Error, ErrorCode, Result};
+use serde::{Deserialize, Serialize};
+
+/// How [`crate::Store::retrieve`] combines the score factors (SPEC §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scoring {
+    /// `P = S^alpha · (max(0.1,C) · max(0.1,R) · W)^(1−alpha)` (the default).
+    #[default]
+    Geometric,
+    /// `P = S · C · R · W`.
+    Product,
+}
+
+/// Circuit-breaker thresholds (SPEC §8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BreakerConfig {
+    /// Consecutive counted failures that open the breaker (default 5).
+    #[serde(alias = "failureThreshold")]
+    pub failure_threshold: u32,
+    /// How long the breaker stays open before probing, in milliseconds (default 30 000).
+    #[serde(alias = "openMs")]
+    pub open_ms: u64,
+    /// Probe calls admitted at once while half-open; this many successes close it (default 3).
+    #[serde(alias = "halfOpenProbes")]
+    pub half_open_probes: u32,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            failure_threshold: 5,
+            open_ms: 30_000,
+            half_open_probes: 3,
+        }
+    }
+}
+
+/// Everything a store can be configured with. `Config::default()` gives SPEC §7's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Length of every embedding (default 768, 1..=65 536).
+    #[serde(alias = "embeddingDim")]
+    pub embedding_dim: usize,
+    /// Most memories the store holds (default 10 000, at least 1).
+    #[serde(alias = "maxNodes")]
+    pub max_nodes: usize,
+    /// Optional ceiling on [`crate::Store::memory_estimate_bytes`], in MiB.
+    #[serde(alias = "maxMemoryMb")]
+    pub max_memory_mb: Option<f64>,
+    /// Most honeycomb neighbours per memory (default 6, 1..=64).
+    #[serde(alias = "maxDegree")]
+    pub max_degree: usize,
+    /// Most characters (Unicode scalar values) in a memory's text (default 1 000 000).
+    #[serde(alias = "maxTextChars")]
+    pub max_text_chars: usize,
+    /// Most bytes of a memory's metadata, serialised as compact JSON (default 65 536).
+    #[serde(alias = "maxMetadataBytes")]
+    pub max_metadata_bytes: usize,
+    /// `top_k` above this is served but logged at WARNING (default 1 000).
+    #[serde(alias = "maxTopK")]
+    pub max_top_k: usize,
+    /// Default deadline of add, retrieve and context, in milliseconds (default 30 000).
+    #[serde(alias = "timeoutMs")]
+    pub timeout_ms: u64,
+    /// Recency time constant τ in seconds (default 86 400).
+    #[serde(alias = "decayTauSecs")]
+    pub decay_tau_secs: f64,
+    /// Default alpha of [`crate::Store::retrieve`] (default 0.75).
+    pub alpha: f64,
+    /// Score form (default geometric).
+    pub scoring: Scoring,
+    /// Circuit-breaker thresholds.
+    pub breaker: BreakerConfig,
+    /// Length of the sliding window that health reads, in seconds (default 60).
+    #[serde(alias = "healthWindowSecs")]
+    pub health_window_secs: u32,
+    /// Record latency histograms and the health window (default true). Errors,
+    /// counters and the breaker work either way.
+    pub monitoring: bool,
+    /// Log threshold: DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO).
+    #[serde(alias = "logLevel")]
+    pub log_level: crate::log::Level,
+    /// Token budget of the metabolism (default 100 000).
+    #[serde(alias = "budgetTokens")]
+    pub budget_tokens: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            embedding_dim: 768,
+            max_nodes: 10_000,
+            max_memory_mb: None,
+            max_degree: 6,
+            max_text_chars: 1_000_000,
+            max_metadata_bytes: 64 * 1024,
+            max_top_k: 1_000,
+            timeout_ms: 30_000,
+            decay_tau_secs: 86_400.0,
+            alpha: 0.75,
+            scoring: Scoring::Geometric,
+            breaker: BreakerConfig::default(),
+            health_window_secs: 60,
+            monitoring: true,
+            log_level: crate::log::Level::Info,
+            budget_tokens: 100_000,
+        }
+    }
+}
+
+/// Largest accepted `embedding_dim`.
+pub const MAX_EMBEDDING_DIM: usize = 65_536;
+
+fn bad(field: &str, message: String) -> Error {
+    Error::new(ErrorCode::InvalidData, message).with("field", field)
+}
+
+impl Config {
+    /// Parses a JSON object; missing keys take their defaults. The result is validated.
+    pub fn from_json(text: &str) -> Result<Config> {
+        let invalid = |e: serde_json::Error| {
+            Error::new(ErrorCode::InvalidData, format!("invalid config JSON: {e}"))
+                .with("field", "config")
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(invalid)?;
+        // serde would read an array positionally; a config is an object only.
+        if !value.is_object() {
+            return Err(bad("config", "config must be a JSON object".into()));
+        }
+        let config: Config = serde_json::from_value(value).map_err(invalid)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The configuration as a JSON object text (snake_case keys).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    /// Checks every field; the first problem is returned as INVALID_DATA.
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=MAX_EMBEDDING_DIM).contains(&self.embedding_dim) {
+            return Err(bad(
+                "embedding_dim",
+                format!("embedding_dim must be in 1..={MAX_EMBEDDING_DIM}"),
+            )
+            .with("got", self.embedding_dim));
+        }
+        if self.max_nodes == 0 {
+            return Err(bad("max_nodes", "max_nodes must be at least 1".into()));
+        }
+        if let Some(mb) = self.max_memory_mb {
+            if !(mb.is_finite() && mb > 0.0) {
+                return Err(bad(
+                    "max_memory_mb",
+                    "max_memory_mb must be finite and > 0".into(),
+                ));
+            }
+        }
+        if !(1..=64).contains(&self.max_degree) {
+            return Err(bad("max_degree", "max_degree must be in 1..=64".into())
+                .with("got", self.max_degree));
+        }
+        if self.max_text_chars == 0 {
+            return Err(bad(
+                "max_text_chars",
+                "max_text_chars must be at least 1".into(),
+            ));
+        }
+        if self.max_top_k == 0 {
+            return Err(bad("max_top_k", "max_top_k must be at least 1".into()));
+        }
+        if self.timeout_ms == 0 {
+            return Err(bad("timeout_ms", "timeout_ms must be at least 1".into()));
+        }
+        if !(self.decay_tau_secs.is_finite() && self.decay_tau_secs > 0.0) {
+            return Err(bad(
+                "decay_tau_secs",
+                "decay_tau_secs must be finite and > 0".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.alpha) {
+            return Err(bad("alpha", "alpha must be in [0, 1]".into()));
+        }
+        if self.breaker.failure_threshold == 0 {
+            return Err(bad(
+                "breaker.failure_threshold",
+                "failure_threshold must be at least 1".into(),
+            ));
+        }
+        if self.breaker.half_open_probes == 0 {
+            return Err(bad(
+                "breaker.half_open_probes",
+                "half_open_probes must be at least 1".into(),
+            ));
+        }
+        if !(1..=86_400).contains(&self.health_window_secs) {
+            return Err(bad(
+                "health_window_secs",
+                "health_window_secs must be in 1..=86400".into(),
+            ));
+        }
+        if self.budget_tokens == 0 {
+            return Err(bad(
+                "budget_tokens",
+                "budget_tokens must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_specs() {
+        let c = Config::default();
+        assert_eq!(c.embedding_dim, 768);
+        assert_eq!(c.max_nodes, 10_000);
+        assert_eq!(c.max_degree, 6);
+        assert_eq!(c.max_text_chars, 1_000_000);
+        assert_eq!(c.max_metadata_bytes, 65_536);
+        assert_eq!(c.timeout_ms, 30_000);
+        assert_eq!(c.decay_tau_secs, 86_400.0);
+        assert_eq!(c.alpha, 0.75);
+        assert_eq!(
+            c.breaker,
+            BreakerConfig {
+                failure_threshold: 5,
+                open_ms: 30_000,
+                half_open_probes: 3
+            }
+        );
+        assert_eq!(c.budget_tokens, 100_000);
+        assert_eq!(c.log_level, crate::log::Level::Info);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn json_takes_both_spellings_and_rejects_unknown_keys() {
+        let c = Config::from_json(r#"{"embedding_dim": 4, "maxNodes": 9}"#).unwrap();
+        assert_eq!((c.embedding_dim, c.max_nodes), (4, 9));
+        let e = Config::from_json(r#"{"embeding_dim": 4}"#).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidData);
+        assert!(Config::from_json("[1]").is_err());
+        assert!(Config::from_json("{").is_err());
+        let round = Config::from_json(&c.to_json()).unwrap();
+        assert_eq!(round, c);
+    }
+
+    #[test]
+    fn every_bound_is_checked() {
+        let cases: Vec<(&str, Box<dyn Fn(&mut Config)>)> = vec![
+            ("embedding_dim", Box::new(|c| c.embedding_dim = 0)),
+            (
+                "embedding_dim",
+                Box::new(|c| c.embedding_dim = MAX_EMBEDDING_DIM + 1),
+            ),
+            ("max_nodes", Box::new(|c| c.max_nodes = 0)),
+            (
+                "max_memory_mb",
+                Box::new(|c| c.max_memory_mb = Some(f64::NAN)),
+            ),
+            ("max_memory_mb", Box::new(|c| c.max_memory_mb = Some(0.0))),
+            ("max_degree", Box::new(|c| c.max_degree = 0)),
+            ("max_text_chars", Box::new(|c| c.max_text_chars = 0)),
+            ("max_top_k", Box::new(|c| c.max_top_k = 0)),
+            ("timeout_ms", Box::new(|c| c.timeout_ms = 0)),
+            ("decay_tau_secs", Box::new(|c| c.decay_tau_secs = -1.0)),
+            ("alpha", Box::new(|c| c.alpha = 1.5)),
+            (
+                "breaker.failure_threshold",
+                Box::new(|c| c.breaker.failure_threshold = 0),
+            ),
+            (
+                "breaker.half_open_probes",
+                Box::new(|c| c.breaker.half_open_probes = 0),
+            ),
+            ("health_window_secs", Box::new(|c| c.health_window_secs = 0)),
+            ("budget_tokens", Box::new(|c| c.budget_tokens = 0)),
+        ];
+        for (field, mutate) in cases {
+            let mut c = Config::default();
+            mutate(&mut c);
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidData, "{field}");
+            assert_eq!(e.context()["field"], field);
+        }
+        let ok = Config {
+            embedding_dim: MAX_EMBEDDING_DIM,
+            ..Config::default()
+        };
+        assert!(ok.validate().is_ok());
+    }
+}

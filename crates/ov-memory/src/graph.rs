@@ -1,0 +1,603 @@
+//! The honeycomb graph (SPEC §2): memories, their vectors and a bounded-degree
+//! undirected graph whose edge weights are cosine relevances.
+//!
+//! Storage is a dense slab: node `i` owns row `i` of one contiguous `f32`
+//! array, so scans walk memory in order. Deleting swaps the last row into the
+//! hole; edges name ids, not rows, so nothing else moves.
+//!
+//! Insertion is split into a read-only [`Graph::plan_links`] (the expensive
+//! scan, which checks the deadline and may fail) and an infallible
+//! [`Graph::insert`] that applies the plan in O(plan × degree). A timed-out add
+//! therefore changes nothing.
+//!
+//! Swapping: when a candidate neighbour is full, the new edge replaces the
+//! candidate's weakest edge only if it is stronger; the displaced memory keeps
+//! its other edges and lands in the candidate's overflow ("fractal") layer,
+//! which context expansion reaches at one extra hop. An overflow layer holds
+//! at most `max_degree` entries (the strongest); a memory dropped from it is
+//! still stored and still found by search.
+
+use crate::clock::Deadline;
+use crate::error::Result;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// How often (in memories scanned) a scan checks its deadline.
+pub(crate) const DEADLINE_STRIDE: usize = 1024;
+
+/// Fixed per-memory overhead in the size estimate: the node record, its index
+/// entry and allocation headers (measured on x86-64, rounded up).
+pub const NODE_OVERHEAD_BYTES: u64 = 256;
+/// Estimated bytes per edge or overflow entry, counted on both ends.
+pub const EDGE_BYTES: u64 = 16;
+
+/// A weighted link.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Edge {
+    pub to: u64,
+    pub relevance: f32,
+}
+
+/// One stored memory.
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub id: u64,
+    pub text: String,
+    pub weight: f64,
+    pub metadata: Option<Map<String, Value>>,
+    pub metadata_bytes: usize,
+    pub created_at: i64,
+    pub last_accessed: i64,
+    pub access_count: u64,
+    pub inv_norm: f32,
+    pub edges: Vec<Edge>,
+    pub overflow: Vec<Edge>,
+    /// Ids whose overflow layer holds this node (so delete can clean up).
+    pub overflow_in: Vec<u64>,
+    pub centrality: f64,
+}
+
+/// What an insert needs besides the vector.
+#[derive(Debug, Clone)]
+pub(crate) struct NewNode {
+    pub id: u64,
+    pub text: String,
+    pub weight: f64,
+    pub metadata: Option<Map<String, Value>>,
+    pub metadata_bytes: usize,
+    pub now_ms: i64,
+    pub norm: f64,
+}
+
+/// The graph and the vectors.
+#[derive(Debug, Clone)]
+pub(crate) struct Graph {
+    dim: usize,
+    max_degree: usize,
+    nodes: Vec<Node>,
+    vectors: Vec<f32>,
+    index: HashMap<u64, usize>,
+    edge_count: usize,
+    estimate_bytes: u64,
+}
+
+/// Dot product with eight independent accumulators, a shape LLVM turns into
+/// SIMD (SSE/AVX natively, simd128 on wasm) without reordering any sum, so every
+/// target computes bit-identical results.
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// Cosine of two vectors given their inverse norms, clamped to [-1, 1], never NaN.
+pub(crate) fn cosine(a: &[f32], inv_a: f32, b: &[f32], inv_b: f32) -> f64 {
+    let d = dot(a, b);
+    let c = if d.is_finite() {
+        f64::from(d) * f64::from(inv_a) * f64::from(inv_b)
+    } else {
+        // Huge components overflowed f32: redo in f64 (rare, slow path).
+        let d64: f64 = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| f64::from(*x) * f64::from(*y))
+            .sum();
+        d64 * f64::from(inv_a) * f64::from(inv_b)
+    };
+    if c.is_nan() {
+        0.0
+    } else {
+        c.clamp(-1.0, 1.0)
+    }
+}
+
+/// The inverse norm stored per vector.
+pub(crate) fn inv_norm(norm: f64) -> f32 {
+    (1.0 / norm) as f32
+}
+
+/// `0.6 · degree/max_degree + 0.4 · mean edge relevance`, in [0, 1] (0 without edges).
+pub(crate) fn centrality(edges: &[Edge], max_degree: usize) -> f64 {
+    if edges.is_empty() {
+        return 0.0;
+    }
+    let mean = edges.iter().map(|e| f64::from(e.relevance)).sum::<f64>() / edges.len() as f64;
+    (0.6 * edges.len() as f64 / max_degree as f64 + 0.4 * mean).clamp(0.0, 1.0)
+}
+
+/// Orders candidates: higher relevance first, then lower id.
+fn stronger(a: &(u64, f32), b: &(u64, f32)) -> std::cmp::Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+}
+
+impl Graph {
+    pub(crate) fn new(dim: usize, max_degree: usize) -> Graph {
+        Graph {
+            dim,
+            max_degree,
+            nodes: Vec::new(),
+            vectors: Vec::new(),
+            index: HashMap::new(),
+            edge_count: 0,
+            estimate_bytes: 0,
+        }
+    }
+
+    pub(crate) fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub(crate) fn max_degree(&self) -> usize {
+        self.max_degree
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub(crate) fn edge_count(&self) -> usize {
+        self.edge_count
+    }
+
+    /// The documented size estimate, kept current on every change.
+    pub(crate) fn estimate_bytes(&self) -> u64 {
+        self.estimate_bytes
+    }
+
+    /// Estimated bytes of one memory without edges:
+    /// `4·dim + text bytes + metadata bytes + NODE_OVERHEAD_BYTES`.
+    pub(crate) fn node_estimate(&self, text_bytes: usize, metadata_bytes: usize) -> u64 {
+        (4 * self.dim + text_bytes + metadata_bytes) as u64 + NODE_OVERHEAD_BYTES
+    }
+
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        self.index.contains_key(&id)
+    }
+
+    pub(crate) fn node(&self, id: u64) -> Option<&Node> {
+        self.index.get(&id).map(|&i| &self.nodes[i])
+    }
+
+    pub(crate) fn node_mut(&mut self, id: u64) -> Option<&mut Node> {
+        match self.index.get(&id) {
+            Some(&i) => Some(&mut self.nodes[i]),
+            None => None,
+        }
+    }
+
+    pub(crate) fn vector(&self, id: u64) -> Option<&[f32]> {
+        self.index.get(&id).map(|&i| self.row(i))
+    }
+
+    fn row(&self, i: usize) -> &[f32] {
+        &self.vectors[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// Every node with its vector, in storage order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Node, &[f32])> {
+        self.nodes
+            .iter()
+            .zip(self.vectors.chunks_exact(self.dim.max(1)))
+    }
+
+    /// Ids in ascending order.
+    pub(crate) fn ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.nodes.iter().map(|n| n.id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The best `max_degree` existing memories to link a new vector to, by
+    /// positive relevance (ties: lower id). `extra` are vectors about to be
+    /// inserted before this one (a batch), as (id, vector, inverse norm).
+    pub(crate) fn plan_links(
+        &self,
+        v: &[f32],
+        inv: f32,
+        extra: &[(u64, &[f32], f32)],
+        deadline: &Deadline,
+        op: &str,
+    ) -> Result<Vec<(u64, f32)>> {
+        let k = self.max_degree;
+        let mut best: Vec<(u64, f32)> = Vec::with_capacity(k + 1);
+        let mut offer = |id: u64, rel: f64| {
+            let rel = rel as f32;
+            if rel <= 0.0 {
+                return;
+            }
+            let cand = (id, rel);
+            if best.len() == k && stronger(&cand, &best[k - 1]) != std::cmp::Ordering::Less {
+                return;
+            }
+            let pos = best.partition_point(|b| stronger(b, &cand) == std::cmp::Ordering::Less);
+            best.insert(pos, cand);
+            best.truncate(k);
+        };
+        for (i, (node, row)) in self.iter().enumerate() {
+            if i % DEADLINE_STRIDE == 0 {
+                deadline.check(op)?;
+            }
+            offer(node.id, cosine(v, inv, row, node.inv_norm));
+        }
+        for (i, (id, row, inv_b)) in extra.iter().enumerate() {
+            if i % DEADLINE_STRIDE == 0 {
+                deadline.check(op)?;
+            }
+            offer(*id, cosine(v, inv, row, *inv_b));
+        }
+        Ok(best)
+    }
+
+    /// Adds a node and applies its link plan. Returns how many edges were
+    /// displaced into overflow layers. Never fails: everything was checked before.
+    pub(crate) fn insert(&mut self, n: NewNode, vector: &[f32], plan: &[(u64, f32)]) -> u64 {
+        debug_assert_eq!(vector.len(), self.dim);
+        let id = n.id;
+        self.estimate_bytes += self.node_estimate(n.text.len(), n.metadata_bytes);
+        self.index.insert(id, self.nodes.len());
+        self.nodes.push(Node {
+            id,
+            text: n.text,
+            weight: n.weight,
+            metadata: n.metadata,
+            metadata_bytes: n.metadata_bytes,
+            created_at: n.now_ms,
+            last_accessed: n.now_ms,
+            access_count: 0,
+            inv_norm: inv_norm(n.norm),
+            edges: Vec::with_capacity(self.max_degree),
+            overflow: Vec::new(),
+            overflow_in: Vec::new(),
+            centrality: 0.0,
+        });
+        self.vectors.extend_from_slice(vector);
+        let mut overflows = 0;
+        for &(c, rel) in plan {
+            if c == id || !self.contains(c) || self.degree(id) >= self.max_degree {
+                continue;
+            }
+            if self.degree(c) < self.max_degree {
+                self.link(id, c, rel);
+                continue;
+            }
+            // Full: swap out the weakest edge (ties: the higher id goes) if ours is stronger.
+            let weakest = self.nodes[self.index[&c]]
+                .edges
+                .iter()
+                .copied()
+                .min_by(|a, b| a.relevance.total_cmp(&b.relevance).then(b.to.cmp(&a.to)));
+            if let Some(w) = weakest {
+                if rel > w.relevance {
+                    self.unlink(c, w.to);
+                    self.push_overflow(c, w);
+                    self.link(id, c, rel);
+                    overflows += 1;
+                }
+            }
+        }
+        overflows
+    }
+
+    fn degree(&self, id: u64) -> usize {
+        self.node(id).map_or(0, |n| n.edges.len())
+    }
+
+    fn refresh_centrality(&mut self, id: u64) {
+        let max = self.max_degree;
+        if let Some(n) = self.node_mut(id) {
+            n.centrality = centrality(&n.edges, max);
+        }
+    }
+
+    fn link(&mut self, a: u64, b: u64, relevance: f32) {
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(n) = self.node_mut(x) {
+                n.edges.push(Edge { to: y, relevance });
+            }
+            self.refresh_centrality(x);
+        }
+        self.edge_count += 1;
+        self.estimate_bytes += 2 * EDGE_BYTES;
+    }
+
+    fn unlink(&mut self, a: u64, b: u64) {
+        let mut removed = false;
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(n) = self.node_mut(x) {
+                let before = n.edges.len();
+                n.edges.retain(|e| e.to != y);
+                removed |= n.edges.len() != before;
+            }
+            self.refresh_centrality(x);
+        }
+        if removed {
+            self.edge_count -= 1;
+            self.estimate_bytes = self.estimate_bytes.saturating_sub(2 * EDGE_BYTES);
+        }
+    }
+
+    /// Puts `e` into `owner`'s overflow layer, keeping the strongest `max_degree` entries.
+    fn push_overflow(&mut self, owner: u64, e: Edge) {
+        let max = self.max_degree;
+        let Some(n) = self.node_mut(owner) else {
+            return;
+        };
+        if n.overflow.iter().any(|o| o.to == e.to) {
+            return;
+        }
+        n.overflow.push(e);
+        let mut dropped = None;
+        if n.overflow.len() > max {
+            let (i, _) = n
+                .overflow
+                .iter()
+                .enumerate()
+                .min_by(|(_, a), (_, b)| a.relevance.total_cmp(&b.relevance).then(b.to.cmp(&a.to)))
+                .expect("non-empty");
+            dropped = Some(n.overflow.swap_remove(i).to);
+        }
+        if dropped != Some(e.to) {
+            if let Some(t) = self.node_mut(e.to) {
+                t.overflow_in.push(owner);
+            }
+            self.estimate_bytes += EDGE_BYTES;
+        }
+        if let Some(d) = dropped.filter(|&d| d != e.to) {
+            if let Some(t) = self.node_mut(d) {
+                t.overflow_in.retain(|&o| o != owner);
+            }
+            self.estimate_bytes = self.estimate_bytes.saturating_sub(EDGE_BYTES);
+        }
+    }
+
+    /// Removes a node with all its edges and overflow references. Returns false if absent.
+    pub(crate) fn remove(&mut self, id: u64) -> bool {
+        let Some(&slot) = self.index.get(&id) else {
+            return false;
+        };
+        let node = self.nodes[slot].clone();
+        for e in &node.edges {
+            self.unlink(id, e.to);
+        }
+        for o in &node.overflow {
+            if let Some(t) = self.node_mut(o.to) {
+                t.overflow_in.retain(|&x| x != id);
+            }
+        }
+        for owner in &node.overflow_in {
+            if let Some(t) = self.node_mut(*owner) {
+                t.overflow.retain(|x| x.to != id);
+            }
+        }
+        let refs = (node.overflow.len() + node.overflow_in.len()) as u64;
+        self.estimate_bytes = self.estimate_bytes.saturating_sub(
+            self.node_estimate(node.text.len(), node.metadata_bytes) + refs * EDGE_BYTES,
+        );
+        // Swap the last row into the hole.
+        let last = self.nodes.len() - 1;
+        self.nodes.swap_remove(slot);
+        if slot != last {
+            let (dst, src) = self.vectors.split_at_mut(last * self.dim);
+            dst[slot * self.dim..(slot + 1) * self.dim].copy_from_slice(&src[..self.dim]);
+            self.index.insert(self.nodes[slot].id, slot);
+        }
+        self.vectors.truncate(last * self.dim);
+        self.index.remove(&id);
+        true
+    }
+
+    /// The hubs: the `min(5, max(1, floor(0.05·n)))` most central memories, ties to the lower id.
+    pub(crate) fn hubs(&self) -> Vec<u64> {
+        let n = self.nodes.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let k = ((n as f64 * 0.05).floor() as usize).clamp(1, 5);
+        let mut all: Vec<(f64, u64)> = self.nodes.iter().map(|x| (x.centrality, x.id)).collect();
+        all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        all.truncate(k);
+        all.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Checks every structural invariant; returns the first violation. Used by
+    /// tests after every step and by snapshot loading.
+    pub(crate) fn check_invariants(&self) -> std::result::Result<(), String> {
+        let mut edges = 0usize;
+        if self.vectors.len() != self.nodes.len() * self.dim || self.index.len() != self.nodes.len()
+        {
+            return Err("slab sizes disagree".into());
+        }
+        for (slot, n) in self.nodes.iter().enumerate() {
+            if self.index.get(&n.id) != Some(&slot) {
+                return Err(format!("index of {} is stale", n.id));
+            }
+            if n.edges.len() > self.max_degree {
+                return Err(format!(
+                    "{} has degree {} > {}",
+                    n.id,
+                    n.edges.len(),
+                    self.max_degree
+                ));
+            }
+            for (i, e) in n.edges.iter().enumerate() {
+                if e.to == n.id {
+                    return Err(format!("{} has a self edge", n.id));
+                }
+                if n.edges[..i].iter().any(|x| x.to == e.to) {
+                    return Err(format!("{} has a duplicate edge to {}", n.id, e.to));
+                }
+                let Some(other) = self.node(e.to) else {
+                    return Err(format!("{} has a dangling edge to {}", n.id, e.to));
+                };
+                if !other
+                    .edges
+                    .iter()
+                    .any(|x| x.to == n.id && x.relevance == e.relevance)
+                {
+                    return Err(format!("edge {}-{} is not symmetric", n.id, e.to));
+                }
+            }
+            for o in &n.overflow {
+                let Some(t) = self.node(o.to) else {
+                    return Err(format!("{} has a dangling overflow entry {}", n.id, o.to));
+                };
+                if !t.overflow_in.contains(&n.id) {
+                    return Err(format!("overflow {}->{} has no back reference", n.id, o.to));
+                }
+            }
+            for owner in &n.overflow_in {
+                if !self
+                    .node(*owner)
+                    .is_some_and(|t| t.overflow.iter().any(|x| x.to == n.id))
+                {
+                    return Err(format!(
+                        "{} names {} as an overflow owner wrongly",
+                        n.id, owner
+                    ));
+                }
+            }
+            if (n.centrality - centrality(&n.edges, self.max_degree)).abs() > 1e-12 {
+                return Err(format!("centrality of {} is stale", n.id));
+            }
+            edges += n.edges.len();
+        }
+        if edges != 2 * self.edge_count {
+            return Err(format!(
+                "edge count {} but {} edge ends",
+                self.edge_count, edges
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use std::sync::Arc;
+
+    fn deadline() -> Deadline {
+        Deadline::new(Arc::new(ManualClock::new()), 1000)
+    }
+
+    fn add(g: &mut Graph, id: u64, v: &[f32]) -> u64 {
+        let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+        let plan = g
+            .plan_links(v, inv_norm(norm), &[], &deadline(), "add")
+            .unwrap();
+        let n = NewNode {
+            id,
+            text: format!("m{id}"),
+            weight: 1.0,
+            metadata: None,
+            metadata_bytes: 0,
+            now_ms: 0,
+            norm,
+        };
+        g.insert(n, v, &plan)
+    }
+
+    #[test]
+    fn dot_matches_naive_sum_closely() {
+        let a: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.11).cos()).collect();
+        let naive: f64 = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| f64::from(*x) * f64::from(*y))
+            .sum();
+        assert!((f64::from(dot(&a, &b)) - naive).abs() < 1e-5);
+        let big = vec![3e38f32; 4];
+        let inv = (1.0 / 6e38f64) as f32;
+        assert!((cosine(&big, inv, &big, inv) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn swapping_keeps_every_memory_and_counts_overflow() {
+        let mut g = Graph::new(2, 2);
+        // A hub at angle 0 and neighbours at growing angles.
+        add(&mut g, 1, &[1.0, 0.0]);
+        add(&mut g, 2, &[1.0, 0.5]);
+        add(&mut g, 3, &[1.0, 0.4]);
+        // 1 is full (2, 3). 4 is closer to 1 than 2 is: 2 is displaced into 1's overflow.
+        let overflows = add(&mut g, 4, &[1.0, 0.1]);
+        assert!(overflows >= 1);
+        g.check_invariants().unwrap();
+        let one = g.node(1).unwrap();
+        assert!(one.edges.iter().any(|e| e.to == 4));
+        assert!(one.overflow.iter().any(|e| e.to == 2), "{:?}", one.overflow);
+        assert_eq!(g.len(), 4, "never delete");
+        assert!(
+            !g.node(2).unwrap().edges.is_empty(),
+            "2 keeps its other edge"
+        );
+        // Deleting cleans edges and overflow references both ways.
+        assert!(g.remove(2));
+        g.check_invariants().unwrap();
+        assert!(g.node(1).unwrap().overflow.is_empty());
+        assert!(g.remove(1));
+        g.check_invariants().unwrap();
+        assert!(!g.remove(1));
+        assert_eq!(g.ids(), vec![3, 4]);
+    }
+
+    #[test]
+    fn centrality_and_hubs() {
+        let e = |to, relevance| Edge { to, relevance };
+        assert_eq!(centrality(&[], 6), 0.0);
+        let c = centrality(&[e(1, 0.5), e(2, 1.0), e(3, 0.75)], 6);
+        assert!((c - (0.6 * 0.5 + 0.4 * 0.75)).abs() < 1e-9);
+        let mut g = Graph::new(2, 6);
+        for id in 1..=3 {
+            add(&mut g, id, &[1.0, id as f32 * 0.01]);
+        }
+        // n = 3: floor(0.15) = 0 → 1 hub. All have degree 2; highest mean relevance wins.
+        assert_eq!(g.hubs().len(), 1);
+        for id in 4..=60 {
+            add(&mut g, id, &[(id as f32).cos(), (id as f32).sin()]);
+        }
+        assert_eq!(g.hubs().len(), 3, "floor(0.05 * 60)");
+        g.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn orthogonal_or_opposite_memories_are_not_linked() {
+        let mut g = Graph::new(2, 6);
+        add(&mut g, 1, &[1.0, 0.0]);
+        add(&mut g, 2, &[0.0, 1.0]);
+        add(&mut g, 3, &[-1.0, 0.0]);
+        assert_eq!(g.edge_count(), 0);
+    }
+}

@@ -1,0 +1,65 @@
+//! # OV-Memory core
+//!
+//! An embedded memory engine for AI agents: store memories (text, embedding,
+//! importance, metadata), link them in a bounded-degree "honeycomb" graph, and
+//! ask for the ones that matter now, ranked by a documented score or assembled
+//! into a context that fits a token budget. Production promises (typed errors,
+//! validation, limits, deadlines, a circuit breaker, metrics with real latency
+//! percentiles, JSON logs, a health report) are kept here, once, for every
+//! front-end (C, Node, WebAssembly).
+//!
+//! ```
+//! use ov_memory::{AddOptions, Config, Store};
+//!
+//! let store = Store::new(Config { embedding_dim: 4, ..Config::default() })?;
+//! let id = store.add(&[0.1, 0.9, 0.0, 0.2], "prefers dark mode", AddOptions::default())?;
+//! assert_eq!(store.len(), 1);
+//! assert_eq!(store.get(id)?.weight, 1.0);
+//! assert_eq!(store.health().status, ov_memory::HealthStatus::Healthy);
+//! # Ok::<(), ov_memory::Error>(())
+//! ```
+//!
+//! The seed's surface is [`OVMemoryProduction`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod breaker;
+pub mod clock;
+pub mod config;
+pub mod error;
+mod graph;
+pub mod health;
+pub mod log;
+pub mod metabolism;
+pub mod metrics;
+mod seed;
+mod store;
+mod validate;
+
+pub use breaker::{BreakerSnapshot, BreakerState};
+#[cfg(not(target_arch = "wasm32"))]
+pub use clock::SystemClock;
+pub use clock::{Clock, ManualClock, SharedClock};
+pub use config::{BreakerConfig, Config, Scoring};
+pub use error::{Error, ErrorCode, Result};
+pub use graph::{EDGE_BYTES, NODE_OVERHEAD_BYTES};
+pub use health::{HealthReport, HealthStatus};
+pub use log::{Level, LogCallback, LogSink};
+pub use metabolism::{MetabolicState, MetabolismReport};
+pub use metrics::{MetricsReport, Op};
+pub use seed::OVMemoryProduction;
+pub use store::{AddOptions, Memory, NewMemory, Store};
+pub use validate::parse_metadata_json;
+
+/// Largest node id text the C front-end writes (decimal u64 plus NUL fits easily).
+pub const NODE_ID_MAX: usize = 64;
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+    #[test]
+    fn store_is_send_and_sync() {
+        assert_send_sync::<crate::Store>();
+        assert_send_sync::<crate::OVMemoryProduction>();
+    }
+}

@@ -1,0 +1,330 @@
+//! Structured JSON log lines (SPEC §9).
+//!
+//! One JSON object per line: `{"timestamp","level","message","fields":{...}}`.
+//! The engine is silent until the host installs a [`LogSink`]. Lines are built
+//! with `serde_json`, so they stay valid JSON whatever the user's text holds.
+//!
+//! Operations collect their events in a [`LogBuf`] while they hold the store's
+//! locks and the store flushes it after releasing them, so a callback sink may
+//! call back into the store.
+
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+
+/// Log levels, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+#[repr(u8)]
+pub enum Level {
+    /// Details, including texts and embeddings.
+    #[serde(alias = "debug")]
+    Debug = 0,
+    /// Normal operations.
+    #[serde(alias = "info")]
+    Info = 1,
+    /// Accepted but suspicious input (for example embedding values outside [-1, 1]).
+    #[serde(alias = "warning", alias = "WARN", alias = "warn")]
+    Warning = 2,
+    /// A failed operation.
+    #[serde(alias = "error")]
+    Error = 3,
+    /// The engine's own health is at stake (the circuit breaker opened).
+    #[serde(alias = "critical")]
+    Critical = 4,
+}
+
+impl Level {
+    /// The level's name as written in log lines.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warning => "WARNING",
+            Level::Error => "ERROR",
+            Level::Critical => "CRITICAL",
+        }
+    }
+
+    /// The level with this numeric value (0 = DEBUG … 4 = CRITICAL).
+    pub fn from_u8(v: u8) -> Option<Level> {
+        [
+            Level::Debug,
+            Level::Info,
+            Level::Warning,
+            Level::Error,
+            Level::Critical,
+        ]
+        .get(v as usize)
+        .copied()
+    }
+
+    /// Parses a level name (any case; `WARN` is accepted for WARNING).
+    pub fn parse(name: &str) -> Option<Level> {
+        match name.to_ascii_uppercase().as_str() {
+            "DEBUG" => Some(Level::Debug),
+            "INFO" => Some(Level::Info),
+            "WARNING" | "WARN" => Some(Level::Warning),
+            "ERROR" => Some(Level::Error),
+            "CRITICAL" => Some(Level::Critical),
+            _ => None,
+        }
+    }
+}
+
+/// A function that receives each log line (without a trailing newline).
+pub type LogCallback = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Where log lines go.
+#[derive(Clone, Default)]
+pub enum LogSink {
+    /// Nowhere (the default).
+    #[default]
+    None,
+    /// Standard error, one line each.
+    Stderr,
+    /// Standard output, one line each.
+    Stdout,
+    /// A host function. It never runs while an engine lock is held; if it panics the
+    /// panic is caught and the line is dropped.
+    Callback(LogCallback),
+}
+
+impl std::fmt::Debug for LogSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LogSink::None => "None",
+            LogSink::Stderr => "Stderr",
+            LogSink::Stdout => "Stdout",
+            LogSink::Callback(_) => "Callback",
+        })
+    }
+}
+
+/// One event waiting to be written.
+#[derive(Debug, Clone)]
+pub(crate) struct LogEvent {
+    pub(crate) level: Level,
+    pub(crate) message: String,
+    pub(crate) fields: Map<String, Value>,
+}
+
+/// Events gathered during one operation, written after its locks are released.
+#[derive(Debug, Default)]
+pub(crate) struct LogBuf {
+    events: Vec<LogEvent>,
+    threshold: u8,
+}
+
+impl LogBuf {
+    pub(crate) fn new(logger: &Logger) -> LogBuf {
+        LogBuf {
+            events: Vec::new(),
+            threshold: logger.effective_threshold(),
+        }
+    }
+
+    /// Whether an event at `level` would be kept; lets callers skip building fields.
+    pub(crate) fn enabled(&self, level: Level) -> bool {
+        (level as u8) >= self.threshold
+    }
+
+    pub(crate) fn push(&mut self, level: Level, message: impl Into<String>, fields: Value) {
+        if !self.enabled(level) {
+            return;
+        }
+        let fields = match fields {
+            Value::Object(m) => m,
+            Value::Null => Map::new(),
+            other => {
+                let mut m = Map::new();
+                m.insert("value".into(), other);
+                m
+            }
+        };
+        self.events.push(LogEvent {
+            level,
+            message: message.into(),
+            fields,
+        });
+    }
+}
+
+/// Formats Unix milliseconds as RFC 3339 UTC with millisecond precision.
+pub fn rfc3339_millis(unix_ms: i64) -> String {
+    let ms = u64::try_from(unix_ms).unwrap_or(0);
+    // Clamp to year 9999 so the formatter always succeeds.
+    let ms = ms.min(253_402_300_799_999);
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// The per-store logger: a threshold and a sink.
+#[derive(Debug)]
+pub struct Logger {
+    threshold: AtomicU8,
+    sink: RwLock<LogSink>,
+    clock: SharedClock,
+}
+
+/// Threshold value meaning "no sink installed": nothing is gathered at all.
+const SILENT: u8 = u8::MAX;
+
+impl Logger {
+    pub(crate) fn new(level: Level, clock: SharedClock) -> Logger {
+        Logger {
+            threshold: AtomicU8::new(level as u8),
+            sink: RwLock::new(LogSink::None),
+            clock,
+        }
+    }
+
+    /// The current threshold.
+    pub fn level(&self) -> Level {
+        Level::from_u8(self.threshold.load(Ordering::Relaxed)).unwrap_or(Level::Info)
+    }
+
+    /// Sets the threshold; lines below it are dropped.
+    pub fn set_level(&self, level: Level) {
+        self.threshold.store(level as u8, Ordering::Relaxed);
+    }
+
+    /// Installs a sink (replacing the previous one).
+    pub fn set_sink(&self, sink: LogSink) {
+        *self.sink.write() = sink;
+    }
+
+    fn effective_threshold(&self) -> u8 {
+        if matches!(*self.sink.read(), LogSink::None) {
+            SILENT
+        } else {
+            self.threshold.load(Ordering::Relaxed)
+        }
+    }
+
+    /// Builds the JSON line for one event.
+    pub(crate) fn format(&self, ev: &LogEvent) -> String {
+        let mut obj = Map::new();
+        obj.insert(
+            "timestamp".into(),
+            Value::String(rfc3339_millis(self.clock.unix_millis())),
+        );
+        obj.insert("level".into(), Value::String(ev.level.name().into()));
+        obj.insert("message".into(), Value::String(ev.message.clone()));
+        obj.insert("fields".into(), Value::Object(ev.fields.clone()));
+        Value::Object(obj).to_string()
+    }
+
+    /// Writes every event of `buf` to the sink. Must be called with no engine lock held.
+    pub(crate) fn flush(&self, buf: LogBuf) {
+        if buf.events.is_empty() {
+            return;
+        }
+        // Clone the sink so no lock of ours is held while host code runs.
+        let sink = self.sink.read().clone();
+        let threshold = self.threshold.load(Ordering::Relaxed);
+        for ev in buf.events.iter().filter(|e| e.level as u8 >= threshold) {
+            let line = self.format(ev);
+            match &sink {
+                LogSink::None => return,
+                LogSink::Stderr => eprintln!("{line}"),
+                LogSink::Stdout => println!("{line}"),
+                LogSink::Callback(cb) => {
+                    // A throwing host callback must not take the engine down with it.
+                    let _ = catch_unwind(AssertUnwindSafe(|| cb(&line)));
+                }
+            }
+        }
+    }
+
+    /// Logs one event right away. Must be called with no engine lock held.
+    pub(crate) fn log(&self, level: Level, message: &str, fields: Value) {
+        let mut buf = LogBuf::new(self);
+        buf.push(level, message, fields);
+        self.flush(buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use parking_lot::Mutex;
+
+    fn capture(level: Level) -> (Logger, Arc<Mutex<Vec<String>>>) {
+        let logger = Logger::new(level, Arc::new(ManualClock::new()));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let l2 = lines.clone();
+        logger.set_sink(LogSink::Callback(Arc::new(move |s: &str| {
+            l2.lock().push(s.to_owned())
+        })));
+        (logger, lines)
+    }
+
+    #[test]
+    fn silent_without_sink_and_threshold_filters() {
+        let logger = Logger::new(Level::Debug, Arc::new(ManualClock::new()));
+        let mut buf = LogBuf::new(&logger);
+        assert!(
+            !buf.enabled(Level::Critical),
+            "no sink: nothing is even gathered"
+        );
+        buf.push(Level::Critical, "x", Value::Null);
+        assert!(buf.events.is_empty());
+
+        let (logger, lines) = capture(Level::Warning);
+        logger.log(Level::Info, "dropped", Value::Null);
+        logger.log(Level::Warning, "kept", serde_json::json!({"k": 1}));
+        let lines = lines.lock();
+        assert_eq!(lines.len(), 1);
+        let v: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(v["level"], "WARNING");
+        assert_eq!(v["message"], "kept");
+        assert_eq!(v["fields"]["k"], 1);
+        assert_eq!(v["timestamp"], "2023-11-14T22:13:20.000Z");
+    }
+
+    #[test]
+    fn hostile_text_stays_valid_json() {
+        let (logger, lines) = capture(Level::Debug);
+        let hostile = "quote\" backslash\\ nl\n cr\r tab\t nul\0 bell\x07 del\x7f \u{2028}\u{2029} 😀 </script>";
+        logger.log(
+            Level::Debug,
+            hostile,
+            serde_json::json!({ "text": hostile }),
+        );
+        let lines = lines.lock();
+        assert_eq!(lines.len(), 1);
+        assert!(!lines[0].contains('\n'), "one line");
+        let v: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(v["message"], hostile);
+        assert_eq!(v["fields"]["text"], hostile);
+    }
+
+    #[test]
+    fn panicking_callback_is_contained() {
+        let logger = Logger::new(Level::Info, Arc::new(ManualClock::new()));
+        logger.set_sink(LogSink::Callback(Arc::new(|_: &str| panic!("host bug"))));
+        logger.log(Level::Error, "boom", Value::Null);
+        logger.set_level(Level::Debug);
+        assert_eq!(logger.level(), Level::Debug);
+    }
+
+    #[test]
+    fn level_names_round_trip() {
+        for v in 0..5u8 {
+            let l = Level::from_u8(v).unwrap();
+            assert_eq!(Level::parse(l.name()), Some(l));
+            let json = serde_json::to_string(&l).unwrap();
+            assert_eq!(json, format!("\"{}\"", l.name()));
+        }
+        assert_eq!(Level::parse("warn"), Some(Level::Warning));
+        assert_eq!(Level::from_u8(5), None);
+        assert_eq!(Level::parse("loud"), None);
+    }
+}

@@ -1,0 +1,727 @@
+//! Metrics (SPEC §9): call counts, errors by name, latency percentiles from
+//! real HDR histograms (per operation and overall), guardrail counters, and a
+//! sliding window of recent calls that the health report reads.
+//!
+//! Latencies are recorded in microseconds (1 µs … 1 h, 3 significant digits)
+//! and reported in milliseconds. [`MetricsReport`] is the one source of both the
+//! JSON and the Prometheus text, so the two always agree.
+
+use crate::breaker::BreakerSnapshot;
+use crate::error::ErrorCode;
+use crate::metabolism::MetabolismReport;
+use hdrhistogram::Histogram;
+use parking_lot::Mutex;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The operations that metrics break down by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    /// One memory added.
+    Add,
+    /// A batch of memories added.
+    AddBatch,
+    /// A memory read by id.
+    Get,
+    /// A memory deleted.
+    Delete,
+    /// A ranked retrieval.
+    Retrieve,
+    /// A context assembly.
+    Context,
+    /// A snapshot written.
+    Save,
+    /// A snapshot read.
+    Load,
+}
+
+impl Op {
+    /// Every operation.
+    pub const ALL: [Op; 8] = [
+        Op::Add,
+        Op::AddBatch,
+        Op::Get,
+        Op::Delete,
+        Op::Retrieve,
+        Op::Context,
+        Op::Save,
+        Op::Load,
+    ];
+
+    /// The operation's name in metrics (`"add"`, `"add_batch"`, …).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Op::Add => "add",
+            Op::AddBatch => "add_batch",
+            Op::Get => "get",
+            Op::Delete => "delete",
+            Op::Retrieve => "retrieve",
+            Op::Context => "context",
+            Op::Save => "save",
+            Op::Load => "load",
+        }
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    // Bounds are constants that hdrhistogram accepts; a failure here is a bug we want loud in tests.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+}
+
+#[derive(Debug)]
+struct OpStats {
+    calls: u64,
+    errors: u64,
+    hist: Histogram<u64>,
+}
+
+/// One second of the health window.
+#[derive(Debug, Clone, Copy, Default)]
+struct Bucket {
+    second: u64,
+    calls: u64,
+    errors: u64,
+    latency_sum_us: u64,
+    max_latency_us: u64,
+}
+
+/// What the health report reads: the recent window only, so it recovers.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WindowSummary {
+    /// Calls in the window.
+    pub calls: u64,
+    /// Failed calls in the window.
+    pub errors: u64,
+    /// errors / calls × 100 (0 without calls).
+    pub error_rate_pct: f64,
+    /// Mean latency in the window, ms.
+    pub avg_latency_ms: f64,
+    /// Largest latency in the window, ms.
+    pub max_latency_ms: f64,
+}
+
+#[derive(Debug)]
+struct Inner {
+    overall: Histogram<u64>,
+    ops: Vec<OpStats>,
+    calls: u64,
+    errors: u64,
+    latency_sum_us: u64,
+    breakdown: BTreeMap<ErrorCode, u64>,
+    window: Vec<Bucket>,
+}
+
+/// Records calls. Shared by every operation of one store.
+#[derive(Debug)]
+pub struct Recorder {
+    monitoring: bool,
+    start_us: u64,
+    inner: Mutex<Inner>,
+    pub(crate) drift_detections: AtomicU64,
+    pub(crate) loop_preventions: AtomicU64,
+    pub(crate) redundancy_filters: AtomicU64,
+    pub(crate) fractal_overflows: AtomicU64,
+}
+
+impl Recorder {
+    /// A recorder whose uptime starts at `start_us`, with a `window_secs` health window.
+    pub fn new(monitoring: bool, start_us: u64, window_secs: u32) -> Recorder {
+        Recorder {
+            monitoring,
+            start_us,
+            inner: Mutex::new(Inner {
+                overall: histogram(),
+                ops: Op::ALL
+                    .iter()
+                    .map(|_| OpStats {
+                        calls: 0,
+                        errors: 0,
+                        hist: histogram(),
+                    })
+                    .collect(),
+                calls: 0,
+                errors: 0,
+                latency_sum_us: 0,
+                breakdown: BTreeMap::new(),
+                window: vec![Bucket::default(); window_secs.max(1) as usize],
+            }),
+            drift_detections: AtomicU64::new(0),
+            loop_preventions: AtomicU64::new(0),
+            redundancy_filters: AtomicU64::new(0),
+            fractal_overflows: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one finished call.
+    pub fn record(&self, op: Op, latency_us: u64, outcome: Option<ErrorCode>, now_us: u64) {
+        let mut g = self.inner.lock();
+        let failed = outcome.is_some();
+        g.calls += 1;
+        let stats = &mut g.ops[op as usize];
+        stats.calls += 1;
+        if failed {
+            stats.errors += 1;
+        }
+        if self.monitoring {
+            stats.hist.saturating_record(latency_us.max(1));
+        }
+        if let Some(code) = outcome {
+            g.errors += 1;
+            *g.breakdown.entry(code).or_insert(0) += 1;
+        }
+        if !self.monitoring {
+            return;
+        }
+        g.overall.saturating_record(latency_us.max(1));
+        g.latency_sum_us = g.latency_sum_us.saturating_add(latency_us);
+        let second = now_us / 1_000_000;
+        let len = g.window.len() as u64;
+        let b = &mut g.window[(second % len) as usize];
+        if b.second != second {
+            *b = Bucket {
+                second,
+                ..Bucket::default()
+            };
+        }
+        b.calls += 1;
+        b.errors += u64::from(failed);
+        b.latency_sum_us = b.latency_sum_us.saturating_add(latency_us);
+        b.max_latency_us = b.max_latency_us.max(latency_us);
+    }
+
+    /// The health window ending at `now_us`.
+    pub fn window(&self, now_us: u64) -> WindowSummary {
+        let g = self.inner.lock();
+        let now_s = now_us / 1_000_000;
+        let len = g.window.len() as u64;
+        let (mut calls, mut errors, mut sum, mut max) = (0u64, 0u64, 0u64, 0u64);
+        for b in g
+            .window
+            .iter()
+            .filter(|b| b.calls > 0 && b.second + len > now_s && b.second <= now_s)
+        {
+            calls += b.calls;
+            errors += b.errors;
+            sum = sum.saturating_add(b.latency_sum_us);
+            max = max.max(b.max_latency_us);
+        }
+        WindowSummary {
+            calls,
+            errors,
+            error_rate_pct: pct(errors, calls),
+            avg_latency_ms: if calls == 0 {
+                0.0
+            } else {
+                sum as f64 / calls as f64 / 1000.0
+            },
+            max_latency_ms: max as f64 / 1000.0,
+        }
+    }
+
+    /// Call-level figures; the store adds graph, capacity, breaker and metabolism.
+    pub(crate) fn calls_report(&self, now_us: u64) -> CallsReport {
+        let g = self.inner.lock();
+        let uptime_seconds = now_us.saturating_sub(self.start_us) as f64 / 1e6;
+        let operations = Op::ALL
+            .iter()
+            .map(|&op| {
+                let s = &g.ops[op as usize];
+                (
+                    op.name().to_owned(),
+                    OpReport::from_hist(s.calls, s.errors, &s.hist),
+                )
+            })
+            .collect();
+        let overall = OpReport::from_hist(g.calls, g.errors, &g.overall);
+        CallsReport {
+            queries_processed: g.calls,
+            qps: if uptime_seconds > 0.0 {
+                g.calls as f64 / uptime_seconds
+            } else {
+                0.0
+            },
+            avg_latency_ms: if g.overall.is_empty() {
+                0.0
+            } else {
+                g.latency_sum_us as f64 / g.overall.len() as f64 / 1000.0
+            },
+            p50_latency_ms: overall.p50_latency_ms,
+            p95_latency_ms: overall.p95_latency_ms,
+            p99_latency_ms: overall.p99_latency_ms,
+            max_latency_ms: overall.max_latency_ms,
+            error_count: g.errors,
+            error_rate_pct: pct(g.errors, g.calls),
+            error_breakdown: g
+                .breakdown
+                .iter()
+                .map(|(c, n)| (c.name().to_owned(), *n))
+                .collect(),
+            uptime_seconds,
+            operations,
+        }
+    }
+}
+
+fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// Counts and latency percentiles of one operation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpReport {
+    /// Calls.
+    pub count: u64,
+    /// Failed calls.
+    pub errors: u64,
+    /// Mean latency, ms.
+    pub avg_latency_ms: f64,
+    /// Median latency, ms.
+    pub p50_latency_ms: f64,
+    /// 95th percentile latency, ms.
+    pub p95_latency_ms: f64,
+    /// 99th percentile latency, ms.
+    pub p99_latency_ms: f64,
+    /// Largest latency, ms.
+    pub max_latency_ms: f64,
+}
+
+impl OpReport {
+    fn from_hist(count: u64, errors: u64, h: &Histogram<u64>) -> OpReport {
+        let q = |p: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                ms(h.value_at_quantile(p))
+            }
+        };
+        OpReport {
+            count,
+            errors,
+            avg_latency_ms: if h.is_empty() { 0.0 } else { h.mean() / 1000.0 },
+            p50_latency_ms: q(0.50),
+            p95_latency_ms: q(0.95),
+            p99_latency_ms: q(0.99),
+            max_latency_ms: if h.is_empty() { 0.0 } else { ms(h.max()) },
+        }
+    }
+}
+
+/// Call-level part of [`MetricsReport`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct CallsReport {
+    pub queries_processed: u64,
+    pub qps: f64,
+    pub avg_latency_ms: f64,
+    pub p50_latency_ms: f64,
+    pub p95_latency_ms: f64,
+    pub p99_latency_ms: f64,
+    pub max_latency_ms: f64,
+    pub error_count: u64,
+    pub error_rate_pct: f64,
+    pub error_breakdown: BTreeMap<String, u64>,
+    pub uptime_seconds: f64,
+    pub operations: BTreeMap<String, OpReport>,
+}
+
+/// Every figure of SPEC §9, as the metrics call returns it. Serialises to the
+/// documented JSON keys.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricsReport {
+    /// All calls recorded (every operation, successful or not).
+    pub queries_processed: u64,
+    /// `queries_processed / uptime_seconds`.
+    pub qps: f64,
+    /// Mean latency over all calls, ms.
+    pub avg_latency_ms: f64,
+    /// Median latency over all calls, ms.
+    pub p50_latency_ms: f64,
+    /// 95th percentile, ms.
+    pub p95_latency_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_latency_ms: f64,
+    /// Largest latency, ms.
+    pub max_latency_ms: f64,
+    /// Failed calls.
+    pub error_count: u64,
+    /// `error_count / queries_processed × 100`.
+    pub error_rate_pct: f64,
+    /// Failed calls by error name.
+    pub error_breakdown: BTreeMap<String, u64>,
+    /// Seconds since the store was built.
+    pub uptime_seconds: f64,
+    /// Per-operation counts and percentiles, keyed by [`Op::name`].
+    pub operations: BTreeMap<String, OpReport>,
+    /// Memories rejected by the drift guardrail.
+    pub drift_detections: u64,
+    /// Memories rejected by the loop guardrail.
+    pub loop_preventions: u64,
+    /// Memories rejected by the redundancy guardrail.
+    pub redundancy_filters: u64,
+    /// Edges moved to an overflow layer by relevance-based swapping.
+    pub fractal_overflows: u64,
+    /// Memories stored.
+    pub node_count: u64,
+    /// Undirected honeycomb edges.
+    pub edge_count: u64,
+    /// Documented estimate of the store's size in bytes (see `Store::memory_estimate_bytes`).
+    pub memory_estimate_bytes: u64,
+    /// Largest of nodes / max_nodes and estimate / max_memory_mb, in %.
+    pub capacity_pct: f64,
+    /// The configured node limit.
+    pub max_nodes: u64,
+    /// The circuit breaker.
+    pub circuit_breaker: BreakerSnapshot,
+    /// The metabolism.
+    pub metabolism: MetabolismReport,
+}
+
+impl MetricsReport {
+    pub(crate) fn new(calls: CallsReport, rec: &Recorder, rest: StoreFigures) -> MetricsReport {
+        MetricsReport {
+            queries_processed: calls.queries_processed,
+            qps: calls.qps,
+            avg_latency_ms: calls.avg_latency_ms,
+            p50_latency_ms: calls.p50_latency_ms,
+            p95_latency_ms: calls.p95_latency_ms,
+            p99_latency_ms: calls.p99_latency_ms,
+            max_latency_ms: calls.max_latency_ms,
+            error_count: calls.error_count,
+            error_rate_pct: calls.error_rate_pct,
+            error_breakdown: calls.error_breakdown,
+            uptime_seconds: calls.uptime_seconds,
+            operations: calls.operations,
+            drift_detections: rec.drift_detections.load(Ordering::Relaxed),
+            loop_preventions: rec.loop_preventions.load(Ordering::Relaxed),
+            redundancy_filters: rec.redundancy_filters.load(Ordering::Relaxed),
+            fractal_overflows: rec.fractal_overflows.load(Ordering::Relaxed),
+            node_count: rest.node_count,
+            edge_count: rest.edge_count,
+            memory_estimate_bytes: rest.memory_estimate_bytes,
+            capacity_pct: rest.capacity_pct,
+            max_nodes: rest.max_nodes,
+            circuit_breaker: rest.breaker,
+            metabolism: rest.metabolism,
+        }
+    }
+
+    /// The report as a JSON object text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    /// The same figures in the Prometheus text exposition format (0.0.4).
+    /// The library only builds the string; it never opens a socket.
+    pub fn to_prometheus(&self) -> String {
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
+            let _ = writeln!(out, "# HELP ov_memory_{name} {help}");
+            let _ = writeln!(out, "# TYPE ov_memory_{name} {kind}");
+            for (labels, v) in samples {
+                let _ = writeln!(out, "ov_memory_{name}{labels} {}", prom_num(*v));
+            }
+        };
+        let one = |v: f64| vec![(String::new(), v)];
+        metric(
+            "queries_processed_total",
+            "counter",
+            "Calls recorded, all operations.",
+            &one(self.queries_processed as f64),
+        );
+        metric(
+            "qps",
+            "gauge",
+            "Calls per second since start.",
+            &one(self.qps),
+        );
+        metric(
+            "uptime_seconds",
+            "gauge",
+            "Seconds since the store was built.",
+            &one(self.uptime_seconds),
+        );
+        metric(
+            "errors_total",
+            "counter",
+            "Failed calls.",
+            &one(self.error_count as f64),
+        );
+        metric(
+            "error_rate_pct",
+            "gauge",
+            "Failed calls per 100 calls.",
+            &one(self.error_rate_pct),
+        );
+        let by_code: Vec<_> = ErrorCode::ALL[1..]
+            .iter()
+            .map(|c| {
+                let n = self.error_breakdown.get(c.name()).copied().unwrap_or(0);
+                (format!("{{code=\"{}\"}}", c.name()), n as f64)
+            })
+            .collect();
+        metric(
+            "errors_by_code_total",
+            "counter",
+            "Failed calls by error name.",
+            &by_code,
+        );
+        let quantiles = |r: &OpReport, extra: &str| {
+            vec![
+                (format!("{{{extra}quantile=\"0.5\"}}"), r.p50_latency_ms),
+                (format!("{{{extra}quantile=\"0.95\"}}"), r.p95_latency_ms),
+                (format!("{{{extra}quantile=\"0.99\"}}"), r.p99_latency_ms),
+            ]
+        };
+        let overall = OpReport {
+            count: self.queries_processed,
+            errors: self.error_count,
+            avg_latency_ms: self.avg_latency_ms,
+            p50_latency_ms: self.p50_latency_ms,
+            p95_latency_ms: self.p95_latency_ms,
+            p99_latency_ms: self.p99_latency_ms,
+            max_latency_ms: self.max_latency_ms,
+        };
+        metric(
+            "latency_ms",
+            "gauge",
+            "Latency percentiles over all calls, ms.",
+            &quantiles(&overall, ""),
+        );
+        metric(
+            "latency_avg_ms",
+            "gauge",
+            "Mean latency over all calls, ms.",
+            &one(self.avg_latency_ms),
+        );
+        metric(
+            "latency_max_ms",
+            "gauge",
+            "Largest latency, ms.",
+            &one(self.max_latency_ms),
+        );
+        let mut op_calls = Vec::new();
+        let mut op_errors = Vec::new();
+        let mut op_lat = Vec::new();
+        for (name, r) in &self.operations {
+            let l = format!("{{operation=\"{name}\"}}");
+            op_calls.push((l.clone(), r.count as f64));
+            op_errors.push((l, r.errors as f64));
+            op_lat.extend(quantiles(r, &format!("operation=\"{name}\",")));
+        }
+        metric(
+            "operation_calls_total",
+            "counter",
+            "Calls by operation.",
+            &op_calls,
+        );
+        metric(
+            "operation_errors_total",
+            "counter",
+            "Failed calls by operation.",
+            &op_errors,
+        );
+        metric(
+            "operation_latency_ms",
+            "gauge",
+            "Latency percentiles by operation, ms.",
+            &op_lat,
+        );
+        metric(
+            "drift_detections_total",
+            "counter",
+            "Memories rejected by the drift guardrail.",
+            &one(self.drift_detections as f64),
+        );
+        metric(
+            "loop_preventions_total",
+            "counter",
+            "Memories rejected by the loop guardrail.",
+            &one(self.loop_preventions as f64),
+        );
+        metric(
+            "redundancy_filters_total",
+            "counter",
+            "Memories rejected by the redundancy guardrail.",
+            &one(self.redundancy_filters as f64),
+        );
+        metric(
+            "fractal_overflows_total",
+            "counter",
+            "Edges moved to overflow layers.",
+            &one(self.fractal_overflows as f64),
+        );
+        metric(
+            "nodes",
+            "gauge",
+            "Memories stored.",
+            &one(self.node_count as f64),
+        );
+        metric(
+            "edges",
+            "gauge",
+            "Honeycomb edges.",
+            &one(self.edge_count as f64),
+        );
+        metric(
+            "memory_estimate_bytes",
+            "gauge",
+            "Estimated store size in bytes.",
+            &one(self.memory_estimate_bytes as f64),
+        );
+        metric(
+            "capacity_pct",
+            "gauge",
+            "Capacity used, %.",
+            &one(self.capacity_pct),
+        );
+        let states = ["CLOSED", "OPEN", "HALF_OPEN"]
+            .iter()
+            .map(|s| {
+                let v = if self.circuit_breaker.state.name() == *s {
+                    1.0
+                } else {
+                    0.0
+                };
+                (format!("{{state=\"{s}\"}}"), v)
+            })
+            .collect::<Vec<_>>();
+        metric(
+            "circuit_breaker_state",
+            "gauge",
+            "1 for the breaker's current state.",
+            &states,
+        );
+        metric(
+            "circuit_breaker_opened_total",
+            "counter",
+            "Times the breaker opened.",
+            &one(self.circuit_breaker.times_opened as f64),
+        );
+        metric(
+            "circuit_breaker_rejected_total",
+            "counter",
+            "Calls rejected by the breaker.",
+            &one(self.circuit_breaker.rejected_calls as f64),
+        );
+        metric(
+            "metabolism_used_tokens",
+            "gauge",
+            "Tokens charged to the metabolism.",
+            &one(self.metabolism.used_tokens as f64),
+        );
+        metric(
+            "metabolism_budget_tokens",
+            "gauge",
+            "Token budget of the metabolism.",
+            &one(self.metabolism.budget_tokens as f64),
+        );
+        metric(
+            "metabolism_remaining_pct",
+            "gauge",
+            "Token budget left, %.",
+            &one(self.metabolism.remaining_pct),
+        );
+        out
+    }
+}
+
+fn prom_num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else if v.is_nan() {
+        "NaN".into()
+    } else if v > 0.0 {
+        "+Inf".into()
+    } else {
+        "-Inf".into()
+    }
+}
+
+/// Figures the store knows and the recorder does not.
+#[derive(Debug, Clone)]
+pub(crate) struct StoreFigures {
+    pub node_count: u64,
+    pub edge_count: u64,
+    pub memory_estimate_bytes: u64,
+    pub capacity_pct: f64,
+    pub max_nodes: u64,
+    pub breaker: BreakerSnapshot,
+    pub metabolism: MetabolismReport,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_of_a_known_distribution() {
+        let r = Recorder::new(true, 0, 60);
+        // 1..=1000 ms, one call each: p50 ≈ 500, p95 ≈ 950, p99 ≈ 990, max = 1000.
+        for ms in 1..=1000u64 {
+            r.record(Op::Retrieve, ms * 1000, None, 0);
+        }
+        let c = r.calls_report(10_000_000);
+        let close = |got: f64, want: f64| (got - want).abs() <= want * 0.002 + 0.001;
+        assert!(close(c.p50_latency_ms, 500.0), "{}", c.p50_latency_ms);
+        assert!(close(c.p95_latency_ms, 950.0), "{}", c.p95_latency_ms);
+        assert!(close(c.p99_latency_ms, 990.0), "{}", c.p99_latency_ms);
+        assert!(close(c.max_latency_ms, 1000.0), "{}", c.max_latency_ms);
+        assert!(close(c.avg_latency_ms, 500.5), "{}", c.avg_latency_ms);
+        let op = &c.operations["retrieve"];
+        assert_eq!(op.count, 1000);
+        assert!(close(op.p95_latency_ms, 950.0));
+        assert_eq!(c.operations["add"].count, 0);
+        assert_eq!(c.qps, 100.0, "1000 calls in 10 s");
+    }
+
+    #[test]
+    fn errors_by_name_and_rate() {
+        let r = Recorder::new(true, 0, 60);
+        r.record(Op::Add, 10, None, 0);
+        r.record(Op::Add, 10, Some(ErrorCode::InvalidData), 0);
+        r.record(Op::Get, 10, Some(ErrorCode::NotFound), 0);
+        r.record(Op::Get, 10, Some(ErrorCode::NotFound), 0);
+        let c = r.calls_report(1);
+        assert_eq!(c.error_count, 3);
+        assert_eq!(c.error_rate_pct, 75.0);
+        assert_eq!(c.error_breakdown["NOT_FOUND"], 2);
+        assert_eq!(c.error_breakdown["INVALID_DATA"], 1);
+        assert_eq!(c.operations["get"].errors, 2);
+    }
+
+    #[test]
+    fn window_forgets_old_seconds() {
+        let r = Recorder::new(true, 0, 60);
+        for _ in 0..10 {
+            r.record(Op::Add, 2_000_000, Some(ErrorCode::Timeout), 5_000_000);
+        }
+        let w = r.window(5_000_000);
+        assert_eq!((w.calls, w.errors), (10, 10));
+        assert_eq!(w.error_rate_pct, 100.0);
+        assert_eq!(w.max_latency_ms, 2000.0);
+        assert_eq!(r.window(64_999_999).calls, 10, "still inside 60 s");
+        assert_eq!(r.window(65_000_000).calls, 0, "gone after 60 s");
+        r.record(Op::Add, 1000, None, 65_000_000);
+        let w = r.window(65_000_000);
+        assert_eq!((w.calls, w.errors, w.avg_latency_ms), (1, 0, 1.0));
+    }
+
+    #[test]
+    fn monitoring_off_keeps_counts_but_no_latency() {
+        let r = Recorder::new(false, 0, 60);
+        r.record(Op::Add, 5000, Some(ErrorCode::Io), 0);
+        let c = r.calls_report(1_000_000);
+        assert_eq!((c.queries_processed, c.error_count), (1, 1));
+        assert_eq!(c.max_latency_ms, 0.0);
+        assert_eq!(r.window(0).calls, 0);
+    }
+}

@@ -1,0 +1,618 @@
+//! [`Store`]: the engine every front-end wraps.
+//!
+//! Every public operation runs through one wrapper ([`Store::call`]) that asks
+//! the breaker for admission (guarded operations only), catches panics as
+//! INTERNAL, records latency and outcome in metrics, and writes the
+//! operation's log lines after all locks are released.
+//!
+//! Locking: one `parking_lot::RwLock` around the data (graph, id counter,
+//! metabolism, context memory). Reads (get, retrieve, metrics) share it;
+//! writes (add, delete, context) hold it exclusively, from validation to the
+//! last change, so concurrent writers never lose an update. The breaker, the
+//! recorder and the logger have their own short locks and are never taken
+//! while host code runs.
+
+use crate::breaker::{Breaker, Transition};
+use crate::clock::{default_clock, Deadline, SharedClock};
+use crate::config::Config;
+use crate::error::{Error, ErrorCode, Result};
+use crate::graph::{Graph, NewNode};
+use crate::health::{self, round3, HealthReport, HealthSummary};
+use crate::log::{Level, LogBuf, LogSink, Logger};
+use crate::metabolism::{Metabolism, MetabolismReport};
+use crate::metrics::{MetricsReport, Op, Recorder, StoreFigures};
+use crate::validate;
+use parking_lot::RwLock;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+
+/// A stored memory as the read calls return it (an owned copy).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Memory {
+    /// Unique id, from 1 upwards, never reused.
+    pub id: u64,
+    /// The text as stored.
+    pub text: String,
+    /// The embedding as stored.
+    pub embedding: Vec<f32>,
+    /// Importance weight.
+    pub weight: f64,
+    /// Metadata object, if any.
+    pub metadata: Option<Value>,
+    /// Creation time, Unix ms from the store's clock.
+    pub created_at: i64,
+    /// Last time context assembly injected it, Unix ms (creation time until then).
+    pub last_accessed: i64,
+    /// How often context assembly injected it.
+    pub access_count: u64,
+    /// Honeycomb neighbours, ascending ids.
+    pub neighbors: Vec<u64>,
+}
+
+/// Options of [`Store::add`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AddOptions {
+    /// Importance weight (default 1.0).
+    pub weight: Option<f64>,
+    /// Metadata: a JSON object, or `None`.
+    pub metadata: Option<Value>,
+    /// Deadline in ms (default: the configured `timeout_ms`).
+    pub timeout_ms: Option<u64>,
+}
+
+/// One item of [`Store::add_batch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMemory<'a> {
+    /// The embedding.
+    pub embedding: &'a [f32],
+    /// The text.
+    pub text: &'a str,
+    /// Importance weight (default 1.0).
+    pub weight: Option<f64>,
+    /// Metadata object, or `None`.
+    pub metadata: Option<Value>,
+}
+
+/// Mutable data behind the store's lock.
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    pub(crate) graph: Graph,
+    pub(crate) next_id: u64,
+    pub(crate) metabolism: Metabolism,
+    /// Ids injected by the previous `context` call (the bridge trigger reads them).
+    pub(crate) last_injected: Vec<u64>,
+    /// Recent injection times (monotonic µs) per id, for the loop guardrail.
+    pub(crate) injections: HashMap<u64, VecDeque<u64>>,
+}
+
+/// The memory engine. `Send + Sync`: share it with `Arc`.
+#[derive(Debug)]
+pub struct Store {
+    pub(crate) config: Config,
+    pub(crate) clock: SharedClock,
+    pub(crate) state: RwLock<State>,
+    pub(crate) breaker: Breaker,
+    pub(crate) recorder: Recorder,
+    pub(crate) logger: Logger,
+}
+
+/// A checked and prepared memory, ready to be planned and inserted.
+struct Prepared {
+    vector: Vec<f32>,
+    norm: f64,
+    text: String,
+    weight: f64,
+    metadata: Option<serde_json::Map<String, Value>>,
+    metadata_bytes: usize,
+}
+
+impl Store {
+    /// A store with this configuration and the default clock.
+    pub fn new(config: Config) -> Result<Store> {
+        Store::with_clock(config, default_clock())
+    }
+
+    /// A store with this configuration and an injected clock.
+    pub fn with_clock(config: Config, clock: SharedClock) -> Result<Store> {
+        config.validate()?;
+        let start = clock.monotonic_micros();
+        Ok(Store {
+            state: RwLock::new(State {
+                graph: Graph::new(config.embedding_dim, config.max_degree),
+                next_id: 1,
+                metabolism: Metabolism::new(config.budget_tokens),
+                last_injected: Vec::new(),
+                injections: HashMap::new(),
+            }),
+            breaker: Breaker::new(config.breaker.clone()),
+            recorder: Recorder::new(config.monitoring, start, config.health_window_secs),
+            logger: Logger::new(config.log_level, clock.clone()),
+            config,
+            clock,
+        })
+    }
+
+    /// The configuration the store was built with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store's clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// Runs one operation with breaker admission (if `guarded`), panic capture,
+    /// metrics and deferred logging.
+    pub(crate) fn call<T>(
+        &self,
+        op: Op,
+        guarded: bool,
+        f: impl FnOnce(&mut LogBuf) -> Result<T>,
+    ) -> Result<T> {
+        let start = self.clock.monotonic_micros();
+        let mut logs = LogBuf::new(&self.logger);
+        let mut permit = None;
+        if guarded {
+            match self.breaker.acquire(start) {
+                Ok((p, t)) => {
+                    permit = Some(p);
+                    self.note_transition(t, &mut logs);
+                }
+                Err(e) => {
+                    self.recorder.record(op, 0, Some(e.code()), start);
+                    self.log_failure(op, &e, &mut logs);
+                    self.logger.flush(logs);
+                    return Err(e);
+                }
+            }
+        }
+        let result = match catch_unwind(AssertUnwindSafe(|| f(&mut logs))) {
+            Ok(r) => r,
+            Err(payload) => {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_owned());
+                Err(Error::new(
+                    ErrorCode::Internal,
+                    format!("internal error in {}: {what}", op.name()),
+                )
+                .with("operation", op.name()))
+            }
+        };
+        let end = self.clock.monotonic_micros();
+        let outcome = result.as_ref().err().map(Error::code);
+        if let Some(p) = permit {
+            let t = self.breaker.finish(p, outcome, end);
+            self.note_transition(t, &mut logs);
+        }
+        self.recorder
+            .record(op, end.saturating_sub(start), outcome, end);
+        if let Err(e) = &result {
+            self.log_failure(op, e, &mut logs);
+        }
+        self.logger.flush(logs);
+        result
+    }
+
+    fn note_transition(&self, t: Option<Transition>, logs: &mut LogBuf) {
+        match t {
+            Some(Transition::Opened { failures }) => logs.push(
+                Level::Critical,
+                "circuit breaker opened",
+                json!({ "consecutive_failures": failures, "open_ms": self.config.breaker.open_ms }),
+            ),
+            Some(Transition::HalfOpened) => {
+                logs.push(Level::Warning, "circuit breaker half-open", Value::Null)
+            }
+            Some(Transition::Closed) => {
+                logs.push(Level::Info, "circuit breaker closed", Value::Null)
+            }
+            None => {}
+        }
+    }
+
+    fn log_failure(&self, op: Op, e: &Error, logs: &mut LogBuf) {
+        let level = if e.code().counts_for_breaker() {
+            Level::Error
+        } else {
+            Level::Warning
+        };
+        logs.push(
+            level,
+            format!("{} failed", op.name()),
+            json!({ "operation": op.name(), "code": e.code().name(), "error": e.message(), "context": e.context() }),
+        );
+    }
+
+    fn prepare(
+        &self,
+        embedding: &[f32],
+        text: &str,
+        weight: Option<f64>,
+        metadata: Option<Value>,
+        logs: &mut LogBuf,
+    ) -> Result<Prepared> {
+        let norm = validate::embedding(embedding, self.config.embedding_dim, "embedding", logs)?;
+        validate::text(text, self.config.max_text_chars)?;
+        let weight = weight.unwrap_or(1.0);
+        validate::weight(weight)?;
+        let (metadata, metadata_bytes) =
+            validate::metadata(metadata, self.config.max_metadata_bytes)?;
+        Ok(Prepared {
+            vector: embedding.to_vec(),
+            norm,
+            text: text.to_owned(),
+            weight,
+            metadata,
+            metadata_bytes,
+        })
+    }
+
+    fn check_capacity(&self, st: &State, items: &[Prepared]) -> Result<()> {
+        let n = st.graph.len();
+        if n + items.len() > self.config.max_nodes {
+            return Err(
+                Error::new(ErrorCode::ResourceExhaustion, "max_nodes would be exceeded")
+                    .with("limit", self.config.max_nodes)
+                    .with("current", n)
+                    .with("adding", items.len()),
+            );
+        }
+        if let Some(mb) = self.config.max_memory_mb {
+            let limit = (mb * 1024.0 * 1024.0) as u64;
+            // Edges are not planned yet: count the most they can add (max_degree each, both ends).
+            let edges = (2 * crate::graph::EDGE_BYTES) * self.config.max_degree as u64;
+            let adding: u64 = items
+                .iter()
+                .map(|p| st.graph.node_estimate(p.text.len(), p.metadata_bytes) + edges)
+                .sum();
+            let current = st.graph.estimate_bytes();
+            if current + adding > limit {
+                return Err(Error::new(
+                    ErrorCode::ResourceExhaustion,
+                    "max_memory_mb would be exceeded",
+                )
+                .with("limit_bytes", limit)
+                .with("current_bytes", current)
+                .with("adding_bytes", adding));
+            }
+        }
+        if st.next_id.checked_add(items.len() as u64).is_none() {
+            return Err(Error::new(
+                ErrorCode::ResourceExhaustion,
+                "memory ids are exhausted",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Plans and inserts prepared items under the write lock. All-or-nothing:
+    /// the plans (the only step that can fail, on the deadline) are made first.
+    fn insert_all(
+        &self,
+        st: &mut State,
+        items: Vec<Prepared>,
+        deadline: &Deadline,
+        op: Op,
+    ) -> Result<Vec<u64>> {
+        self.check_capacity(st, &items)?;
+        let first = st.next_id;
+        let ids: Vec<u64> = (0..items.len() as u64).map(|i| first + i).collect();
+        let inv: Vec<f32> = items
+            .iter()
+            .map(|p| crate::graph::inv_norm(p.norm))
+            .collect();
+        let mut plans = Vec::with_capacity(items.len());
+        for (i, p) in items.iter().enumerate() {
+            let earlier: Vec<(u64, &[f32], f32)> = (0..i)
+                .map(|j| (ids[j], items[j].vector.as_slice(), inv[j]))
+                .collect();
+            plans.push(
+                st.graph
+                    .plan_links(&p.vector, inv[i], &earlier, deadline, op.name())?,
+            );
+        }
+        let now = self.clock.unix_millis();
+        let mut overflows = 0;
+        for ((p, plan), &id) in items.into_iter().zip(plans).zip(&ids) {
+            let node = NewNode {
+                id,
+                text: p.text,
+                weight: p.weight,
+                metadata: p.metadata,
+                metadata_bytes: p.metadata_bytes,
+                now_ms: now,
+                norm: p.norm,
+            };
+            overflows += st.graph.insert(node, &p.vector, &plan);
+        }
+        st.next_id = first + ids.len() as u64;
+        self.recorder
+            .fractal_overflows
+            .fetch_add(overflows, Ordering::Relaxed);
+        Ok(ids)
+    }
+
+    fn deadline(&self, timeout_ms: Option<u64>) -> Result<Deadline> {
+        let ms = timeout_ms.unwrap_or(self.config.timeout_ms);
+        validate::timeout(ms)?;
+        Ok(Deadline::new(self.clock.clone(), ms))
+    }
+
+    /// Adds one memory and links it into the honeycomb. Returns its id.
+    ///
+    /// Errors: INVALID_DATA (embedding length, non-finite or zero vector, empty
+    /// text, bad weight or metadata), RESOURCE_EXHAUSTION (limits), TIMEOUT,
+    /// CIRCUIT_OPEN. On error nothing changed.
+    ///
+    /// ```
+    /// use ov_memory::{Config, Store, AddOptions};
+    /// let store = Store::new(Config { embedding_dim: 3, ..Config::default() })?;
+    /// let id = store.add(&[0.1, 0.2, 0.3], "the user likes tea", AddOptions::default())?;
+    /// assert_eq!(store.get(id)?.text, "the user likes tea");
+    /// # Ok::<(), ov_memory::Error>(())
+    /// ```
+    pub fn add(&self, embedding: &[f32], text: &str, options: AddOptions) -> Result<u64> {
+        self.call(Op::Add, true, |logs| {
+            let deadline = self.deadline(options.timeout_ms)?;
+            let p = self.prepare(embedding, text, options.weight, options.metadata, logs)?;
+            let mut st = self.state.write();
+            let ids = self.insert_all(&mut st, vec![p], &deadline, Op::Add)?;
+            let id = ids[0];
+            if logs.enabled(Level::Debug) {
+                logs.push(
+                    Level::Debug,
+                    "memory added",
+                    json!({ "id": id, "text": text, "embedding": embedding }),
+                );
+            } else {
+                logs.push(
+                    Level::Info,
+                    "memory added",
+                    json!({ "id": id, "text_bytes": text.len() }),
+                );
+            }
+            Ok(id)
+        })
+    }
+
+    /// Adds many memories at once, all or nothing. Returns their ids in order.
+    pub fn add_batch(&self, items: &[NewMemory<'_>], timeout_ms: Option<u64>) -> Result<Vec<u64>> {
+        self.call(Op::AddBatch, true, |logs| {
+            let deadline = self.deadline(timeout_ms)?;
+            if items.is_empty() {
+                return Err(Error::invalid("items", "a batch needs at least one memory"));
+            }
+            let mut prepared = Vec::with_capacity(items.len());
+            for (i, it) in items.iter().enumerate() {
+                let p = self
+                    .prepare(it.embedding, it.text, it.weight, it.metadata.clone(), logs)
+                    .map_err(|e| e.with("index", i))?;
+                prepared.push(p);
+            }
+            let mut st = self.state.write();
+            let ids = self.insert_all(&mut st, prepared, &deadline, Op::AddBatch)?;
+            logs.push(
+                Level::Info,
+                "memories added",
+                json!({ "count": ids.len(), "first_id": ids[0] }),
+            );
+            Ok(ids)
+        })
+    }
+
+    /// A copy of one memory. Never blocked by the breaker.
+    pub fn get(&self, id: u64) -> Result<Memory> {
+        self.call(Op::Get, false, |_| {
+            let st = self.state.read();
+            let n = st.graph.node(id).ok_or_else(|| Error::not_found(id))?;
+            let mut neighbors: Vec<u64> = n.edges.iter().map(|e| e.to).collect();
+            neighbors.sort_unstable();
+            Ok(Memory {
+                id,
+                text: n.text.clone(),
+                embedding: st.graph.vector(id).map(<[f32]>::to_vec).unwrap_or_default(),
+                weight: n.weight,
+                metadata: n.metadata.clone().map(Value::Object),
+                created_at: n.created_at,
+                last_accessed: n.last_accessed,
+                access_count: n.access_count,
+                neighbors,
+            })
+        })
+    }
+
+    /// Deletes one memory and every edge and overflow reference to it. Its id is never reused.
+    pub fn delete(&self, id: u64) -> Result<()> {
+        self.call(Op::Delete, true, |logs| {
+            let mut st = self.state.write();
+            if !st.graph.remove(id) {
+                return Err(Error::not_found(id));
+            }
+            st.injections.remove(&id);
+            st.last_injected.retain(|&x| x != id);
+            logs.push(Level::Info, "memory deleted", json!({ "id": id }));
+            Ok(())
+        })
+    }
+
+    /// Whether a memory with this id exists (not recorded in metrics).
+    pub fn contains(&self, id: u64) -> bool {
+        self.state.read().graph.contains(id)
+    }
+
+    /// Number of memories.
+    pub fn len(&self) -> usize {
+        self.state.read().graph.len()
+    }
+
+    /// Whether the store holds no memory.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// All ids, ascending.
+    pub fn ids(&self) -> Vec<u64> {
+        self.state.read().graph.ids()
+    }
+
+    /// Number of undirected honeycomb edges.
+    pub fn edge_count(&self) -> usize {
+        self.state.read().graph.edge_count()
+    }
+
+    /// The hubs: the `min(5, max(1, floor(0.05·n)))` most central memories, ties to the lower id.
+    pub fn hubs(&self) -> Vec<u64> {
+        self.state.read().graph.hubs()
+    }
+
+    /// The centrality of a memory (SPEC §2), or NOT_FOUND.
+    pub fn centrality(&self, id: u64) -> Result<f64> {
+        self.state
+            .read()
+            .graph
+            .node(id)
+            .map(|n| n.centrality)
+            .ok_or_else(|| Error::not_found(id))
+    }
+
+    /// The store's estimated size in bytes: for every memory
+    /// `4·embedding_dim + text bytes + metadata bytes (compact JSON) + 256`,
+    /// plus 16 bytes per edge end and per overflow entry. This is the figure
+    /// `max_memory_mb` is checked against.
+    pub fn memory_estimate_bytes(&self) -> u64 {
+        self.state.read().graph.estimate_bytes()
+    }
+
+    fn capacity_pct(&self, st: &State) -> f64 {
+        let nodes = st.graph.len() as f64 * 100.0 / self.config.max_nodes as f64;
+        let mem = self.config.max_memory_mb.map_or(0.0, |mb| {
+            st.graph.estimate_bytes() as f64 * 100.0 / (mb * 1024.0 * 1024.0)
+        });
+        nodes.max(mem)
+    }
+
+    /// Every figure of SPEC §9. Never blocked by the breaker; not itself recorded.
+    pub fn metrics(&self) -> MetricsReport {
+        let now = self.clock.monotonic_micros();
+        let calls = self.recorder.calls_report(now);
+        let figures = {
+            let st = self.state.read();
+            StoreFigures {
+                node_count: st.graph.len() as u64,
+                edge_count: st.graph.edge_count() as u64,
+                memory_estimate_bytes: st.graph.estimate_bytes(),
+                capacity_pct: self.capacity_pct(&st),
+                max_nodes: self.config.max_nodes as u64,
+                breaker: self.breaker.snapshot(now),
+                metabolism: st.metabolism.report(),
+            }
+        };
+        MetricsReport::new(calls, &self.recorder, figures)
+    }
+
+    /// [`Store::metrics`] as JSON.
+    pub fn metrics_json(&self) -> String {
+        self.metrics().to_json()
+    }
+
+    /// [`Store::metrics`] in the Prometheus text format.
+    pub fn prometheus(&self) -> String {
+        self.metrics().to_prometheus()
+    }
+
+    /// The health report. Never blocked by the breaker.
+    pub fn health(&self) -> HealthReport {
+        let now = self.clock.monotonic_micros();
+        let window = self.recorder.window(now);
+        let calls = self.recorder.calls_report(now);
+        let (nodes, capacity) = {
+            let st = self.state.read();
+            (st.graph.len() as u64, self.capacity_pct(&st))
+        };
+        let summary = HealthSummary {
+            queries: calls.queries_processed,
+            qps: round3(calls.qps),
+            avg_latency_ms: round3(calls.avg_latency_ms),
+            p95_latency_ms: round3(calls.p95_latency_ms),
+            p99_latency_ms: round3(calls.p99_latency_ms),
+            error_count: calls.error_count,
+            nodes,
+            capacity_pct: round3(capacity),
+        };
+        let ts = crate::log::rfc3339_millis(self.clock.unix_millis());
+        health::assess(
+            &window,
+            self.breaker.snapshot(now).state,
+            capacity,
+            summary,
+            ts,
+        )
+    }
+
+    /// [`Store::health`] as JSON.
+    pub fn health_json(&self) -> String {
+        self.health().to_json()
+    }
+
+    /// Closes the circuit breaker by hand.
+    pub fn reset_breaker(&self) {
+        self.breaker.reset();
+        self.logger
+            .log(Level::Warning, "circuit breaker reset by hand", Value::Null);
+    }
+
+    /// The log threshold.
+    pub fn log_level(&self) -> Level {
+        self.logger.level()
+    }
+
+    /// Sets the log threshold.
+    pub fn set_log_level(&self, level: Level) {
+        self.logger.set_level(level);
+    }
+
+    /// Installs a log sink (none by default).
+    pub fn set_log_sink(&self, sink: LogSink) {
+        self.logger.set_sink(sink);
+    }
+
+    /// The metabolism's budget, use, band and alpha.
+    pub fn metabolism(&self) -> MetabolismReport {
+        self.state.read().metabolism.report()
+    }
+
+    /// Forgets the tokens spent.
+    pub fn reset_metabolism(&self) {
+        self.state.write().metabolism.reset();
+    }
+
+    /// Sets a new token budget (at least 1), keeping what was spent.
+    pub fn resize_metabolism(&self, budget_tokens: u64) -> Result<()> {
+        if budget_tokens == 0 {
+            return Err(Error::invalid(
+                "budget_tokens",
+                "budget_tokens must be at least 1",
+            ));
+        }
+        self.state.write().metabolism.resize(budget_tokens);
+        Ok(())
+    }
+
+    /// Checks the graph's structural invariants (degree bound, symmetry, no self,
+    /// duplicate or dangling edge, overflow back-references, fresh centrality).
+    /// Returns MEMORY_CORRUPTION naming the first violation.
+    pub fn check_integrity(&self) -> Result<()> {
+        self.state
+            .read()
+            .graph
+            .check_invariants()
+            .map_err(|what| Error::new(ErrorCode::MemoryCorruption, what).with("section", "graph"))
+    }
+}
