@@ -138,49 +138,27 @@ impl Breaker {
             state => {
                 g.rejected += 1;
                 let retry_ms = match state {
-                    BreakerState::Open => {
-                        (g.opened_at_us / 1000 + self.cfg.open_ms).saturating_sub(now_us / 1000)
-                    }
+                    BreakerState::Open => (g.opened_at_us / 1000 + self.cfg.open_ms).saturating_sub(now_us / 1000),
                     _ => 0,
                 };
-                Err(Error::new(
-                    ErrorCode::CircuitOpen,
-                    "circuit breaker is open: the call was rejected",
-                )
-                .with("state", state.name())
-                .with("retry_after_ms", retry_ms))
+                Err(Error::new(ErrorCode::CircuitOpen, "circuit breaker is open: the call was rejected")
+                    .with("state", state.name())
+                    .with("retry_after_ms", retry_ms))
             }
         }
     }
 
     fn permit(&self, epoch: u64, probe: bool, admitted_us: u64) -> Permit<'_> {
-        Permit {
-            breaker: self,
-            epoch,
-            probe,
-            finished: false,
-            admitted_us,
-        }
+        Permit { breaker: self, epoch, probe, finished: false, admitted_us }
     }
 
     /// Records how an admitted call ended (`None` = success).
-    pub(crate) fn finish(
-        &self,
-        mut permit: Permit<'_>,
-        outcome: Option<ErrorCode>,
-        now_us: u64,
-    ) -> Option<Transition> {
+    pub(crate) fn finish(&self, mut permit: Permit<'_>, outcome: Option<ErrorCode>, now_us: u64) -> Option<Transition> {
         permit.finished = true;
         self.record(permit.epoch, permit.probe, outcome, now_us)
     }
 
-    fn record(
-        &self,
-        epoch: u64,
-        probe: bool,
-        outcome: Option<ErrorCode>,
-        now_us: u64,
-    ) -> Option<Transition> {
+    fn record(&self, epoch: u64, probe: bool, outcome: Option<ErrorCode>, now_us: u64) -> Option<Transition> {
         let mut g = self.inner.lock();
         if epoch != g.epoch {
             return None; // the breaker moved on while this call ran
@@ -269,12 +247,7 @@ impl Drop for Permit<'_> {
         if !self.finished {
             // Unwinding: the call died. Free the slot and count it as INTERNAL
             // (at the last time this permit knew).
-            self.breaker.record(
-                self.epoch,
-                self.probe,
-                Some(ErrorCode::Internal),
-                self.admitted_us,
-            );
+            self.breaker.record(self.epoch, self.probe, Some(ErrorCode::Internal), self.admitted_us);
         }
     }
 }
@@ -303,22 +276,14 @@ mod tests {
         for _ in 0..4 {
             assert_eq!(fail(b, ErrorCode::Timeout, now), None);
         }
-        assert_eq!(
-            fail(b, ErrorCode::Timeout, now),
-            Some(Transition::Opened { failures: 5 })
-        );
+        assert_eq!(fail(b, ErrorCode::Timeout, now), Some(Transition::Opened { failures: 5 }));
         assert_eq!(b.snapshot(now).state, BreakerState::Open);
     }
 
     #[test]
     fn closed_opens_after_five_counted_failures_in_a_row() {
         let b = breaker();
-        for code in [
-            ErrorCode::Timeout,
-            ErrorCode::MemoryCorruption,
-            ErrorCode::Io,
-            ErrorCode::Internal,
-        ] {
+        for code in [ErrorCode::Timeout, ErrorCode::MemoryCorruption, ErrorCode::Io, ErrorCode::Internal] {
             assert_eq!(fail(&b, code, 0), None);
         }
         assert_eq!(b.snapshot(0).consecutive_failures, 4);
@@ -335,22 +300,15 @@ mod tests {
         for _ in 0..4 {
             fail(&b, ErrorCode::Io, 0);
         }
-        for code in [
-            ErrorCode::InvalidData,
-            ErrorCode::NotFound,
-            ErrorCode::ResourceExhaustion,
-            ErrorCode::CircuitOpen,
-        ] {
+        for code in [ErrorCode::InvalidData, ErrorCode::NotFound, ErrorCode::ResourceExhaustion, ErrorCode::CircuitOpen]
+        {
             for _ in 0..10 {
                 assert_eq!(fail(&b, code, 0), None);
             }
         }
         assert_eq!(b.snapshot(0).state, BreakerState::Closed);
         assert_eq!(b.snapshot(0).consecutive_failures, 4);
-        assert_eq!(
-            fail(&b, ErrorCode::Io, 0),
-            Some(Transition::Opened { failures: 5 })
-        );
+        assert_eq!(fail(&b, ErrorCode::Io, 0), Some(Transition::Opened { failures: 5 }));
     }
 
     #[test]
@@ -395,10 +353,7 @@ mod tests {
         open_it(&b, 0);
         let now = 31 * S;
         assert_eq!(ok(&b, now), None);
-        assert_eq!(
-            fail(&b, ErrorCode::Timeout, now),
-            Some(Transition::Opened { failures: 1 })
-        );
+        assert_eq!(fail(&b, ErrorCode::Timeout, now), Some(Transition::Opened { failures: 1 }));
         assert_eq!(b.snapshot(now + 29 * S).state, BreakerState::Open);
         assert!(b.acquire(now + 29 * S).is_err());
         assert_eq!(b.snapshot(now + 30 * S).state, BreakerState::HalfOpen);
@@ -414,10 +369,7 @@ mod tests {
             assert_eq!(fail(&b, ErrorCode::InvalidData, now), None);
         }
         let s = b.snapshot(now);
-        assert_eq!(
-            (s.state, s.half_open_in_flight, s.half_open_successes),
-            (BreakerState::HalfOpen, 0, 0)
-        );
+        assert_eq!((s.state, s.half_open_in_flight, s.half_open_successes), (BreakerState::HalfOpen, 0, 0));
     }
 
     #[test]
@@ -429,11 +381,7 @@ mod tests {
             let (_p, _) = b.acquire(now).unwrap();
             // dropped unfinished, as when a panic unwinds
         }
-        assert_eq!(
-            b.snapshot(now).state,
-            BreakerState::Open,
-            "a dead probe reopens"
-        );
+        assert_eq!(b.snapshot(now).state, BreakerState::Open, "a dead probe reopens");
         let b = breaker();
         {
             let (_p, _) = b.acquire(0).unwrap();
@@ -453,16 +401,9 @@ mod tests {
 
     #[test]
     fn thresholds_are_configurable() {
-        let b = Breaker::new(BreakerConfig {
-            failure_threshold: 2,
-            open_ms: 1000,
-            half_open_probes: 1,
-        });
+        let b = Breaker::new(BreakerConfig { failure_threshold: 2, open_ms: 1000, half_open_probes: 1 });
         fail(&b, ErrorCode::Io, 0);
-        assert_eq!(
-            fail(&b, ErrorCode::Io, 0),
-            Some(Transition::Opened { failures: 2 })
-        );
+        assert_eq!(fail(&b, ErrorCode::Io, 0), Some(Transition::Opened { failures: 2 }));
         assert!(b.acquire(S - 1).is_err());
         let (p, _) = b.acquire(S).unwrap();
         assert!(b.acquire(S).is_err(), "one probe at a time");

@@ -34,9 +34,7 @@ pub struct SystemClock {
 impl SystemClock {
     /// A clock whose monotonic origin is now.
     pub fn new() -> SystemClock {
-        SystemClock {
-            origin: std::time::Instant::now(),
-        }
+        SystemClock { origin: std::time::Instant::now() }
     }
 }
 
@@ -103,10 +101,7 @@ impl ManualClock {
     /// Moves both clocks forward by `us` microseconds.
     pub fn advance_micros(&self, us: u64) {
         self.micros.fetch_add(us, Ordering::SeqCst);
-        self.unix_ms.fetch_add(
-            i64::try_from(us / 1000).unwrap_or(i64::MAX),
-            Ordering::SeqCst,
-        );
+        self.unix_ms.fetch_add(i64::try_from(us / 1000).unwrap_or(i64::MAX), Ordering::SeqCst);
     }
 
     /// Every later monotonic read first advances the clock by `us` microseconds
@@ -148,12 +143,7 @@ pub(crate) struct Deadline {
 impl Deadline {
     pub(crate) fn new(clock: SharedClock, timeout_ms: u64) -> Deadline {
         let start = clock.monotonic_micros();
-        Deadline {
-            at: start.saturating_add(timeout_ms.saturating_mul(1000)),
-            clock,
-            start,
-            timeout_ms,
-        }
+        Deadline { at: start.saturating_add(timeout_ms.saturating_mul(1000)), clock, start, timeout_ms }
     }
 
     /// `Err(TIMEOUT)` once the deadline has passed.
@@ -194,10 +184,7 @@ mod tests {
         let d = Deadline::new(c.clone(), 10);
         assert!(d.check("retrieve").is_ok());
         c.advance_ms(10);
-        assert!(
-            d.check("retrieve").is_ok(),
-            "exactly at the deadline is still in time"
-        );
+        assert!(d.check("retrieve").is_ok(), "exactly at the deadline is still in time");
         c.advance_micros(1);
         let e = d.check("retrieve").unwrap_err();
         assert_eq!(e.code(), crate::ErrorCode::Timeout);

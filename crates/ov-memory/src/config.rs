@@ -36,11 +36,7 @@ pub struct BreakerConfig {
 
 impl Default for BreakerConfig {
     fn default() -> Self {
-        BreakerConfig {
-            failure_threshold: 5,
-            open_ms: 30_000,
-            half_open_probes: 3,
-        }
+        BreakerConfig { failure_threshold: 5, open_ms: 30_000, half_open_probes: 3 }
     }
 }
 
@@ -129,8 +125,7 @@ impl Config {
     /// Parses a JSON object; missing keys take their defaults. The result is validated.
     pub fn from_json(text: &str) -> Result<Config> {
         let invalid = |e: serde_json::Error| {
-            Error::new(ErrorCode::InvalidData, format!("invalid config JSON: {e}"))
-                .with("field", "config")
+            Error::new(ErrorCode::InvalidData, format!("invalid config JSON: {e}")).with("field", "config")
         };
         let value: serde_json::Value = serde_json::from_str(text).map_err(invalid)?;
         // serde would read an array positionally; a config is an object only.
@@ -150,32 +145,22 @@ impl Config {
     /// Checks every field; the first problem is returned as INVALID_DATA.
     pub fn validate(&self) -> Result<()> {
         if !(1..=MAX_EMBEDDING_DIM).contains(&self.embedding_dim) {
-            return Err(bad(
-                "embedding_dim",
-                format!("embedding_dim must be in 1..={MAX_EMBEDDING_DIM}"),
-            )
-            .with("got", self.embedding_dim));
+            return Err(bad("embedding_dim", format!("embedding_dim must be in 1..={MAX_EMBEDDING_DIM}"))
+                .with("got", self.embedding_dim));
         }
         if self.max_nodes == 0 {
             return Err(bad("max_nodes", "max_nodes must be at least 1".into()));
         }
         if let Some(mb) = self.max_memory_mb {
             if !(mb.is_finite() && mb > 0.0) {
-                return Err(bad(
-                    "max_memory_mb",
-                    "max_memory_mb must be finite and > 0".into(),
-                ));
+                return Err(bad("max_memory_mb", "max_memory_mb must be finite and > 0".into()));
             }
         }
         if !(1..=64).contains(&self.max_degree) {
-            return Err(bad("max_degree", "max_degree must be in 1..=64".into())
-                .with("got", self.max_degree));
+            return Err(bad("max_degree", "max_degree must be in 1..=64".into()).with("got", self.max_degree));
         }
         if self.max_text_chars == 0 {
-            return Err(bad(
-                "max_text_chars",
-                "max_text_chars must be at least 1".into(),
-            ));
+            return Err(bad("max_text_chars", "max_text_chars must be at least 1".into()));
         }
         if self.max_top_k == 0 {
             return Err(bad("max_top_k", "max_top_k must be at least 1".into()));
@@ -184,37 +169,22 @@ impl Config {
             return Err(bad("timeout_ms", "timeout_ms must be at least 1".into()));
         }
         if !(self.decay_tau_secs.is_finite() && self.decay_tau_secs > 0.0) {
-            return Err(bad(
-                "decay_tau_secs",
-                "decay_tau_secs must be finite and > 0".into(),
-            ));
+            return Err(bad("decay_tau_secs", "decay_tau_secs must be finite and > 0".into()));
         }
         if !(0.0..=1.0).contains(&self.alpha) {
             return Err(bad("alpha", "alpha must be in [0, 1]".into()));
         }
         if self.breaker.failure_threshold == 0 {
-            return Err(bad(
-                "breaker.failure_threshold",
-                "failure_threshold must be at least 1".into(),
-            ));
+            return Err(bad("breaker.failure_threshold", "failure_threshold must be at least 1".into()));
         }
         if self.breaker.half_open_probes == 0 {
-            return Err(bad(
-                "breaker.half_open_probes",
-                "half_open_probes must be at least 1".into(),
-            ));
+            return Err(bad("breaker.half_open_probes", "half_open_probes must be at least 1".into()));
         }
         if !(1..=86_400).contains(&self.health_window_secs) {
-            return Err(bad(
-                "health_window_secs",
-                "health_window_secs must be in 1..=86400".into(),
-            ));
+            return Err(bad("health_window_secs", "health_window_secs must be in 1..=86400".into()));
         }
         if self.budget_tokens == 0 {
-            return Err(bad(
-                "budget_tokens",
-                "budget_tokens must be at least 1".into(),
-            ));
+            return Err(bad("budget_tokens", "budget_tokens must be at least 1".into()));
         }
         Ok(())
     }
@@ -235,14 +205,7 @@ mod tests {
         assert_eq!(c.timeout_ms, 30_000);
         assert_eq!(c.decay_tau_secs, 86_400.0);
         assert_eq!(c.alpha, 0.75);
-        assert_eq!(
-            c.breaker,
-            BreakerConfig {
-                failure_threshold: 5,
-                open_ms: 30_000,
-                half_open_probes: 3
-            }
-        );
+        assert_eq!(c.breaker, BreakerConfig { failure_threshold: 5, open_ms: 30_000, half_open_probes: 3 });
         assert_eq!(c.budget_tokens, 100_000);
         assert_eq!(c.log_level, crate::log::Level::Info);
         assert!(c.validate().is_ok());
@@ -262,17 +225,12 @@ mod tests {
 
     #[test]
     fn every_bound_is_checked() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Config)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Config)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("embedding_dim", Box::new(|c| c.embedding_dim = 0)),
-            (
-                "embedding_dim",
-                Box::new(|c| c.embedding_dim = MAX_EMBEDDING_DIM + 1),
-            ),
+            ("embedding_dim", Box::new(|c| c.embedding_dim = MAX_EMBEDDING_DIM + 1)),
             ("max_nodes", Box::new(|c| c.max_nodes = 0)),
-            (
-                "max_memory_mb",
-                Box::new(|c| c.max_memory_mb = Some(f64::NAN)),
-            ),
+            ("max_memory_mb", Box::new(|c| c.max_memory_mb = Some(f64::NAN))),
             ("max_memory_mb", Box::new(|c| c.max_memory_mb = Some(0.0))),
             ("max_degree", Box::new(|c| c.max_degree = 0)),
             ("max_text_chars", Box::new(|c| c.max_text_chars = 0)),
@@ -280,14 +238,8 @@ mod tests {
             ("timeout_ms", Box::new(|c| c.timeout_ms = 0)),
             ("decay_tau_secs", Box::new(|c| c.decay_tau_secs = -1.0)),
             ("alpha", Box::new(|c| c.alpha = 1.5)),
-            (
-                "breaker.failure_threshold",
-                Box::new(|c| c.breaker.failure_threshold = 0),
-            ),
-            (
-                "breaker.half_open_probes",
-                Box::new(|c| c.breaker.half_open_probes = 0),
-            ),
+            ("breaker.failure_threshold", Box::new(|c| c.breaker.failure_threshold = 0)),
+            ("breaker.half_open_probes", Box::new(|c| c.breaker.half_open_probes = 0)),
             ("health_window_secs", Box::new(|c| c.health_window_secs = 0)),
             ("budget_tokens", Box::new(|c| c.budget_tokens = 0)),
         ];
@@ -298,10 +250,7 @@ mod tests {
             assert_eq!(e.code(), ErrorCode::InvalidData, "{field}");
             assert_eq!(e.context()["field"], field);
         }
-        let ok = Config {
-            embedding_dim: MAX_EMBEDDING_DIM,
-            ..Config::default()
-        };
+        let ok = Config { embedding_dim: MAX_EMBEDDING_DIM, ..Config::default() };
         assert!(ok.validate().is_ok());
     }
 }

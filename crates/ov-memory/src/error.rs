@@ -74,10 +74,7 @@ impl ErrorCode {
     /// Whether a failure with this code counts towards opening the circuit
     /// breaker (SPEC §6, last column). Caller errors never count.
     pub const fn counts_for_breaker(self) -> bool {
-        matches!(
-            self,
-            ErrorCode::Timeout | ErrorCode::MemoryCorruption | ErrorCode::Io | ErrorCode::Internal
-        )
+        matches!(self, ErrorCode::Timeout | ErrorCode::MemoryCorruption | ErrorCode::Io | ErrorCode::Internal)
     }
 }
 
@@ -104,11 +101,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error with an empty context.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
-        Error {
-            code,
-            message: message.into(),
-            context: Map::new(),
-        }
+        Error { code, message: message.into(), context: Map::new() }
     }
 
     /// Adds one context entry (builder style).

@@ -108,11 +108,7 @@ pub(crate) fn cosine(a: &[f32], inv_a: f32, b: &[f32], inv_b: f32) -> f64 {
         f64::from(d) * f64::from(inv_a) * f64::from(inv_b)
     } else {
         // Huge components overflowed f32: redo in f64 (rare, slow path).
-        let d64: f64 = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| f64::from(*x) * f64::from(*y))
-            .sum();
+        let d64: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
         d64 * f64::from(inv_a) * f64::from(inv_b)
     };
     if c.is_nan() {
@@ -152,14 +148,6 @@ impl Graph {
             edge_count: 0,
             estimate_bytes: 0,
         }
-    }
-
-    pub(crate) fn dim(&self) -> usize {
-        self.dim
-    }
-
-    pub(crate) fn max_degree(&self) -> usize {
-        self.max_degree
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -206,9 +194,7 @@ impl Graph {
 
     /// Every node with its vector, in storage order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Node, &[f32])> {
-        self.nodes
-            .iter()
-            .zip(self.vectors.chunks_exact(self.dim.max(1)))
+        self.nodes.iter().zip(self.vectors.chunks_exact(self.dim.max(1)))
     }
 
     /// Ids in ascending order.
@@ -401,9 +387,9 @@ impl Graph {
             }
         }
         let refs = (node.overflow.len() + node.overflow_in.len()) as u64;
-        self.estimate_bytes = self.estimate_bytes.saturating_sub(
-            self.node_estimate(node.text.len(), node.metadata_bytes) + refs * EDGE_BYTES,
-        );
+        self.estimate_bytes = self
+            .estimate_bytes
+            .saturating_sub(self.node_estimate(node.text.len(), node.metadata_bytes) + refs * EDGE_BYTES);
         // Swap the last row into the hole.
         let last = self.nodes.len() - 1;
         self.nodes.swap_remove(slot);
@@ -434,8 +420,7 @@ impl Graph {
     /// tests after every step and by snapshot loading.
     pub(crate) fn check_invariants(&self) -> std::result::Result<(), String> {
         let mut edges = 0usize;
-        if self.vectors.len() != self.nodes.len() * self.dim || self.index.len() != self.nodes.len()
-        {
+        if self.vectors.len() != self.nodes.len() * self.dim || self.index.len() != self.nodes.len() {
             return Err("slab sizes disagree".into());
         }
         for (slot, n) in self.nodes.iter().enumerate() {
@@ -443,12 +428,7 @@ impl Graph {
                 return Err(format!("index of {} is stale", n.id));
             }
             if n.edges.len() > self.max_degree {
-                return Err(format!(
-                    "{} has degree {} > {}",
-                    n.id,
-                    n.edges.len(),
-                    self.max_degree
-                ));
+                return Err(format!("{} has degree {} > {}", n.id, n.edges.len(), self.max_degree));
             }
             for (i, e) in n.edges.iter().enumerate() {
                 if e.to == n.id {
@@ -460,11 +440,7 @@ impl Graph {
                 let Some(other) = self.node(e.to) else {
                     return Err(format!("{} has a dangling edge to {}", n.id, e.to));
                 };
-                if !other
-                    .edges
-                    .iter()
-                    .any(|x| x.to == n.id && x.relevance == e.relevance)
-                {
+                if !other.edges.iter().any(|x| x.to == n.id && x.relevance == e.relevance) {
                     return Err(format!("edge {}-{} is not symmetric", n.id, e.to));
                 }
             }
@@ -477,14 +453,8 @@ impl Graph {
                 }
             }
             for owner in &n.overflow_in {
-                if !self
-                    .node(*owner)
-                    .is_some_and(|t| t.overflow.iter().any(|x| x.to == n.id))
-                {
-                    return Err(format!(
-                        "{} names {} as an overflow owner wrongly",
-                        n.id, owner
-                    ));
+                if !self.node(*owner).is_some_and(|t| t.overflow.iter().any(|x| x.to == n.id)) {
+                    return Err(format!("{} names {} as an overflow owner wrongly", n.id, owner));
                 }
             }
             if (n.centrality - centrality(&n.edges, self.max_degree)).abs() > 1e-12 {
@@ -493,10 +463,7 @@ impl Graph {
             edges += n.edges.len();
         }
         if edges != 2 * self.edge_count {
-            return Err(format!(
-                "edge count {} but {} edge ends",
-                self.edge_count, edges
-            ));
+            return Err(format!("edge count {} but {} edge ends", self.edge_count, edges));
         }
         Ok(())
     }
@@ -514,18 +481,8 @@ mod tests {
 
     fn add(g: &mut Graph, id: u64, v: &[f32]) -> u64 {
         let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-        let plan = g
-            .plan_links(v, inv_norm(norm), &[], &deadline(), "add")
-            .unwrap();
-        let n = NewNode {
-            id,
-            text: format!("m{id}"),
-            weight: 1.0,
-            metadata: None,
-            metadata_bytes: 0,
-            now_ms: 0,
-            norm,
-        };
+        let plan = g.plan_links(v, inv_norm(norm), &[], &deadline(), "add").unwrap();
+        let n = NewNode { id, text: format!("m{id}"), weight: 1.0, metadata: None, metadata_bytes: 0, now_ms: 0, norm };
         g.insert(n, v, &plan)
     }
 
@@ -533,11 +490,7 @@ mod tests {
     fn dot_matches_naive_sum_closely() {
         let a: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin()).collect();
         let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.11).cos()).collect();
-        let naive: f64 = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| f64::from(*x) * f64::from(*y))
-            .sum();
+        let naive: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
         assert!((f64::from(dot(&a, &b)) - naive).abs() < 1e-5);
         let big = vec![3e38f32; 4];
         let inv = (1.0 / 6e38f64) as f32;
@@ -559,10 +512,7 @@ mod tests {
         assert!(one.edges.iter().any(|e| e.to == 4));
         assert!(one.overflow.iter().any(|e| e.to == 2), "{:?}", one.overflow);
         assert_eq!(g.len(), 4, "never delete");
-        assert!(
-            !g.node(2).unwrap().edges.is_empty(),
-            "2 keeps its other edge"
-        );
+        assert!(!g.node(2).unwrap().edges.is_empty(), "2 keeps its other edge");
         // Deleting cleans edges and overflow references both ways.
         assert!(g.remove(2));
         g.check_invariants().unwrap();

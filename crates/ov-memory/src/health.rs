@@ -117,15 +117,9 @@ pub(crate) fn assess(
     };
     let rate = window.error_rate_pct;
     if rate > CRITICAL_ERROR_RATE_PCT {
-        raise(
-            HealthStatus::Critical,
-            format!("error rate {:.1}% > {CRITICAL_ERROR_RATE_PCT}%", rate),
-        );
+        raise(HealthStatus::Critical, format!("error rate {:.1}% > {CRITICAL_ERROR_RATE_PCT}%", rate));
     } else if rate >= WARNING_ERROR_RATE_PCT {
-        raise(
-            HealthStatus::Warning,
-            format!("error rate {:.1}% >= {WARNING_ERROR_RATE_PCT}%", rate),
-        );
+        raise(HealthStatus::Warning, format!("error rate {:.1}% >= {WARNING_ERROR_RATE_PCT}%", rate));
     }
     match breaker {
         BreakerState::Open => raise(HealthStatus::Critical, "circuit breaker OPEN".into()),
@@ -133,37 +127,21 @@ pub(crate) fn assess(
         BreakerState::Closed => {}
     }
     if capacity_pct >= WARNING_CAPACITY_PCT {
-        raise(
-            HealthStatus::Warning,
-            format!("capacity {:.1}% >= {WARNING_CAPACITY_PCT}%", capacity_pct),
-        );
+        raise(HealthStatus::Warning, format!("capacity {:.1}% >= {WARNING_CAPACITY_PCT}%", capacity_pct));
     }
     if window.avg_latency_ms > WARNING_AVG_LATENCY_MS {
         raise(
             HealthStatus::Warning,
-            format!(
-                "average latency {:.1} ms > {WARNING_AVG_LATENCY_MS} ms",
-                window.avg_latency_ms
-            ),
+            format!("average latency {:.1} ms > {WARNING_AVG_LATENCY_MS} ms", window.avg_latency_ms),
         );
     }
     if window.max_latency_ms > CRITICAL_MAX_LATENCY_MS {
         raise(
             HealthStatus::Critical,
-            format!(
-                "max latency {:.1} ms > {CRITICAL_MAX_LATENCY_MS} ms",
-                window.max_latency_ms
-            ),
+            format!("max latency {:.1} ms > {CRITICAL_MAX_LATENCY_MS} ms", window.max_latency_ms),
         );
     }
-    HealthReport {
-        status,
-        error_rate_pct: round3(rate),
-        circuit_breaker: breaker,
-        reasons,
-        metrics,
-        timestamp,
-    }
+    HealthReport { status, error_rate_pct: round3(rate), circuit_breaker: breaker, reasons, metrics, timestamp }
 }
 
 #[cfg(test)]
@@ -187,11 +165,7 @@ mod tests {
         WindowSummary {
             calls,
             errors,
-            error_rate_pct: if calls == 0 {
-                0.0
-            } else {
-                errors as f64 * 100.0 / calls as f64
-            },
+            error_rate_pct: if calls == 0 { 0.0 } else { errors as f64 * 100.0 / calls as f64 },
             avg_latency_ms: avg,
             max_latency_ms: max,
         }
@@ -220,29 +194,11 @@ mod tests {
         assert_eq!(status(w, BreakerState::Open, 0.0), Critical);
         assert_eq!(status(w, BreakerState::Closed, 79.9), Healthy);
         assert_eq!(status(w, BreakerState::Closed, 80.0), Warning);
-        assert_eq!(
-            status(window(10, 0, 50.0, 50.0), BreakerState::Closed, 0.0),
-            Healthy
-        );
-        assert_eq!(
-            status(window(10, 0, 50.1, 60.0), BreakerState::Closed, 0.0),
-            Warning
-        );
-        assert_eq!(
-            status(window(10, 0, 1.0, 1000.0), BreakerState::Closed, 0.0),
-            Healthy
-        );
-        assert_eq!(
-            status(window(10, 0, 1.0, 1000.1), BreakerState::Closed, 0.0),
-            Critical
-        );
-        let r = assess(
-            &window(100, 20, 60.0, 2000.0),
-            BreakerState::Open,
-            90.0,
-            summary(),
-            String::new(),
-        );
+        assert_eq!(status(window(10, 0, 50.0, 50.0), BreakerState::Closed, 0.0), Healthy);
+        assert_eq!(status(window(10, 0, 50.1, 60.0), BreakerState::Closed, 0.0), Warning);
+        assert_eq!(status(window(10, 0, 1.0, 1000.0), BreakerState::Closed, 0.0), Healthy);
+        assert_eq!(status(window(10, 0, 1.0, 1000.1), BreakerState::Closed, 0.0), Critical);
+        let r = assess(&window(100, 20, 60.0, 2000.0), BreakerState::Open, 90.0, summary(), String::new());
         assert_eq!(r.status, Critical);
         assert_eq!(r.reasons.len(), 5, "{:?}", r.reasons);
     }

@@ -53,15 +53,7 @@ impl Level {
 
     /// The level with this numeric value (0 = DEBUG … 4 = CRITICAL).
     pub fn from_u8(v: u8) -> Option<Level> {
-        [
-            Level::Debug,
-            Level::Info,
-            Level::Warning,
-            Level::Error,
-            Level::Critical,
-        ]
-        .get(v as usize)
-        .copied()
+        [Level::Debug, Level::Info, Level::Warning, Level::Error, Level::Critical].get(v as usize).copied()
     }
 
     /// Parses a level name (any case; `WARN` is accepted for WARNING).
@@ -123,10 +115,7 @@ pub(crate) struct LogBuf {
 
 impl LogBuf {
     pub(crate) fn new(logger: &Logger) -> LogBuf {
-        LogBuf {
-            events: Vec::new(),
-            threshold: logger.effective_threshold(),
-        }
+        LogBuf { events: Vec::new(), threshold: logger.effective_threshold() }
     }
 
     /// Whether an event at `level` would be kept; lets callers skip building fields.
@@ -147,11 +136,7 @@ impl LogBuf {
                 m
             }
         };
-        self.events.push(LogEvent {
-            level,
-            message: message.into(),
-            fields,
-        });
+        self.events.push(LogEvent { level, message: message.into(), fields });
     }
 }
 
@@ -177,11 +162,7 @@ const SILENT: u8 = u8::MAX;
 
 impl Logger {
     pub(crate) fn new(level: Level, clock: SharedClock) -> Logger {
-        Logger {
-            threshold: AtomicU8::new(level as u8),
-            sink: RwLock::new(LogSink::None),
-            clock,
-        }
+        Logger { threshold: AtomicU8::new(level as u8), sink: RwLock::new(LogSink::None), clock }
     }
 
     /// The current threshold.
@@ -210,10 +191,7 @@ impl Logger {
     /// Builds the JSON line for one event.
     pub(crate) fn format(&self, ev: &LogEvent) -> String {
         let mut obj = Map::new();
-        obj.insert(
-            "timestamp".into(),
-            Value::String(rfc3339_millis(self.clock.unix_millis())),
-        );
+        obj.insert("timestamp".into(), Value::String(rfc3339_millis(self.clock.unix_millis())));
         obj.insert("level".into(), Value::String(ev.level.name().into()));
         obj.insert("message".into(), Value::String(ev.message.clone()));
         obj.insert("fields".into(), Value::Object(ev.fields.clone()));
@@ -260,9 +238,7 @@ mod tests {
         let logger = Logger::new(level, Arc::new(ManualClock::new()));
         let lines = Arc::new(Mutex::new(Vec::new()));
         let l2 = lines.clone();
-        logger.set_sink(LogSink::Callback(Arc::new(move |s: &str| {
-            l2.lock().push(s.to_owned())
-        })));
+        logger.set_sink(LogSink::Callback(Arc::new(move |s: &str| l2.lock().push(s.to_owned()))));
         (logger, lines)
     }
 
@@ -270,10 +246,7 @@ mod tests {
     fn silent_without_sink_and_threshold_filters() {
         let logger = Logger::new(Level::Debug, Arc::new(ManualClock::new()));
         let mut buf = LogBuf::new(&logger);
-        assert!(
-            !buf.enabled(Level::Critical),
-            "no sink: nothing is even gathered"
-        );
+        assert!(!buf.enabled(Level::Critical), "no sink: nothing is even gathered");
         buf.push(Level::Critical, "x", Value::Null);
         assert!(buf.events.is_empty());
 
@@ -293,11 +266,7 @@ mod tests {
     fn hostile_text_stays_valid_json() {
         let (logger, lines) = capture(Level::Debug);
         let hostile = "quote\" backslash\\ nl\n cr\r tab\t nul\0 bell\x07 del\x7f \u{2028}\u{2029} 😀 </script>";
-        logger.log(
-            Level::Debug,
-            hostile,
-            serde_json::json!({ "text": hostile }),
-        );
+        logger.log(Level::Debug, hostile, serde_json::json!({ "text": hostile }));
         let lines = lines.lock();
         assert_eq!(lines.len(), 1);
         assert!(!lines[0].contains('\n'), "one line");

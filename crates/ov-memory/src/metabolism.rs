@@ -68,18 +68,12 @@ pub struct MetabolismReport {
 impl Metabolism {
     /// A full budget of `budget_tokens` (at least 1).
     pub fn new(budget_tokens: u64) -> Metabolism {
-        Metabolism {
-            budget_tokens: budget_tokens.max(1),
-            used_tokens: 0,
-        }
+        Metabolism { budget_tokens: budget_tokens.max(1), used_tokens: 0 }
     }
 
     /// A budget with `used_tokens` already spent (used when restoring a snapshot).
     pub fn with_used(budget_tokens: u64, used_tokens: u64) -> Metabolism {
-        Metabolism {
-            budget_tokens: budget_tokens.max(1),
-            used_tokens,
-        }
+        Metabolism { budget_tokens: budget_tokens.max(1), used_tokens }
     }
 
     /// Charges tokens.

@@ -39,16 +39,8 @@ pub enum Op {
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 8] = [
-        Op::Add,
-        Op::AddBatch,
-        Op::Get,
-        Op::Delete,
-        Op::Retrieve,
-        Op::Context,
-        Op::Save,
-        Op::Load,
-    ];
+    pub const ALL: [Op; 8] =
+        [Op::Add, Op::AddBatch, Op::Get, Op::Delete, Op::Retrieve, Op::Context, Op::Save, Op::Load];
 
     /// The operation's name in metrics (`"add"`, `"add_batch"`, …).
     pub const fn name(self) -> &'static str {
@@ -133,14 +125,7 @@ impl Recorder {
             start_us,
             inner: Mutex::new(Inner {
                 overall: histogram(),
-                ops: Op::ALL
-                    .iter()
-                    .map(|_| OpStats {
-                        calls: 0,
-                        errors: 0,
-                        hist: histogram(),
-                    })
-                    .collect(),
+                ops: Op::ALL.iter().map(|_| OpStats { calls: 0, errors: 0, hist: histogram() }).collect(),
                 calls: 0,
                 errors: 0,
                 latency_sum_us: 0,
@@ -180,10 +165,7 @@ impl Recorder {
         let len = g.window.len() as u64;
         let b = &mut g.window[(second % len) as usize];
         if b.second != second {
-            *b = Bucket {
-                second,
-                ..Bucket::default()
-            };
+            *b = Bucket { second, ..Bucket::default() };
         }
         b.calls += 1;
         b.errors += u64::from(failed);
@@ -197,11 +179,7 @@ impl Recorder {
         let now_s = now_us / 1_000_000;
         let len = g.window.len() as u64;
         let (mut calls, mut errors, mut sum, mut max) = (0u64, 0u64, 0u64, 0u64);
-        for b in g
-            .window
-            .iter()
-            .filter(|b| b.calls > 0 && b.second + len > now_s && b.second <= now_s)
-        {
+        for b in g.window.iter().filter(|b| b.calls > 0 && b.second + len > now_s && b.second <= now_s) {
             calls += b.calls;
             errors += b.errors;
             sum = sum.saturating_add(b.latency_sum_us);
@@ -211,11 +189,7 @@ impl Recorder {
             calls,
             errors,
             error_rate_pct: pct(errors, calls),
-            avg_latency_ms: if calls == 0 {
-                0.0
-            } else {
-                sum as f64 / calls as f64 / 1000.0
-            },
+            avg_latency_ms: if calls == 0 { 0.0 } else { sum as f64 / calls as f64 / 1000.0 },
             max_latency_ms: max as f64 / 1000.0,
         }
     }
@@ -228,20 +202,13 @@ impl Recorder {
             .iter()
             .map(|&op| {
                 let s = &g.ops[op as usize];
-                (
-                    op.name().to_owned(),
-                    OpReport::from_hist(s.calls, s.errors, &s.hist),
-                )
+                (op.name().to_owned(), OpReport::from_hist(s.calls, s.errors, &s.hist))
             })
             .collect();
         let overall = OpReport::from_hist(g.calls, g.errors, &g.overall);
         CallsReport {
             queries_processed: g.calls,
-            qps: if uptime_seconds > 0.0 {
-                g.calls as f64 / uptime_seconds
-            } else {
-                0.0
-            },
+            qps: if uptime_seconds > 0.0 { g.calls as f64 / uptime_seconds } else { 0.0 },
             avg_latency_ms: if g.overall.is_empty() {
                 0.0
             } else {
@@ -253,11 +220,7 @@ impl Recorder {
             max_latency_ms: overall.max_latency_ms,
             error_count: g.errors,
             error_rate_pct: pct(g.errors, g.calls),
-            error_breakdown: g
-                .breakdown
-                .iter()
-                .map(|(c, n)| (c.name().to_owned(), *n))
-                .collect(),
+            error_breakdown: g.breakdown.iter().map(|(c, n)| (c.name().to_owned(), *n)).collect(),
             uptime_seconds,
             operations,
         }
@@ -437,30 +400,10 @@ impl MetricsReport {
             "Calls recorded, all operations.",
             &one(self.queries_processed as f64),
         );
-        metric(
-            "qps",
-            "gauge",
-            "Calls per second since start.",
-            &one(self.qps),
-        );
-        metric(
-            "uptime_seconds",
-            "gauge",
-            "Seconds since the store was built.",
-            &one(self.uptime_seconds),
-        );
-        metric(
-            "errors_total",
-            "counter",
-            "Failed calls.",
-            &one(self.error_count as f64),
-        );
-        metric(
-            "error_rate_pct",
-            "gauge",
-            "Failed calls per 100 calls.",
-            &one(self.error_rate_pct),
-        );
+        metric("qps", "gauge", "Calls per second since start.", &one(self.qps));
+        metric("uptime_seconds", "gauge", "Seconds since the store was built.", &one(self.uptime_seconds));
+        metric("errors_total", "counter", "Failed calls.", &one(self.error_count as f64));
+        metric("error_rate_pct", "gauge", "Failed calls per 100 calls.", &one(self.error_rate_pct));
         let by_code: Vec<_> = ErrorCode::ALL[1..]
             .iter()
             .map(|c| {
@@ -468,12 +411,7 @@ impl MetricsReport {
                 (format!("{{code=\"{}\"}}", c.name()), n as f64)
             })
             .collect();
-        metric(
-            "errors_by_code_total",
-            "counter",
-            "Failed calls by error name.",
-            &by_code,
-        );
+        metric("errors_by_code_total", "counter", "Failed calls by error name.", &by_code);
         let quantiles = |r: &OpReport, extra: &str| {
             vec![
                 (format!("{{{extra}quantile=\"0.5\"}}"), r.p50_latency_ms),
@@ -490,24 +428,9 @@ impl MetricsReport {
             p99_latency_ms: self.p99_latency_ms,
             max_latency_ms: self.max_latency_ms,
         };
-        metric(
-            "latency_ms",
-            "gauge",
-            "Latency percentiles over all calls, ms.",
-            &quantiles(&overall, ""),
-        );
-        metric(
-            "latency_avg_ms",
-            "gauge",
-            "Mean latency over all calls, ms.",
-            &one(self.avg_latency_ms),
-        );
-        metric(
-            "latency_max_ms",
-            "gauge",
-            "Largest latency, ms.",
-            &one(self.max_latency_ms),
-        );
+        metric("latency_ms", "gauge", "Latency percentiles over all calls, ms.", &quantiles(&overall, ""));
+        metric("latency_avg_ms", "gauge", "Mean latency over all calls, ms.", &one(self.avg_latency_ms));
+        metric("latency_max_ms", "gauge", "Largest latency, ms.", &one(self.max_latency_ms));
         let mut op_calls = Vec::new();
         let mut op_errors = Vec::new();
         let mut op_lat = Vec::new();
@@ -517,24 +440,9 @@ impl MetricsReport {
             op_errors.push((l, r.errors as f64));
             op_lat.extend(quantiles(r, &format!("operation=\"{name}\",")));
         }
-        metric(
-            "operation_calls_total",
-            "counter",
-            "Calls by operation.",
-            &op_calls,
-        );
-        metric(
-            "operation_errors_total",
-            "counter",
-            "Failed calls by operation.",
-            &op_errors,
-        );
-        metric(
-            "operation_latency_ms",
-            "gauge",
-            "Latency percentiles by operation, ms.",
-            &op_lat,
-        );
+        metric("operation_calls_total", "counter", "Calls by operation.", &op_calls);
+        metric("operation_errors_total", "counter", "Failed calls by operation.", &op_errors);
+        metric("operation_latency_ms", "gauge", "Latency percentiles by operation, ms.", &op_lat);
         metric(
             "drift_detections_total",
             "counter",
@@ -559,47 +467,23 @@ impl MetricsReport {
             "Edges moved to overflow layers.",
             &one(self.fractal_overflows as f64),
         );
-        metric(
-            "nodes",
-            "gauge",
-            "Memories stored.",
-            &one(self.node_count as f64),
-        );
-        metric(
-            "edges",
-            "gauge",
-            "Honeycomb edges.",
-            &one(self.edge_count as f64),
-        );
+        metric("nodes", "gauge", "Memories stored.", &one(self.node_count as f64));
+        metric("edges", "gauge", "Honeycomb edges.", &one(self.edge_count as f64));
         metric(
             "memory_estimate_bytes",
             "gauge",
             "Estimated store size in bytes.",
             &one(self.memory_estimate_bytes as f64),
         );
-        metric(
-            "capacity_pct",
-            "gauge",
-            "Capacity used, %.",
-            &one(self.capacity_pct),
-        );
+        metric("capacity_pct", "gauge", "Capacity used, %.", &one(self.capacity_pct));
         let states = ["CLOSED", "OPEN", "HALF_OPEN"]
             .iter()
             .map(|s| {
-                let v = if self.circuit_breaker.state.name() == *s {
-                    1.0
-                } else {
-                    0.0
-                };
+                let v = if self.circuit_breaker.state.name() == *s { 1.0 } else { 0.0 };
                 (format!("{{state=\"{s}\"}}"), v)
             })
             .collect::<Vec<_>>();
-        metric(
-            "circuit_breaker_state",
-            "gauge",
-            "1 for the breaker's current state.",
-            &states,
-        );
+        metric("circuit_breaker_state", "gauge", "1 for the breaker's current state.", &states);
         metric(
             "circuit_breaker_opened_total",
             "counter",
@@ -624,12 +508,7 @@ impl MetricsReport {
             "Token budget of the metabolism.",
             &one(self.metabolism.budget_tokens as f64),
         );
-        metric(
-            "metabolism_remaining_pct",
-            "gauge",
-            "Token budget left, %.",
-            &one(self.metabolism.remaining_pct),
-        );
+        metric("metabolism_remaining_pct", "gauge", "Token budget left, %.", &one(self.metabolism.remaining_pct));
         out
     }
 }

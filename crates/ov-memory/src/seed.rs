@@ -25,27 +25,16 @@ impl OVMemoryProduction {
     /// memories; `enable_monitoring` turns latency histograms and the health
     /// window on. Never panics; see the module docs for invalid arguments.
     pub fn new(dim: usize, max_nodes: usize, enable_monitoring: bool) -> OVMemoryProduction {
-        OVMemoryProduction {
-            inner: Self::build(dim, max_nodes, enable_monitoring),
-        }
+        OVMemoryProduction { inner: Self::build(dim, max_nodes, enable_monitoring) }
     }
 
     /// Like [`OVMemoryProduction::new`], but returns the error of invalid arguments.
-    pub fn try_new(
-        dim: usize,
-        max_nodes: usize,
-        enable_monitoring: bool,
-    ) -> Result<OVMemoryProduction> {
+    pub fn try_new(dim: usize, max_nodes: usize, enable_monitoring: bool) -> Result<OVMemoryProduction> {
         Self::build(dim, max_nodes, enable_monitoring).map(|s| OVMemoryProduction { inner: Ok(s) })
     }
 
     fn build(dim: usize, max_nodes: usize, monitoring: bool) -> Result<Store> {
-        Store::new(Config {
-            embedding_dim: dim,
-            max_nodes,
-            monitoring,
-            ..Config::default()
-        })
+        Store::new(Config { embedding_dim: dim, max_nodes, monitoring, ..Config::default() })
     }
 
     /// The underlying store, or the construction error.
@@ -54,22 +43,8 @@ impl OVMemoryProduction {
     }
 
     /// Adds a memory (metadata: a JSON object or `None`) and returns its id.
-    pub fn add_memory(
-        &self,
-        embedding: Vec<f32>,
-        text: String,
-        weight: f64,
-        metadata: Option<Value>,
-    ) -> Result<u64> {
-        self.store()?.add(
-            &embedding,
-            &text,
-            AddOptions {
-                weight: Some(weight),
-                metadata,
-                timeout_ms: None,
-            },
-        )
+    pub fn add_memory(&self, embedding: Vec<f32>, text: String, weight: f64, metadata: Option<Value>) -> Result<u64> {
+        self.store()?.add(&embedding, &text, AddOptions { weight: Some(weight), metadata, timeout_ms: None })
     }
 
     /// A copy of one memory.

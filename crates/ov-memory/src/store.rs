@@ -147,12 +147,7 @@ impl Store {
 
     /// Runs one operation with breaker admission (if `guarded`), panic capture,
     /// metrics and deferred logging.
-    pub(crate) fn call<T>(
-        &self,
-        op: Op,
-        guarded: bool,
-        f: impl FnOnce(&mut LogBuf) -> Result<T>,
-    ) -> Result<T> {
+    pub(crate) fn call<T>(&self, op: Op, guarded: bool, f: impl FnOnce(&mut LogBuf) -> Result<T>) -> Result<T> {
         let start = self.clock.monotonic_micros();
         let mut logs = LogBuf::new(&self.logger);
         let mut permit = None;
@@ -178,11 +173,8 @@ impl Store {
                     .map(|s| (*s).to_owned())
                     .or_else(|| payload.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".to_owned());
-                Err(Error::new(
-                    ErrorCode::Internal,
-                    format!("internal error in {}: {what}", op.name()),
-                )
-                .with("operation", op.name()))
+                Err(Error::new(ErrorCode::Internal, format!("internal error in {}: {what}", op.name()))
+                    .with("operation", op.name()))
             }
         };
         let end = self.clock.monotonic_micros();
@@ -191,8 +183,7 @@ impl Store {
             let t = self.breaker.finish(p, outcome, end);
             self.note_transition(t, &mut logs);
         }
-        self.recorder
-            .record(op, end.saturating_sub(start), outcome, end);
+        self.recorder.record(op, end.saturating_sub(start), outcome, end);
         if let Err(e) = &result {
             self.log_failure(op, e, &mut logs);
         }
@@ -207,22 +198,14 @@ impl Store {
                 "circuit breaker opened",
                 json!({ "consecutive_failures": failures, "open_ms": self.config.breaker.open_ms }),
             ),
-            Some(Transition::HalfOpened) => {
-                logs.push(Level::Warning, "circuit breaker half-open", Value::Null)
-            }
-            Some(Transition::Closed) => {
-                logs.push(Level::Info, "circuit breaker closed", Value::Null)
-            }
+            Some(Transition::HalfOpened) => logs.push(Level::Warning, "circuit breaker half-open", Value::Null),
+            Some(Transition::Closed) => logs.push(Level::Info, "circuit breaker closed", Value::Null),
             None => {}
         }
     }
 
     fn log_failure(&self, op: Op, e: &Error, logs: &mut LogBuf) {
-        let level = if e.code().counts_for_breaker() {
-            Level::Error
-        } else {
-            Level::Warning
-        };
+        let level = if e.code().counts_for_breaker() { Level::Error } else { Level::Warning };
         logs.push(
             level,
             format!("{} failed", op.name()),
@@ -242,81 +225,50 @@ impl Store {
         validate::text(text, self.config.max_text_chars)?;
         let weight = weight.unwrap_or(1.0);
         validate::weight(weight)?;
-        let (metadata, metadata_bytes) =
-            validate::metadata(metadata, self.config.max_metadata_bytes)?;
-        Ok(Prepared {
-            vector: embedding.to_vec(),
-            norm,
-            text: text.to_owned(),
-            weight,
-            metadata,
-            metadata_bytes,
-        })
+        let (metadata, metadata_bytes) = validate::metadata(metadata, self.config.max_metadata_bytes)?;
+        Ok(Prepared { vector: embedding.to_vec(), norm, text: text.to_owned(), weight, metadata, metadata_bytes })
     }
 
     fn check_capacity(&self, st: &State, items: &[Prepared]) -> Result<()> {
         let n = st.graph.len();
         if n + items.len() > self.config.max_nodes {
-            return Err(
-                Error::new(ErrorCode::ResourceExhaustion, "max_nodes would be exceeded")
-                    .with("limit", self.config.max_nodes)
-                    .with("current", n)
-                    .with("adding", items.len()),
-            );
+            return Err(Error::new(ErrorCode::ResourceExhaustion, "max_nodes would be exceeded")
+                .with("limit", self.config.max_nodes)
+                .with("current", n)
+                .with("adding", items.len()));
         }
         if let Some(mb) = self.config.max_memory_mb {
             let limit = (mb * 1024.0 * 1024.0) as u64;
             // Edges are not planned yet: count the most they can add (max_degree each, both ends).
             let edges = (2 * crate::graph::EDGE_BYTES) * self.config.max_degree as u64;
-            let adding: u64 = items
-                .iter()
-                .map(|p| st.graph.node_estimate(p.text.len(), p.metadata_bytes) + edges)
-                .sum();
+            let adding: u64 =
+                items.iter().map(|p| st.graph.node_estimate(p.text.len(), p.metadata_bytes) + edges).sum();
             let current = st.graph.estimate_bytes();
             if current + adding > limit {
-                return Err(Error::new(
-                    ErrorCode::ResourceExhaustion,
-                    "max_memory_mb would be exceeded",
-                )
-                .with("limit_bytes", limit)
-                .with("current_bytes", current)
-                .with("adding_bytes", adding));
+                return Err(Error::new(ErrorCode::ResourceExhaustion, "max_memory_mb would be exceeded")
+                    .with("limit_bytes", limit)
+                    .with("current_bytes", current)
+                    .with("adding_bytes", adding));
             }
         }
         if st.next_id.checked_add(items.len() as u64).is_none() {
-            return Err(Error::new(
-                ErrorCode::ResourceExhaustion,
-                "memory ids are exhausted",
-            ));
+            return Err(Error::new(ErrorCode::ResourceExhaustion, "memory ids are exhausted"));
         }
         Ok(())
     }
 
     /// Plans and inserts prepared items under the write lock. All-or-nothing:
     /// the plans (the only step that can fail, on the deadline) are made first.
-    fn insert_all(
-        &self,
-        st: &mut State,
-        items: Vec<Prepared>,
-        deadline: &Deadline,
-        op: Op,
-    ) -> Result<Vec<u64>> {
+    fn insert_all(&self, st: &mut State, items: Vec<Prepared>, deadline: &Deadline, op: Op) -> Result<Vec<u64>> {
         self.check_capacity(st, &items)?;
         let first = st.next_id;
         let ids: Vec<u64> = (0..items.len() as u64).map(|i| first + i).collect();
-        let inv: Vec<f32> = items
-            .iter()
-            .map(|p| crate::graph::inv_norm(p.norm))
-            .collect();
+        let inv: Vec<f32> = items.iter().map(|p| crate::graph::inv_norm(p.norm)).collect();
         let mut plans = Vec::with_capacity(items.len());
         for (i, p) in items.iter().enumerate() {
-            let earlier: Vec<(u64, &[f32], f32)> = (0..i)
-                .map(|j| (ids[j], items[j].vector.as_slice(), inv[j]))
-                .collect();
-            plans.push(
-                st.graph
-                    .plan_links(&p.vector, inv[i], &earlier, deadline, op.name())?,
-            );
+            let earlier: Vec<(u64, &[f32], f32)> =
+                (0..i).map(|j| (ids[j], items[j].vector.as_slice(), inv[j])).collect();
+            plans.push(st.graph.plan_links(&p.vector, inv[i], &earlier, deadline, op.name())?);
         }
         let now = self.clock.unix_millis();
         let mut overflows = 0;
@@ -333,13 +285,11 @@ impl Store {
             overflows += st.graph.insert(node, &p.vector, &plan);
         }
         st.next_id = first + ids.len() as u64;
-        self.recorder
-            .fractal_overflows
-            .fetch_add(overflows, Ordering::Relaxed);
+        self.recorder.fractal_overflows.fetch_add(overflows, Ordering::Relaxed);
         Ok(ids)
     }
 
-    fn deadline(&self, timeout_ms: Option<u64>) -> Result<Deadline> {
+    pub(crate) fn deadline(&self, timeout_ms: Option<u64>) -> Result<Deadline> {
         let ms = timeout_ms.unwrap_or(self.config.timeout_ms);
         validate::timeout(ms)?;
         Ok(Deadline::new(self.clock.clone(), ms))
@@ -366,17 +316,9 @@ impl Store {
             let ids = self.insert_all(&mut st, vec![p], &deadline, Op::Add)?;
             let id = ids[0];
             if logs.enabled(Level::Debug) {
-                logs.push(
-                    Level::Debug,
-                    "memory added",
-                    json!({ "id": id, "text": text, "embedding": embedding }),
-                );
+                logs.push(Level::Debug, "memory added", json!({ "id": id, "text": text, "embedding": embedding }));
             } else {
-                logs.push(
-                    Level::Info,
-                    "memory added",
-                    json!({ "id": id, "text_bytes": text.len() }),
-                );
+                logs.push(Level::Info, "memory added", json!({ "id": id, "text_bytes": text.len() }));
             }
             Ok(id)
         })
@@ -398,11 +340,7 @@ impl Store {
             }
             let mut st = self.state.write();
             let ids = self.insert_all(&mut st, prepared, &deadline, Op::AddBatch)?;
-            logs.push(
-                Level::Info,
-                "memories added",
-                json!({ "count": ids.len(), "first_id": ids[0] }),
-            );
+            logs.push(Level::Info, "memories added", json!({ "count": ids.len(), "first_id": ids[0] }));
             Ok(ids)
         })
     }
@@ -474,12 +412,7 @@ impl Store {
 
     /// The centrality of a memory (SPEC §2), or NOT_FOUND.
     pub fn centrality(&self, id: u64) -> Result<f64> {
-        self.state
-            .read()
-            .graph
-            .node(id)
-            .map(|n| n.centrality)
-            .ok_or_else(|| Error::not_found(id))
+        self.state.read().graph.node(id).map(|n| n.centrality).ok_or_else(|| Error::not_found(id))
     }
 
     /// The store's estimated size in bytes: for every memory
@@ -492,9 +425,10 @@ impl Store {
 
     fn capacity_pct(&self, st: &State) -> f64 {
         let nodes = st.graph.len() as f64 * 100.0 / self.config.max_nodes as f64;
-        let mem = self.config.max_memory_mb.map_or(0.0, |mb| {
-            st.graph.estimate_bytes() as f64 * 100.0 / (mb * 1024.0 * 1024.0)
-        });
+        let mem = self
+            .config
+            .max_memory_mb
+            .map_or(0.0, |mb| st.graph.estimate_bytes() as f64 * 100.0 / (mb * 1024.0 * 1024.0));
         nodes.max(mem)
     }
 
@@ -547,13 +481,7 @@ impl Store {
             capacity_pct: round3(capacity),
         };
         let ts = crate::log::rfc3339_millis(self.clock.unix_millis());
-        health::assess(
-            &window,
-            self.breaker.snapshot(now).state,
-            capacity,
-            summary,
-            ts,
-        )
+        health::assess(&window, self.breaker.snapshot(now).state, capacity, summary, ts)
     }
 
     /// [`Store::health`] as JSON.
@@ -564,8 +492,7 @@ impl Store {
     /// Closes the circuit breaker by hand.
     pub fn reset_breaker(&self) {
         self.breaker.reset();
-        self.logger
-            .log(Level::Warning, "circuit breaker reset by hand", Value::Null);
+        self.logger.log(Level::Warning, "circuit breaker reset by hand", Value::Null);
     }
 
     /// The log threshold.
@@ -596,10 +523,7 @@ impl Store {
     /// Sets a new token budget (at least 1), keeping what was spent.
     pub fn resize_metabolism(&self, budget_tokens: u64) -> Result<()> {
         if budget_tokens == 0 {
-            return Err(Error::invalid(
-                "budget_tokens",
-                "budget_tokens must be at least 1",
-            ));
+            return Err(Error::invalid("budget_tokens", "budget_tokens must be at least 1"));
         }
         self.state.write().metabolism.resize(budget_tokens);
         Ok(())

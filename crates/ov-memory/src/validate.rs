@@ -9,22 +9,17 @@ use serde_json::{Map, Value};
 /// [-1, 1] are accepted with a WARNING. Returns the Euclidean norm.
 pub(crate) fn embedding(v: &[f32], dim: usize, field: &str, logs: &mut LogBuf) -> Result<f64> {
     if v.len() != dim {
-        return Err(Error::invalid(
-            field,
-            format!("{field} must have {dim} values, got {}", v.len()),
-        )
-        .with("expected", dim)
-        .with("got", v.len()));
+        return Err(Error::invalid(field, format!("{field} must have {dim} values, got {}", v.len()))
+            .with("expected", dim)
+            .with("got", v.len()));
     }
     let mut sum_sq = 0f64;
     let mut outside = 0usize;
     for (i, &x) in v.iter().enumerate() {
         if !x.is_finite() {
-            return Err(Error::invalid(
-                field,
-                format!("{field} holds a non-finite value at index {i}"),
-            )
-            .with("index", i));
+            return Err(
+                Error::invalid(field, format!("{field} holds a non-finite value at index {i}")).with("index", i)
+            );
         }
         if !(-1.0..=1.0).contains(&x) {
             outside += 1;
@@ -48,21 +43,15 @@ pub(crate) fn embedding(v: &[f32], dim: usize, field: &str, logs: &mut LogBuf) -
 /// Checks a memory's text: not empty, not whitespace only, at most `max_chars` characters.
 pub(crate) fn text(t: &str, max_chars: usize) -> Result<()> {
     if t.trim().is_empty() {
-        return Err(Error::invalid(
-            "text",
-            "text must not be empty or whitespace only",
-        ));
+        return Err(Error::invalid("text", "text must not be empty or whitespace only"));
     }
     // A char is at least one byte: short texts need no count.
     if t.len() > max_chars {
         let n = t.chars().count();
         if n > max_chars {
-            return Err(Error::invalid(
-                "text",
-                format!("text has {n} characters, the limit is {max_chars}"),
-            )
-            .with("limit", max_chars)
-            .with("got", n));
+            return Err(Error::invalid("text", format!("text has {n} characters, the limit is {max_chars}"))
+                .with("limit", max_chars)
+                .with("got", n));
         }
     }
     Ok(())
@@ -71,51 +60,33 @@ pub(crate) fn text(t: &str, max_chars: usize) -> Result<()> {
 /// Checks an importance weight: finite and > 0.
 pub(crate) fn weight(w: f64) -> Result<()> {
     if !(w.is_finite() && w > 0.0) {
-        return Err(
-            Error::invalid("weight", "weight must be finite and > 0").with(
-                "got",
-                if w.is_finite() {
-                    Value::from(w)
-                } else {
-                    Value::from(w.to_string())
-                },
-            ),
-        );
+        return Err(Error::invalid("weight", "weight must be finite and > 0")
+            .with("got", if w.is_finite() { Value::from(w) } else { Value::from(w.to_string()) }));
     }
     Ok(())
 }
 
 /// Checks metadata: absent/null, or a JSON object of at most `max_bytes` bytes (compact
 /// JSON). Returns the object and its size.
-pub(crate) fn metadata(
-    m: Option<Value>,
-    max_bytes: usize,
-) -> Result<(Option<Map<String, Value>>, usize)> {
+pub(crate) fn metadata(m: Option<Value>, max_bytes: usize) -> Result<(Option<Map<String, Value>>, usize)> {
     match m {
         None | Some(Value::Null) => Ok((None, 0)),
         Some(Value::Object(map)) => {
-            let size = serde_json::to_string(&map)
-                .map(|s| s.len())
-                .unwrap_or(usize::MAX);
+            let size = serde_json::to_string(&map).map(|s| s.len()).unwrap_or(usize::MAX);
             if size > max_bytes {
-                return Err(Error::invalid(
-                    "metadata",
-                    format!("metadata is {size} bytes, the limit is {max_bytes}"),
-                )
-                .with("limit", max_bytes)
-                .with("got", size));
+                return Err(Error::invalid("metadata", format!("metadata is {size} bytes, the limit is {max_bytes}"))
+                    .with("limit", max_bytes)
+                    .with("got", size));
             }
             Ok((Some(map), size))
         }
-        Some(other) => Err(Error::invalid("metadata", "metadata must be a JSON object")
-            .with("got", json_kind(&other))),
+        Some(other) => Err(Error::invalid("metadata", "metadata must be a JSON object").with("got", json_kind(&other))),
     }
 }
 
 /// Parses metadata given as JSON text (front-ends pass it this way).
 pub fn parse_metadata_json(text: &str) -> Result<Value> {
-    serde_json::from_str(text)
-        .map_err(|e| Error::invalid("metadata", format!("metadata is not valid JSON: {e}")))
+    serde_json::from_str(text).map_err(|e| Error::invalid("metadata", format!("metadata is not valid JSON: {e}")))
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -132,14 +103,8 @@ fn json_kind(v: &Value) -> &'static str {
 /// Checks alpha: in [0, 1].
 pub(crate) fn alpha(a: f64) -> Result<()> {
     if !(0.0..=1.0).contains(&a) {
-        return Err(Error::invalid("alpha", "alpha must be in [0, 1]").with(
-            "got",
-            if a.is_finite() {
-                Value::from(a)
-            } else {
-                Value::from(a.to_string())
-            },
-        ));
+        return Err(Error::invalid("alpha", "alpha must be in [0, 1]")
+            .with("got", if a.is_finite() { Value::from(a) } else { Value::from(a.to_string()) }));
     }
     Ok(())
 }
@@ -147,10 +112,7 @@ pub(crate) fn alpha(a: f64) -> Result<()> {
 /// Checks a per-call timeout: at least 1 ms.
 pub(crate) fn timeout(ms: u64) -> Result<()> {
     if ms == 0 {
-        return Err(Error::invalid(
-            "timeout_ms",
-            "timeout_ms must be at least 1",
-        ));
+        return Err(Error::invalid("timeout_ms", "timeout_ms must be at least 1"));
     }
     Ok(())
 }

@@ -1,0 +1,617 @@
+//! C ABI of OV-Memory. Thin: argument conversion and error mapping only; all
+//! behaviour lives in the `ov-memory` core. The header `include/ov_memory.h` is
+//! generated from this file by cbindgen (`make header`).
+#![allow(clippy::missing_safety_doc)] // the safety contract of each function is its C doc
+
+mod boundary;
+
+use boundary::{c_str, null, opt_c_str, slice, status_call, to_c_string, value_call, write_buf};
+use ov_memory::{AddOptions, Config, Error, ErrorCode, Level, LogSink, NewMemory, RetrieveOptions, Store};
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+
+/// Bytes a node id text needs in `ov_memory_add`'s `node_id_out` (decimal id plus NUL).
+pub const OV_NODE_ID_MAX: usize = 64;
+
+/// Status codes (SPEC §6). Append-only: values are never renumbered or reused.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OvStatus {
+    /// Success.
+    Ok = 0,
+    /// Bad caller input of any kind (NULL pointer, wrong length, NaN, empty text, invalid UTF-8, …).
+    InvalidData = 1,
+    /// Unknown memory id.
+    NotFound = 2,
+    /// max_nodes or max_memory_mb would be exceeded.
+    ResourceExhaustion = 3,
+    /// The operation passed its deadline; nothing changed.
+    Timeout = 4,
+    /// Rejected by the open circuit breaker; retry later or call ov_memory_reset_breaker().
+    CircuitOpen = 5,
+    /// A snapshot or internal state failed its checks.
+    MemoryCorruption = 6,
+    /// File system failure while saving or loading.
+    Io = 7,
+    /// A caught panic or an impossible state.
+    Internal = 8,
+}
+
+/// Log levels for ov_memory_set_log_level().
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OvLogLevel {
+    /// Details, including texts and embeddings.
+    Debug = 0,
+    /// Normal operations (the default threshold).
+    Info = 1,
+    /// Accepted but suspicious input.
+    Warning = 2,
+    /// A failed operation.
+    Error = 3,
+    /// The circuit breaker opened.
+    Critical = 4,
+}
+
+/// Built-in log destinations for ov_memory_set_log_sink().
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OvLogSink {
+    /// Silent (the default).
+    None = 0,
+    /// One JSON line per event on standard error.
+    Stderr = 1,
+    /// One JSON line per event on standard output.
+    Stdout = 2,
+}
+
+/// Receives one log line: `line` points to `len` bytes of JSON followed by a NUL,
+/// valid only during the call. Never called while the library holds a lock, so it
+/// may call back into the store. It may be called from any thread that uses the store.
+pub type OvLogCallback = Option<unsafe extern "C" fn(user_data: *mut c_void, line: *const c_char, len: usize)>;
+
+/// An opaque memory store. Create with ov_memory_create() or
+/// ov_memory_create_with_config(); free with ov_memory_destroy().
+pub struct OVMemoryProduction {
+    store: Store,
+}
+
+/// One memory, as returned by ov_memory_get(). Owned by the caller: free the
+/// whole record (strings and embedding included) with ov_memory_record_free().
+#[repr(C)]
+pub struct OvMemoryRecord {
+    /// The memory's id.
+    pub id: u64,
+    /// The text, NUL-terminated.
+    pub text: *mut c_char,
+    /// Length of `text` in bytes, without the NUL.
+    pub text_len: usize,
+    /// Importance weight.
+    pub weight: f64,
+    /// Metadata as a JSON object text, or NULL when the memory has none.
+    pub metadata_json: *mut c_char,
+    /// The embedding (`embedding_len` floats).
+    pub embedding: *mut f32,
+    /// Number of floats in `embedding` (the store's dimension).
+    pub embedding_len: usize,
+    /// Creation time, Unix milliseconds from the store's clock.
+    pub created_at_ms: i64,
+    /// Last injection into a context, Unix milliseconds (creation time until then).
+    pub last_accessed_ms: i64,
+    /// How often context assembly injected it.
+    pub access_count: u64,
+}
+
+/// # Safety
+/// `m` is NULL or a live store from ov_memory_create*.
+unsafe fn store<'a>(m: *const OVMemoryProduction) -> ov_memory::Result<&'a Store> {
+    // SAFETY: per contract, non-NULL means a live store.
+    unsafe { m.as_ref() }.map(|h| &h.store).ok_or_else(|| null("memory"))
+}
+
+fn boxed(store: Store) -> *mut OVMemoryProduction {
+    Box::into_raw(Box::new(OVMemoryProduction { store }))
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+/// Creates a store for `dim`-dimensional embeddings (1..=65536) holding at most
+/// `max_nodes` memories (>= 1); `enable_monitoring` turns latency histograms and
+/// the health window on. Other settings take their defaults (README, "Configuration").
+/// Returns NULL on invalid arguments (details in the last error).
+#[no_mangle]
+pub extern "C" fn ov_memory_create(dim: usize, max_nodes: usize, enable_monitoring: bool) -> *mut OVMemoryProduction {
+    value_call(std::ptr::null_mut(), || {
+        let config = Config { embedding_dim: dim, max_nodes, monitoring: enable_monitoring, ..Config::default() };
+        Store::new(config).map(boxed)
+    })
+}
+
+/// Creates a store from a JSON object of settings (keys as in README,
+/// "Configuration"; missing keys take their defaults, unknown keys are rejected),
+/// e.g. `{"embedding_dim": 384, "max_nodes": 50000, "breaker": {"open_ms": 5000}}`.
+/// Returns NULL on error (details in the last error).
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_create_with_config(config_json: *const c_char) -> *mut OVMemoryProduction {
+    value_call(std::ptr::null_mut(), || {
+        // SAFETY: caller passes NULL or a NUL-terminated string.
+        let text = unsafe { c_str(config_json, "config_json") }?;
+        Store::new(Config::from_json(text)?).map(boxed)
+    })
+}
+
+/// Frees a store. NULL is a no-op. The pointer must not be used afterwards, and
+/// no other thread may be using the store.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_destroy(m: *mut OVMemoryProduction) {
+    if m.is_null() {
+        return;
+    }
+    // SAFETY: non-NULL pointers come from Box::into_raw in ov_memory_create*.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(unsafe { Box::from_raw(m) })));
+}
+
+// ---------------------------------------------------------------- writes
+
+/// Seed-compatible add: reads exactly `dim` doubles (the store's dimension) from
+/// `embedding`, stores `text` (UTF-8) with `weight` (> 0), and writes the new id
+/// as a decimal string into `node_id_out`, which must hold OV_NODE_ID_MAX (64) bytes.
+/// Doubles outside the float range are rejected as non-finite.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_add(
+    m: *mut OVMemoryProduction,
+    embedding: *const f64,
+    text: *const c_char,
+    weight: f64,
+    node_id_out: *mut c_char,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract of each argument, as documented above.
+        let s = unsafe { store(m) }?;
+        let dim = s.config().embedding_dim;
+        let e = unsafe { slice(embedding, dim, "embedding") }?;
+        let text = unsafe { c_str(text, "text") }?;
+        if node_id_out.is_null() {
+            return Err(null("node_id_out"));
+        }
+        let v: Vec<f32> = e.iter().map(|&x| x as f32).collect();
+        let id = s.add(&v, text, AddOptions { weight: Some(weight), ..AddOptions::default() })?;
+        // SAFETY: node_id_out holds OV_NODE_ID_MAX bytes per contract; an id needs at most 21.
+        unsafe { write_buf(&id.to_string(), node_id_out, OV_NODE_ID_MAX) };
+        Ok(())
+    })
+}
+
+/// Adds one memory: `len` floats (must equal the store's dimension), UTF-8
+/// `text`, `weight` (> 0), optional `metadata_json` (a JSON object text or
+/// NULL). Writes the new id to `*id_out`.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_add_f32(
+    m: *mut OVMemoryProduction,
+    embedding: *const f32,
+    len: usize,
+    text: *const c_char,
+    weight: f64,
+    metadata_json: *const c_char,
+    id_out: *mut u64,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract of each argument, as documented above.
+        let s = unsafe { store(m) }?;
+        let e = unsafe { slice(embedding, len, "embedding") }?;
+        let text = unsafe { c_str(text, "text") }?;
+        let metadata =
+            unsafe { opt_c_str(metadata_json, "metadata_json") }?.map(ov_memory::parse_metadata_json).transpose()?;
+        if id_out.is_null() {
+            return Err(null("id_out"));
+        }
+        let id = s.add(e, text, AddOptions { weight: Some(weight), metadata, timeout_ms: None })?;
+        // SAFETY: checked non-NULL; caller provides a writable u64.
+        unsafe { *id_out = id };
+        Ok(())
+    })
+}
+
+/// Adds `count` memories at once, all or nothing. `embeddings` holds
+/// `count * dim` floats, row after row (`dim` must equal the store's dimension);
+/// `texts` holds `count` strings; `weights` is NULL (all 1.0) or `count`
+/// doubles; `metadata_json` is NULL or `count` entries, each NULL or a JSON
+/// object text. Writes the new ids to `ids_out` (`count` entries).
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_add_batch(
+    m: *mut OVMemoryProduction,
+    embeddings: *const f32,
+    count: usize,
+    dim: usize,
+    texts: *const *const c_char,
+    weights: *const f64,
+    metadata_json: *const *const c_char,
+    ids_out: *mut u64,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract of each argument, as documented above.
+        let s = unsafe { store(m) }?;
+        if dim != s.config().embedding_dim {
+            return Err(Error::invalid("dim", "dim must equal the store's embedding dimension")
+                .with("expected", s.config().embedding_dim)
+                .with("got", dim));
+        }
+        let total = count.checked_mul(dim).ok_or_else(|| Error::invalid("count", "count * dim overflows"))?;
+        let flat = unsafe { slice(embeddings, total, "embeddings") }?;
+        let texts = unsafe { slice(texts, count, "texts") }?;
+        let weights = if weights.is_null() { None } else { Some(unsafe { slice(weights, count, "weights") }?) };
+        let metas =
+            if metadata_json.is_null() { None } else { Some(unsafe { slice(metadata_json, count, "metadata_json") }?) };
+        let ids_out = if ids_out.is_null() {
+            return Err(null("ids_out"));
+        } else {
+            ids_out
+        };
+        let mut items = Vec::with_capacity(count);
+        for i in 0..count {
+            let text = unsafe { c_str(texts[i], "texts") }.map_err(|e| e.with("index", i))?;
+            let metadata = match metas {
+                Some(ms) => unsafe { opt_c_str(ms[i], "metadata_json") }
+                    .and_then(|o| o.map(ov_memory::parse_metadata_json).transpose())
+                    .map_err(|e| e.with("index", i))?,
+                None => None,
+            };
+            items.push(NewMemory {
+                embedding: &flat[i * dim..(i + 1) * dim],
+                text,
+                weight: weights.map(|w| w[i]),
+                metadata,
+            });
+        }
+        let ids = s.add_batch(&items, None)?;
+        // SAFETY: ids_out holds `count` u64 per contract.
+        unsafe { std::ptr::copy_nonoverlapping(ids.as_ptr(), ids_out, ids.len()) };
+        Ok(())
+    })
+}
+
+/// Deletes a memory with all its edges. Its id is never reused.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_delete(m: *mut OVMemoryProduction, id: u64) -> OvStatus {
+    // SAFETY: caller contract.
+    status_call(|| unsafe { store(m) }?.delete(id))
+}
+
+// ---------------------------------------------------------------- reads
+
+/// Reads one memory. On success `*out` points to a new record owned by the
+/// caller; free it with ov_memory_record_free(). Never blocked by the breaker.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_get(
+    m: *const OVMemoryProduction,
+    id: u64,
+    out: *mut *mut OvMemoryRecord,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        let mem = s.get(id)?;
+        let text_len = mem.text.len();
+        let mut text = mem.text.into_bytes();
+        text.push(0);
+        let text = Box::into_raw(text.into_boxed_slice()).cast::<c_char>();
+        let embedding_len = mem.embedding.len();
+        let embedding = Box::into_raw(mem.embedding.into_boxed_slice()).cast::<f32>();
+        let metadata_json = mem.metadata.map_or(std::ptr::null_mut(), |v| to_c_string(v.to_string()));
+        let record = Box::new(OvMemoryRecord {
+            id: mem.id,
+            text,
+            text_len,
+            weight: mem.weight,
+            metadata_json,
+            embedding,
+            embedding_len,
+            created_at_ms: mem.created_at,
+            last_accessed_ms: mem.last_accessed,
+            access_count: mem.access_count,
+        });
+        // SAFETY: checked non-NULL.
+        unsafe { *out = Box::into_raw(record) };
+        Ok(())
+    })
+}
+
+/// Frees a record from ov_memory_get() with everything it points to. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_record_free(record: *mut OvMemoryRecord) {
+    if record.is_null() {
+        return;
+    }
+    // SAFETY: the record and its buffers were made by ov_memory_get with these exact lengths.
+    unsafe {
+        let r = Box::from_raw(record);
+        drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(r.text.cast::<u8>(), r.text_len + 1)));
+        drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(r.embedding, r.embedding_len)));
+        if !r.metadata_json.is_null() {
+            drop(std::ffi::CString::from_raw(r.metadata_json));
+        }
+    }
+}
+
+/// Number of memories (0 for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_count(m: *const OVMemoryProduction) -> usize {
+    // SAFETY: caller contract.
+    value_call(0, || Ok(unsafe { store(m) }?.len()))
+}
+
+// ---------------------------------------------------------------- retrieval
+
+/// The default alpha of the score (SPEC §3), for ov_memory_retrieve().
+pub const OV_DEFAULT_ALPHA: f64 = 0.75;
+
+/// Ranks memories for `query` (`len` floats, the store's dimension) by the
+/// score P with this `alpha` (0..=1; OV_DEFAULT_ALPHA is the default) and
+/// writes the best `top_k` (>= 1) ids and scores, best first (ties: lower id),
+/// into `ids_out` and `scores_out` (either may be NULL), which hold `capacity`
+/// entries (capacity must be >= top_k). Writes the number of results (at most
+/// the number of memories) to `*count_out`. Exact; deadline: the configured timeout.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_retrieve(
+    m: *const OVMemoryProduction,
+    query: *const f32,
+    len: usize,
+    top_k: usize,
+    alpha: f64,
+    ids_out: *mut u64,
+    scores_out: *mut f64,
+    capacity: usize,
+    count_out: *mut usize,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract of each argument, as documented above.
+        let s = unsafe { store(m) }?;
+        let q = unsafe { slice(query, len, "query") }?;
+        if count_out.is_null() {
+            return Err(null("count_out"));
+        }
+        if capacity < top_k {
+            return Err(Error::invalid("capacity", "capacity must be at least top_k")
+                .with("top_k", top_k)
+                .with("capacity", capacity));
+        }
+        let hits = s.retrieve(q, &RetrieveOptions { top_k, alpha: Some(alpha), ..RetrieveOptions::default() })?;
+        // SAFETY: the output arrays hold `capacity` >= hits.len() entries per contract.
+        unsafe {
+            for (i, h) in hits.iter().enumerate() {
+                if !ids_out.is_null() {
+                    *ids_out.add(i) = h.id;
+                }
+                if !scores_out.is_null() {
+                    *scores_out.add(i) = h.score.p;
+                }
+            }
+            *count_out = hits.len();
+        }
+        Ok(())
+    })
+}
+
+/// Like ov_memory_retrieve(), but returns a JSON array of results with id,
+/// text, metadata and the score breakdown `{"S","C","R","W","P"}`.
+/// `options_json` is NULL (defaults) or an object with `top_k`, `alpha`,
+/// `timeout_ms`, `scoring` ("geometric" or "product"). Free the result with
+/// ov_string_free(). NULL on error.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_retrieve_json(
+    m: *const OVMemoryProduction,
+    query: *const f32,
+    len: usize,
+    options_json: *const c_char,
+) -> *mut c_char {
+    value_call(std::ptr::null_mut(), || {
+        // SAFETY: caller contract of each argument, as documented above.
+        let s = unsafe { store(m) }?;
+        let q = unsafe { slice(query, len, "query") }?;
+        let options = match unsafe { opt_c_str(options_json, "options_json") }? {
+            Some(text) => RetrieveOptions::from_json(text)?,
+            None => RetrieveOptions::default(),
+        };
+        let hits = s.retrieve(q, &options)?;
+        Ok(to_c_string(serde_json::to_string(&hits).unwrap_or_else(|_| "[]".into())))
+    })
+}
+
+// ---------------------------------------------------------------- health, metrics, logs
+
+/// Writes the health report (JSON, SPEC §9) into `buf` (snprintf-style; see the
+/// header's conventions). A healthy store's report fits 512 bytes. Returns the
+/// length the report needs, or 0 on error (NULL store).
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_get_health(m: *const OVMemoryProduction, buf: *mut c_char, len: usize) -> usize {
+    value_call(0, || {
+        // SAFETY: caller contract; buf holds len bytes.
+        let s = unsafe { store(m) }?;
+        Ok(unsafe { write_buf(&s.health_json(), buf, len) })
+    })
+}
+
+/// Every metric (SPEC §9) as a JSON object text. Free with ov_string_free().
+/// NULL on error.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_metrics_json(m: *const OVMemoryProduction) -> *mut c_char {
+    // SAFETY: caller contract.
+    value_call(std::ptr::null_mut(), || Ok(to_c_string(unsafe { store(m) }?.metrics_json())))
+}
+
+/// The metrics in the Prometheus text exposition format. Free with
+/// ov_string_free(). NULL on error. The library never opens a socket.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_prometheus(m: *const OVMemoryProduction) -> *mut c_char {
+    // SAFETY: caller contract.
+    value_call(std::ptr::null_mut(), || Ok(to_c_string(unsafe { store(m) }?.prometheus())))
+}
+
+/// Sets the log threshold (an OvLogLevel value, 0..=4).
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_set_log_level(m: *mut OVMemoryProduction, level: u32) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        let level = u8::try_from(level)
+            .ok()
+            .and_then(Level::from_u8)
+            .ok_or_else(|| Error::invalid("level", "level must be 0 (DEBUG) to 4 (CRITICAL)").with("got", level))?;
+        s.set_log_level(level);
+        Ok(())
+    })
+}
+
+/// Sends log lines to a built-in sink (an OvLogSink value). Replaces any callback.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_set_log_sink(m: *mut OVMemoryProduction, sink: u32) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        let sink = match sink {
+            0 => LogSink::None,
+            1 => LogSink::Stderr,
+            2 => LogSink::Stdout,
+            _ => {
+                return Err(Error::invalid("sink", "sink must be 0 (none), 1 (stderr) or 2 (stdout)").with("got", sink))
+            }
+        };
+        s.set_log_sink(sink);
+        Ok(())
+    })
+}
+
+struct CCallback {
+    f: unsafe extern "C" fn(*mut c_void, *const c_char, usize),
+    user_data: *mut c_void,
+}
+
+impl CCallback {
+    fn call(&self, line: &str) {
+        if let Ok(c) = std::ffi::CString::new(line) {
+            // SAFETY: the line is valid for the call; the callback's contract is the caller's.
+            unsafe { (self.f)(self.user_data, c.as_ptr(), line.len()) };
+        }
+    }
+}
+
+// SAFETY: the C caller promises (in ov_memory_set_log_callback's contract) that the
+// callback and user_data may be used from any thread that uses the store.
+unsafe impl Send for CCallback {}
+// SAFETY: as above.
+unsafe impl Sync for CCallback {}
+
+/// Sends log lines to `callback(user_data, line, len)`; NULL turns logging off.
+/// The callback must be safe to call from any thread that uses the store, and
+/// `user_data` must stay valid until the callback is replaced or the store destroyed.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_set_log_callback(
+    m: *mut OVMemoryProduction,
+    callback: OvLogCallback,
+    user_data: *mut c_void,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        let sink = match callback {
+            None => LogSink::None,
+            Some(f) => {
+                let cb = CCallback { f, user_data };
+                LogSink::Callback(Arc::new(move |line: &str| cb.call(line)))
+            }
+        };
+        s.set_log_sink(sink);
+        Ok(())
+    })
+}
+
+/// Closes the circuit breaker by hand.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_reset_breaker(m: *mut OVMemoryProduction) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        unsafe { store(m) }?.reset_breaker();
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------- errors and strings
+
+/// The status of this thread's last failed call (OV_STATUS_OK if the last call succeeded).
+#[no_mangle]
+pub extern "C" fn ov_last_error_code() -> OvStatus {
+    boundary::with_last_error(|e| e.map_or(OvStatus::Ok, |e| boundary::status_of(e.code())))
+}
+
+/// Writes this thread's last error message (snprintf-style). Returns its length (0 if none).
+#[no_mangle]
+pub unsafe extern "C" fn ov_last_error_message(buf: *mut c_char, len: usize) -> usize {
+    let msg = boundary::with_last_error(|e| e.map(|e| e.to_string()).unwrap_or_default());
+    // SAFETY: caller contract: buf holds len bytes.
+    unsafe { write_buf(&msg, buf, len) }
+}
+
+/// Writes this thread's last error context as a JSON object text (snprintf-style),
+/// e.g. `{"field":"embedding","expected":768,"got":512}`; `{}` if none. Returns its length.
+#[no_mangle]
+pub unsafe extern "C" fn ov_last_error_context(buf: *mut c_char, len: usize) -> usize {
+    let ctx = boundary::with_last_error(|e| e.map_or_else(|| "{}".to_owned(), Error::context_json));
+    // SAFETY: caller contract: buf holds len bytes.
+    unsafe { write_buf(&ctx, buf, len) }
+}
+
+/// The stable name of a status code ("INVALID_DATA", …), or "UNKNOWN". Static; do not free.
+#[no_mangle]
+pub extern "C" fn ov_status_name(code: u32) -> *const c_char {
+    const NAMES: [&std::ffi::CStr; 9] = [
+        c"OK",
+        c"INVALID_DATA",
+        c"NOT_FOUND",
+        c"RESOURCE_EXHAUSTION",
+        c"TIMEOUT",
+        c"CIRCUIT_OPEN",
+        c"MEMORY_CORRUPTION",
+        c"IO",
+        c"INTERNAL",
+    ];
+    debug_assert!(ErrorCode::ALL.iter().all(|c| NAMES[c.as_u32() as usize].to_str() == Ok(c.name())));
+    NAMES.get(code as usize).copied().unwrap_or(c"UNKNOWN").as_ptr()
+}
+
+/// Frees a string returned by this library. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn ov_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        // SAFETY: every char* this library returns comes from CString::into_raw.
+        drop(unsafe { std::ffi::CString::from_raw(s) });
+    }
+}
+
+/// The library version ("MAJOR.MINOR.PATCH"). Static; do not free.
+#[no_mangle]
+pub extern "C" fn ov_memory_version() -> *const c_char {
+    const V: &std::ffi::CStr =
+        match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => c"unknown",
+        };
+    V.as_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_values_match_core_codes() {
+        for c in ErrorCode::ALL {
+            assert_eq!(boundary::status_of(c) as u32, c.as_u32());
+            // SAFETY: ov_status_name returns a static C string.
+            let name = unsafe { std::ffi::CStr::from_ptr(ov_status_name(c.as_u32())) };
+            assert_eq!(name.to_str().unwrap(), c.name());
+        }
+    }
+}

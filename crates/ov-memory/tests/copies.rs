@@ -1,0 +1,37 @@
+//! The project carries byte-for-byte copies of the founding seed examples and of
+//! the data it uses (users who clone it have no ../shared). When the shared folder
+//! is there (the developers' and CI's machines), the copies must still match it.
+
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn copies_match_the_shared_originals() {
+    let pairs = [
+        ("tests/seed-examples/example.c", "seed-examples/example.c"),
+        ("tests/seed-examples/example.rs", "seed-examples/example.rs"),
+        ("tests/seed-examples/example.js", "seed-examples/example.js"),
+        ("tests/seed-examples/example.ts", "seed-examples/example.ts"),
+        ("tests/seed-examples/README.md", "seed-examples/README.md"),
+        ("tests/data/qa_coding.jsonl", "data/qa_coding.jsonl"),
+        ("tests/data/qa_adversarial.jsonl", "data/qa_adversarial.jsonl"),
+        ("tests/data/LICENSES.txt", "data/LICENSES.txt"),
+        ("tests/data/README.upstream.md", "data/README.md"),
+    ];
+    for (ours, _) in &pairs {
+        assert!(root().join(ours).is_file(), "{ours} is missing from the project");
+    }
+    let shared = root().join("../shared");
+    if !shared.is_dir() {
+        eprintln!("../shared is absent: only the presence of the copies was checked");
+        return;
+    }
+    for (ours, theirs) in pairs {
+        let a = std::fs::read(root().join(ours)).unwrap();
+        let b = std::fs::read(shared.join(theirs)).unwrap();
+        assert!(a == b, "{ours} differs from shared/{theirs}");
+    }
+}

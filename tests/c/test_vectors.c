@@ -1,0 +1,189 @@
+#define _POSIX_C_SOURCE 200809L
+/* Runs the shared test vectors (tests/vectors, every .json file) against the C API; the
+ * Rust, Node and wasm runners read the same files. Usage: test_vectors DIR */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ov_memory.h"
+
+static int passed = 0, failed = 0;
+
+static void check(int ok, const char *file, int step, const char *what) {
+    if (ok) {
+        passed++;
+    } else {
+        failed++;
+        fprintf(stderr, "%s step %d: %s\n", file, step, what);
+    }
+}
+
+static double num(const cJSON *v) {
+    if (cJSON_IsNumber(v)) return v->valuedouble;
+    if (cJSON_IsString(v)) {
+        if (strcmp(v->valuestring, "NaN") == 0) return NAN;
+        if (strcmp(v->valuestring, "Infinity") == 0) return INFINITY;
+        if (strcmp(v->valuestring, "-Infinity") == 0) return -INFINITY;
+    }
+    fprintf(stderr, "bad number in vector\n");
+    exit(2);
+}
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf) buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Expected error name, or NULL when the step must succeed. */
+static const char *expected_error(const cJSON *expect) {
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(expect, "error");
+    return cJSON_IsString(e) ? e->valuestring : NULL;
+}
+
+static void check_status(OvStatus got, const cJSON *expect, const char *file, int step) {
+    const char *want = expected_error(expect);
+    char what[256];
+    snprintf(what, sizeof what, "status %s, expected %s", ov_status_name(got), want ? want : "OK");
+    check(want ? strcmp(ov_status_name(got), want) == 0 : got == OV_STATUS_OK, file, step, what);
+}
+
+static void run_step(OVMemoryProduction *m, const cJSON *step, const char *file, int i) {
+    const char *op = cJSON_GetObjectItemCaseSensitive(step, "op")->valuestring;
+    const cJSON *expect = cJSON_GetObjectItemCaseSensitive(step, "expect");
+    const cJSON *id_item = cJSON_GetObjectItemCaseSensitive(step, "id");
+    uint64_t id = id_item ? (uint64_t)id_item->valuedouble : 0;
+    if (strcmp(op, "add") == 0) {
+        const cJSON *emb = cJSON_GetObjectItemCaseSensitive(step, "embedding");
+        int n = cJSON_GetArraySize(emb);
+        float *v = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+        for (int k = 0; k < n; k++) v[k] = (float)num(cJSON_GetArrayItem(emb, k));
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(step, "weight");
+        const cJSON *meta = cJSON_GetObjectItemCaseSensitive(step, "metadata");
+        char *meta_json = meta ? cJSON_PrintUnformatted(meta) : NULL;
+        uint64_t got = 0;
+        OvStatus s = ov_memory_add_f32(m, v, (size_t)n,
+                                       cJSON_GetObjectItemCaseSensitive(step, "text")->valuestring,
+                                       w ? num(w) : 1.0, meta_json, &got);
+        check_status(s, expect, file, i);
+        const cJSON *want = cJSON_GetObjectItemCaseSensitive(expect, "id");
+        if (want) check(got == (uint64_t)want->valuedouble, file, i, "id");
+        free(meta_json);
+        free(v);
+    } else if (strcmp(op, "get") == 0) {
+        OvMemoryRecord *r = NULL;
+        OvStatus s = ov_memory_get(m, id, &r);
+        check_status(s, expect, file, i);
+        if (s == OV_STATUS_OK && r) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(expect, "text");
+            if (t) check(strcmp(r->text, t->valuestring) == 0, file, i, "text");
+            const cJSON *w = cJSON_GetObjectItemCaseSensitive(expect, "weight");
+            if (w) check(fabs(r->weight - num(w)) < 1e-12, file, i, "weight");
+            const cJSON *meta = cJSON_GetObjectItemCaseSensitive(expect, "metadata");
+            if (meta && cJSON_IsNull(meta)) check(r->metadata_json == NULL, file, i, "metadata null");
+            if (meta && cJSON_IsObject(meta)) {
+                cJSON *have = r->metadata_json ? cJSON_Parse(r->metadata_json) : NULL;
+                check(have && cJSON_Compare(have, meta, 1), file, i, "metadata");
+                cJSON_Delete(have);
+            }
+            const cJSON *emb = cJSON_GetObjectItemCaseSensitive(expect, "embedding");
+            if (emb) {
+                int ok = (size_t)cJSON_GetArraySize(emb) == r->embedding_len;
+                for (size_t k = 0; ok && k < r->embedding_len; k++)
+                    ok = fabs(r->embedding[k] - num(cJSON_GetArrayItem(emb, (int)k))) < 1e-6;
+                check(ok, file, i, "embedding");
+            }
+            ov_memory_record_free(r);
+        }
+    } else if (strcmp(op, "delete") == 0) {
+        check_status(ov_memory_delete(m, id), expect, file, i);
+    } else if (strcmp(op, "count") == 0) {
+        const cJSON *want = cJSON_GetObjectItemCaseSensitive(expect, "count");
+        check(ov_memory_count(m) == (size_t)want->valuedouble, file, i, "count");
+    } else {
+        fprintf(stderr, "%s step %d: unknown op %s\n", file, i, op);
+        failed++;
+    }
+}
+
+static void run_file(const char *dir, const char *name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *text = read_file(path);
+    cJSON *doc = text ? cJSON_Parse(text) : NULL;
+    if (!doc) {
+        fprintf(stderr, "%s: cannot read or parse\n", path);
+        failed++;
+        free(text);
+        return;
+    }
+    const cJSON *cases = cJSON_GetObjectItemCaseSensitive(doc, "cases");
+    if (cases) {
+        int i = 0;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, cases) {
+            char *cfg = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "config"));
+            OVMemoryProduction *m = ov_memory_create_with_config(cfg);
+            const cJSON *expect = cJSON_GetObjectItemCaseSensitive(c, "expect");
+            check_status(m ? OV_STATUS_OK : ov_last_error_code(), expect, name, i++);
+            ov_memory_destroy(m);
+            free(cfg);
+        }
+    } else {
+        char *cfg = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(doc, "config"));
+        OVMemoryProduction *m = ov_memory_create_with_config(cfg);
+        check(m != NULL, name, -1, "create");
+        int i = 0;
+        const cJSON *step;
+        cJSON_ArrayForEach(step, cJSON_GetObjectItemCaseSensitive(doc, "steps")) {
+            if (m) run_step(m, step, name, i);
+            i++;
+        }
+        ov_memory_destroy(m);
+        free(cfg);
+    }
+    cJSON_Delete(doc);
+    free(text);
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : "tests/vectors";
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "cannot open %s\n", dir);
+        return 2;
+    }
+    char *names[256];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 256) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0) names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], by_name);
+    for (int i = 0; i < n; i++) {
+        run_file(dir, names[i]);
+        free(names[i]);
+    }
+    if (n < 4) failed++;
+    printf("c-vectors: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
