@@ -19,7 +19,7 @@ VALGRIND     := valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds
                 --errors-for-leak-kinds=definite,indirect,possible -q
 VERSION      := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: all build demo demo-c test test-rust test-c lint header header-check install deps-c clean
+.PHONY: all build demo demo-c test test-rust test-c lint header header-check install deps-c quality clean
 
 all: build
 
@@ -78,8 +78,9 @@ test-rust:
 
 # Each C program is built against the committed header and run three times:
 # plain, under AddressSanitizer + UBSan, and under valgrind.
-C_TESTS := test_api test_vectors seed_example readme_quickstart
+C_TESTS := test_api test_vectors test_qa seed_example readme_quickstart
 C_ARGS_test_vectors := tests/vectors
+C_ARGS_test_qa := tests/data/qa_coding.jsonl tests/qa/coding_expected.json
 
 $(BUILD)/readme_quickstart.c: README.md
 	@mkdir -p $(BUILD)
@@ -88,12 +89,13 @@ $(BUILD)/readme_quickstart.c: README.md
 
 $(BUILD)/src_test_api.c: tests/c/test_api.c ; @mkdir -p $(BUILD); cp $< $@
 $(BUILD)/src_test_vectors.c: tests/c/test_vectors.c ; @mkdir -p $(BUILD); cp $< $@
+$(BUILD)/src_test_qa.c: tests/c/test_qa.c ; @mkdir -p $(BUILD); cp $< $@
 $(BUILD)/src_seed_example.c: tests/seed-examples/example.c ; @mkdir -p $(BUILD); cp $< $@
 $(BUILD)/src_readme_quickstart.c: $(BUILD)/readme_quickstart.c ; cp $< $@
 
 test-c: deps-c build $(foreach t,$(C_TESTS),$(BUILD)/src_$(t).c)
 	@set -e; for t in $(C_TESTS); do \
-	  args="$(C_ARGS_test_vectors)"; [ "$$t" = test_vectors ] || args=""; \
+	  case $$t in test_vectors) args="$(C_ARGS_test_vectors)";; test_qa) args="$(C_ARGS_test_qa)";; *) args="";; esac; \
 	  echo "== $$t"; \
 	  $(CC) $(CFLAGS_TEST) $(BUILD)/src_$$t.c $(LIBS_STATIC) -lcjson -o $(BUILD)/$$t; \
 	  $(CC) $(CFLAGS_TEST) $(SAN_FLAGS) $(BUILD)/src_$$t.c $(LIBS_STATIC) -lcjson -o $(BUILD)/$$t-san; \
@@ -117,6 +119,12 @@ test-c: deps-c build $(foreach t,$(C_TESTS),$(BUILD)/src_$(t).c)
 	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/prefix/lib ./$(BUILD)/seed_example_installed > $(BUILD)/seed_installed.out
 	python3 tests/c/check_seed_output.py --healthy $(BUILD)/seed_installed.out
 	@echo "test-c: passed (plain, ASan+UBSan, valgrind, installed via pkg-config)"
+
+# ------------------------------------------------------------------ quality
+
+# Retrieval quality on the real QA sets (tests/data): prints Markdown tables.
+quality:
+	$(CARGO) run -q --release -p ov-memory --example quality
 
 # ------------------------------------------------------------------ install
 

@@ -240,6 +240,40 @@ char *ov_memory_retrieve_json(const struct OVMemoryProduction *m,
                               size_t len,
                               const char *options_json);
 
+// Assembles a context for `query` within `max_tokens` (>= 1) tokens (SPEC §4)
+// and returns it as a JSON object: `context` (the text), `tokens_used`,
+// `items` (each with id, text, metadata, score `{"S","C","R","W","P"}`,
+// `trigger` "resonance"/"bridge"/"metabolic", `hops`, `tokens`),
+// `guardrails` `{"drift","loop","redundancy"}`, `alpha`, `considered` and
+// `metabolism`. `options_json` is NULL or an object with `candidates`,
+// `depth`, `alpha`, `timeout_ms`, `separator` (its `max_tokens`, if any, is
+// overridden by the argument). Injected memories are marked accessed and the
+// metabolism is charged. Free the result with ov_string_free(). NULL on error.
+char *ov_memory_context_json(struct OVMemoryProduction *m,
+                             const float *query,
+                             size_t len,
+                             size_t max_tokens,
+                             const char *options_json);
+
+// Writes the ids of the hubs (the `min(5, max(1, floor(0.05 n)))` most central
+// memories, ties to the lower id) into `ids_out` (`capacity` entries, at least
+// 5 is always enough) and their number to `*count_out`.
+OvStatus ov_memory_hubs(const struct OVMemoryProduction *m,
+                        uint64_t *ids_out,
+                        size_t capacity,
+                        size_t *count_out);
+
+// The metabolism (SPEC §5) as a JSON object: `budget_tokens`, `used_tokens`,
+// `remaining_pct`, `state` (HEALTHY, STRESSED, CRITICAL, EMERGENCY) and
+// `alpha`. Free with ov_string_free(). NULL on error.
+char *ov_memory_metabolism_json(const struct OVMemoryProduction *m);
+
+// Forgets the tokens spent: the metabolism is back to a full budget.
+OvStatus ov_memory_metabolism_reset(struct OVMemoryProduction *m);
+
+// Sets a new token budget (>= 1), keeping what was spent.
+OvStatus ov_memory_metabolism_resize(struct OVMemoryProduction *m, uint64_t budget_tokens);
+
 // Writes the health report (JSON, SPEC §9) into `buf` (snprintf-style; see the
 // header's conventions). A healthy store's report fits 512 bytes. Returns the
 // length the report needs, or 0 on error (NULL store).

@@ -84,6 +84,13 @@ int main(int argc, char **argv) {
             printf("  %zu. [%.3f] #%llu %s\n", i + 1, scores[i], (unsigned long long)ids[i], r->text);
             ov_memory_record_free(r);
         }
+        if (q == 1) {
+            /* The context an agent would put in front of the model for this question. */
+            char *ctx = ov_memory_context_json(m, queries[q].vec, DIM, 64, NULL);
+            if (!ctx) fail("context");
+            printf("  context (JSON): %s\n", ctx);
+            ov_string_free(ctx);
+        }
         free(queries[q].text);
     }
 

@@ -148,14 +148,23 @@ static void test_buffers_and_strings(void) {
     }
     CHECK(big[0] == '{' && big[strlen(big) - 1] == '}');
     free(big);
-    /* A buffer of exactly the needed length has no room for the NUL: empty. */
-    char fixed[600];
-    size_t n1 = ov_memory_get_health(m, fixed, sizeof fixed);
-    CHECK(n1 < sizeof fixed);
-    char *exact = malloc(n1);
-    size_t n2 = ov_memory_get_health(m, exact, n1);
-    CHECK(n2 >= n1 && exact[0] == '\0');
-    free(exact);
+    /* A buffer of exactly the needed length has no room for the NUL: empty.
+     * (Retried, since the text may change length between the two calls.) */
+    int exact_seen = 0;
+    for (int tries = 0; tries < 20 && !exact_seen; tries++) {
+        char fixed[600];
+        size_t n1 = ov_memory_get_health(m, fixed, sizeof fixed);
+        CHECK(n1 < sizeof fixed);
+        char *exact = malloc(n1);
+        memset(exact, 'z', n1);
+        size_t n2 = ov_memory_get_health(m, exact, n1);
+        if (n2 == n1) {
+            exact_seen = 1;
+            CHECK(exact[0] == '\0');
+        }
+        free(exact);
+    }
+    CHECK(exact_seen);
 
     char *metrics = ov_memory_metrics_json(m);
     CHECK(metrics != NULL);
@@ -305,6 +314,19 @@ static OvStatus mc_level_bad(void) { return ov_memory_set_log_level(T, 42); }
 static OvStatus mc_sink_bad(void) { return ov_memory_set_log_sink(T, 7); }
 static OvStatus mc_reset_null(void) { return ov_memory_reset_breaker(NULL); }
 static OvStatus mc_level_null(void) { return ov_memory_set_log_level(NULL, 1); }
+static OvStatus mc_ret_null_query(void) { uint64_t ids[2]; size_t n; return ov_memory_retrieve(T, NULL, DIM, 2, 0.75, ids, NULL, 2, &n); }
+static OvStatus mc_ret_short_query(void) { float q[DIM] = {1}; uint64_t ids[2]; size_t n; return ov_memory_retrieve(T, q, DIM - 2, 2, 0.75, ids, NULL, 2, &n); }
+static OvStatus mc_ret_nan_query(void) { float q[DIM] = {1}; q[1] = NAN; uint64_t ids[2]; size_t n; return ov_memory_retrieve(T, q, DIM, 2, 0.75, ids, NULL, 2, &n); }
+static OvStatus mc_ret_zero_query(void) { float q[DIM] = {0}; uint64_t ids[2]; size_t n; return ov_memory_retrieve(T, q, DIM, 2, 0.75, ids, NULL, 2, &n); }
+static OvStatus mc_ret_top_k_zero(void) { float q[DIM] = {1}; uint64_t ids[2]; size_t n; return ov_memory_retrieve(T, q, DIM, 0, 0.75, ids, NULL, 2, &n); }
+static OvStatus mc_ret_alpha_high(void) { float q[DIM] = {1}; uint64_t ids[2]; size_t n; return ov_memory_retrieve(T, q, DIM, 2, 1.5, ids, NULL, 2, &n); }
+static OvStatus mc_ret_alpha_nan(void) { float q[DIM] = {1}; uint64_t ids[2]; size_t n; return ov_memory_retrieve(T, q, DIM, 2, NAN, ids, NULL, 2, &n); }
+static OvStatus mc_ret_small_capacity(void) { float q[DIM] = {1}; uint64_t ids[2]; size_t n; return ov_memory_retrieve(T, q, DIM, 3, 0.75, ids, NULL, 2, &n); }
+static OvStatus mc_ret_null_count(void) { float q[DIM] = {1}; uint64_t ids[2]; return ov_memory_retrieve(T, q, DIM, 2, 0.75, ids, NULL, 2, NULL); }
+static OvStatus mc_hubs_null_out(void) { size_t n; return ov_memory_hubs(T, NULL, 5, &n); }
+static OvStatus mc_hubs_small(void) { uint64_t ids[1]; size_t n; return ov_memory_hubs(T, ids, 0, &n); }
+static OvStatus mc_resize_zero(void) { return ov_memory_metabolism_resize(T, 0); }
+static OvStatus mc_reset_meta_null(void) { return ov_memory_metabolism_reset(NULL); }
 
 struct malformed {
     const char *name;
@@ -350,6 +372,19 @@ static const struct malformed TABLE[] = {
     {"log sink: out of range", mc_sink_bad, OV_STATUS_INVALID_DATA},
     {"log level: NULL store", mc_level_null, OV_STATUS_INVALID_DATA},
     {"reset breaker: NULL store", mc_reset_null, OV_STATUS_INVALID_DATA},
+    {"retrieve: NULL query", mc_ret_null_query, OV_STATUS_INVALID_DATA},
+    {"retrieve: short query", mc_ret_short_query, OV_STATUS_INVALID_DATA},
+    {"retrieve: NaN query", mc_ret_nan_query, OV_STATUS_INVALID_DATA},
+    {"retrieve: zero query", mc_ret_zero_query, OV_STATUS_INVALID_DATA},
+    {"retrieve: top_k 0", mc_ret_top_k_zero, OV_STATUS_INVALID_DATA},
+    {"retrieve: alpha 1.5", mc_ret_alpha_high, OV_STATUS_INVALID_DATA},
+    {"retrieve: alpha NaN", mc_ret_alpha_nan, OV_STATUS_INVALID_DATA},
+    {"retrieve: capacity < top_k", mc_ret_small_capacity, OV_STATUS_INVALID_DATA},
+    {"retrieve: NULL count_out", mc_ret_null_count, OV_STATUS_INVALID_DATA},
+    {"hubs: NULL ids_out", mc_hubs_null_out, OV_STATUS_INVALID_DATA},
+    {"hubs: capacity 0", mc_hubs_small, OV_STATUS_INVALID_DATA},
+    {"metabolism resize: 0", mc_resize_zero, OV_STATUS_INVALID_DATA},
+    {"metabolism reset: NULL store", mc_reset_meta_null, OV_STATUS_INVALID_DATA},
 };
 
 static void test_malformed_table(void) {
@@ -400,7 +435,64 @@ static void test_malformed_table(void) {
     CHECK(ov_memory_create_with_config("{\"embedding_dim\": 4, \"x\": 1}") == NULL);
     CHECK(ov_memory_create_with_config("{\"\xff\": 1}") == NULL);
     CHECK(ov_last_error_code() == OV_STATUS_INVALID_DATA);
+    /* JSON-returning calls: NULL and a last error on bad input; metabolism untouched. */
+    float q[DIM];
+    fill(q, 1);
+    CHECK(ov_memory_context_json(T, q, DIM, 0, NULL) == NULL);
+    CHECK(ov_memory_context_json(T, q, DIM, 100, "{\"depth\": 99}") == NULL);
+    CHECK(ov_memory_context_json(T, q, DIM, 100, "{\"nope\": 1}") == NULL);
+    CHECK(ov_memory_context_json(T, q, DIM, 100, "[") == NULL);
+    CHECK(ov_memory_context_json(T, NULL, DIM, 100, NULL) == NULL);
+    CHECK(ov_memory_retrieve_json(T, q, DIM, "{\"top_k\": 0}") == NULL);
+    CHECK(ov_memory_retrieve_json(T, q, DIM - 1, NULL) == NULL);
+    CHECK(ov_last_error_code() == OV_STATUS_INVALID_DATA);
+    char *meta = ov_memory_metabolism_json(T);
+    CHECK(meta && strstr(meta, "\"used_tokens\":0") != NULL);
+    ov_string_free(meta);
     ov_memory_destroy(T);
+}
+
+static void test_retrieve_and_context(void) {
+    OVMemoryProduction *m = make_store();
+    CHECK(ov_memory_set_log_level(m, OV_LOG_LEVEL_INFO) == OV_STATUS_OK);
+    float v[DIM];
+    for (int i = 0; i < 10; i++) {
+        fill(v, i);
+        uint64_t id;
+        CHECK(ov_memory_add_f32(m, v, DIM, i % 2 ? "an odd memory" : "an even memory", 1.0 + i, NULL, &id) ==
+              OV_STATUS_OK);
+    }
+    fill(v, 3);
+    uint64_t ids[4] = {0};
+    double scores[4] = {0};
+    size_t n = 99;
+    CHECK(ov_memory_retrieve(m, v, DIM, 4, 1.0, ids, scores, 4, &n) == OV_STATUS_OK);
+    CHECK(n == 4);
+    CHECK(ids[0] == 4); /* the memory made from the same vector (ids start at 1) */
+    CHECK(scores[0] > 0.999 && scores[0] <= 1.0);
+    for (int i = 1; i < 4; i++) CHECK(scores[i - 1] >= scores[i]);
+    CHECK(ov_memory_retrieve(m, v, DIM, 50, OV_DEFAULT_ALPHA, NULL, NULL, 50, &n) == OV_STATUS_OK);
+    CHECK(n == 10); /* clamped to the number of memories */
+    char *json = ov_memory_retrieve_json(m, v, DIM, "{\"top_k\": 2, \"alpha\": 1.0}");
+    CHECK(json && strstr(json, "\"id\":4") && strstr(json, "\"S\":") && strstr(json, "\"P\":"));
+    ov_string_free(json);
+    char *ctx = ov_memory_context_json(m, v, DIM, 50, "{\"separator\": \" | \"}");
+    CHECK(ctx && strstr(ctx, "\"context\":") && strstr(ctx, "\"trigger\":\"resonance\""));
+    CHECK(ctx && strstr(ctx, "\"guardrails\":{\"drift\":0"));
+    ov_string_free(ctx);
+    char *meta = ov_memory_metabolism_json(m);
+    CHECK(meta && strstr(meta, "\"used_tokens\":0") == NULL); /* charged */
+    ov_string_free(meta);
+    CHECK(ov_memory_metabolism_reset(m) == OV_STATUS_OK);
+    CHECK(ov_memory_metabolism_resize(m, 500) == OV_STATUS_OK);
+    meta = ov_memory_metabolism_json(m);
+    CHECK(meta && strstr(meta, "\"budget_tokens\":500") && strstr(meta, "\"state\":\"HEALTHY\""));
+    ov_string_free(meta);
+    uint64_t hubs[5];
+    size_t nh = 0;
+    CHECK(ov_memory_hubs(m, hubs, 5, &nh) == OV_STATUS_OK);
+    CHECK(nh == 1); /* max(1, floor(0.05 * 10)) */
+    ov_memory_destroy(m);
 }
 
 int main(void) {
@@ -411,6 +503,7 @@ int main(void) {
     test_last_error_is_per_thread();
     test_logging();
     test_malformed_table();
+    test_retrieve_and_context();
     printf("c-api: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -6,7 +6,9 @@
 mod boundary;
 
 use boundary::{c_str, null, opt_c_str, slice, status_call, to_c_string, value_call, write_buf};
-use ov_memory::{AddOptions, Config, Error, ErrorCode, Level, LogSink, NewMemory, RetrieveOptions, Store};
+use ov_memory::{
+    AddOptions, Config, ContextOptions, Error, ErrorCode, Level, LogSink, NewMemory, RetrieveOptions, Store,
+};
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
@@ -418,6 +420,99 @@ pub unsafe extern "C" fn ov_memory_retrieve_json(
         let hits = s.retrieve(q, &options)?;
         Ok(to_c_string(serde_json::to_string(&hits).unwrap_or_else(|_| "[]".into())))
     })
+}
+
+/// Assembles a context for `query` within `max_tokens` (>= 1) tokens (SPEC §4)
+/// and returns it as a JSON object: `context` (the text), `tokens_used`,
+/// `items` (each with id, text, metadata, score `{"S","C","R","W","P"}`,
+/// `trigger` "resonance"/"bridge"/"metabolic", `hops`, `tokens`),
+/// `guardrails` `{"drift","loop","redundancy"}`, `alpha`, `considered` and
+/// `metabolism`. `options_json` is NULL or an object with `candidates`,
+/// `depth`, `alpha`, `timeout_ms`, `separator` (its `max_tokens`, if any, is
+/// overridden by the argument). Injected memories are marked accessed and the
+/// metabolism is charged. Free the result with ov_string_free(). NULL on error.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_context_json(
+    m: *mut OVMemoryProduction,
+    query: *const f32,
+    len: usize,
+    max_tokens: usize,
+    options_json: *const c_char,
+) -> *mut c_char {
+    value_call(std::ptr::null_mut(), || {
+        // SAFETY: caller contract of each argument, as documented above.
+        let s = unsafe { store(m) }?;
+        let q = unsafe { slice(query, len, "query") }?;
+        let mut options = match unsafe { opt_c_str(options_json, "options_json") }? {
+            Some(text) => ContextOptions::from_json(text)?,
+            None => ContextOptions::default(),
+        };
+        options.max_tokens = max_tokens;
+        let result = s.context(q, &options)?;
+        Ok(to_c_string(serde_json::to_string(&result).unwrap_or_else(|_| "{}".into())))
+    })
+}
+
+/// Writes the ids of the hubs (the `min(5, max(1, floor(0.05 n)))` most central
+/// memories, ties to the lower id) into `ids_out` (`capacity` entries, at least
+/// 5 is always enough) and their number to `*count_out`.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_hubs(
+    m: *const OVMemoryProduction,
+    ids_out: *mut u64,
+    capacity: usize,
+    count_out: *mut usize,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        if ids_out.is_null() || count_out.is_null() {
+            return Err(null(if ids_out.is_null() { "ids_out" } else { "count_out" }));
+        }
+        let hubs = s.hubs();
+        if capacity < hubs.len() {
+            return Err(Error::invalid("capacity", "capacity is smaller than the number of hubs")
+                .with("needed", hubs.len())
+                .with("capacity", capacity));
+        }
+        // SAFETY: ids_out holds `capacity` >= hubs.len() entries per contract.
+        unsafe {
+            std::ptr::copy_nonoverlapping(hubs.as_ptr(), ids_out, hubs.len());
+            *count_out = hubs.len();
+        }
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------- metabolism
+
+/// The metabolism (SPEC §5) as a JSON object: `budget_tokens`, `used_tokens`,
+/// `remaining_pct`, `state` (HEALTHY, STRESSED, CRITICAL, EMERGENCY) and
+/// `alpha`. Free with ov_string_free(). NULL on error.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_metabolism_json(m: *const OVMemoryProduction) -> *mut c_char {
+    value_call(std::ptr::null_mut(), || {
+        // SAFETY: caller contract.
+        let report = unsafe { store(m) }?.metabolism();
+        Ok(to_c_string(serde_json::to_string(&report).unwrap_or_else(|_| "{}".into())))
+    })
+}
+
+/// Forgets the tokens spent: the metabolism is back to a full budget.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_metabolism_reset(m: *mut OVMemoryProduction) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        unsafe { store(m) }?.reset_metabolism();
+        Ok(())
+    })
+}
+
+/// Sets a new token budget (>= 1), keeping what was spent.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_metabolism_resize(m: *mut OVMemoryProduction, budget_tokens: u64) -> OvStatus {
+    // SAFETY: caller contract.
+    status_call(|| unsafe { store(m) }?.resize_metabolism(budget_tokens))
 }
 
 // ---------------------------------------------------------------- health, metrics, logs

@@ -131,6 +131,9 @@ impl Clock for ManualClock {
     }
 }
 
+/// How often (in memories scanned) a scan checks its deadline (SPEC §7: at least every 1 024).
+pub(crate) const DEADLINE_STRIDE: usize = 1024;
+
 /// A point on the monotonic clock after which an operation gives up.
 #[derive(Debug, Clone)]
 pub(crate) struct Deadline {
@@ -144,6 +147,15 @@ impl Deadline {
     pub(crate) fn new(clock: SharedClock, timeout_ms: u64) -> Deadline {
         let start = clock.monotonic_micros();
         Deadline { at: start.saturating_add(timeout_ms.saturating_mul(1000)), clock, start, timeout_ms }
+    }
+
+    /// [`Deadline::check`] on every `DEADLINE_STRIDE`-th item of a scan (item 0 included).
+    pub(crate) fn check_every(&self, scanned: usize, op: &str) -> crate::Result<()> {
+        if scanned.is_multiple_of(DEADLINE_STRIDE) {
+            self.check(op)
+        } else {
+            Ok(())
+        }
     }
 
     /// `Err(TIMEOUT)` once the deadline has passed.

@@ -22,9 +22,6 @@ use crate::error::Result;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-/// How often (in memories scanned) a scan checks its deadline.
-pub(crate) const DEADLINE_STRIDE: usize = 1024;
-
 /// Fixed per-memory overhead in the size estimate: the node record, its index
 /// entry and allocation headers (measured on x86-64, rounded up).
 pub const NODE_OVERHEAD_BYTES: u64 = 256;
@@ -231,15 +228,11 @@ impl Graph {
             best.truncate(k);
         };
         for (i, (node, row)) in self.iter().enumerate() {
-            if i % DEADLINE_STRIDE == 0 {
-                deadline.check(op)?;
-            }
+            deadline.check_every(i, op)?;
             offer(node.id, cosine(v, inv, row, node.inv_norm));
         }
         for (i, (id, row, inv_b)) in extra.iter().enumerate() {
-            if i % DEADLINE_STRIDE == 0 {
-                deadline.check(op)?;
-            }
+            deadline.check_every(i, op)?;
             offer(*id, cosine(v, inv, row, *inv_b));
         }
         Ok(best)

@@ -26,6 +26,7 @@
 pub mod breaker;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod error;
 mod graph;
 pub mod health;
@@ -42,6 +43,7 @@ pub use breaker::{BreakerSnapshot, BreakerState};
 pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock, SharedClock};
 pub use config::{BreakerConfig, Config, Scoring};
+pub use context::{estimate_tokens, ContextItem, ContextOptions, ContextResult, GuardrailCounts, Trigger};
 pub use error::{Error, ErrorCode, Result};
 pub use graph::{EDGE_BYTES, NODE_OVERHEAD_BYTES};
 pub use health::{HealthReport, HealthStatus};

@@ -19,7 +19,7 @@
 use crate::clock::Deadline;
 use crate::config::Scoring;
 use crate::error::{Error, Result};
-use crate::graph::{cosine, Node, DEADLINE_STRIDE};
+use crate::graph::{cosine, Node};
 use crate::log::Level;
 use crate::metrics::Op;
 use crate::store::{State, Store};
@@ -188,9 +188,7 @@ pub(crate) fn top_k(
         return Ok(Vec::new());
     }
     for (i, (node, row)) in st.graph.iter().enumerate() {
-        if i % DEADLINE_STRIDE == 0 {
-            deadline.check(op)?;
-        }
+        deadline.check_every(i, op)?;
         let score = scorer.score(cosine(query, inv_q, row, node.inv_norm), node);
         let cand = Ranked { p: score.p, id: node.id, score };
         if heap.len() < k {

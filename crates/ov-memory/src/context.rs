@@ -1,0 +1,451 @@
+//! Context assembly, the "JIT wake-up" of SPEC §4.
+//!
+//! 1. Candidates: the best `candidates` memories by P, with alpha = the
+//!    metabolism's current alpha (or the caller's override).
+//! 2. Wake-up: a multi-source breadth-first walk from the candidates through
+//!    honeycomb edges (1 hop) and overflow layers (2 hops: "one extra hop"), up to
+//!    `depth` hops; every woken memory is scored; `hops` is its distance from the
+//!    nearest candidate.
+//! 3. In descending P (ties: lower id) a memory is injected when a trigger fires:
+//!    resonance (S ≥ 0.85), bridge (a neighbour of a memory injected by the
+//!    previous call, with S ≥ 0.6), or metabolic (P ≥ alpha).
+//! 4. Guardrails reject a triggered memory, each counted in metrics: drift
+//!    (hops > 3 and S < 0.5), loop (injected 3 or more times in the last 10 s of
+//!    the monotonic clock), redundancy (text similarity ≥ 0.95 with text already
+//!    injected in this call).
+//! 5. The budget: assembly stops at the first memory whose tokens would pass
+//!    `max_tokens`. Tokens are `ceil(bytes / 4)` per text unless the caller passes
+//!    a counter; `tokens_used` is the sum over injected texts (the separators
+//!    between them are not counted).
+//! 6. Injected memories get `last_accessed`/`access_count` updated, the call's
+//!    injected set becomes the next call's bridge set, and the metabolism is
+//!    charged `tokens_used`.
+//!
+//! Phases: scoring and wake-up run under the read lock (and may time out,
+//! changing nothing); a caller's token counter runs with no lock held; the
+//! guardrails, the budget and the updates run under the write lock, where
+//! nothing can fail.
+
+use crate::error::{Error, Result};
+use crate::graph::cosine;
+use crate::log::Level;
+use crate::metabolism::MetabolismReport;
+use crate::metrics::Op;
+use crate::retrieve::{parse_options, top_k, Score};
+use crate::store::Store;
+use crate::validate;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::Ordering;
+
+/// S at or above which the resonance trigger fires.
+pub const RESONANCE_MIN_S: f64 = 0.85;
+/// S at or above which the bridge trigger fires (for neighbours of the previous injection).
+pub const BRIDGE_MIN_S: f64 = 0.6;
+/// Drift: rejected when hops exceed this …
+pub const DRIFT_MAX_HOPS: u32 = 3;
+/// … and S is below this.
+pub const DRIFT_MIN_S: f64 = 0.5;
+/// Loop: rejected when injected this many times …
+pub const LOOP_MAX_INJECTIONS: usize = 3;
+/// … within this many milliseconds.
+pub const LOOP_WINDOW_MS: u64 = 10_000;
+/// Redundancy: rejected when the shingle similarity with injected text reaches this.
+pub const REDUNDANCY_MIN_SIMILARITY: f64 = 0.95;
+/// Characters per shingle in the redundancy check.
+pub const SHINGLE_CHARS: usize = 4;
+
+/// Why a memory was injected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// S ≥ 0.85.
+    Resonance,
+    /// A neighbour of the previous call's injection, with S ≥ 0.6.
+    Bridge,
+    /// P ≥ alpha.
+    Metabolic,
+}
+
+/// Options of [`Store::context`]. JSON keys in `snake_case` or `camelCase`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextOptions {
+    /// Token budget (≥ 1). Default 2 000.
+    #[serde(alias = "maxTokens")]
+    pub max_tokens: usize,
+    /// How many best memories seed the wake-up (≥ 1). Default 5.
+    pub candidates: usize,
+    /// Wake-up depth limit in hops (0..=16). Default 2.
+    pub depth: u32,
+    /// Alpha override; default: the metabolism's current alpha.
+    pub alpha: Option<f64>,
+    /// Deadline in ms; default: the configured `timeout_ms`.
+    #[serde(alias = "timeoutMs")]
+    pub timeout_ms: Option<u64>,
+    /// Text put between injected memories. Default `"\n\n"`.
+    pub separator: String,
+}
+
+impl Default for ContextOptions {
+    fn default() -> Self {
+        ContextOptions {
+            max_tokens: 2000,
+            candidates: 5,
+            depth: 2,
+            alpha: None,
+            timeout_ms: None,
+            separator: "\n\n".to_owned(),
+        }
+    }
+}
+
+impl ContextOptions {
+    /// Defaults with this token budget.
+    pub fn max_tokens(max_tokens: usize) -> ContextOptions {
+        ContextOptions { max_tokens, ..ContextOptions::default() }
+    }
+
+    /// Parses options from a JSON object text (`null` or empty: defaults).
+    pub fn from_json(text: &str) -> Result<ContextOptions> {
+        parse_options(text, "options")
+    }
+}
+
+/// One injected memory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContextItem {
+    /// The memory's id.
+    pub id: u64,
+    /// Its text.
+    pub text: String,
+    /// Its metadata, if any.
+    pub metadata: Option<Value>,
+    /// Score and factors.
+    pub score: Score,
+    /// The trigger that fired.
+    pub trigger: Trigger,
+    /// Graph distance from the candidate it was reached from (0 for candidates).
+    pub hops: u32,
+    /// Its token count.
+    pub tokens: usize,
+}
+
+/// How many memories each guardrail rejected in one call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct GuardrailCounts {
+    /// Rejected by the drift guardrail.
+    pub drift: u64,
+    /// Rejected by the loop guardrail.
+    #[serde(rename = "loop")]
+    pub loop_: u64,
+    /// Rejected by the redundancy guardrail.
+    pub redundancy: u64,
+}
+
+/// What [`Store::context`] returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContextResult {
+    /// The injected texts joined by the separator.
+    pub context: String,
+    /// Sum of the injected texts' tokens.
+    pub tokens_used: usize,
+    /// The budget asked for.
+    pub max_tokens: usize,
+    /// The alpha used.
+    pub alpha: f64,
+    /// Injected memories, in order.
+    pub items: Vec<ContextItem>,
+    /// Guardrail rejections in this call.
+    pub guardrails: GuardrailCounts,
+    /// Memories scored (candidates and woken).
+    pub considered: usize,
+    /// The metabolism after the charge.
+    pub metabolism: MetabolismReport,
+}
+
+/// A scored, triggered candidate carried from the read phase to the write phase.
+#[derive(Debug, Clone)]
+struct Pending {
+    id: u64,
+    text: String,
+    metadata: Option<Value>,
+    score: Score,
+    trigger: Trigger,
+    hops: u32,
+}
+
+/// The shingle set of a text: hashes of every window of `SHINGLE_CHARS`
+/// characters of its lower-cased, whitespace-collapsed form (the whole text if
+/// shorter). Linear in the text's length; works on chars, so UTF-8 safe.
+pub(crate) fn shingles(text: &str) -> HashSet<u64> {
+    let mut norm: Vec<char> = Vec::with_capacity(text.len());
+    let mut last_space = true;
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if c.is_whitespace() {
+            if !last_space {
+                norm.push(' ');
+            }
+            last_space = true;
+        } else {
+            norm.push(c);
+            last_space = false;
+        }
+    }
+    if norm.last() == Some(&' ') {
+        norm.pop();
+    }
+    let hash = |w: &[char]| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        w.hash(&mut h);
+        h.finish()
+    };
+    if norm.len() <= SHINGLE_CHARS {
+        return std::iter::once(hash(&norm)).collect();
+    }
+    norm.windows(SHINGLE_CHARS).map(hash).collect()
+}
+
+/// Jaccard similarity of two shingle sets, in [0, 1].
+pub(crate) fn similarity(a: &HashSet<u64>, b: &HashSet<u64>) -> f64 {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let inter = small.iter().filter(|h| large.contains(h)).count();
+    let union = a.len() + b.len() - inter;
+    if union == 0 {
+        1.0
+    } else {
+        inter as f64 / union as f64
+    }
+}
+
+/// The default token estimate: ceil(bytes / 4).
+pub fn estimate_tokens(text: &str) -> usize {
+    text.len().div_ceil(4)
+}
+
+impl Store {
+    /// Assembles a context for `query` within `options.max_tokens` (see the module docs).
+    ///
+    /// Errors: INVALID_DATA (query, options), TIMEOUT (nothing changed), CIRCUIT_OPEN.
+    pub fn context(&self, query: &[f32], options: &ContextOptions) -> Result<ContextResult> {
+        self.context_with_counter(query, options, None)
+    }
+
+    /// [`Store::context`] with a caller's token counter instead of ceil(bytes / 4).
+    /// The counter runs with no engine lock held; if it panics the call fails
+    /// with INTERNAL and nothing changes.
+    pub fn context_with_counter(
+        &self,
+        query: &[f32],
+        options: &ContextOptions,
+        counter: Option<&(dyn Fn(&str) -> usize + Sync)>,
+    ) -> Result<ContextResult> {
+        self.call(Op::Context, true, |logs| {
+            let deadline = self.deadline(options.timeout_ms)?;
+            let norm = validate::embedding(query, self.config.embedding_dim, "query", logs)?;
+            if options.max_tokens == 0 {
+                return Err(Error::invalid("max_tokens", "max_tokens must be at least 1"));
+            }
+            if options.candidates == 0 {
+                return Err(Error::invalid("candidates", "candidates must be at least 1"));
+            }
+            if options.depth > 16 {
+                return Err(Error::invalid("depth", "depth must be in 0..=16").with("got", options.depth));
+            }
+            if let Some(a) = options.alpha {
+                validate::alpha(a)?;
+            }
+            let inv_q = crate::graph::inv_norm(norm);
+
+            // Phase 1 (read lock): candidates, wake-up, scores, triggers.
+            let (alpha, considered, pending) = {
+                let st = self.state.read();
+                let alpha = options.alpha.unwrap_or_else(|| st.metabolism.alpha());
+                let scorer = self.scorer(alpha, None);
+                let k = options.candidates.min(st.graph.len());
+                let seeds = top_k(&st, query, inv_q, k, &scorer, &deadline, "context")?;
+                // Multi-source BFS; overflow links cost 2 hops, so walk by hop levels.
+                let mut hops: HashMap<u64, u32> = seeds.iter().map(|r| (r.id, 0)).collect();
+                let mut queue: VecDeque<u64> = seeds.iter().map(|r| r.id).collect();
+                let mut visited = 0usize;
+                while let Some(id) = queue.pop_front() {
+                    visited += 1;
+                    deadline.check_every(visited, "context")?;
+                    let h = hops[&id];
+                    let Some(node) = st.graph.node(id) else { continue };
+                    let steps = node.edges.iter().map(|e| (e.to, 1)).chain(node.overflow.iter().map(|e| (e.to, 2)));
+                    for (to, cost) in steps {
+                        let nh = h + cost;
+                        if nh > options.depth {
+                            continue;
+                        }
+                        if hops.get(&to).is_none_or(|&old| nh < old) {
+                            hops.insert(to, nh);
+                            queue.push_back(to);
+                        }
+                    }
+                }
+                let bridge_set: HashSet<u64> = st
+                    .last_injected
+                    .iter()
+                    .filter_map(|id| st.graph.node(*id))
+                    .flat_map(|n| n.edges.iter().map(|e| e.to))
+                    .collect();
+                let mut scored: Vec<(Score, u64, u32)> = Vec::with_capacity(hops.len());
+                for (i, (&id, &h)) in hops.iter().enumerate() {
+                    deadline.check_every(i, "context")?;
+                    let (Some(node), Some(row)) = (st.graph.node(id), st.graph.vector(id)) else { continue };
+                    scored.push((scorer.score(cosine(query, inv_q, row, node.inv_norm), node), id, h));
+                }
+                scored.sort_by(|a, b| b.0.p.total_cmp(&a.0.p).then(a.1.cmp(&b.1)));
+                let considered = scored.len();
+                let pending: Vec<Pending> = scored
+                    .into_iter()
+                    .filter_map(|(score, id, hops)| {
+                        let trigger = if score.s >= RESONANCE_MIN_S {
+                            Trigger::Resonance
+                        } else if score.s >= BRIDGE_MIN_S && bridge_set.contains(&id) {
+                            Trigger::Bridge
+                        } else if score.p >= alpha {
+                            Trigger::Metabolic
+                        } else {
+                            return None;
+                        };
+                        let node = st.graph.node(id)?;
+                        Some(Pending {
+                            id,
+                            text: node.text.clone(),
+                            metadata: node.metadata.clone().map(Value::Object),
+                            score,
+                            trigger,
+                            hops,
+                        })
+                    })
+                    .collect();
+                (alpha, considered, pending)
+            };
+
+            // Phase 2 (no lock): token counts, drift and redundancy need no shared state.
+            let tokens: Vec<usize> =
+                pending.iter().map(|p| counter.map_or_else(|| estimate_tokens(&p.text), |f| f(&p.text))).collect();
+
+            // Phase 3 (write lock): loop guardrail, budget, updates. Cannot fail.
+            let mut st = self.state.write();
+            let now_us = self.clock.monotonic_micros();
+            let now_ms = self.clock.unix_millis();
+            let window_us = LOOP_WINDOW_MS * 1000;
+            let mut guard = GuardrailCounts::default();
+            let mut items: Vec<ContextItem> = Vec::new();
+            let mut injected_shingles: Vec<HashSet<u64>> = Vec::new();
+            let mut used = 0usize;
+            for (p, t) in pending.into_iter().zip(tokens) {
+                if !st.graph.contains(p.id) {
+                    continue; // deleted since phase 1
+                }
+                if p.hops > DRIFT_MAX_HOPS && p.score.s < DRIFT_MIN_S {
+                    guard.drift += 1;
+                    continue;
+                }
+                let recent = st
+                    .injections
+                    .get(&p.id)
+                    .map_or(0, |q| q.iter().filter(|&&t0| now_us.saturating_sub(t0) < window_us).count());
+                if recent >= LOOP_MAX_INJECTIONS {
+                    guard.loop_ += 1;
+                    continue;
+                }
+                let sh = shingles(&p.text);
+                if injected_shingles.iter().any(|o| similarity(o, &sh) >= REDUNDANCY_MIN_SIMILARITY) {
+                    guard.redundancy += 1;
+                    continue;
+                }
+                if used.saturating_add(t) > options.max_tokens {
+                    break;
+                }
+                used += t;
+                injected_shingles.push(sh);
+                items.push(ContextItem {
+                    id: p.id,
+                    text: p.text,
+                    metadata: p.metadata,
+                    score: p.score,
+                    trigger: p.trigger,
+                    hops: p.hops,
+                    tokens: t,
+                });
+            }
+            for it in &items {
+                if let Some(n) = st.graph.node_mut(it.id) {
+                    n.last_accessed = now_ms;
+                    n.access_count += 1;
+                }
+                let q = st.injections.entry(it.id).or_default();
+                q.retain(|&t0| now_us.saturating_sub(t0) < window_us);
+                q.push_back(now_us);
+            }
+            st.last_injected = items.iter().map(|i| i.id).collect();
+            st.metabolism.charge(used as u64);
+            let metabolism = st.metabolism.report();
+            drop(st);
+
+            self.recorder.drift_detections.fetch_add(guard.drift, Ordering::Relaxed);
+            self.recorder.loop_preventions.fetch_add(guard.loop_, Ordering::Relaxed);
+            self.recorder.redundancy_filters.fetch_add(guard.redundancy, Ordering::Relaxed);
+            let context = items.iter().map(|i| i.text.as_str()).collect::<Vec<_>>().join(&options.separator);
+            logs.push(
+                Level::Info,
+                "context assembled",
+                json!({ "items": items.len(), "tokens_used": used, "max_tokens": options.max_tokens,
+                        "drift": guard.drift, "loop": guard.loop_, "redundancy": guard.redundancy }),
+            );
+            Ok(ContextResult {
+                context,
+                tokens_used: used,
+                max_tokens: options.max_tokens,
+                alpha,
+                items,
+                guardrails: guard,
+                considered,
+                metabolism,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shingles_catch_duplicates_and_are_utf8_safe() {
+        let a = shingles("The user prefers green tea.");
+        assert_eq!(similarity(&a, &shingles("The user prefers green tea.")), 1.0);
+        assert_eq!(similarity(&a, &shingles("  the USER   prefers green tea. ")), 1.0, "case and spacing");
+        assert!(similarity(&a, &shingles("Standup moved to 10:30")) < 0.2);
+        let z = shingles("żółw 🐢 żółw 🐢");
+        assert_eq!(similarity(&z, &shingles("żółw 🐢 żółw 🐢")), 1.0);
+        assert_eq!(similarity(&shingles("ab"), &shingles("ab")), 1.0);
+        assert_eq!(similarity(&shingles("ab"), &shingles("abc")), 0.0);
+        // One character changed in a long text stays above the threshold.
+        let long = "word ".repeat(400) + "end";
+        let long2 = "word ".repeat(400) + "enD";
+        assert!(similarity(&shingles(&long), &shingles(&long2)) >= REDUNDANCY_MIN_SIMILARITY);
+    }
+
+    #[test]
+    fn token_estimate_is_ceil_bytes_over_4() {
+        assert_eq!(estimate_tokens("abcd"), 1);
+        assert_eq!(estimate_tokens("abcde"), 2);
+        assert_eq!(estimate_tokens("ż"), 1);
+    }
+
+    #[test]
+    fn options_json() {
+        let o = ContextOptions::from_json(r#"{"maxTokens": 100, "depth": 3, "candidates": 2}"#).unwrap();
+        assert_eq!((o.max_tokens, o.depth, o.candidates), (100, 3, 2));
+        assert!(ContextOptions::from_json(r#"{"max_tokens": "x"}"#).is_err());
+        assert!(ContextOptions::from_json(r#"{"tokens": 1}"#).is_err());
+    }
+}
