@@ -12,7 +12,7 @@ CC           ?= gcc
 PREFIX       ?= /usr/local
 BUILD        := build
 RELEASE_LIB  := target/release
-CFLAGS_TEST  := -std=c11 -Wall -Wextra -Werror -g -I include
+CFLAGS_TEST  := -std=c11 -Wall -Wextra -Werror -g -I include -I tests/c
 LIBS_STATIC  := -L $(RELEASE_LIB) -l:libov_memory.a -lpthread -ldl -lm
 SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 VALGRIND     := valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible \

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ov_memory.h"
+#include "test_util.h"
 
 #define DIM 384
 #define MAX_RECORDS 128
@@ -21,22 +22,6 @@ static void check(int ok, const char *what, const char *id) {
         failed++;
         fprintf(stderr, "%s: %s\n", id, what);
     }
-}
-
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 static void to_floats(const cJSON *arr, float *out) {

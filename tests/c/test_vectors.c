@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ov_memory.h"
+#include "test_util.h"
 
 static int passed = 0, failed = 0;
 
@@ -30,22 +31,6 @@ static double num(const cJSON *v) {
     }
     fprintf(stderr, "bad number in vector\n");
     exit(2);
-}
-
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 /* Expected error name, or NULL when the step must succeed. */
