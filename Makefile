@@ -17,9 +17,12 @@ LIBS_STATIC  := -L $(RELEASE_LIB) -l:libov_memory.a -lpthread -ldl -lm
 SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 VALGRIND     := valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible \
                 --errors-for-leak-kinds=definite,indirect,possible -q
+NPM_STAMP    := bindings/node_modules/.ov-installed
+NODE_ADDON   := bindings/node/native/ov-memory.node
+NODE_DIST    := bindings/node/dist/node/src/index.js
 VERSION      := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: all build demo demo-c test test-rust test-c lint header header-check install deps-c quality clean
+.PHONY: all build demo demo-c demo-node test test-rust test-c test-node node lint header header-check install deps-c quality clean
 
 all: build
 
@@ -54,9 +57,29 @@ deps-c:
 	  apt-get update -qq && apt-get install -y -qq libcjson-dev valgrind pkg-config >/dev/null; \
 	fi
 
+# npm build and test tools (bindings/package.json), installed once per lock file.
+$(NPM_STAMP): bindings/package.json bindings/package-lock.json
+	cd bindings && npm ci --no-audit --no-fund
+	touch $@
+
+# ------------------------------------------------------------------ node
+
+node: $(NODE_DIST)
+
+$(NODE_ADDON): $(NPM_STAMP) $(shell find crates/ov-memory/src crates/ov-memory-node/src -name '*.rs') crates/ov-memory-node/Cargo.toml
+	cd bindings && npx napi build --release --manifest-path ../crates/ov-memory-node/Cargo.toml \
+	  --package-json-path node/package.json --output-dir node/native --dts binding.d.ts
+
+$(NODE_DIST): $(NODE_ADDON) bindings/shared/surface.ts bindings/node/src/index.ts bindings/node/tsconfig.json
+	cd bindings && ./node_modules/.bin/tsc -p node/tsconfig.json
+	touch $@
+
 # ------------------------------------------------------------------ demo
 
-demo: demo-c
+demo: demo-c demo-node
+
+demo-node: node
+	node examples/node/demo.js examples/data/demo.tsv
 
 demo-c: build
 	@mkdir -p $(BUILD)
@@ -65,8 +88,11 @@ demo-c: build
 
 # ------------------------------------------------------------------ tests
 
-test: lint header-check test-rust test-c
+test: lint header-check test-rust test-c test-node
 	@echo "make test: all suites passed"
+
+test-node: node
+	node --test bindings/tests/
 
 lint:
 	$(CARGO) fmt --all -- --check

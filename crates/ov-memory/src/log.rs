@@ -188,14 +188,22 @@ impl Logger {
         }
     }
 
-    /// Builds the JSON line for one event.
+    /// Builds the JSON line for one event, keys in the documented order.
     pub(crate) fn format(&self, ev: &LogEvent) -> String {
-        let mut obj = Map::new();
-        obj.insert("timestamp".into(), Value::String(rfc3339_millis(self.clock.unix_millis())));
-        obj.insert("level".into(), Value::String(ev.level.name().into()));
-        obj.insert("message".into(), Value::String(ev.message.clone()));
-        obj.insert("fields".into(), Value::Object(ev.fields.clone()));
-        Value::Object(obj).to_string()
+        #[derive(Serialize)]
+        struct Line<'a> {
+            timestamp: String,
+            level: &'static str,
+            message: &'a str,
+            fields: &'a Map<String, Value>,
+        }
+        let line = Line {
+            timestamp: rfc3339_millis(self.clock.unix_millis()),
+            level: ev.level.name(),
+            message: &ev.message,
+            fields: &ev.fields,
+        };
+        serde_json::to_string(&line).unwrap_or_else(|_| "{}".to_owned())
     }
 
     /// Writes every event of `buf` to the sink. Must be called with no engine lock held.
@@ -260,6 +268,8 @@ mod tests {
         assert_eq!(v["message"], "kept");
         assert_eq!(v["fields"]["k"], 1);
         assert_eq!(v["timestamp"], "2023-11-14T22:13:20.000Z");
+        assert!(lines[0]
+            .starts_with(r#"{"timestamp":"2023-11-14T22:13:20.000Z","level":"WARNING","message":"kept","fields":"#));
     }
 
     #[test]

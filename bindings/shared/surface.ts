@@ -1,0 +1,711 @@
+/**
+ * OV-Memory's JavaScript API, shared by the Node package (napi-rs) and the
+ * browser package (WebAssembly). Each package binds its native module with
+ * `bindNative()`; everything else — names, types, docs, input checks, error
+ * mapping — lives here once, so both behave the same.
+ *
+ * Result objects keep the engine's JSON key names (snake_case: `error_rate_pct`,
+ * `created_at`, …), which are identical in every front-end (C, Node, browser).
+ * Option objects accept camelCase or snake_case keys.
+ */
+
+// ---------------------------------------------------------------- native protocol
+
+/** What a native module provides (napi-rs or wasm-bindgen). Not public API. */
+export interface NativeStoreLike {
+  add(embedding: Float32Array, text: string, weight?: number | null, metadataJson?: string | null, timeoutMs?: number | null): number
+  addAsync?(embedding: Float32Array, text: string, weight?: number | null, metadataJson?: string | null, timeoutMs?: number | null): Promise<string>
+  addBatch(embeddings: Float32Array, texts: string[], weights?: number[] | null, metadataJson?: Array<string | null> | null, timeoutMs?: number | null): number[] | Float64Array
+  addBatchAsync?(embeddings: Float32Array, texts: string[], weights?: number[] | null, metadataJson?: Array<string | null> | null, timeoutMs?: number | null): Promise<string>
+  get(id: number): string | null | undefined
+  delete(id: number): void
+  size(): number
+  retrieve(query: Float32Array, optionsJson: string): string
+  retrieveAsync?(query: Float32Array, optionsJson: string): Promise<string>
+  context(query: Float32Array, optionsJson: string): string
+  contextAsync?(query: Float32Array, optionsJson: string): Promise<string>
+  health(): string
+  metrics(): string
+  prometheus(): string
+  setLogLevel(level: string): void
+  logLevel(): string
+  setLogCallback(callback: ((line: string) => void) | null): void
+  resetBreaker(): void
+  metabolism(): string
+  resetMetabolism(): void
+  resizeMetabolism(budgetTokens: number): void
+  config(): string
+  free?(): void
+}
+
+/** A native module: a constructor of native stores. Not public API. */
+export interface NativeModule {
+  NativeStore: new (configJson: string) => NativeStoreLike
+}
+
+let native: NativeModule | undefined
+
+/** Binds the native implementation (called once by each package's entry point). */
+export function bindNative(mod: NativeModule): void {
+  native = mod
+}
+
+// ---------------------------------------------------------------- errors
+
+/** The stable error names of SPEC §6, shared by every front-end. */
+export type ErrorCode =
+  | 'INVALID_DATA'
+  | 'NOT_FOUND'
+  | 'RESOURCE_EXHAUSTION'
+  | 'TIMEOUT'
+  | 'CIRCUIT_OPEN'
+  | 'MEMORY_CORRUPTION'
+  | 'IO'
+  | 'INTERNAL'
+
+/** Every error code, in numeric order (1..8). */
+export const ERROR_CODES: readonly ErrorCode[] = [
+  'INVALID_DATA',
+  'NOT_FOUND',
+  'RESOURCE_EXHAUSTION',
+  'TIMEOUT',
+  'CIRCUIT_OPEN',
+  'MEMORY_CORRUPTION',
+  'IO',
+  'INTERNAL',
+]
+
+/** The error every method throws (or rejects with). */
+export class OvMemoryError extends Error {
+  /** The stable error name, e.g. `"INVALID_DATA"`. */
+  readonly code: ErrorCode
+  /** Machine-readable details, e.g. `{ field: "embedding", expected: 768, got: 512 }`. */
+  readonly context: Record<string, unknown>
+
+  constructor(code: ErrorCode, message: string, context: Record<string, unknown> = {}) {
+    super(`${code}: ${message}`)
+    this.name = 'OvMemoryError'
+    this.code = code
+    this.context = context
+  }
+}
+
+const ARGUMENT_STATUSES = new Set(['InvalidArg', 'ObjectExpected', 'StringExpected', 'NameExpected', 'FunctionExpected', 'NumberExpected', 'BooleanExpected', 'ArrayExpected', 'BigintExpected', 'DateExpected', 'ArrayBufferExpected'])
+
+/** Maps anything the native layer throws to an OvMemoryError. */
+function toOvError(e: unknown): OvMemoryError {
+  if (e instanceof OvMemoryError) return e
+  const err = e as { message?: unknown; code?: unknown } | undefined
+  const message = typeof err?.message === 'string' ? err.message : String(e)
+  try {
+    const body = JSON.parse(message) as { code?: unknown; message?: unknown; context?: unknown }
+    if (body && typeof body.code === 'string' && ERROR_CODES.includes(body.code as ErrorCode)) {
+      return new OvMemoryError(body.code as ErrorCode, String(body.message), (body.context ?? {}) as Record<string, unknown>)
+    }
+  } catch {
+    // not the JSON protocol: fall through
+  }
+  if (typeof err?.code === 'string' && ARGUMENT_STATUSES.has(err.code)) {
+    return new OvMemoryError('INVALID_DATA', message, { native_status: err.code })
+  }
+  if (e instanceof TypeError || e instanceof RangeError) {
+    return new OvMemoryError('INVALID_DATA', message)
+  }
+  return new OvMemoryError('INTERNAL', message)
+}
+
+function guard<T>(f: () => T): T {
+  try {
+    return f()
+  } catch (e) {
+    throw toOvError(e)
+  }
+}
+
+async function guardAsync<T>(f: () => Promise<T> | T): Promise<T> {
+  try {
+    return await f()
+  } catch (e) {
+    throw toOvError(e)
+  }
+}
+
+function invalid(field: string, message: string, context: Record<string, unknown> = {}): OvMemoryError {
+  return new OvMemoryError('INVALID_DATA', message, { field, ...context })
+}
+
+// ---------------------------------------------------------------- input conversion
+
+/** A vector: a Float32Array (used as is, never copied) or an array of numbers. */
+export type Vector = Float32Array | readonly number[]
+
+function kind(v: unknown): string {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'array'
+  if (ArrayBuffer.isView(v)) return v.constructor.name
+  return typeof v
+}
+
+function toVector(v: unknown, field: string): Float32Array {
+  if (v instanceof Float32Array) return v
+  if (!Array.isArray(v)) {
+    throw invalid(field, `${field} must be a Float32Array or an array of numbers`, { got: kind(v) })
+  }
+  const out = new Float32Array(v.length)
+  for (let i = 0; i < v.length; i++) {
+    if (!(i in v)) throw invalid(field, `${field} is a sparse array (hole at index ${i})`, { index: i })
+    const x = v[i]
+    if (typeof x !== 'number') throw invalid(field, `${field}[${i}] is not a number`, { index: i, got: kind(x) })
+    out[i] = x
+  }
+  return out
+}
+
+function toText(t: unknown, field = 'text'): string {
+  if (typeof t !== 'string') throw invalid(field, `${field} must be a string`, { got: kind(t) })
+  return t
+}
+
+function toOptionalNumber(v: unknown, field: string): number | undefined {
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'number') throw invalid(field, `${field} must be a number`, { got: kind(v) })
+  return v
+}
+
+function toId(v: unknown): number {
+  if (typeof v !== 'number') throw invalid('id', 'id must be a number', { got: kind(v) })
+  return v
+}
+
+function toMetadataJson(m: unknown): string | undefined {
+  if (m === undefined || m === null) return undefined
+  let text: string | undefined
+  try {
+    text = JSON.stringify(m)
+  } catch (e) {
+    throw invalid('metadata', `metadata cannot be written as JSON: ${(e as Error).message}`)
+  }
+  if (text === undefined) throw invalid('metadata', 'metadata must be a JSON object', { got: kind(m) })
+  return text
+}
+
+function toOptionsJson(o: unknown, field = 'options'): string {
+  if (o === undefined || o === null) return ''
+  if (typeof o !== 'object' || Array.isArray(o)) throw invalid(field, `${field} must be an object`, { got: kind(o) })
+  try {
+    return JSON.stringify(o)
+  } catch (e) {
+    throw invalid(field, `${field} cannot be written as JSON: ${(e as Error).message}`)
+  }
+}
+
+// ---------------------------------------------------------------- result types
+
+/** Store settings; every key is optional (defaults of SPEC §7). camelCase or snake_case. */
+export interface StoreOptions {
+  /** Vector length, 1..=65536 (default 768). */
+  embeddingDim?: number
+  /** Most memories (default 10 000). */
+  maxNodes?: number
+  /** Ceiling on the documented size estimate, in MiB (default none). */
+  maxMemoryMb?: number
+  /** Most honeycomb neighbours (default 6). */
+  maxDegree?: number
+  /** Most characters in a text (default 1 000 000). */
+  maxTextChars?: number
+  /** Most bytes of metadata as compact JSON (default 65 536). */
+  maxMetadataBytes?: number
+  /** top_k above this is served with a WARNING log (default 1 000). */
+  maxTopK?: number
+  /** Deadline of add, retrieve and context in ms (default 30 000). */
+  timeoutMs?: number
+  /** Recency time constant τ in seconds (default 86 400). */
+  decayTauSecs?: number
+  /** Default alpha of retrieve (default 0.75). */
+  alpha?: number
+  /** Score form (default "geometric"). */
+  scoring?: 'geometric' | 'product'
+  /** Circuit breaker thresholds. */
+  breaker?: { failureThreshold?: number; openMs?: number; halfOpenProbes?: number }
+  /** Window the health status reads, in seconds (default 60). */
+  healthWindowSecs?: number
+  /** Latency histograms and the health window (default true). */
+  monitoring?: boolean
+  /** Log threshold (default "INFO"). */
+  logLevel?: LogLevel
+  /** Metabolism token budget (default 100 000). */
+  budgetTokens?: number
+  [key: string]: unknown
+}
+
+/** Options of `add`. */
+export interface AddOptions {
+  /** Importance weight, finite and > 0 (default 1). */
+  weight?: number
+  /** A JSON object of at most 64 KiB. */
+  metadata?: Record<string, unknown> | null
+  /** Deadline in ms (default: the store's timeoutMs). */
+  timeoutMs?: number
+}
+
+/** Options of `addBatch`. */
+export interface AddBatchOptions {
+  /** One weight per text (default 1 each). */
+  weights?: readonly number[]
+  /** One metadata object (or null) per text. */
+  metadata?: ReadonlyArray<Record<string, unknown> | null | undefined>
+  /** Deadline in ms. */
+  timeoutMs?: number
+}
+
+/** A stored memory. */
+export interface Memory {
+  id: number
+  text: string
+  embedding: Float32Array
+  weight: number
+  metadata: Record<string, unknown> | null
+  /** Unix ms. */
+  created_at: number
+  /** Unix ms of the last context injection (creation time until then). */
+  last_accessed: number
+  access_count: number
+  /** Honeycomb neighbours, ascending ids. */
+  neighbors: number[]
+}
+
+/** A score and its factors (SPEC §3). */
+export interface Score {
+  /** Semantic resonance max(0, cos). */
+  S: number
+  /** Centrality. */
+  C: number
+  /** Recency exp(-age/τ). */
+  R: number
+  /** Weight. */
+  W: number
+  /** The combined score. */
+  P: number
+}
+
+/** One retrieval result. */
+export interface Hit {
+  id: number
+  text: string
+  metadata: Record<string, unknown> | null
+  score: Score
+}
+
+/** Options of `retrieve`. */
+export interface RetrieveOptions {
+  /** Results at most (default 5). */
+  topK?: number
+  /** Alpha in [0, 1] (default: the store's). */
+  alpha?: number
+  /** Deadline in ms. */
+  timeoutMs?: number
+  /** Score form (default: the store's). */
+  scoring?: 'geometric' | 'product'
+}
+
+/** Options of `context`. */
+export interface ContextOptions {
+  /** Token budget (default 2 000). */
+  maxTokens?: number
+  /** Best memories that seed the wake-up (default 5). */
+  candidates?: number
+  /** Wake-up depth in hops (default 2). */
+  depth?: number
+  /** Alpha override (default: the metabolism's). */
+  alpha?: number
+  /** Deadline in ms. */
+  timeoutMs?: number
+  /** Text between injected memories (default "\n\n"). */
+  separator?: string
+}
+
+/** One injected memory. */
+export interface ContextItem extends Hit {
+  trigger: 'resonance' | 'bridge' | 'metabolic'
+  hops: number
+  tokens: number
+}
+
+/** The metabolism (SPEC §5). */
+export interface MetabolismReport {
+  budget_tokens: number
+  used_tokens: number
+  remaining_pct: number
+  state: 'HEALTHY' | 'STRESSED' | 'CRITICAL' | 'EMERGENCY'
+  alpha: number
+}
+
+/** What `context` returns. */
+export interface ContextResult {
+  context: string
+  tokens_used: number
+  max_tokens: number
+  alpha: number
+  items: ContextItem[]
+  guardrails: { drift: number; loop: number; redundancy: number }
+  considered: number
+  metabolism: MetabolismReport
+}
+
+/** Breaker states. */
+export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN'
+
+/** The health report (SPEC §9). */
+export interface HealthReport {
+  status: 'HEALTHY' | 'WARNING' | 'CRITICAL'
+  error_rate_pct: number
+  circuit_breaker: BreakerState
+  reasons: string[]
+  metrics: {
+    queries: number
+    qps: number
+    avg_latency_ms: number
+    p95_latency_ms: number
+    p99_latency_ms: number
+    error_count: number
+    nodes: number
+    capacity_pct: number
+  }
+  timestamp: string
+}
+
+/** Latency figures of one operation. */
+export interface OperationMetrics {
+  count: number
+  errors: number
+  avg_latency_ms: number
+  p50_latency_ms: number
+  p95_latency_ms: number
+  p99_latency_ms: number
+  max_latency_ms: number
+}
+
+/** Every metric of SPEC §9. */
+export interface Metrics {
+  queries_processed: number
+  qps: number
+  avg_latency_ms: number
+  p50_latency_ms: number
+  p95_latency_ms: number
+  p99_latency_ms: number
+  max_latency_ms: number
+  error_count: number
+  error_rate_pct: number
+  error_breakdown: Partial<Record<ErrorCode, number>>
+  uptime_seconds: number
+  operations: Record<string, OperationMetrics>
+  drift_detections: number
+  loop_preventions: number
+  redundancy_filters: number
+  fractal_overflows: number
+  node_count: number
+  edge_count: number
+  memory_estimate_bytes: number
+  capacity_pct: number
+  max_nodes: number
+  circuit_breaker: {
+    state: BreakerState
+    consecutive_failures: number
+    times_opened: number
+    rejected_calls: number
+    half_open_in_flight: number
+    half_open_successes: number
+  }
+  metabolism: MetabolismReport
+}
+
+/** Log levels, lowest first. */
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL'
+
+/** One log line (SPEC §9). */
+export interface LogRecord {
+  timestamp: string
+  level: LogLevel
+  message: string
+  fields: Record<string, unknown>
+}
+
+function parseMemory(json: string): Memory {
+  const m = JSON.parse(json) as Omit<Memory, 'embedding'> & { embedding: number[] }
+  return { ...m, embedding: Float32Array.from(m.embedding) }
+}
+
+const disposeSymbol: symbol =
+  (Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('Symbol.dispose')
+
+// ---------------------------------------------------------------- the store
+
+/**
+ * A memory store. Methods throw `OvMemoryError` (the `…Async` variants reject
+ * with it); a rejected call changes nothing.
+ *
+ * ```ts
+ * const store = new MemoryStore({ embeddingDim: 384 })
+ * const id = store.add(embedding, 'The user prefers green tea', { weight: 0.9 })
+ * const hits = store.retrieve(query, { topK: 3 })
+ * ```
+ */
+export class MemoryStore {
+  #native: NativeStoreLike | null
+
+  /** A store with these settings (all optional). */
+  constructor(options: StoreOptions = {}) {
+    if (!native) throw new OvMemoryError('INTERNAL', 'the native module is not initialised')
+    const config = toOptionsJson(options, 'options')
+    const mod = native
+    this.#native = guard(() => new mod.NativeStore(config))
+  }
+
+  /** The native store; throws once `free()` was called. */
+  get #n(): NativeStoreLike {
+    if (!this.#native) throw new OvMemoryError('INVALID_DATA', 'this store was freed', { field: 'this' })
+    return this.#native
+  }
+
+  /** Adds a memory and links it into the honeycomb; returns its id. */
+  add(embedding: Vector, text: string, options: AddOptions = {}): number {
+    return guard(() => {
+      const o = options ?? {}
+      return this.#n.add(toVector(embedding, 'embedding'), toText(text), toOptionalNumber(o.weight, 'weight'), toMetadataJson(o.metadata), toOptionalNumber(o.timeoutMs, 'timeoutMs'))
+    })
+  }
+
+  /** `add` off the event loop (Node: on the thread pool). */
+  addAsync(embedding: Vector, text: string, options: AddOptions = {}): Promise<number> {
+    return guardAsync(async () => {
+      const o = options ?? {}
+      const args = [toVector(embedding, 'embedding'), toText(text), toOptionalNumber(o.weight, 'weight'), toMetadataJson(o.metadata), toOptionalNumber(o.timeoutMs, 'timeoutMs')] as const
+      const n = this.#n
+      if (n.addAsync) return Number(JSON.parse(await n.addAsync(...args)))
+      await Promise.resolve()
+      return n.add(...args)
+    })
+  }
+
+  #batchArgs(embeddings: Vector, texts: readonly string[], options: AddBatchOptions) {
+    const o = options ?? {}
+    if (!Array.isArray(texts)) throw invalid('texts', 'texts must be an array of strings', { got: kind(texts) })
+    const t = texts.map((x, i) => toText(x, `texts[${i}]`))
+    let weights: number[] | undefined
+    if (o.weights !== undefined && o.weights !== null) {
+      if (!Array.isArray(o.weights)) throw invalid('weights', 'weights must be an array of numbers', { got: kind(o.weights) })
+      weights = Array.from(o.weights, (w, i) => toOptionalNumber(w, `weights[${i}]`) ?? NaN)
+    }
+    let metas: Array<string | null> | undefined
+    if (o.metadata !== undefined && o.metadata !== null) {
+      if (!Array.isArray(o.metadata)) throw invalid('metadata', 'metadata must be an array', { got: kind(o.metadata) })
+      metas = Array.from(o.metadata, (m) => toMetadataJson(m) ?? null)
+    }
+    return [toVector(embeddings, 'embeddings'), t, weights, metas, toOptionalNumber(o.timeoutMs, 'timeoutMs')] as const
+  }
+
+  /**
+   * Adds `texts.length` memories at once, all or nothing. `embeddings` is one
+   * flat vector holding `texts.length * embeddingDim` values, row after row.
+   */
+  addBatch(embeddings: Vector, texts: readonly string[], options: AddBatchOptions = {}): number[] {
+    return guard(() => Array.from(this.#n.addBatch(...this.#batchArgs(embeddings, texts, options))))
+  }
+
+  /** `addBatch` off the event loop. */
+  addBatchAsync(embeddings: Vector, texts: readonly string[], options: AddBatchOptions = {}): Promise<number[]> {
+    return guardAsync(async () => {
+      const args = this.#batchArgs(embeddings, texts, options)
+      const n = this.#n
+      if (n.addBatchAsync) return JSON.parse(await n.addBatchAsync(...args)) as number[]
+      await Promise.resolve()
+      return Array.from(n.addBatch(...args))
+    })
+  }
+
+  /** The memory with this id, or null. */
+  get(id: number): Memory | null {
+    return guard(() => {
+      const json = this.#n.get(toId(id))
+      return json == null ? null : parseMemory(json)
+    })
+  }
+
+  /** Deletes a memory and its edges; throws NOT_FOUND for an unknown id. */
+  delete(id: number): void {
+    guard(() => this.#n.delete(toId(id)))
+  }
+
+  /** Number of memories. */
+  get size(): number {
+    return guard(() => this.#n.size())
+  }
+
+  /** The best memories for `query` by the score P (SPEC §3), best first. */
+  retrieve(query: Vector, options: RetrieveOptions = {}): Hit[] {
+    return guard(() => JSON.parse(this.#n.retrieve(toVector(query, 'query'), toOptionsJson(options))) as Hit[])
+  }
+
+  /** `retrieve` off the event loop. */
+  retrieveAsync(query: Vector, options: RetrieveOptions = {}): Promise<Hit[]> {
+    return guardAsync(async () => {
+      const q = toVector(query, 'query')
+      const o = toOptionsJson(options)
+      const n = this.#n
+      if (n.retrieveAsync) return JSON.parse(await n.retrieveAsync(q, o)) as Hit[]
+      await Promise.resolve()
+      return JSON.parse(n.retrieve(q, o)) as Hit[]
+    })
+  }
+
+  /** Assembles a context for `query` within a token budget (SPEC §4). */
+  context(query: Vector, options: ContextOptions = {}): ContextResult {
+    return guard(() => JSON.parse(this.#n.context(toVector(query, 'query'), toOptionsJson(options))) as ContextResult)
+  }
+
+  /** `context` off the event loop. */
+  contextAsync(query: Vector, options: ContextOptions = {}): Promise<ContextResult> {
+    return guardAsync(async () => {
+      const q = toVector(query, 'query')
+      const o = toOptionsJson(options)
+      const n = this.#n
+      if (n.contextAsync) return JSON.parse(await n.contextAsync(q, o)) as ContextResult
+      await Promise.resolve()
+      return JSON.parse(n.context(q, o)) as ContextResult
+    })
+  }
+
+  /** The health report as an object. Never blocked by the breaker. */
+  health(): HealthReport {
+    return guard(() => JSON.parse(this.#n.health()) as HealthReport)
+  }
+
+  /** The health report as JSON text (fits 512 bytes when healthy). */
+  healthJson(): string {
+    return guard(() => this.#n.health())
+  }
+
+  /** Every metric (SPEC §9). */
+  metrics(): Metrics {
+    return guard(() => JSON.parse(this.#n.metrics()) as Metrics)
+  }
+
+  /** The metrics in the Prometheus text format. */
+  prometheus(): string {
+    return guard(() => this.#n.prometheus())
+  }
+
+  /** The log threshold. */
+  get logLevel(): LogLevel {
+    return guard(() => this.#n.logLevel() as LogLevel)
+  }
+
+  /** Sets the log threshold. */
+  setLogLevel(level: LogLevel): void {
+    guard(() => this.#n.setLogLevel(toText(level, 'level')))
+  }
+
+  /**
+   * Sends every log line to `callback` (null: silent, the default). The callback
+   * runs after the engine call, never inside it; if it throws, the error is
+   * swallowed and nothing changes.
+   */
+  onLog(callback: ((record: LogRecord, line: string) => void) | null): void {
+    guard(() => {
+      if (callback === null || callback === undefined) return this.#n.setLogCallback(null)
+      if (typeof callback !== 'function') throw invalid('callback', 'callback must be a function or null', { got: kind(callback) })
+      this.#n.setLogCallback((line: string) => {
+        try {
+          callback(JSON.parse(line) as LogRecord, line)
+        } catch {
+          // a throwing host callback must not affect the store
+        }
+      })
+    })
+  }
+
+  /** Closes the circuit breaker by hand. */
+  resetBreaker(): void {
+    guard(() => this.#n.resetBreaker())
+  }
+
+  /** The metabolism's budget, use, band and alpha. */
+  metabolism(): MetabolismReport {
+    return guard(() => JSON.parse(this.#n.metabolism()) as MetabolismReport)
+  }
+
+  /** Forgets the tokens spent. */
+  resetMetabolism(): void {
+    guard(() => this.#n.resetMetabolism())
+  }
+
+  /** Sets a new token budget (a whole number >= 1). */
+  resizeMetabolism(budgetTokens: number): void {
+    guard(() => this.#n.resizeMetabolism(toOptionalNumber(budgetTokens, 'budgetTokens') ?? NaN))
+  }
+
+  /** The settings the store was built with (snake_case keys). */
+  config(): Record<string, unknown> {
+    return guard(() => JSON.parse(this.#n.config()) as Record<string, unknown>)
+  }
+
+  /** Frees the native store now (the browser build's memory is not garbage-collected). Idempotent. */
+  free(): void {
+    const n = this.#native
+    this.#native = null
+    n?.free?.()
+  }
+
+  /** `using store = new MemoryStore(...)` frees it at the end of the scope. */
+  [disposeSymbol](): void {
+    this.free()
+  }
+}
+
+// ---------------------------------------------------------------- the seed's class
+
+/**
+ * The founding documents' class, over `MemoryStore`:
+ *
+ * ```js
+ * const memory = new OVMemoryProduction(768, 10000, true)
+ * const nodeId = await memory.addMemory(embedding, 'text', 0.9)
+ * console.log(memory.getHealthStatus())
+ * ```
+ */
+export class OVMemoryProduction {
+  /** The underlying store. */
+  readonly store: MemoryStore
+
+  /** A store of `dim`-dimensional embeddings holding at most `maxNodes` memories. */
+  constructor(dim: number, maxNodes: number, enableMonitoring = true) {
+    if (typeof enableMonitoring !== 'boolean') throw invalid('enableMonitoring', 'enableMonitoring must be a boolean')
+    this.store = new MemoryStore({ embedding_dim: dim, max_nodes: maxNodes, monitoring: enableMonitoring })
+  }
+
+  /** Adds a memory off the event loop; resolves to its id. */
+  addMemory(embedding: Vector, text: string, weight = 1.0, metadata?: Record<string, unknown> | null): Promise<number> {
+    return this.store.addAsync(embedding, text, { weight, metadata })
+  }
+
+  /** The memory with this id, or null. */
+  getMemory(id: number): Memory | null {
+    return this.store.get(id)
+  }
+
+  /** The `topK` best memories for `query`, off the event loop. */
+  retrieveMemories(query: Vector, topK = 5, alpha = 0.75, timeoutSeconds = 30): Promise<Hit[]> {
+    const timeout = toOptionalNumber(timeoutSeconds, 'timeoutSeconds')
+    return this.store.retrieveAsync(query, { topK, alpha, timeoutMs: timeout === undefined ? undefined : Math.ceil(timeout * 1000) })
+  }
+
+  /** The health report. */
+  getHealthStatus(): HealthReport {
+    return this.store.health()
+  }
+
+  /** Every metric. */
+  getMetrics(): Metrics {
+    return this.store.metrics()
+  }
+}

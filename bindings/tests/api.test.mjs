@@ -1,0 +1,270 @@
+// The whole JS API, run against the napi build and the wasm build alike.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { api, target } from './target.mjs'
+
+const { MemoryStore, OvMemoryError, ERROR_CODES } = api
+
+const unit = (i, dim = 8) => Float32Array.from({ length: dim }, (_, j) => Math.sin((i + 1) * (j + 0.5)))
+
+function code(f) {
+  try {
+    f()
+  } catch (e) {
+    assert.ok(e instanceof OvMemoryError, `not an OvMemoryError: ${e}`)
+    assert.ok(e instanceof Error)
+    assert.equal(typeof e.context, 'object')
+    assert.ok(e.message.startsWith(`${e.code}: `), e.message)
+    return e.code
+  }
+  assert.fail('no error thrown')
+}
+
+async function codeAsync(p) {
+  try {
+    await p
+  } catch (e) {
+    assert.ok(e instanceof OvMemoryError, `not an OvMemoryError: ${e}`)
+    return e.code
+  }
+  assert.fail('no rejection')
+}
+
+test('constructor takes an options object (camelCase or snake_case)', () => {
+  const a = new MemoryStore({ embeddingDim: 8, maxNodes: 5, breaker: { openMs: 1000 } })
+  assert.equal(a.config().embedding_dim, 8)
+  assert.equal(a.config().breaker.open_ms, 1000)
+  const b = new MemoryStore({ embedding_dim: 4, log_level: 'DEBUG' })
+  assert.equal(b.config().embedding_dim, 4)
+  assert.equal(b.logLevel, 'DEBUG')
+  assert.equal(new MemoryStore().config().embedding_dim, 768)
+  for (const bad of [{ embeddingDim: 0 }, { nope: 1 }, { embeddingDim: '8' }, { alpha: 2 }, [8], 'x']) {
+    assert.equal(code(() => new MemoryStore(bad)), 'INVALID_DATA', JSON.stringify(bad))
+  }
+})
+
+test('add, get, delete, size', () => {
+  const s = new MemoryStore({ embeddingDim: 8 })
+  assert.equal(s.size, 0)
+  const id = s.add(unit(1), 'the user prefers tea', { weight: 0.9, metadata: { source: 'chat', turn: 3 } })
+  assert.equal(id, 1)
+  const id2 = s.add(Array.from(unit(2)), 'plain arrays work too')
+  assert.equal(id2, 2)
+  assert.equal(s.size, 2)
+  const m = s.get(id)
+  assert.equal(m.text, 'the user prefers tea')
+  assert.equal(m.weight, 0.9)
+  assert.deepEqual(m.metadata, { source: 'chat', turn: 3 })
+  assert.ok(m.embedding instanceof Float32Array)
+  assert.deepEqual(m.embedding, unit(1))
+  assert.equal(m.access_count, 0)
+  assert.ok(m.created_at > 0 && m.last_accessed === m.created_at)
+  assert.deepEqual(s.get(id2).neighbors.length <= 6, true)
+  assert.equal(s.get(999), null)
+  s.delete(id)
+  assert.equal(s.get(id), null)
+  assert.equal(code(() => s.delete(id)), 'NOT_FOUND')
+  assert.equal(s.size, 1)
+  assert.equal(s.add(unit(3), 'ids are never reused'), 3)
+  // A view into a larger buffer is read at its own offset.
+  const big = new Float32Array(24)
+  big.set(unit(7), 8)
+  const v = s.add(big.subarray(8, 16), 'a subarray view')
+  assert.deepEqual(s.get(v).embedding, unit(7))
+})
+
+test('addBatch takes one flat vector, all or nothing', async () => {
+  const s = new MemoryStore({ embeddingDim: 8 })
+  const flat = new Float32Array(24)
+  for (let i = 0; i < 3; i++) flat.set(unit(i), i * 8)
+  assert.deepEqual(s.addBatch(flat, ['a', 'b', 'c'], { weights: [1, 2, 3], metadata: [null, { k: 1 }, undefined] }), [1, 2, 3])
+  assert.equal(s.get(2).weight, 2)
+  assert.deepEqual(s.get(2).metadata, { k: 1 })
+  assert.equal(code(() => s.addBatch(flat, ['a', '', 'c'])), 'INVALID_DATA')
+  assert.equal(code(() => s.addBatch(flat, ['a', 'b'])), 'INVALID_DATA')
+  assert.equal(code(() => s.addBatch(flat, ['a', 'b', 'c'], { weights: [1] })), 'INVALID_DATA')
+  assert.equal(code(() => s.addBatch(flat, 'abc')), 'INVALID_DATA')
+  assert.equal(s.size, 3)
+  assert.deepEqual(await s.addBatchAsync(flat, ['d', 'e', 'f']), [4, 5, 6])
+  assert.equal(await codeAsync(s.addBatchAsync(flat, ['d'])), 'INVALID_DATA')
+})
+
+test('malformed vectors give INVALID_DATA, never a crash, and change nothing', () => {
+  const s = new MemoryStore({ embeddingDim: 4 })
+  s.add([1, 0, 0, 0], 'keep me')
+  const sparse = [1, 0, 0]
+  sparse[5] = 1
+  sparse.length = 4
+  const cases = [
+    'a string', 42, null, undefined, {}, [1, 2, 3], [1, 2, 3, 4, 5], [1, NaN, 0, 0], [Infinity, 0, 0, 0],
+    [0, 0, 0, 0], [[1, 2], [3, 4]], [1, '2', 3, 4], [1, , 3, 4], sparse, new Float64Array(4).fill(1),
+    new Int32Array(4).fill(1), new Uint8Array(4), new Float32Array([1, NaN, 1, 1]), [1e39, 0, 0, 0],
+    [1n, 0, 0, 0], new Float32Array(0),
+  ]
+  for (const v of cases) {
+    assert.equal(code(() => s.add(v, 'x')), 'INVALID_DATA', String(v))
+    assert.equal(code(() => s.retrieve(v)), 'INVALID_DATA', String(v))
+    assert.equal(code(() => s.context(v)), 'INVALID_DATA', String(v))
+  }
+  for (const t of ['', '   \n', 7, null, undefined, ['x'], { text: 'x' }]) {
+    assert.equal(code(() => s.add([1, 0, 0, 0], t)), 'INVALID_DATA', String(t))
+  }
+  const cyclic = {}
+  cyclic.self = cyclic
+  for (const o of [{ weight: 0 }, { weight: -1 }, { weight: NaN }, { weight: '1' }, { metadata: [1] }, { metadata: 'x' },
+    { metadata: 5 }, { metadata: cyclic }, { metadata: { n: 1n } }, { metadata: () => 1 }, { timeoutMs: 0 }, { timeoutMs: 'x' }]) {
+    assert.equal(code(() => s.add([1, 0, 0, 0], 'x', o)), 'INVALID_DATA', JSON.stringify(Object.keys(o)))
+  }
+  for (const id of ['1', -1, 1.5, NaN, null, {}]) {
+    assert.equal(code(() => s.get(id)), 'INVALID_DATA', String(id))
+    assert.equal(code(() => s.delete(id)), 'INVALID_DATA', String(id))
+  }
+  for (const o of [{ topK: 0 }, { alpha: 1.5 }, { alpha: -0.1 }, { nope: 1 }, { topK: 'x' }, [1], 'x']) {
+    assert.equal(code(() => s.retrieve([1, 0, 0, 0], o)), 'INVALID_DATA', JSON.stringify(o))
+  }
+  for (const o of [{ maxTokens: 0 }, { depth: 99 }, { candidates: 0 }, { nope: 1 }]) {
+    assert.equal(code(() => s.context([1, 0, 0, 0], o)), 'INVALID_DATA', JSON.stringify(o))
+  }
+  assert.equal(code(() => s.setLogLevel('LOUD')), 'INVALID_DATA')
+  assert.equal(code(() => s.resizeMetabolism(0)), 'INVALID_DATA')
+  assert.equal(code(() => s.onLog('not a function')), 'INVALID_DATA')
+  // Nothing changed, and the store is still usable.
+  assert.equal(s.size, 1)
+  assert.equal(s.get(1).text, 'keep me')
+  assert.equal(s.metrics().circuit_breaker.consecutive_failures, 0)
+  assert.equal(s.metrics().metabolism.used_tokens, 0)
+  assert.equal(s.add([0, 1, 0, 0], 'still works'), 2)
+})
+
+test('retrieve ranks by the documented score with the breakdown', async () => {
+  const s = new MemoryStore({ embeddingDim: 3 })
+  const a = s.add([1, 0, 0], 'east', { weight: 2 })
+  const b = s.add([0.9, 0.1, 0], 'east-ish')
+  s.add([0, 0, 1], 'up')
+  const hits = s.retrieve([1, 0, 0], { topK: 2, alpha: 1 })
+  assert.deepEqual(hits.map((h) => h.id), [a, b])
+  for (const k of ['S', 'C', 'R', 'W', 'P']) assert.equal(typeof hits[0].score[k], 'number')
+  assert.ok(Math.abs(hits[0].score.S - 1) < 1e-6)
+  assert.equal(hits[0].score.W, 2)
+  assert.deepEqual((await s.retrieveAsync([1, 0, 0], { top_k: 2, alpha: 1 })).map((h) => h.id), [a, b])
+  assert.equal(s.retrieve([1, 0, 0], { topK: 100 }).length, 3)
+})
+
+test('context assembles, charges the metabolism and reports guardrails', async () => {
+  const s = new MemoryStore({ embeddingDim: 3, budgetTokens: 1000 })
+  const a = s.add([1, 0, 0], 'the deploy runs on Tuesdays')
+  s.add([0.999, 0.01, 0], 'the deploy runs on Tuesdays') // duplicate text
+  const r = s.context([1, 0, 0], { maxTokens: 100 })
+  assert.deepEqual(r.items.map((i) => i.id), [a])
+  assert.equal(r.items[0].trigger, 'resonance')
+  assert.equal(r.items[0].hops, 0)
+  assert.equal(r.guardrails.redundancy, 1)
+  assert.equal(r.context, 'the deploy runs on Tuesdays')
+  assert.equal(r.tokens_used, 7)
+  assert.equal(r.metabolism.used_tokens, 7)
+  assert.equal(s.get(a).access_count, 1)
+  const r2 = await s.contextAsync([1, 0, 0], { maxTokens: 100, separator: ' | ' })
+  assert.equal(r2.items.length, 1)
+  assert.equal(s.metabolism().used_tokens, 14)
+  s.resizeMetabolism(10)
+  assert.equal(s.metabolism().state, 'EMERGENCY')
+  s.resetMetabolism()
+  assert.equal(s.metabolism().state, 'HEALTHY')
+  assert.equal(s.metrics().redundancy_filters, 2)
+})
+
+test('health, metrics and Prometheus text', () => {
+  const s = new MemoryStore({ embeddingDim: 768 })
+  s.add(new Float32Array(768).fill(0.5), 'text', { weight: 0.9 })
+  const h = s.health()
+  assert.equal(h.status, 'HEALTHY')
+  assert.equal(h.circuit_breaker, 'CLOSED')
+  assert.deepEqual(h.reasons, [])
+  assert.match(h.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+  const json = s.healthJson()
+  assert.ok(json.length < 512)
+  assert.deepEqual(Object.keys(JSON.parse(json)), ['status', 'error_rate_pct', 'circuit_breaker', 'reasons', 'metrics', 'timestamp'])
+  assert.equal(code(() => s.get('x')), 'INVALID_DATA')
+  const m = s.metrics()
+  for (const k of ['queries_processed', 'qps', 'avg_latency_ms', 'p50_latency_ms', 'p95_latency_ms', 'p99_latency_ms',
+    'max_latency_ms', 'error_count', 'error_rate_pct', 'error_breakdown', 'uptime_seconds', 'operations',
+    'drift_detections', 'loop_preventions', 'redundancy_filters', 'fractal_overflows', 'node_count', 'edge_count',
+    'memory_estimate_bytes', 'capacity_pct', 'circuit_breaker', 'metabolism']) {
+    assert.ok(k in m, k)
+  }
+  assert.equal(m.node_count, 1)
+  assert.equal(m.operations.add.count, 1)
+  assert.match(s.prometheus(), /^ov_memory_nodes 1$/m)
+})
+
+test('logs reach onLog as JSON records after the call; a throwing callback changes nothing', async () => {
+  const s = new MemoryStore({ embeddingDim: 2 })
+  const records = []
+  s.onLog((r, line) => {
+    records.push(r)
+    assert.equal(JSON.parse(line).message, r.message)
+    throw new Error('host bug')
+  })
+  s.setLogLevel('DEBUG')
+  const id = s.add([1, 0], 'secret "text" \n with \u0000 bytes')
+  assert.equal(s.get(id).text, 'secret "text" \n with \u0000 bytes')
+  await new Promise((r) => setTimeout(r, 50))
+  assert.ok(records.length >= 1, 'callback ran')
+  assert.ok(records.some((r) => r.level === 'DEBUG' && r.fields.text === 'secret "text" \n with \u0000 bytes'))
+  for (const r of records) assert.deepEqual(Object.keys(r), ['timestamp', 'level', 'message', 'fields'])
+  s.setLogLevel('INFO')
+  records.length = 0
+  s.add([0, 1], 'secret again')
+  await new Promise((r) => setTimeout(r, 50))
+  assert.ok(records.length >= 1)
+  assert.ok(records.every((r) => !JSON.stringify(r).includes('secret')), 'text only at DEBUG')
+  s.onLog(null)
+  assert.equal(s.size, 2)
+})
+
+test('many concurrent async calls lose nothing', async () => {
+  const s = new MemoryStore({ embeddingDim: 16 })
+  const adds = Array.from({ length: 200 }, (_, i) => s.addAsync(unit(i, 16), `memory ${i}`))
+  const reads = Array.from({ length: 50 }, (_, i) => s.retrieveAsync(unit(i, 16), { topK: 3 }))
+  const ctxs = Array.from({ length: 20 }, (_, i) => s.contextAsync(unit(i, 16), { maxTokens: 50 }))
+  const ids = await Promise.all(adds)
+  await Promise.all([...reads, ...ctxs])
+  assert.equal(new Set(ids).size, 200)
+  assert.equal(s.size, 200)
+  for (const [i, id] of ids.entries()) assert.equal(s.get(id).text, `memory ${i}`)
+  assert.equal(s.metrics().operations.add.count, 200)
+})
+
+test('every error code reaches JS with code and context', async () => {
+  assert.deepEqual(ERROR_CODES, ['INVALID_DATA', 'NOT_FOUND', 'RESOURCE_EXHAUSTION', 'TIMEOUT', 'CIRCUIT_OPEN',
+    'MEMORY_CORRUPTION', 'IO', 'INTERNAL'])
+  const s = new MemoryStore({ embeddingDim: 2, maxNodes: 1 })
+  const e1 = (() => { try { s.add([1, 2, 3], 'x') } catch (e) { return e } })()
+  assert.equal(e1.code, 'INVALID_DATA')
+  assert.deepEqual(e1.context, { field: 'embedding', expected: 2, got: 3 })
+  assert.equal(code(() => s.delete(5)), 'NOT_FOUND')
+  s.add([1, 0], 'one')
+  const e3 = (() => { try { s.add([0, 1], 'two') } catch (e) { return e } })()
+  assert.equal(e3.code, 'RESOURCE_EXHAUSTION')
+  assert.equal(e3.context.limit, 1)
+  const { timeout, circuitOpen } = await import(`./timeout_${target}.mjs`)
+  const e4 = await timeout(api)
+  assert.equal(e4.code, 'TIMEOUT')
+  assert.equal(e4.context.timeout_ms, 1)
+  assert.equal(await circuitOpen(api), 'CIRCUIT_OPEN')
+  // INTERNAL: what any unexpected native failure becomes.
+  const internal = new OvMemoryError('INTERNAL', 'x')
+  assert.equal(internal.code, 'INTERNAL')
+})
+
+test('free() and Symbol.dispose release the store', () => {
+  const s = new MemoryStore({ embeddingDim: 2 })
+  s.add([1, 0], 'x')
+  s.free()
+  s.free()
+  assert.equal(code(() => s.size), 'INVALID_DATA')
+  const t = new MemoryStore({ embeddingDim: 2 })
+  const dispose = Symbol.dispose ?? Symbol.for('Symbol.dispose')
+  t[dispose]()
+  assert.equal(code(() => t.add([1, 0], 'x')), 'INVALID_DATA')
+})

@@ -1,0 +1,68 @@
+// The shared test vectors (tests/vectors/*.json), as the Rust and C runners read them.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync, readdirSync } from 'node:fs'
+import { api } from './target.mjs'
+
+const dir = new URL('../../tests/vectors/', import.meta.url)
+const num = (v) => (typeof v === 'string' ? { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity }[v] : v)
+
+function outcome(f) {
+  try {
+    return { ok: f() }
+  } catch (e) {
+    if (!(e instanceof api.OvMemoryError)) throw e
+    return { error: e.code }
+  }
+}
+
+function run(store, step) {
+  switch (step.op) {
+    case 'add':
+      return store.add(Float32Array.from(step.embedding.map(num)), step.text, {
+        weight: step.weight === undefined ? undefined : num(step.weight),
+        metadata: step.metadata,
+      })
+    case 'get': {
+      const m = store.get(step.id)
+      if (m === null) throw new api.OvMemoryError('NOT_FOUND', `no memory with id ${step.id}`)
+      return m
+    }
+    case 'delete':
+      return store.delete(step.id)
+    case 'count':
+      return store.size
+    default:
+      throw new Error(`unknown op ${step.op}`)
+  }
+}
+
+const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
+
+test('vector files are present', () => assert.ok(files.length >= 4))
+
+for (const file of files) {
+  const doc = JSON.parse(readFileSync(new URL(file, dir), 'utf8'))
+  test(`vectors: ${doc.name}`, () => {
+    if (doc.cases) {
+      for (const c of doc.cases) {
+        const r = outcome(() => new api.MemoryStore(c.config))
+        assert.equal(r.error, c.expect.error, JSON.stringify(c.config))
+      }
+      return
+    }
+    const store = new api.MemoryStore(doc.config)
+    for (const [i, step] of doc.steps.entries()) {
+      const r = outcome(() => run(store, step))
+      const want = step.expect
+      assert.equal(r.error, want.error, `step ${i} (${step.op})`)
+      if (want.error) continue
+      if ('id' in want) assert.equal(r.ok, want.id, `step ${i}: id`)
+      if ('count' in want) assert.equal(r.ok, want.count, `step ${i}: count`)
+      if ('text' in want) assert.equal(r.ok.text, want.text, `step ${i}: text`)
+      if ('weight' in want) assert.equal(r.ok.weight, want.weight, `step ${i}: weight`)
+      if ('metadata' in want) assert.deepEqual(r.ok.metadata, want.metadata, `step ${i}: metadata`)
+      if ('embedding' in want) assert.deepEqual(r.ok.embedding, Float32Array.from(want.embedding), `step ${i}: embedding`)
+    }
+  })
+}
