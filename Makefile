@@ -20,9 +20,15 @@ VALGRIND     := valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds
 NPM_STAMP    := bindings/node_modules/.ov-installed
 NODE_ADDON   := bindings/node/native/ov-memory.node
 NODE_DIST    := bindings/node/dist/node/src/index.js
+WASM_RAW     := target/wasm32-unknown-unknown/wasm-release/ov_memory_wasm.wasm
+WASM_PKG     := bindings/web/pkg/ov_memory_wasm.js
+WEB_DIST     := bindings/web/dist/web/src/index.js
+WASM_OUT     := bindings/web/dist/web/pkg/ov_memory_wasm_bg.wasm
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
+CORE_SRC     := $(shell find crates/ov-memory/src -name '*.rs') crates/ov-memory/Cargo.toml
 VERSION      := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: all build demo demo-c demo-node test test-rust test-c test-node node lint header header-check install deps-c quality clean
+.PHONY: all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
 
 all: build
 
@@ -62,6 +68,46 @@ $(NPM_STAMP): bindings/package.json bindings/package-lock.json
 	cd bindings && npm ci --no-audit --no-fund
 	touch $@
 
+# The wasm toolchain: the target, and wasm-bindgen-cli at the version in
+# Cargo.lock (cargo install takes minutes, so only when the version differs).
+deps-wasm:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
+	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
+	fi
+
+# Debian's Chromium for the browser tests (Playwright's own download does not work here).
+deps-browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing chromium"; \
+	  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+# ------------------------------------------------------------------ web (wasm)
+
+web: $(WEB_DIST)
+
+$(WASM_RAW): $(CORE_SRC) $(shell find crates/ov-memory-wasm/src -name '*.rs') crates/ov-memory-wasm/Cargo.toml .cargo/config.toml | deps-wasm
+	$(CARGO) build --profile wasm-release --target wasm32-unknown-unknown -p ov-memory-wasm
+
+$(WASM_PKG): $(WASM_RAW) | deps-wasm
+	wasm-bindgen --target web --out-dir bindings/web/pkg --out-name ov_memory_wasm $(WASM_RAW)
+
+$(WEB_DIST): $(WASM_PKG) $(NPM_STAMP) bindings/shared/surface.ts $(wildcard bindings/web/src/*.ts) bindings/web/tsconfig.json
+	rm -rf bindings/web/dist
+	cd bindings && ./node_modules/.bin/tsc -p web/tsconfig.json
+	mkdir -p bindings/web/dist/web/pkg
+	cp bindings/web/pkg/ov_memory_wasm.js bindings/web/pkg/ov_memory_wasm.d.ts bindings/web/dist/web/pkg/
+	bindings/node_modules/.bin/wasm-opt -Oz --enable-simd bindings/web/pkg/ov_memory_wasm_bg.wasm -o $(WASM_OUT)
+	@$(MAKE) --no-print-directory wasm-size
+
+wasm-size:
+	@echo "wasm after wasm-opt: $$(stat -c %s $(WASM_OUT)) bytes raw, $$(gzip -9c $(WASM_OUT) | wc -c) bytes gzip"
+
+demo-browser: web
+	node examples/browser/serve.mjs 8080
+
 # ------------------------------------------------------------------ node
 
 node: $(NODE_DIST)
@@ -91,8 +137,13 @@ demo-c: build
 test: lint header-check test-rust test-c test-node
 	@echo "make test: all suites passed"
 
-test-node: node
+# One JS suite, run against the napi build and against the wasm build; the
+# browser test (headless Chromium) runs with the first.
+test-node: test-js
+
+test-js: node web deps-browser
 	node --test bindings/tests/
+	OV_MEMORY_TARGET=wasm node --test bindings/tests/
 
 lint:
 	$(CARGO) fmt --all -- --check

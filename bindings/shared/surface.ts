@@ -615,11 +615,15 @@ export class MemoryStore {
       if (callback === null || callback === undefined) return this.#n.setLogCallback(null)
       if (typeof callback !== 'function') throw invalid('callback', 'callback must be a function or null', { got: kind(callback) })
       this.#n.setLogCallback((line: string) => {
-        try {
-          callback(JSON.parse(line) as LogRecord, line)
-        } catch {
-          // a throwing host callback must not affect the store
-        }
+        // Queued, so it runs after the engine call in every build (Node queues
+        // natively; wasm would otherwise call back before the call returns).
+        queueMicrotask(() => {
+          try {
+            callback(JSON.parse(line) as LogRecord, line)
+          } catch {
+            // a throwing host callback must not affect the store
+          }
+        })
       })
     })
   }

@@ -6,9 +6,7 @@
 mod boundary;
 
 use boundary::{c_str, null, opt_c_str, slice, status_call, to_c_string, value_call, write_buf};
-use ov_memory::{
-    AddOptions, Config, ContextOptions, Error, ErrorCode, Level, LogSink, NewMemory, RetrieveOptions, Store,
-};
+use ov_memory::{AddOptions, Config, ContextOptions, Error, ErrorCode, Level, LogSink, RetrieveOptions, Store};
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
@@ -244,28 +242,25 @@ pub unsafe extern "C" fn ov_memory_add_batch(
         let weights = if weights.is_null() { None } else { Some(unsafe { slice(weights, count, "weights") }?) };
         let metas =
             if metadata_json.is_null() { None } else { Some(unsafe { slice(metadata_json, count, "metadata_json") }?) };
-        let ids_out = if ids_out.is_null() {
+        if ids_out.is_null() {
             return Err(null("ids_out"));
-        } else {
-            ids_out
-        };
-        let mut items = Vec::with_capacity(count);
-        for i in 0..count {
-            let text = unsafe { c_str(texts[i], "texts") }.map_err(|e| e.with("index", i))?;
-            let metadata = match metas {
-                Some(ms) => unsafe { opt_c_str(ms[i], "metadata_json") }
-                    .and_then(|o| o.map(ov_memory::parse_metadata_json).transpose())
-                    .map_err(|e| e.with("index", i))?,
-                None => None,
-            };
-            items.push(NewMemory {
-                embedding: &flat[i * dim..(i + 1) * dim],
-                text,
-                weight: weights.map(|w| w[i]),
-                metadata,
-            });
         }
-        let ids = s.add_batch(&items, None)?;
+        // SAFETY (both maps): each entry is NULL or a NUL-terminated string per contract.
+        let texts = texts
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| unsafe { c_str(t, "texts") }.map_err(|e| e.with("index", i)))
+            .collect::<ov_memory::Result<Vec<&str>>>()?;
+        let metas = match metas {
+            None => None,
+            Some(ms) => Some(
+                ms.iter()
+                    .enumerate()
+                    .map(|(i, &p)| unsafe { opt_c_str(p, "metadata_json") }.map_err(|e| e.with("index", i)))
+                    .collect::<ov_memory::Result<Vec<Option<&str>>>>()?,
+            ),
+        };
+        let ids = s.add_batch_flat(flat, &texts, weights, metas.as_deref(), None)?;
         // SAFETY: ids_out holds `count` u64 per contract.
         unsafe { std::ptr::copy_nonoverlapping(ids.as_ptr(), ids_out, ids.len()) };
         Ok(())

@@ -5,52 +5,24 @@
 //! Node and the browser build: vectors as `Float32Array` (borrowed, never copied
 //! element by element), options and results as JSON text, ids as numbers.
 //! Errors are thrown as JS errors whose message is the JSON
-//! `{"code","message","context"}`; the surface turns them into `OvMemoryError`.
+//! `{"code","message","context"}` (`ov_memory::frontend::error_json`); the
+//! surface turns them into `OvMemoryError`.
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use ov_memory::{
-    AddOptions, Config, ContextOptions, Error as CoreError, Level, LogSink, NewMemory, RetrieveOptions, Store,
+use ov_memory::frontend::{
+    budget_from_number, config_from_json, error_json, id_from_number, metadata_from_json, timeout_from_number, to_json,
 };
+use ov_memory::{AddOptions, ContextOptions, Error as CoreError, Level, LogSink, RetrieveOptions, Store};
 use std::sync::Arc;
 
-/// The JSON error protocol shared with the wasm front-end.
 fn to_js(e: CoreError) -> Error {
-    let body = serde_json::json!({ "code": e.code().name(), "message": e.message(), "context": e.context() });
-    Error::new(Status::GenericFailure, body.to_string())
+    Error::new(Status::GenericFailure, error_json(&e))
 }
 
 fn core<T>(r: ov_memory::Result<T>) -> Result<T> {
     r.map_err(to_js)
-}
-
-/// 2^53: the largest whole number a JS number holds exactly.
-const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_992.0;
-
-/// A JS number as a memory id: a whole number in 0..=2^53.
-fn id_of(v: f64) -> ov_memory::Result<u64> {
-    if (0.0..=MAX_SAFE_INTEGER).contains(&v) && v.fract() == 0.0 {
-        Ok(v as u64)
-    } else {
-        Err(CoreError::invalid("id", "id must be a whole number >= 0"))
-    }
-}
-
-fn timeout_of(v: Option<f64>) -> ov_memory::Result<Option<u64>> {
-    match v {
-        None => Ok(None),
-        Some(ms) if (1.0..=MAX_SAFE_INTEGER).contains(&ms) => Ok(Some(ms as u64)),
-        Some(_) => Err(CoreError::invalid("timeout_ms", "timeout_ms must be a number >= 1")),
-    }
-}
-
-fn metadata_of(json: Option<String>) -> ov_memory::Result<Option<serde_json::Value>> {
-    json.as_deref().map(ov_memory::parse_metadata_json).transpose()
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
 }
 
 /// Work that runs on the libuv thread pool and resolves to JSON text.
@@ -76,17 +48,18 @@ fn job(f: impl FnOnce() -> ov_memory::Result<String> + Send + 'static) -> AsyncT
     AsyncTask::new(JsonJob(Some(Box::new(f))))
 }
 
+fn add_options(weight: Option<f64>, metadata_json: Option<String>, timeout_ms: Option<f64>) -> Result<AddOptions> {
+    Ok(AddOptions {
+        weight,
+        metadata: core(metadata_from_json(metadata_json.as_deref()))?,
+        timeout_ms: core(timeout_from_number(timeout_ms))?,
+    })
+}
+
 /// One memory store. See the TypeScript surface for the documented API.
 #[napi]
 pub struct NativeStore {
     inner: Arc<Store>,
-}
-
-/// Owned arguments of an add, for the synchronous and the async path alike.
-struct AddArgs {
-    embedding: Vec<f32>,
-    text: String,
-    options: AddOptions,
 }
 
 #[napi]
@@ -94,17 +67,7 @@ impl NativeStore {
     /// Builds a store from a JSON object of settings (`""` for the defaults).
     #[napi(constructor)]
     pub fn new(config_json: String) -> Result<Self> {
-        let config =
-            if config_json.trim().is_empty() { Ok(Config::default()) } else { Config::from_json(&config_json) };
-        Ok(NativeStore { inner: Arc::new(core(config.and_then(Store::new))?) })
-    }
-
-    fn add_options(weight: Option<f64>, metadata_json: Option<String>, timeout_ms: Option<f64>) -> Result<AddOptions> {
-        Ok(AddOptions {
-            weight,
-            metadata: core(metadata_of(metadata_json))?,
-            timeout_ms: core(timeout_of(timeout_ms))?,
-        })
+        Ok(NativeStore { inner: Arc::new(core(config_from_json(&config_json).and_then(Store::new))?) })
     }
 
     #[napi]
@@ -116,7 +79,7 @@ impl NativeStore {
         metadata_json: Option<String>,
         timeout_ms: Option<f64>,
     ) -> Result<f64> {
-        let options = Self::add_options(weight, metadata_json, timeout_ms)?;
+        let options = add_options(weight, metadata_json, timeout_ms)?;
         core(self.inner.add(&embedding, &text, options)).map(|id| id as f64)
     }
 
@@ -129,57 +92,10 @@ impl NativeStore {
         metadata_json: Option<String>,
         timeout_ms: Option<f64>,
     ) -> Result<AsyncTask<JsonJob>> {
+        let options = add_options(weight, metadata_json, timeout_ms)?;
         // One memcpy: the pool thread must not read JS memory.
-        let args = AddArgs {
-            embedding: embedding.to_vec(),
-            text,
-            options: Self::add_options(weight, metadata_json, timeout_ms)?,
-        };
-        let store = self.inner.clone();
-        Ok(job(move || store.add(&args.embedding, &args.text, args.options).map(|id| id.to_string())))
-    }
-
-    /// Splits one flat vector into rows and pairs them with texts, weights and metadata.
-    fn run_batch(
-        store: &Store,
-        flat: &[f32],
-        texts: &[String],
-        weights: Option<Vec<f64>>,
-        metadata_json: Option<Vec<Option<String>>>,
-        timeout_ms: Option<u64>,
-    ) -> ov_memory::Result<Vec<u64>> {
-        let dim = store.config().embedding_dim;
-        let n = texts.len();
-        if flat.len() != n * dim {
-            return Err(CoreError::invalid("embeddings", "embeddings must hold texts.length * embedding_dim values")
-                .with("expected", n * dim)
-                .with("got", flat.len()));
-        }
-        if weights.as_ref().is_some_and(|w| w.len() != n) {
-            return Err(CoreError::invalid("weights", "weights must have one entry per text"));
-        }
-        let metadata: Vec<Option<serde_json::Value>> = match metadata_json {
-            None => vec![None; n],
-            Some(m) if m.len() != n => {
-                return Err(CoreError::invalid("metadata", "metadata must have one entry per text"));
-            }
-            Some(m) => m
-                .into_iter()
-                .enumerate()
-                .map(|(i, j)| metadata_of(j).map_err(|e| e.with("index", i)))
-                .collect::<ov_memory::Result<_>>()?,
-        };
-        let items: Vec<NewMemory<'_>> = metadata
-            .into_iter()
-            .enumerate()
-            .map(|(i, metadata)| NewMemory {
-                embedding: &flat[i * dim..(i + 1) * dim],
-                text: &texts[i],
-                weight: weights.as_ref().map(|w| w[i]),
-                metadata,
-            })
-            .collect();
-        store.add_batch(&items, timeout_ms)
+        let (store, v) = (self.inner.clone(), embedding.to_vec());
+        Ok(job(move || store.add(&v, &text, options).map(|id| id.to_string())))
     }
 
     #[napi]
@@ -191,8 +107,14 @@ impl NativeStore {
         metadata_json: Option<Vec<Option<String>>>,
         timeout_ms: Option<f64>,
     ) -> Result<Vec<f64>> {
-        let timeout = core(timeout_of(timeout_ms))?;
-        let ids = core(Self::run_batch(&self.inner, &embeddings, &texts, weights, metadata_json, timeout))?;
+        let timeout = core(timeout_from_number(timeout_ms))?;
+        let ids = core(self.inner.add_batch_flat(
+            &embeddings,
+            &texts,
+            weights.as_deref(),
+            metadata_json.as_deref(),
+            timeout,
+        ))?;
         Ok(ids.into_iter().map(|id| id as f64).collect())
     }
 
@@ -205,28 +127,24 @@ impl NativeStore {
         metadata_json: Option<Vec<Option<String>>>,
         timeout_ms: Option<f64>,
     ) -> Result<AsyncTask<JsonJob>> {
-        let timeout = core(timeout_of(timeout_ms))?;
-        let flat = embeddings.to_vec();
-        let store = self.inner.clone();
+        let timeout = core(timeout_from_number(timeout_ms))?;
+        let (store, flat) = (self.inner.clone(), embeddings.to_vec());
         Ok(job(move || {
-            Self::run_batch(&store, &flat, &texts, weights, metadata_json, timeout).map(|ids| to_json(&ids))
+            store
+                .add_batch_flat(&flat, &texts, weights.as_deref(), metadata_json.as_deref(), timeout)
+                .map(|ids| to_json(&ids))
         }))
     }
 
     /// The memory as JSON, or null for an unknown id.
     #[napi]
     pub fn get(&self, id: f64) -> Result<Option<String>> {
-        let id = core(id_of(id))?;
-        match self.inner.get(id) {
-            Ok(m) => Ok(Some(to_json(&m))),
-            Err(e) if e.code() == ov_memory::ErrorCode::NotFound => Ok(None),
-            Err(e) => Err(to_js(e)),
-        }
+        core(id_from_number(id).and_then(|id| self.inner.get_json(id)))
     }
 
     #[napi]
     pub fn delete(&self, id: f64) -> Result<()> {
-        core(id_of(id).and_then(|id| self.inner.delete(id)))
+        core(id_from_number(id).and_then(|id| self.inner.delete(id)))
     }
 
     #[napi]
@@ -325,10 +243,7 @@ impl NativeStore {
 
     #[napi]
     pub fn resize_metabolism(&self, budget_tokens: f64) -> Result<()> {
-        if !(budget_tokens.is_finite() && budget_tokens >= 1.0 && budget_tokens.fract() == 0.0) {
-            return Err(to_js(CoreError::invalid("budget_tokens", "budget_tokens must be a whole number >= 1")));
-        }
-        core(self.inner.resize_metabolism(budget_tokens as u64))
+        core(budget_from_number(budget_tokens).and_then(|b| self.inner.resize_metabolism(b)))
     }
 
     #[napi]

@@ -1,1 +1,223 @@
-//! placeholder
+//! Browser front-end (wasm-bindgen). Thin: argument conversion and error mapping.
+//!
+//! `NativeStore` speaks the same protocol as the napi build (see
+//! bindings/shared/surface.ts, which wraps both): vectors as `Float32Array`,
+//! options and results as JSON text, ids as numbers, errors thrown as `Error`
+//! objects whose message is the JSON `{"code","message","context"}`.
+//!
+//! Time comes from the host: `performance.now()` for the breaker, deadlines and
+//! latency, `Date.now()` for timestamps (`std::time::Instant` panics here).
+//! Nothing reachable from input may panic: on wasm a panic aborts and poisons
+//! the instance, so every failure is an `Err`.
+
+use ov_memory::frontend::{
+    budget_from_number, config_from_json, error_json, id_from_number, metadata_from_json, timeout_from_number, to_json,
+};
+use ov_memory::{AddOptions, Clock, ContextOptions, Error as CoreError, Level, LogSink, RetrieveOptions, Store};
+use std::sync::Arc;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+    #[wasm_bindgen(js_namespace = Date, js_name = now)]
+    fn date_now() -> f64;
+}
+
+/// The host's clocks, read on every call.
+#[derive(Debug, Default)]
+struct HostClock;
+
+impl Clock for HostClock {
+    fn monotonic_micros(&self) -> u64 {
+        let ms = performance_now();
+        if ms.is_finite() && ms > 0.0 {
+            (ms * 1000.0) as u64
+        } else {
+            0
+        }
+    }
+
+    fn unix_millis(&self) -> i64 {
+        let ms = date_now();
+        if ms.is_finite() {
+            ms as i64
+        } else {
+            0
+        }
+    }
+}
+
+fn to_js(e: CoreError) -> JsValue {
+    js_sys::Error::new(&error_json(&e)).into()
+}
+
+fn core<T>(r: ov_memory::Result<T>) -> Result<T, JsValue> {
+    r.map_err(to_js)
+}
+
+/// A JS function as a log sink. wasm32-unknown-unknown (without atomics) runs
+/// on one thread, so the function is never touched from another thread.
+struct JsCallback(js_sys::Function);
+
+// SAFETY: single-threaded target (see above); the core only requires the bounds.
+unsafe impl Send for JsCallback {}
+// SAFETY: as above.
+unsafe impl Sync for JsCallback {}
+
+impl JsCallback {
+    fn call(&self, line: &str) {
+        // A throwing callback changes nothing: its exception is dropped here.
+        let _ = self.0.call1(&JsValue::NULL, &JsValue::from_str(line));
+    }
+}
+
+/// One memory store. See the TypeScript surface for the documented API.
+#[wasm_bindgen]
+pub struct NativeStore {
+    inner: Store,
+}
+
+#[wasm_bindgen]
+impl NativeStore {
+    /// Builds a store from a JSON object of settings (`""` for the defaults).
+    #[wasm_bindgen(constructor)]
+    pub fn new(config_json: &str) -> Result<NativeStore, JsValue> {
+        let store = core(config_from_json(config_json).and_then(|c| Store::with_clock(c, Arc::new(HostClock))))?;
+        Ok(NativeStore { inner: store })
+    }
+
+    pub fn add(
+        &self,
+        embedding: &[f32],
+        text: &str,
+        weight: Option<f64>,
+        metadata_json: Option<String>,
+        timeout_ms: Option<f64>,
+    ) -> Result<f64, JsValue> {
+        let options = AddOptions {
+            weight,
+            metadata: core(metadata_from_json(metadata_json.as_deref()))?,
+            timeout_ms: core(timeout_from_number(timeout_ms))?,
+        };
+        core(self.inner.add(embedding, text, options)).map(|id| id as f64)
+    }
+
+    #[wasm_bindgen(js_name = addBatch)]
+    pub fn add_batch(
+        &self,
+        embeddings: &[f32],
+        texts: Vec<String>,
+        weights: Option<Vec<f64>>,
+        metadata_json: Option<Vec<JsValue>>,
+        timeout_ms: Option<f64>,
+    ) -> Result<Vec<f64>, JsValue> {
+        let timeout = core(timeout_from_number(timeout_ms))?;
+        // Entries are JSON text or null/undefined; anything else is rejected.
+        let metadata = match metadata_json {
+            None => None,
+            Some(m) => Some(
+                m.iter()
+                    .enumerate()
+                    .map(|(i, j)| match j.as_string() {
+                        Some(t) => Ok(Some(t)),
+                        None if j.is_null() || j.is_undefined() => Ok(None),
+                        None => Err(to_js(
+                            CoreError::invalid("metadata", "metadata entries must be JSON text or null")
+                                .with("index", i),
+                        )),
+                    })
+                    .collect::<Result<Vec<Option<String>>, JsValue>>()?,
+            ),
+        };
+        let ids =
+            core(self.inner.add_batch_flat(embeddings, &texts, weights.as_deref(), metadata.as_deref(), timeout))?;
+        Ok(ids.into_iter().map(|id| id as f64).collect())
+    }
+
+    /// The memory as JSON, or undefined for an unknown id.
+    pub fn get(&self, id: f64) -> Result<Option<String>, JsValue> {
+        core(id_from_number(id).and_then(|id| self.inner.get_json(id)))
+    }
+
+    pub fn delete(&self, id: f64) -> Result<(), JsValue> {
+        core(id_from_number(id).and_then(|id| self.inner.delete(id)))
+    }
+
+    pub fn size(&self) -> u32 {
+        u32::try_from(self.inner.len()).unwrap_or(u32::MAX)
+    }
+
+    pub fn retrieve(&self, query: &[f32], options_json: &str) -> Result<String, JsValue> {
+        let options = core(RetrieveOptions::from_json(options_json))?;
+        core(self.inner.retrieve(query, &options)).map(|h| to_json(&h))
+    }
+
+    pub fn context(&self, query: &[f32], options_json: &str) -> Result<String, JsValue> {
+        let options = core(ContextOptions::from_json(options_json))?;
+        core(self.inner.context(query, &options)).map(|r| to_json(&r))
+    }
+
+    pub fn health(&self) -> String {
+        self.inner.health_json()
+    }
+
+    pub fn metrics(&self) -> String {
+        self.inner.metrics_json()
+    }
+
+    pub fn prometheus(&self) -> String {
+        self.inner.prometheus()
+    }
+
+    #[wasm_bindgen(js_name = setLogLevel)]
+    pub fn set_log_level(&self, level: &str) -> Result<(), JsValue> {
+        let level = Level::parse(level).ok_or_else(|| {
+            to_js(CoreError::invalid("level", "level must be DEBUG, INFO, WARNING, ERROR or CRITICAL"))
+        })?;
+        self.inner.set_log_level(level);
+        Ok(())
+    }
+
+    #[wasm_bindgen(js_name = logLevel)]
+    pub fn log_level(&self) -> String {
+        self.inner.log_level().name().to_owned()
+    }
+
+    /// Sends each log line (JSON text) to `callback`; null turns logging off.
+    #[wasm_bindgen(js_name = setLogCallback)]
+    pub fn set_log_callback(&self, callback: Option<js_sys::Function>) {
+        let sink = match callback {
+            None => LogSink::None,
+            Some(f) => {
+                let cb = JsCallback(f);
+                LogSink::Callback(Arc::new(move |line: &str| cb.call(line)))
+            }
+        };
+        self.inner.set_log_sink(sink);
+    }
+
+    #[wasm_bindgen(js_name = resetBreaker)]
+    pub fn reset_breaker(&self) {
+        self.inner.reset_breaker();
+    }
+
+    pub fn metabolism(&self) -> String {
+        to_json(&self.inner.metabolism())
+    }
+
+    #[wasm_bindgen(js_name = resetMetabolism)]
+    pub fn reset_metabolism(&self) {
+        self.inner.reset_metabolism();
+    }
+
+    #[wasm_bindgen(js_name = resizeMetabolism)]
+    pub fn resize_metabolism(&self, budget_tokens: f64) -> Result<(), JsValue> {
+        core(budget_from_number(budget_tokens).and_then(|b| self.inner.resize_metabolism(b)))
+    }
+
+    pub fn config(&self) -> String {
+        self.inner.config().to_json()
+    }
+}

@@ -78,9 +78,12 @@ pub(crate) struct Graph {
     estimate_bytes: u64,
 }
 
-/// Dot product with eight independent accumulators, a shape LLVM turns into
-/// SIMD (SSE/AVX natively, simd128 on wasm) without reordering any sum, so every
-/// target computes bit-identical results.
+/// Dot product with eight independent accumulators, a shape LLVM vectorises
+/// natively (SSE/AVX) without reordering any sum. Lane `i` accumulates
+/// `x[8k+i]·y[8k+i]` in order and the lanes are summed in a fixed tree, so
+/// every target, including the explicit simd128 kernel below, computes
+/// bit-identical results.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let ca = a.chunks_exact(8);
@@ -92,6 +95,42 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// The same dot product with explicit wasm simd128 (the browser build is
+/// optimised for size, where LLVM does not auto-vectorise): two f32x4
+/// accumulators hold lanes 0–3 and 4–7 of the portable version.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    use core::arch::wasm32::{f32x4, f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat};
+    let mut lo = f32x4_splat(0.0);
+    let mut hi = f32x4_splat(0.0);
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        let (xl, yl) = (f32x4(x[0], x[1], x[2], x[3]), f32x4(y[0], y[1], y[2], y[3]));
+        let (xh, yh) = (f32x4(x[4], x[5], x[6], x[7]), f32x4(y[4], y[5], y[6], y[7]));
+        lo = f32x4_add(lo, f32x4_mul(xl, yl));
+        hi = f32x4_add(hi, f32x4_mul(xh, yh));
+    }
+    let l = [
+        f32x4_extract_lane::<0>(lo),
+        f32x4_extract_lane::<1>(lo),
+        f32x4_extract_lane::<2>(lo),
+        f32x4_extract_lane::<3>(lo),
+    ];
+    let h = [
+        f32x4_extract_lane::<0>(hi),
+        f32x4_extract_lane::<1>(hi),
+        f32x4_extract_lane::<2>(hi),
+        f32x4_extract_lane::<3>(hi),
+    ];
+    let mut s = ((l[0] + h[0]) + (l[1] + h[1])) + ((l[2] + h[2]) + (l[3] + h[3]));
     for (x, y) in ra.iter().zip(rb) {
         s += x * y;
     }

@@ -28,6 +28,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod frontend;
 mod graph;
 pub mod health;
 pub mod log;

@@ -1,0 +1,158 @@
+//! Helpers shared by the front-ends, so the C, Node and WebAssembly crates only
+//! convert arguments: the JSON error protocol of the JS front-ends, checks of
+//! JS numbers used as ids and timeouts, and batches given as one flat vector.
+//! Pure Rust; no FFI types.
+
+use crate::error::{Error, Result};
+use crate::store::{NewMemory, Store};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// 2^53: the largest whole number a JS number (f64) holds exactly.
+pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_992.0;
+
+/// The error as the JSON text `{"code","message","context"}` that the JS
+/// front-ends throw and their TypeScript surface turns into `OvMemoryError`.
+pub fn error_json(e: &Error) -> String {
+    json!({ "code": e.code().name(), "message": e.message(), "context": e.context() }).to_string()
+}
+
+/// Any serialisable value as JSON text.
+pub fn to_json<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
+}
+
+/// A JS number as a memory id: a whole number in 0..=2^53.
+pub fn id_from_number(v: f64) -> Result<u64> {
+    if (0.0..=MAX_SAFE_INTEGER).contains(&v) && v.fract() == 0.0 {
+        Ok(v as u64)
+    } else {
+        Err(Error::invalid("id", "id must be a whole number >= 0"))
+    }
+}
+
+/// A JS number as a timeout in ms (absent: the store's default).
+pub fn timeout_from_number(v: Option<f64>) -> Result<Option<u64>> {
+    match v {
+        None => Ok(None),
+        Some(ms) if (1.0..=MAX_SAFE_INTEGER).contains(&ms) => Ok(Some(ms as u64)),
+        Some(_) => Err(Error::invalid("timeout_ms", "timeout_ms must be a number >= 1")),
+    }
+}
+
+/// A JS number as a token budget: a whole number >= 1.
+pub fn budget_from_number(v: f64) -> Result<u64> {
+    if (1.0..=MAX_SAFE_INTEGER).contains(&v) && v.fract() == 0.0 {
+        Ok(v as u64)
+    } else {
+        Err(Error::invalid("budget_tokens", "budget_tokens must be a whole number >= 1"))
+    }
+}
+
+/// A store configuration from JSON text; empty text gives the defaults.
+pub fn config_from_json(text: &str) -> Result<crate::Config> {
+    if text.trim().is_empty() {
+        Ok(crate::Config::default())
+    } else {
+        crate::Config::from_json(text)
+    }
+}
+
+/// Optional metadata given as JSON text.
+pub fn metadata_from_json(text: Option<&str>) -> Result<Option<Value>> {
+    text.map(crate::validate::parse_metadata_json).transpose()
+}
+
+impl Store {
+    /// Adds a batch given as one flat vector of `texts.len() × embedding_dim`
+    /// values, optional weights (one per text) and optional metadata JSON texts
+    /// (one per text, each absent or an object). All or nothing, like
+    /// [`Store::add_batch`].
+    pub fn add_batch_flat<T: AsRef<str>, M: AsRef<str>>(
+        &self,
+        flat: &[f32],
+        texts: &[T],
+        weights: Option<&[f64]>,
+        metadata_json: Option<&[Option<M>]>,
+        timeout_ms: Option<u64>,
+    ) -> Result<Vec<u64>> {
+        let dim = self.config().embedding_dim;
+        let n = texts.len();
+        if Some(flat.len()) != n.checked_mul(dim) {
+            return Err(Error::invalid("embeddings", "embeddings must hold texts × embedding_dim values")
+                .with("expected", n.saturating_mul(dim))
+                .with("got", flat.len()));
+        }
+        if weights.is_some_and(|w| w.len() != n) {
+            return Err(Error::invalid("weights", "weights must have one entry per text"));
+        }
+        if metadata_json.is_some_and(|m| m.len() != n) {
+            return Err(Error::invalid("metadata", "metadata must have one entry per text"));
+        }
+        let items = (0..n)
+            .map(|i| {
+                let meta = metadata_json.and_then(|m| m[i].as_ref()).map(AsRef::as_ref);
+                Ok(NewMemory {
+                    embedding: &flat[i * dim..(i + 1) * dim],
+                    text: texts[i].as_ref(),
+                    weight: weights.map(|w| w[i]),
+                    metadata: metadata_from_json(meta).map_err(|e| e.with("index", i))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.add_batch(&items, timeout_ms)
+    }
+
+    /// The memory as JSON text, or `None` for an unknown id (the JS `get` returns null).
+    pub fn get_json(&self, id: u64) -> Result<Option<String>> {
+        match self.get(id) {
+            Ok(m) => Ok(Some(to_json(&m))),
+            Err(e) if e.code() == crate::ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, ErrorCode};
+
+    #[test]
+    fn numbers_from_js() {
+        assert_eq!(id_from_number(3.0).unwrap(), 3);
+        for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, MAX_SAFE_INTEGER * 2.0] {
+            assert_eq!(id_from_number(bad).unwrap_err().code(), ErrorCode::InvalidData);
+        }
+        assert_eq!(timeout_from_number(None).unwrap(), None);
+        assert_eq!(timeout_from_number(Some(10.0)).unwrap(), Some(10));
+        assert!(timeout_from_number(Some(0.5)).is_err());
+        assert_eq!(budget_from_number(100.0).unwrap(), 100);
+        assert!(budget_from_number(0.0).is_err() && budget_from_number(1.5).is_err());
+        let e: Value = serde_json::from_str(&error_json(&Error::invalid("x", "bad").with("got", 2))).unwrap();
+        assert_eq!(e, json!({"code": "INVALID_DATA", "message": "bad", "context": {"field": "x", "got": 2}}));
+    }
+
+    #[test]
+    fn flat_batches() {
+        let s = Store::new(Config { embedding_dim: 2, ..Config::default() }).unwrap();
+        let flat = [1.0, 0.0, 0.0, 1.0];
+        let metas = [None, Some(r#"{"k":1}"#)];
+        assert_eq!(s.add_batch_flat(&flat, &["a", "b"], Some(&[1.0, 2.0]), Some(&metas), None).unwrap(), vec![1, 2]);
+        assert_eq!(s.get(2).unwrap().metadata, Some(json!({"k": 1})));
+        let none: Option<&[Option<&str>]> = None;
+        for (flat, texts, weights) in [
+            (&flat[..3], &["a", "b"][..], None),
+            (&flat[..], &["a"][..], None),
+            (&flat[..], &["a", "b"][..], Some(&[1.0][..])),
+        ] {
+            assert_eq!(s.add_batch_flat(flat, texts, weights, none, None).unwrap_err().code(), ErrorCode::InvalidData);
+        }
+        let bad = [None, Some("[1]")];
+        let e = s.add_batch_flat(&flat, &["a", "b"], None, Some(&bad), None).unwrap_err();
+        assert_eq!(e.context()["index"], 1);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.get_json(9).unwrap(), None);
+        assert!(s.get_json(1).unwrap().unwrap().contains("\"text\":\"a\""));
+    }
+}
