@@ -28,7 +28,9 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[
 CORE_SRC     := $(shell find crates/ov-memory/src -name '*.rs') crates/ov-memory/Cargo.toml
 VERSION      := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
 
 all: build
 
@@ -157,7 +159,7 @@ test-rust:
 # plain, under AddressSanitizer + UBSan, and under valgrind.
 C_TESTS := test_api test_vectors test_qa seed_example readme_quickstart
 C_ARGS_test_vectors := tests/vectors
-C_ARGS_test_qa := tests/data/qa_coding.jsonl tests/qa/coding_expected.json
+C_ARGS_test_qa := tests/data/qa_coding.jsonl tests/qa/coding_expected.json build/c_snapshot.ovm build/c_snapshot_expected.json
 
 $(BUILD)/readme_quickstart.c: README.md
 	@mkdir -p $(BUILD)
@@ -202,6 +204,17 @@ test-c: deps-c build $(foreach t,$(C_TESTS),$(BUILD)/src_$(t).c)
 # Retrieval quality on the real QA sets (tests/data): prints Markdown tables.
 quality:
 	$(CARGO) run -q --release -p ov-memory --example quality
+
+# ------------------------------------------------------------------ fuzz
+
+# Fuzzes the snapshot loader for FUZZ_SECONDS (not part of make test). cargo-fuzz
+# passes nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	mkdir -p $(BUILD)/fuzz-corpus
+	cp crates/ov-memory/fuzz/seeds/* $(BUILD)/fuzz-corpus/
+	cd crates/ov-memory && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run snapshot_load ../../$(BUILD)/fuzz-corpus -- \
+	  -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536
 
 # ------------------------------------------------------------------ install
 

@@ -263,6 +263,38 @@ OvStatus ov_memory_hubs(const struct OVMemoryProduction *m,
                         size_t capacity,
                         size_t *count_out);
 
+// Saves a snapshot of the whole store to `path` atomically (temporary file in
+// the same directory, fsync, rename, fsync of the directory): after a crash the
+// file holds the previous snapshot or the new one. Errors: IO, CIRCUIT_OPEN.
+OvStatus ov_memory_save(const struct OVMemoryProduction *m, const char *path);
+
+// Replaces the store's contents with the snapshot at `path` (its embedding_dim
+// and max_degree must equal the store's). Everything is checked first; on
+// error nothing changes. Errors: IO, MEMORY_CORRUPTION, CIRCUIT_OPEN.
+OvStatus ov_memory_load(struct OVMemoryProduction *m, const char *path);
+
+// Opens a new store from the snapshot at `path`, with the snapshot's
+// configuration. Free it with ov_memory_destroy(). NULL on error (IO,
+// MEMORY_CORRUPTION; details in the last error).
+struct OVMemoryProduction *ov_memory_open(const char *path);
+
+// Writes a snapshot of the store into a new buffer: `*bytes_out` points to
+// `*len_out` bytes owned by the caller; free them with ov_bytes_free().
+OvStatus ov_memory_to_bytes(const struct OVMemoryProduction *m,
+                            uint8_t **bytes_out,
+                            size_t *len_out);
+
+// Frees a buffer from ov_memory_to_bytes() (`len` as returned). NULL is a no-op.
+void ov_bytes_free(uint8_t *bytes, size_t len);
+
+// Replaces the store's contents with the snapshot in `bytes` (`len` bytes);
+// as ov_memory_load(). Errors: MEMORY_CORRUPTION, CIRCUIT_OPEN.
+OvStatus ov_memory_load_bytes(struct OVMemoryProduction *m, const uint8_t *bytes, size_t len);
+
+// A new store from the snapshot in `bytes` (`len` bytes), with the snapshot's
+// configuration. NULL on error (MEMORY_CORRUPTION; details in the last error).
+struct OVMemoryProduction *ov_memory_from_bytes(const uint8_t *bytes, size_t len);
+
 // The metabolism (SPEC §5) as a JSON object: `budget_tokens`, `used_tokens`,
 // `remaining_pct`, `state` (HEALTHY, STRESSED, CRITICAL, EMERGENCY) and
 // `alpha`. Free with ov_string_free(). NULL on error.

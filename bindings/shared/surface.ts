@@ -35,12 +35,22 @@ export interface NativeStoreLike {
   resetMetabolism(): void
   resizeMetabolism(budgetTokens: number): void
   config(): string
+  toBytes(): Uint8Array
+  loadBytes(bytes: Uint8Array): void
+  save?(path: string): void
+  saveAsync?(path: string): Promise<string>
+  load?(path: string): void
+  loadAsync?(path: string): Promise<string>
   free?(): void
 }
 
 /** A native module: a constructor of native stores. Not public API. */
 export interface NativeModule {
-  NativeStore: new (configJson: string) => NativeStoreLike
+  NativeStore: {
+    new (configJson: string): NativeStoreLike
+    fromBytes(bytes: Uint8Array): NativeStoreLike
+    open?(path: string): NativeStoreLike
+  }
 }
 
 let native: NativeModule | undefined
@@ -48,6 +58,11 @@ let native: NativeModule | undefined
 /** Binds the native implementation (called once by each package's entry point). */
 export function bindNative(mod: NativeModule): void {
   native = mod
+}
+
+function nativeModule(): NativeModule {
+  if (!native) throw new OvMemoryError('INTERNAL', 'the native module is not initialised (browser: await init())')
+  return native
 }
 
 // ---------------------------------------------------------------- errors
@@ -435,6 +450,26 @@ function parseMemory(json: string): Memory {
   return { ...m, embedding: Float32Array.from(m.embedding) }
 }
 
+function toBytes(b: unknown): Uint8Array {
+  if (!(b instanceof Uint8Array)) throw invalid('bytes', 'bytes must be a Uint8Array (or a Buffer)', { got: kind(b) })
+  return b
+}
+
+function toPath(p: unknown): string {
+  const path = toText(p, 'path')
+  if (path.length === 0) throw invalid('path', 'path must not be empty')
+  return path
+}
+
+function noFiles(): OvMemoryError {
+  return new OvMemoryError('IO', 'this build has no file system: use toBytes() and MemoryStore.fromBytes()', { operation: 'file' })
+}
+
+/** Wraps an existing native store (snapshots); not public. */
+class Adopt {
+  constructor(readonly native: NativeStoreLike) {}
+}
+
 const disposeSymbol: symbol =
   (Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('Symbol.dispose')
 
@@ -455,10 +490,89 @@ export class MemoryStore {
 
   /** A store with these settings (all optional). */
   constructor(options: StoreOptions = {}) {
-    if (!native) throw new OvMemoryError('INTERNAL', 'the native module is not initialised')
+    if (options instanceof Adopt) {
+      this.#native = options.native
+      return
+    }
+    const mod = nativeModule()
     const config = toOptionsJson(options, 'options')
-    const mod = native
     this.#native = guard(() => new mod.NativeStore(config))
+  }
+
+  /** A new store from snapshot bytes (SPEC §10), with the snapshot's settings. */
+  static fromBytes(bytes: Uint8Array): MemoryStore {
+    const mod = nativeModule()
+    return guard(() => new MemoryStore(new Adopt(mod.NativeStore.fromBytes(toBytes(bytes))) as unknown as StoreOptions))
+  }
+
+  /** Node name of `fromBytes` (a Buffer is a Uint8Array). */
+  static fromBuffer(bytes: Uint8Array): MemoryStore {
+    return MemoryStore.fromBytes(bytes)
+  }
+
+  /** A new store from a snapshot file (Node only). */
+  static open(path: string): MemoryStore {
+    const mod = nativeModule()
+    return guard(() => {
+      const p = toPath(path)
+      if (!mod.NativeStore.open) throw noFiles()
+      return new MemoryStore(new Adopt(mod.NativeStore.open(p)) as unknown as StoreOptions)
+    })
+  }
+
+  /** The whole store as snapshot bytes (versioned, checksummed; see the README). */
+  toBytes(): Uint8Array {
+    return guard(() => this.#n.toBytes())
+  }
+
+  /** Node name of `toBytes` (returns a Buffer in Node). */
+  toBuffer(): Uint8Array {
+    return this.toBytes()
+  }
+
+  /** Replaces this store's contents with a snapshot; on any error nothing changes. */
+  loadBytes(bytes: Uint8Array): void {
+    guard(() => this.#n.loadBytes(toBytes(bytes)))
+  }
+
+  /** Saves a snapshot to a file atomically (Node only). */
+  save(path: string): void {
+    guard(() => {
+      const p = toPath(path)
+      const n = this.#n
+      if (!n.save) throw noFiles()
+      n.save(p)
+    })
+  }
+
+  /** `save` on the thread pool. */
+  saveAsync(path: string): Promise<void> {
+    return guardAsync(async () => {
+      const p = toPath(path)
+      const n = this.#n
+      if (!n.saveAsync) throw noFiles()
+      await n.saveAsync(p)
+    })
+  }
+
+  /** Replaces this store's contents with the snapshot in a file (Node only). */
+  load(path: string): void {
+    guard(() => {
+      const p = toPath(path)
+      const n = this.#n
+      if (!n.load) throw noFiles()
+      n.load(p)
+    })
+  }
+
+  /** `load` on the thread pool. */
+  loadAsync(path: string): Promise<void> {
+    return guardAsync(async () => {
+      const p = toPath(path)
+      const n = this.#n
+      if (!n.loadAsync) throw noFiles()
+      await n.loadAsync(p)
+    })
   }
 
   /** The native store; throws once `free()` was called. */

@@ -252,6 +252,13 @@ test('every error code reaches JS with code and context', async () => {
   assert.equal(e4.code, 'TIMEOUT')
   assert.equal(e4.context.timeout_ms, 1)
   assert.equal(await circuitOpen(api), 'CIRCUIT_OPEN')
+  const bad = new MemoryStore({ embeddingDim: 2 }).toBytes()
+  bad[bad.length - 1] ^= 1
+  const e6 = (() => { try { MemoryStore.fromBytes(bad) } catch (e) { return e } })()
+  assert.equal(e6.code, 'MEMORY_CORRUPTION')
+  assert.equal(e6.context.check, 'checksum')
+  const e7 = (() => { try { s.save('/nonexistent-dir/x.ovm') } catch (e) { return e } })()
+  assert.equal(e7.code, 'IO')
   // INTERNAL: what any unexpected native failure becomes.
   const internal = new OvMemoryError('INTERNAL', 'x')
   assert.equal(internal.code, 'INTERNAL')

@@ -327,6 +327,12 @@ static OvStatus mc_hubs_null_out(void) { size_t n; return ov_memory_hubs(T, NULL
 static OvStatus mc_hubs_small(void) { uint64_t ids[1]; size_t n; return ov_memory_hubs(T, ids, 0, &n); }
 static OvStatus mc_resize_zero(void) { return ov_memory_metabolism_resize(T, 0); }
 static OvStatus mc_reset_meta_null(void) { return ov_memory_metabolism_reset(NULL); }
+static OvStatus mc_save_null_path(void) { return ov_memory_save(T, NULL); }
+static OvStatus mc_save_empty_path(void) { return ov_memory_save(T, ""); }
+static OvStatus mc_load_null_path(void) { return ov_memory_load(T, NULL); }
+static OvStatus mc_load_bytes_null(void) { return ov_memory_load_bytes(T, NULL, 10); }
+static OvStatus mc_to_bytes_null_out(void) { size_t n; return ov_memory_to_bytes(T, NULL, &n); }
+
 
 struct malformed {
     const char *name;
@@ -385,6 +391,11 @@ static const struct malformed TABLE[] = {
     {"hubs: capacity 0", mc_hubs_small, OV_STATUS_INVALID_DATA},
     {"metabolism resize: 0", mc_resize_zero, OV_STATUS_INVALID_DATA},
     {"metabolism reset: NULL store", mc_reset_meta_null, OV_STATUS_INVALID_DATA},
+    {"save: NULL path", mc_save_null_path, OV_STATUS_INVALID_DATA},
+    {"save: empty path", mc_save_empty_path, OV_STATUS_INVALID_DATA},
+    {"load: NULL path", mc_load_null_path, OV_STATUS_INVALID_DATA},
+    {"load bytes: NULL with length", mc_load_bytes_null, OV_STATUS_INVALID_DATA},
+    {"to bytes: NULL out", mc_to_bytes_null_out, OV_STATUS_INVALID_DATA},
 };
 
 static void test_malformed_table(void) {
@@ -452,6 +463,72 @@ static void test_malformed_table(void) {
     ov_memory_destroy(T);
 }
 
+static void test_snapshots(void) {
+    OVMemoryProduction *m = make_store();
+    float v[DIM];
+    for (int i = 0; i < 6; i++) {
+        fill(v, i);
+        uint64_t id;
+        CHECK(ov_memory_add_f32(m, v, DIM, "remember this", 1.0 + i, i % 2 ? "{\"odd\":true}" : NULL, &id) ==
+              OV_STATUS_OK);
+    }
+    CHECK(ov_memory_delete(m, 3) == OV_STATUS_OK);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    CHECK(ov_memory_to_bytes(m, &bytes, &len) == OV_STATUS_OK);
+    CHECK(bytes != NULL && len > 100 && memcmp(bytes, "OVMEMSNP", 8) == 0);
+
+    OVMemoryProduction *copy = ov_memory_from_bytes(bytes, len);
+    CHECK(copy != NULL);
+    CHECK(ov_memory_count(copy) == 5);
+    fill(v, 4);
+    uint64_t a[3], b[3];
+    double sa[3], sb[3];
+    size_t na = 0, nb = 0;
+    CHECK(ov_memory_retrieve(m, v, DIM, 3, 1.0, a, sa, 3, &na) == OV_STATUS_OK);
+    CHECK(ov_memory_retrieve(copy, v, DIM, 3, 1.0, b, sb, 3, &nb) == OV_STATUS_OK);
+    CHECK(na == 3 && nb == 3 && memcmp(a, b, sizeof a) == 0 && memcmp(sa, sb, sizeof sa) == 0);
+    uint64_t next = 0;
+    CHECK(ov_memory_add_f32(copy, v, DIM, "after load", 1.0, NULL, &next) == OV_STATUS_OK);
+    CHECK(next == 7); /* ids stay unique after a load */
+
+    /* Every single-byte flip is caught (and changes nothing in the target). */
+    int caught = 0;
+    for (size_t i = 0; i < len; i++) {
+        bytes[i] ^= 0x5a;
+        if (ov_memory_load_bytes(copy, bytes, len) == OV_STATUS_MEMORY_CORRUPTION) caught++;
+        bytes[i] ^= 0x5a;
+        ov_memory_reset_breaker(copy); /* corrupt loads count: five in a row open it */
+    }
+    CHECK((size_t)caught == len);
+    CHECK(ov_memory_count(copy) == 6);
+    const uint8_t junk[20] = {1, 2, 3};
+    for (int i = 0; i < 5; i++) CHECK(ov_memory_load_bytes(copy, junk, sizeof junk) == OV_STATUS_MEMORY_CORRUPTION);
+    CHECK(ov_memory_load_bytes(copy, junk, sizeof junk) == OV_STATUS_CIRCUIT_OPEN);
+    ov_memory_reset_breaker(copy);
+    CHECK(ov_memory_load(copy, "/nonexistent/ov-memory.snap") == OV_STATUS_IO);
+
+    /* Files: save, open, load into an existing store. */
+    const char *path = "build/test_api_snapshot.ovm";
+    CHECK(ov_memory_save(m, path) == OV_STATUS_OK);
+    OVMemoryProduction *opened = ov_memory_open(path);
+    CHECK(opened != NULL && ov_memory_count(opened) == 5);
+    CHECK(ov_memory_load(copy, path) == OV_STATUS_OK);
+    CHECK(ov_memory_count(copy) == 5);
+    CHECK(ov_memory_save(m, "build/no-such-dir/x.ovm") == OV_STATUS_IO);
+    char ctx[256];
+    CHECK(ov_last_error_context(ctx, sizeof ctx) > 0 && strstr(ctx, "\"operation\":\"create\"") != NULL);
+    CHECK(ov_memory_open("build/no-such-file.ovm") == NULL && ov_last_error_code() == OV_STATUS_IO);
+    bytes[len - 1] ^= 1;
+    CHECK(ov_memory_from_bytes(bytes, len) == NULL && ov_last_error_code() == OV_STATUS_MEMORY_CORRUPTION);
+    CHECK(ov_memory_from_bytes(bytes, 7) == NULL && ov_last_error_code() == OV_STATUS_MEMORY_CORRUPTION);
+    ov_bytes_free(bytes, len);
+    ov_bytes_free(NULL, 0);
+    ov_memory_destroy(opened);
+    ov_memory_destroy(copy);
+    ov_memory_destroy(m);
+}
+
 static void test_retrieve_and_context(void) {
     OVMemoryProduction *m = make_store();
     CHECK(ov_memory_set_log_level(m, OV_LOG_LEVEL_INFO) == OV_STATUS_OK);
@@ -504,6 +581,7 @@ int main(void) {
     test_logging();
     test_malformed_table();
     test_retrieve_and_context();
+    test_snapshots();
     printf("c-api: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

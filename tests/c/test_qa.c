@@ -112,6 +112,25 @@ int main(int argc, char **argv) {
         ov_string_free(ctx);
         ov_memory_destroy(fresh);
     }
+    /* A snapshot for the Node and wasm tests, with the results they must reproduce. */
+    if (argc > 4) {
+        check(ov_memory_save(m, argv[3]) == OV_STATUS_OK, "save", "snapshot");
+        FILE *out = fopen(argv[4], "w");
+        check(out != NULL, "open expected file", argv[4]);
+        if (out) {
+            fputs("[\n", out);
+            for (int i = 0; i < n; i++) {
+                float query[DIM];
+                to_floats(cJSON_GetObjectItemCaseSensitive(records[i], "query_embedding"), query);
+                char *hits = ov_memory_retrieve_json(m, query, DIM, "{\"top_k\": 3}");
+                check(hits != NULL, "retrieve_json", "snapshot");
+                fprintf(out, "%s%s\n", hits ? hits : "[]", i + 1 < n ? "," : "");
+                ov_string_free(hits);
+            }
+            fputs("]\n", out);
+            fclose(out);
+        }
+    }
     ov_memory_destroy(m);
     for (int i = 0; i < n; i++) cJSON_Delete(records[i]);
     cJSON_Delete(exp);

@@ -479,6 +479,120 @@ pub unsafe extern "C" fn ov_memory_hubs(
     })
 }
 
+// ---------------------------------------------------------------- snapshots
+
+/// A path argument: bytes as the OS takes them (on Unix any bytes but NUL).
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string.
+unsafe fn c_path(p: *const c_char) -> ov_memory::Result<std::path::PathBuf> {
+    if p.is_null() {
+        return Err(null("path"));
+    }
+    // SAFETY: non-NULL and NUL-terminated per contract.
+    let bytes = unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes();
+    if bytes.is_empty() {
+        return Err(Error::invalid("path", "path must not be empty"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Ok(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
+    }
+    #[cfg(not(unix))]
+    {
+        std::str::from_utf8(bytes)
+            .map(std::path::PathBuf::from)
+            .map_err(|_| Error::invalid("path", "path is not valid UTF-8"))
+    }
+}
+
+/// Saves a snapshot of the whole store to `path` atomically (temporary file in
+/// the same directory, fsync, rename, fsync of the directory): after a crash the
+/// file holds the previous snapshot or the new one. Errors: IO, CIRCUIT_OPEN.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_save(m: *const OVMemoryProduction, path: *const c_char) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        s.save(unsafe { c_path(path) }?)
+    })
+}
+
+/// Replaces the store's contents with the snapshot at `path` (its embedding_dim
+/// and max_degree must equal the store's). Everything is checked first; on
+/// error nothing changes. Errors: IO, MEMORY_CORRUPTION, CIRCUIT_OPEN.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_load(m: *mut OVMemoryProduction, path: *const c_char) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        s.load(unsafe { c_path(path) }?)
+    })
+}
+
+/// Opens a new store from the snapshot at `path`, with the snapshot's
+/// configuration. Free it with ov_memory_destroy(). NULL on error (IO,
+/// MEMORY_CORRUPTION; details in the last error).
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_open(path: *const c_char) -> *mut OVMemoryProduction {
+    // SAFETY: caller contract.
+    value_call(std::ptr::null_mut(), || Store::open(unsafe { c_path(path) }?).map(boxed))
+}
+
+/// Writes a snapshot of the store into a new buffer: `*bytes_out` points to
+/// `*len_out` bytes owned by the caller; free them with ov_bytes_free().
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_to_bytes(
+    m: *const OVMemoryProduction,
+    bytes_out: *mut *mut u8,
+    len_out: *mut usize,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        if bytes_out.is_null() || len_out.is_null() {
+            return Err(null(if bytes_out.is_null() { "bytes_out" } else { "len_out" }));
+        }
+        let bytes = s.to_bytes()?.into_boxed_slice();
+        let len = bytes.len();
+        // SAFETY: both checked non-NULL; ownership passes to the caller until ov_bytes_free.
+        unsafe {
+            *bytes_out = Box::into_raw(bytes).cast::<u8>();
+            *len_out = len;
+        }
+        Ok(())
+    })
+}
+
+/// Frees a buffer from ov_memory_to_bytes() (`len` as returned). NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn ov_bytes_free(bytes: *mut u8, len: usize) {
+    if !bytes.is_null() {
+        // SAFETY: made by ov_memory_to_bytes as a boxed slice of exactly `len` bytes.
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(bytes, len)) });
+    }
+}
+
+/// Replaces the store's contents with the snapshot in `bytes` (`len` bytes);
+/// as ov_memory_load(). Errors: MEMORY_CORRUPTION, CIRCUIT_OPEN.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_load_bytes(m: *mut OVMemoryProduction, bytes: *const u8, len: usize) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        s.load_bytes(unsafe { slice(bytes, len, "bytes") }?)
+    })
+}
+
+/// A new store from the snapshot in `bytes` (`len` bytes), with the snapshot's
+/// configuration. NULL on error (MEMORY_CORRUPTION; details in the last error).
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_from_bytes(bytes: *const u8, len: usize) -> *mut OVMemoryProduction {
+    // SAFETY: caller contract.
+    value_call(std::ptr::null_mut(), || Store::from_bytes(unsafe { slice(bytes, len, "bytes") }?).map(boxed))
+}
+
 // ---------------------------------------------------------------- metabolism
 
 /// The metabolism (SPEC §5) as a JSON object: `budget_tokens`, `used_tokens`,

@@ -250,4 +250,48 @@ impl NativeStore {
     pub fn config(&self) -> String {
         self.inner.config().to_json()
     }
+
+    /// A new store from snapshot bytes (the snapshot's configuration).
+    #[napi(factory)]
+    pub fn from_bytes(bytes: Uint8ArraySlice) -> Result<Self> {
+        Ok(NativeStore { inner: Arc::new(core(Store::from_bytes(&bytes))?) })
+    }
+
+    /// A new store from a snapshot file.
+    #[napi(factory)]
+    pub fn open(path: String) -> Result<Self> {
+        Ok(NativeStore { inner: Arc::new(core(Store::open(path))?) })
+    }
+
+    #[napi]
+    pub fn to_bytes(&self) -> Result<Buffer> {
+        core(self.inner.to_bytes()).map(Buffer::from)
+    }
+
+    #[napi]
+    pub fn load_bytes(&self, bytes: Uint8ArraySlice) -> Result<()> {
+        core(self.inner.load_bytes(&bytes))
+    }
+
+    #[napi]
+    pub fn save(&self, path: String) -> Result<()> {
+        core(self.inner.save(path))
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn save_async(&self, path: String) -> AsyncTask<JsonJob> {
+        let store = self.inner.clone();
+        job(move || store.save(path).map(|()| "null".to_owned()))
+    }
+
+    #[napi]
+    pub fn load(&self, path: String) -> Result<()> {
+        core(self.inner.load(path))
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn load_async(&self, path: String) -> AsyncTask<JsonJob> {
+        let store = self.inner.clone();
+        job(move || store.load(path).map(|()| "null".to_owned()))
+    }
 }

@@ -220,4 +220,22 @@ impl NativeStore {
     pub fn config(&self) -> String {
         self.inner.config().to_json()
     }
+
+    /// A new store from snapshot bytes (the snapshot's configuration), on the host clock.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(bytes: &[u8]) -> Result<NativeStore, JsValue> {
+        Ok(NativeStore { inner: core(Store::from_bytes_with_clock(bytes, Arc::new(HostClock)))? })
+    }
+
+    /// The whole store as snapshot bytes (copied out of wasm memory).
+    #[wasm_bindgen(js_name = toBytes)]
+    pub fn to_bytes(&self) -> Result<Vec<u8>, JsValue> {
+        core(self.inner.to_bytes())
+    }
+
+    /// Replaces the store's contents with a snapshot.
+    #[wasm_bindgen(js_name = loadBytes)]
+    pub fn load_bytes(&self, bytes: &[u8]) -> Result<(), JsValue> {
+        core(self.inner.load_bytes(bytes))
+    }
 }

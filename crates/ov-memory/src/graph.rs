@@ -435,6 +435,37 @@ impl Graph {
         true
     }
 
+    /// Adds the edges and overflow entries of a snapshot to nodes inserted
+    /// without links, in the snapshot's order (so every centrality is
+    /// bit-identical). The caller has checked ids, symmetry and duplicates;
+    /// this checks the degree bounds.
+    pub(crate) fn load_links(&mut self, edges: &[(u64, u64, f32)], overflow: &[(u64, u64, f32)]) -> Result<(), String> {
+        let max = self.max_degree;
+        for &(from, to, relevance) in edges {
+            let n = self.node_mut(from).ok_or_else(|| format!("edge from unknown memory {from}"))?;
+            if n.edges.len() >= max {
+                return Err(format!("memory {from} has more than {max} edges"));
+            }
+            n.edges.push(Edge { to, relevance });
+        }
+        for &(owner, to, relevance) in overflow {
+            let n = self.node_mut(owner).ok_or_else(|| format!("overflow of unknown memory {owner}"))?;
+            if n.overflow.len() >= max {
+                return Err(format!("memory {owner} has more than {max} overflow entries"));
+            }
+            n.overflow.push(Edge { to, relevance });
+            if let Some(t) = self.node_mut(to) {
+                t.overflow_in.push(owner);
+            }
+        }
+        for n in &mut self.nodes {
+            n.centrality = centrality(&n.edges, max);
+        }
+        self.edge_count = edges.len() / 2;
+        self.estimate_bytes += (edges.len() + overflow.len()) as u64 * EDGE_BYTES;
+        Ok(())
+    }
+
     /// The hubs: the `min(5, max(1, floor(0.05·n)))` most central memories, ties to the lower id.
     pub(crate) fn hubs(&self) -> Vec<u64> {
         let n = self.nodes.len();

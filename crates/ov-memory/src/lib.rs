@@ -36,6 +36,7 @@ pub mod metabolism;
 pub mod metrics;
 mod retrieve;
 mod seed;
+pub mod snapshot;
 mod store;
 mod validate;
 

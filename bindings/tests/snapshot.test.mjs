@@ -1,0 +1,122 @@
+// Snapshots in JS (napi and wasm): round trips, corruption, files (Node), and a
+// snapshot written by the C library (tests/c/test_qa.c) loading with identical results.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { api, target } from './target.mjs'
+
+const { MemoryStore, OvMemoryError } = api
+const repo = new URL('../../', import.meta.url)
+
+function code(f) {
+  try {
+    f()
+  } catch (e) {
+    assert.ok(e instanceof OvMemoryError, String(e))
+    return e.code
+  }
+  assert.fail('no error')
+}
+
+function sample() {
+  const s = new MemoryStore({ embeddingDim: 4, maxDegree: 2 })
+  const vs = [[1, 0, 0, 0], [0.9, 0.1, 0, 0], [0.8, 0.2, 0.1, 0], [0.7, 0.3, 0.2, 0.1], [0, 0, 1, 0]]
+  vs.forEach((v, i) => s.add(v, `memory ${i} ✓`, { weight: 1 + i, metadata: i % 2 ? { i } : undefined }))
+  s.delete(3)
+  s.context([1, 0, 0, 0], { maxTokens: 100 })
+  return s
+}
+
+const everything = (s) => s.config() && [...Array(10).keys()].map((i) => s.get(i + 1))
+
+test('toBytes / fromBytes keep everything', () => {
+  const s = sample()
+  const bytes = s.toBytes()
+  assert.ok(bytes instanceof Uint8Array)
+  assert.equal(new TextDecoder().decode(bytes.subarray(0, 8)), 'OVMEMSNP')
+  const t = MemoryStore.fromBytes(bytes)
+  assert.deepEqual(everything(t), everything(s))
+  assert.deepEqual(t.retrieve([1, 0.1, 0, 0], { topK: 4 }), s.retrieve([1, 0.1, 0, 0], { topK: 4 }))
+  assert.deepEqual(t.metabolism(), s.metabolism())
+  assert.equal(t.add([0, 1, 0, 0], 'next'), 6, 'ids stay unique')
+  assert.deepEqual(MemoryStore.fromBuffer(bytes).size, 4)
+  // Into an existing store.
+  const u = new MemoryStore({ embeddingDim: 4, maxDegree: 2 })
+  u.add([0, 1, 0, 0], 'replaced')
+  u.loadBytes(bytes)
+  assert.deepEqual(everything(u), everything(s))
+})
+
+test('corrupt or foreign bytes are MEMORY_CORRUPTION and change nothing', () => {
+  const bytes = sample().toBytes()
+  const s = new MemoryStore({ embeddingDim: 4, maxDegree: 2 })
+  s.add([1, 0, 0, 0], 'keep')
+  for (let i = 0; i < bytes.length; i += 7) {
+    const b = bytes.slice()
+    b[i] ^= 0xff
+    assert.equal(code(() => MemoryStore.fromBytes(b)), 'MEMORY_CORRUPTION', `flip at ${i}`)
+  }
+  for (const len of [0, 7, 16, 40, bytes.length - 1]) {
+    assert.equal(code(() => MemoryStore.fromBytes(bytes.subarray(0, len))), 'MEMORY_CORRUPTION', `length ${len}`)
+  }
+  const b = bytes.slice()
+  b[b.length - 1] ^= 1
+  assert.equal(code(() => s.loadBytes(b)), 'MEMORY_CORRUPTION')
+  assert.equal(code(() => new MemoryStore({ embeddingDim: 5, maxDegree: 2 }).loadBytes(bytes)), 'MEMORY_CORRUPTION')
+  for (const bad of ['bytes', [1, 2], null, new Float32Array(4)]) {
+    assert.equal(code(() => MemoryStore.fromBytes(bad)), 'INVALID_DATA')
+    assert.equal(code(() => s.loadBytes(bad)), 'INVALID_DATA')
+  }
+  assert.equal(s.size, 1)
+  assert.equal(s.get(1).text, 'keep')
+})
+
+test('files: save, open, load, async variants (Node) or IO (browser build)', async () => {
+  const s = sample()
+  const dir = mkdtempSync(join(tmpdir(), 'ov-memory-js-'))
+  const path = join(dir, 'memory.ovm')
+  if (target === 'wasm') {
+    assert.equal(code(() => s.save(path)), 'IO')
+    assert.equal(code(() => MemoryStore.open(path)), 'IO')
+    return
+  }
+  s.save(path)
+  assert.deepEqual(everything(MemoryStore.open(path)), everything(s))
+  const t = new MemoryStore({ embeddingDim: 4, maxDegree: 2 })
+  t.load(path)
+  assert.deepEqual(everything(t), everything(s))
+  s.add([0, 0, 0, 1], 'one more')
+  await s.saveAsync(path)
+  await t.loadAsync(path)
+  assert.equal(t.size, 5)
+  assert.deepEqual(readdirSync(dir), ['memory.ovm'], 'no temp files left')
+  assert.equal(code(() => s.save(join(dir, 'missing', 'x.ovm'))), 'IO')
+  assert.equal(code(() => t.load(join(dir, 'nope.ovm'))), 'IO')
+  assert.equal(code(() => MemoryStore.open(join(dir, 'nope.ovm'))), 'IO')
+  await assert.rejects(s.saveAsync(join(dir, 'missing', 'x.ovm')), (e) => e.code === 'IO')
+  await assert.rejects(t.loadAsync(join(dir, 'nope.ovm')), (e) => e.code === 'IO')
+  assert.equal(code(() => s.save('')), 'INVALID_DATA')
+  assert.equal(t.size, 5, 'failed loads changed nothing')
+})
+
+test('a snapshot written by the C library gives the same retrieval results', () => {
+  const snap = new URL('build/c_snapshot.ovm', repo)
+  assert.ok(existsSync(snap), 'run the C tests first (make test-c writes build/c_snapshot.ovm)')
+  const expected = JSON.parse(readFileSync(new URL('build/c_snapshot_expected.json', repo), 'utf8'))
+  const store = MemoryStore.fromBytes(readFileSync(snap))
+  const queries = readFileSync(new URL('tests/data/qa_coding.jsonl', repo), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  assert.equal(queries.length, expected.length)
+  for (const [i, q] of queries.entries()) {
+    const hits = store.retrieve(Float32Array.from(q.query_embedding), { topK: 3 })
+    const want = expected[i]
+    assert.deepEqual(hits.map((h) => h.id), want.map((h) => h.id), q.id)
+    for (const [k, h] of hits.entries()) {
+      // S, C and W are bit for bit; R (recency) moved on since the C run, and P with it.
+      for (const f of ['S', 'C', 'W']) assert.equal(h.score[f], want[k].score[f], `${q.id} ${f}`)
+      assert.ok(h.score.R <= want[k].score.R && Math.abs(h.score.P - want[k].score.P) < 1e-3)
+      assert.equal(h.text, want[k].text)
+    }
+  }
+})

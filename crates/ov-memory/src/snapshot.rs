@@ -1,0 +1,534 @@
+//! Snapshots (SPEC §10): the whole store — memories, graph, configuration, id
+//! counter and metabolism, not runtime metrics — as bytes or a file.
+//!
+//! # Format (version 1, little-endian)
+//!
+//! ```text
+//! header   "OVMEMSNP" (8 bytes) · version u32 · section count u32 (= 5)
+//! section  kind u32 · payload length u64 · CRC-32 of the payload u32 · payload
+//!   1 config     the configuration as JSON text
+//!   2 state      next_id u64 · budget_tokens u64 · used_tokens u64
+//!   3 memories   count u64, then per memory (in storage order):
+//!                id u64 · weight f64 · created_at i64 · last_accessed i64 ·
+//!                access_count u64 · text length u64 · text (UTF-8) ·
+//!                metadata length u64 (0 = none) · metadata (JSON object) ·
+//!                embedding (embedding_dim × f32)
+//!   4 adjacency  count u64, then per directed edge entry: from u64 · to u64 ·
+//!                relevance f32 (each undirected edge appears once per end, in
+//!                each memory's own order, so centrality is bit-identical)
+//!   5 overflow   count u64, then per entry: owner u64 · target u64 · relevance f32
+//! ```
+//!
+//! Loading checks everything before a store is built — magic, version,
+//! section order, every length against the bytes that are really there (no
+//! allocation larger than the input justifies), checksums, configuration,
+//! ids (unique, below the id counter), UTF-8, finite values, non-zero vectors,
+//! degree bound, symmetric edges, no self or duplicate edge — and answers
+//! MEMORY_CORRUPTION naming the section and the check. It never panics.
+//!
+//! Saving to a path is atomic: the bytes go to a temporary file in the same
+//! directory, which is fsynced, renamed over the target, and the directory is
+//! fsynced. A crash leaves either the previous file or the new one.
+
+use crate::config::Config;
+use crate::error::{Error, ErrorCode, Result};
+use crate::graph::{Graph, NewNode};
+use crate::metabolism::Metabolism;
+use crate::metrics::Op;
+use crate::store::{State, Store};
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The first 8 bytes of every snapshot.
+pub const MAGIC: &[u8; 8] = b"OVMEMSNP";
+/// The format version this build writes and reads.
+pub const VERSION: u32 = 1;
+
+const SECTIONS: [(u32, &str); 5] = [(1, "config"), (2, "state"), (3, "memories"), (4, "adjacency"), (5, "overflow")];
+const HEADER_BYTES: usize = 16;
+const SECTION_HEADER_BYTES: usize = 16;
+/// Fixed bytes of one memory record before its text, metadata and vector.
+const MEMORY_FIXED_BYTES: usize = 8 * 7;
+const EDGE_BYTES: usize = 8 + 8 + 4;
+
+fn corrupt(section: &str, check: &str, message: impl Into<String>) -> Error {
+    Error::new(ErrorCode::MemoryCorruption, message).with("section", section).with("check", check)
+}
+
+fn io_error(path: &Path, op: &str, e: &std::io::Error) -> Error {
+    Error::new(ErrorCode::Io, format!("{op} {}: {e}", path.display()))
+        .with("path", path.display().to_string())
+        .with("operation", op)
+        .with("os_error", e.to_string())
+}
+
+// ---------------------------------------------------------------- writing
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn section(out: &mut Vec<u8>, kind: u32, payload: &[u8]) {
+    put_u32(out, kind);
+    put_u64(out, payload.len() as u64);
+    put_u32(out, crc32fast::hash(payload));
+    out.extend_from_slice(payload);
+}
+
+/// Serialises the store's state.
+pub(crate) fn encode(config: &Config, st: &State) -> Vec<u8> {
+    let g = &st.graph;
+    let mut out = Vec::with_capacity(HEADER_BYTES + g.estimate_bytes() as usize);
+    out.extend_from_slice(MAGIC);
+    put_u32(&mut out, VERSION);
+    put_u32(&mut out, SECTIONS.len() as u32);
+
+    section(&mut out, 1, config.to_json().as_bytes());
+
+    let mut state = Vec::with_capacity(24);
+    let m = st.metabolism.report();
+    put_u64(&mut state, st.next_id);
+    put_u64(&mut state, m.budget_tokens);
+    put_u64(&mut state, m.used_tokens);
+    section(&mut out, 2, &state);
+
+    let mut mems = Vec::new();
+    let mut adjacency = Vec::new();
+    let mut overflow = Vec::new();
+    let (mut n_adj, mut n_over) = (0u64, 0u64);
+    put_u64(&mut mems, g.len() as u64);
+    for (node, row) in g.iter() {
+        put_u64(&mut mems, node.id);
+        mems.extend_from_slice(&node.weight.to_le_bytes());
+        mems.extend_from_slice(&node.created_at.to_le_bytes());
+        mems.extend_from_slice(&node.last_accessed.to_le_bytes());
+        put_u64(&mut mems, node.access_count);
+        put_u64(&mut mems, node.text.len() as u64);
+        mems.extend_from_slice(node.text.as_bytes());
+        let meta = node.metadata.as_ref().map(|m| serde_json::to_vec(m).unwrap_or_default()).unwrap_or_default();
+        put_u64(&mut mems, meta.len() as u64);
+        mems.extend_from_slice(&meta);
+        for x in row {
+            mems.extend_from_slice(&x.to_le_bytes());
+        }
+        for e in &node.edges {
+            put_u64(&mut adjacency, node.id);
+            put_u64(&mut adjacency, e.to);
+            adjacency.extend_from_slice(&e.relevance.to_le_bytes());
+            n_adj += 1;
+        }
+        for e in &node.overflow {
+            put_u64(&mut overflow, node.id);
+            put_u64(&mut overflow, e.to);
+            overflow.extend_from_slice(&e.relevance.to_le_bytes());
+            n_over += 1;
+        }
+    }
+    section(&mut out, 3, &mems);
+    let mut adj = n_adj.to_le_bytes().to_vec();
+    adj.extend_from_slice(&adjacency);
+    section(&mut out, 4, &adj);
+    let mut over = n_over.to_le_bytes().to_vec();
+    over.extend_from_slice(&overflow);
+    section(&mut out, 5, &over);
+    out
+}
+
+// ---------------------------------------------------------------- reading
+
+/// A bounds-checked cursor over one section's payload.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    section: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(|| {
+            corrupt(self.section, "length", format!("{what} runs past the end of the {} section", self.section))
+        })?;
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u32(&mut self, what: &str) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().unwrap_or_default()))
+    }
+    fn u64(&mut self, what: &str) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().unwrap_or_default()))
+    }
+    fn i64(&mut self, what: &str) -> Result<i64> {
+        Ok(i64::from_le_bytes(self.take(8, what)?.try_into().unwrap_or_default()))
+    }
+    fn f64(&mut self, what: &str) -> Result<f64> {
+        Ok(f64::from_le_bytes(self.take(8, what)?.try_into().unwrap_or_default()))
+    }
+    fn f32(&mut self, what: &str) -> Result<f32> {
+        Ok(f32::from_le_bytes(self.take(4, what)?.try_into().unwrap_or_default()))
+    }
+    fn len(&mut self, what: &str) -> Result<usize> {
+        let v = self.u64(what)?;
+        usize::try_from(v).map_err(|_| corrupt(self.section, "length", format!("{what} is impossibly large")))
+    }
+    /// A count of records of at least `min_bytes` each, checked against the bytes left.
+    fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
+        let n = self.len(what)?;
+        let left = self.buf.len() - self.pos;
+        if n.checked_mul(min_bytes).is_none_or(|need| need > left) {
+            return Err(corrupt(
+                self.section,
+                "count",
+                format!("{what} {n} does not fit the {} section", self.section),
+            )
+            .with("count", n));
+        }
+        Ok(n)
+    }
+    fn done(&self) -> Result<()> {
+        if self.pos != self.buf.len() {
+            return Err(corrupt(self.section, "length", format!("the {} section has trailing bytes", self.section)));
+        }
+        Ok(())
+    }
+}
+
+/// A decoded snapshot, fully checked.
+pub(crate) struct Decoded {
+    pub config: Config,
+    pub next_id: u64,
+    pub metabolism: Metabolism,
+    pub graph: Graph,
+}
+
+/// Splits the input into its five checked section payloads.
+fn sections(bytes: &[u8]) -> Result<Vec<&[u8]>> {
+    if bytes.len() < HEADER_BYTES {
+        return Err(corrupt("header", "length", "input is shorter than a snapshot header").with("bytes", bytes.len()));
+    }
+    if &bytes[..8] != MAGIC {
+        return Err(corrupt("header", "magic", "not an OV-Memory snapshot (bad magic number)"));
+    }
+    let mut r = Reader { buf: bytes, pos: 8, section: "header" };
+    let version = r.u32("version")?;
+    if version != VERSION {
+        return Err(corrupt("header", "version", format!("unsupported snapshot version {version}"))
+            .with("version", version)
+            .with("supported", VERSION));
+    }
+    let count = r.u32("section count")?;
+    if count as usize != SECTIONS.len() {
+        return Err(corrupt("header", "section_count", format!("expected {} sections, found {count}", SECTIONS.len())));
+    }
+    let mut out = Vec::with_capacity(SECTIONS.len());
+    for (kind, name) in SECTIONS {
+        r.section = name;
+        if bytes.len() - r.pos < SECTION_HEADER_BYTES {
+            return Err(corrupt(name, "length", format!("the {name} section header is cut off")));
+        }
+        let k = r.u32("section kind")?;
+        if k != kind {
+            return Err(corrupt(name, "kind", format!("expected section {kind} ({name}), found {k}")));
+        }
+        let len = r.len("section length")?;
+        let crc = r.u32("checksum")?;
+        let payload = r.take(len, "section payload")?;
+        if crc32fast::hash(payload) != crc {
+            return Err(corrupt(name, "checksum", format!("the {name} section fails its CRC-32 check")));
+        }
+        out.push(payload);
+    }
+    r.section = "trailer";
+    r.done()?;
+    Ok(out)
+}
+
+/// Checks and decodes snapshot bytes.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
+    let s = sections(bytes)?;
+
+    let config_text =
+        std::str::from_utf8(s[0]).map_err(|_| corrupt("config", "utf8", "the configuration is not valid UTF-8"))?;
+    let config = Config::from_json(config_text)
+        .map_err(|e| corrupt("config", "config", format!("the configuration is invalid: {}", e.message())))?;
+    let dim = config.embedding_dim;
+
+    let mut r = Reader { buf: s[1], pos: 0, section: "state" };
+    let next_id = r.u64("next_id")?;
+    let budget = r.u64("budget_tokens")?;
+    let used = r.u64("used_tokens")?;
+    r.done()?;
+    if next_id == 0 || budget == 0 {
+        return Err(corrupt("state", "state", "next_id and budget_tokens must be at least 1"));
+    }
+
+    let mut graph = Graph::new(dim, config.max_degree);
+    let mut r = Reader { buf: s[2], pos: 0, section: "memories" };
+    let n = r.count("memory count", MEMORY_FIXED_BYTES + 4 * dim)?;
+    if n > config.max_nodes {
+        return Err(corrupt("memories", "max_nodes", "more memories than max_nodes").with("count", n));
+    }
+    let mut vector = vec![0f32; dim];
+    for i in 0..n {
+        let bad = |check: &str, what: &str| corrupt("memories", check, format!("memory #{i}: {what}")).with("index", i);
+        let id = r.u64("id")?;
+        let weight = r.f64("weight")?;
+        let created_at = r.i64("created_at")?;
+        let last_accessed = r.i64("last_accessed")?;
+        let access_count = r.u64("access_count")?;
+        let text_len = r.len("text length")?;
+        let text =
+            std::str::from_utf8(r.take(text_len, "text")?).map_err(|_| bad("utf8", "text is not valid UTF-8"))?;
+        let meta_len = r.len("metadata length")?;
+        let meta_bytes = r.take(meta_len, "metadata")?;
+        for x in vector.iter_mut() {
+            *x = r.f32("embedding")?;
+        }
+        if id == 0 || id >= next_id {
+            return Err(bad("ids", "id is 0 or not below next_id").with("id", id));
+        }
+        if graph.contains(id) {
+            return Err(bad("ids", "duplicate id").with("id", id));
+        }
+        if !(weight.is_finite() && weight > 0.0) {
+            return Err(bad("weight", "weight is not finite and > 0"));
+        }
+        if text.trim().is_empty() {
+            return Err(bad("text", "text is empty"));
+        }
+        let metadata: Option<Map<String, Value>> = if meta_len == 0 {
+            None
+        } else {
+            match serde_json::from_slice::<Value>(meta_bytes) {
+                Ok(Value::Object(m)) => Some(m),
+                _ => return Err(bad("metadata", "metadata is not a JSON object")),
+            }
+        };
+        let mut sum_sq = 0f64;
+        for x in &vector {
+            if !x.is_finite() {
+                return Err(bad("embedding", "embedding holds a non-finite value"));
+            }
+            sum_sq += f64::from(*x) * f64::from(*x);
+        }
+        let norm = sum_sq.sqrt();
+        if norm == 0.0 || !norm.is_finite() {
+            return Err(bad("embedding", "embedding has zero norm"));
+        }
+        let node =
+            NewNode { id, text: text.to_owned(), weight, metadata, metadata_bytes: meta_len, now_ms: created_at, norm };
+        graph.insert(node, &vector, &[]);
+        let loaded = graph.node_mut(id).ok_or_else(|| bad("ids", "memory vanished while loading"))?;
+        loaded.last_accessed = last_accessed;
+        loaded.access_count = access_count;
+    }
+    r.done()?;
+
+    let mut r = Reader { buf: s[3], pos: 0, section: "adjacency" };
+    let n = r.count("edge entry count", EDGE_BYTES)?;
+    let mut seen: HashSet<(u64, u64)> = HashSet::with_capacity(n);
+    let mut entries: Vec<(u64, u64, f32)> = Vec::with_capacity(n);
+    for i in 0..n {
+        let (from, to, rel) = (r.u64("from")?, r.u64("to")?, r.f32("relevance")?);
+        let bad =
+            |check: &str, what: &str| corrupt("adjacency", check, format!("edge entry #{i}: {what}")).with("index", i);
+        if from == to {
+            return Err(bad("self_edge", "self edge"));
+        }
+        if !graph.contains(from) || !graph.contains(to) {
+            return Err(bad("dangling", "edge to an unknown memory"));
+        }
+        if !(rel.is_finite() && rel > 0.0 && rel <= 1.0) {
+            return Err(bad("relevance", "relevance outside (0, 1]"));
+        }
+        if !seen.insert((from, to)) {
+            return Err(bad("duplicate", "duplicate edge"));
+        }
+        entries.push((from, to, rel));
+    }
+    r.done()?;
+    let lookup: HashMap<(u64, u64), f32> = entries.iter().map(|&(a, b, r)| ((a, b), r)).collect();
+    for &(a, b, rel) in &entries {
+        if lookup.get(&(b, a)) != Some(&rel) {
+            return Err(corrupt("adjacency", "symmetry", format!("edge {a}-{b} is not symmetric")));
+        }
+    }
+
+    let mut r = Reader { buf: s[4], pos: 0, section: "overflow" };
+    let n = r.count("overflow entry count", EDGE_BYTES)?;
+    let mut over: Vec<(u64, u64, f32)> = Vec::with_capacity(n);
+    let mut seen_over: HashSet<(u64, u64)> = HashSet::with_capacity(n);
+    for i in 0..n {
+        let (owner, target, rel) = (r.u64("owner")?, r.u64("target")?, r.f32("relevance")?);
+        let bad = |check: &str, what: &str| {
+            corrupt("overflow", check, format!("overflow entry #{i}: {what}")).with("index", i)
+        };
+        if owner == target || !graph.contains(owner) || !graph.contains(target) {
+            return Err(bad("dangling", "overflow entry names an unknown memory or itself"));
+        }
+        if !(rel.is_finite() && rel > 0.0 && rel <= 1.0) {
+            return Err(bad("relevance", "relevance outside (0, 1]"));
+        }
+        if !seen_over.insert((owner, target)) {
+            return Err(bad("duplicate", "duplicate overflow entry"));
+        }
+        over.push((owner, target, rel));
+    }
+    r.done()?;
+
+    graph.load_links(&entries, &over).map_err(|what| corrupt("adjacency", "degree", what))?;
+    graph.check_invariants().map_err(|what| corrupt("adjacency", "invariants", what))?;
+    Ok(Decoded { config, next_id, metabolism: Metabolism::with_used(budget, used), graph })
+}
+
+// ---------------------------------------------------------------- files
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to `path` atomically (temp file, fsync, rename, fsync dir).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::invalid("path", "the path names no file").with("path", path.display().to_string()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| io_error(&tmp, "create", &e))?;
+        f.write_all(bytes).map_err(|e| io_error(&tmp, "write", &e))?;
+        f.sync_all().map_err(|e| io_error(&tmp, "fsync", &e))?;
+        drop(f);
+        std::fs::rename(&tmp, path).map_err(|e| io_error(path, "rename", &e))?;
+        // Make the rename itself durable.
+        if let Ok(d) = std::fs::File::open(&dir) {
+            d.sync_all().map_err(|e| io_error(&dir, "fsync directory", &e))?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| io_error(path, "read", &e))
+}
+
+// ---------------------------------------------------------------- the store's API
+
+impl Store {
+    /// The whole store as snapshot bytes (see the module docs for the format).
+    /// Guarded by the breaker.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.call(Op::Save, true, |_| Ok(encode(&self.config, &self.state.read())))
+    }
+
+    /// Saves a snapshot to `path` atomically: a crash leaves the previous file
+    /// or the new one, never a mix. Errors: IO (with the OS error), CIRCUIT_OPEN.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        self.call(Op::Save, true, |logs| {
+            let bytes = encode(&self.config, &self.state.read());
+            write_atomic(path, &bytes)?;
+            logs.push(
+                crate::log::Level::Info,
+                "snapshot saved",
+                serde_json::json!({ "path": path.display().to_string(), "bytes": bytes.len() }),
+            );
+            Ok(())
+        })
+    }
+
+    /// Replaces this store's memories, graph, id counter and metabolism with
+    /// those of a snapshot. The snapshot's `embedding_dim` and `max_degree`
+    /// must equal this store's, and its memories must fit `max_nodes`. Everything is
+    /// checked first; on any error nothing changes. Errors: MEMORY_CORRUPTION,
+    /// CIRCUIT_OPEN. Guarded by the breaker (corruption counts, SPEC §8).
+    pub fn load_bytes(&self, bytes: &[u8]) -> Result<()> {
+        self.call(Op::Load, true, |logs| {
+            let d = decode(bytes)?;
+            self.replace_state(d)?;
+            logs.push(crate::log::Level::Info, "snapshot loaded", serde_json::json!({ "bytes": bytes.len() }));
+            Ok(())
+        })
+    }
+
+    /// [`Store::load_bytes`] from a file. Errors: IO, MEMORY_CORRUPTION, CIRCUIT_OPEN.
+    pub fn load(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        self.call(Op::Load, true, |logs| {
+            let bytes = read_file(path)?;
+            let d = decode(&bytes)?;
+            self.replace_state(d)?;
+            logs.push(
+                crate::log::Level::Info,
+                "snapshot loaded",
+                serde_json::json!({ "path": path.display().to_string(), "bytes": bytes.len() }),
+            );
+            Ok(())
+        })
+    }
+
+    fn replace_state(&self, d: Decoded) -> Result<()> {
+        let mine = &self.config;
+        let mismatch = |what: &str, theirs: Value, ours: Value| {
+            corrupt("config", "compatibility", format!("the snapshot's {what} does not fit this store"))
+                .with("snapshot", theirs)
+                .with("store", ours)
+        };
+        if d.config.embedding_dim != mine.embedding_dim {
+            return Err(mismatch("embedding_dim", d.config.embedding_dim.into(), mine.embedding_dim.into()));
+        }
+        // Centrality divides by max_degree: only an equal bound keeps every score.
+        if d.config.max_degree != mine.max_degree {
+            return Err(mismatch("max_degree", d.config.max_degree.into(), mine.max_degree.into()));
+        }
+        if d.graph.len() > mine.max_nodes {
+            return Err(mismatch("memory count", d.graph.len().into(), mine.max_nodes.into()));
+        }
+        let mut st = self.state.write();
+        st.graph = d.graph;
+        st.next_id = d.next_id;
+        st.metabolism = d.metabolism;
+        st.last_injected.clear();
+        st.injections.clear();
+        Ok(())
+    }
+
+    /// A new store from snapshot bytes, with the snapshot's configuration and the
+    /// given clock. Errors: MEMORY_CORRUPTION.
+    pub fn from_bytes_with_clock(bytes: &[u8], clock: crate::clock::SharedClock) -> Result<Store> {
+        let d = decode(bytes)?;
+        let store = Store::with_clock(d.config.clone(), clock)?;
+        store.replace_state(d)?;
+        Ok(store)
+    }
+
+    /// A new store from snapshot bytes, with the snapshot's configuration.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Store> {
+        Store::from_bytes_with_clock(bytes, crate::clock::default_clock())
+    }
+
+    /// A new store from a snapshot file. Errors: IO, MEMORY_CORRUPTION.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::from_bytes(&read_file(path.as_ref())?)
+    }
+}

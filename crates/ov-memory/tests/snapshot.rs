@@ -1,0 +1,335 @@
+//! Snapshots (SPEC §10): exact round trips, corruption always detected, atomic
+//! saves that survive SIGKILL, IO errors that keep the old file.
+
+#[path = "common/qa.rs"]
+mod qa;
+
+use ov_memory::{
+    AddOptions, BreakerState, Config, ContextOptions, ErrorCode, ManualClock, RetrieveOptions, SharedClock, Store,
+};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ov-memory-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Everything observable about a store's contents.
+fn contents(s: &Store) -> Value {
+    let memories: Vec<Value> = s
+        .ids()
+        .into_iter()
+        .map(|id| {
+            let m = s.get(id).unwrap();
+            let bits: Vec<u32> = m.embedding.iter().map(|x| x.to_bits()).collect();
+            json!([
+                m.id,
+                m.text,
+                m.weight.to_bits(),
+                m.metadata,
+                m.created_at,
+                m.last_accessed,
+                m.access_count,
+                m.neighbors,
+                bits,
+                s.centrality(id).unwrap().to_bits()
+            ])
+        })
+        .collect();
+    json!({ "memories": memories, "edges": s.edge_count(), "hubs": s.hubs(), "estimate": s.memory_estimate_bytes(),
+            "metabolism": s.metabolism().used_tokens })
+}
+
+/// A realistic store: the coding QA set with weights and metadata, a small
+/// degree (so swapping fills overflow layers), some deletes and context calls.
+fn busy_store(clock: SharedClock) -> (Store, Vec<qa::QaRecord>) {
+    let records = qa::load("qa_coding");
+    let s = Store::with_clock(Config { embedding_dim: 384, max_degree: 3, ..Config::default() }, clock).unwrap();
+    for (i, r) in records.iter().enumerate() {
+        for m in &r.memories {
+            let opts = AddOptions {
+                weight: Some(m.weight),
+                metadata: Some(json!({ "record": r.id, "truth": m.truth, "i": i })),
+                timeout_ms: None,
+            };
+            s.add(&m.embedding, &m.text, opts).unwrap();
+        }
+    }
+    for id in [5, 17, 42, 99] {
+        s.delete(id).unwrap();
+    }
+    for r in records.iter().take(10) {
+        s.context(&r.query_embedding, &ContextOptions::max_tokens(200)).unwrap();
+    }
+    (s, records)
+}
+
+#[test]
+fn round_trip_keeps_everything_exactly() {
+    let clock = Arc::new(ManualClock::new());
+    let (s, records) = busy_store(clock.clone());
+    assert!(s.metrics().fractal_overflows > 0, "the test needs overflow layers");
+    let bytes = s.to_bytes().unwrap();
+    let t = Store::from_bytes_with_clock(&bytes, clock.clone()).unwrap();
+    assert_eq!(contents(&s), contents(&t));
+    assert_eq!(t.config(), s.config());
+    for r in &records {
+        let a = s.retrieve(&r.query_embedding, &RetrieveOptions::top_k(10)).unwrap();
+        let b = t.retrieve(&r.query_embedding, &RetrieveOptions::top_k(10)).unwrap();
+        assert_eq!(a, b, "{}: retrieval must be identical, scores bit for bit", r.id);
+    }
+    // Ids stay unique after a load: both continue from the same counter.
+    let next = s.add(&records[0].query_embedding, "after", AddOptions::default()).unwrap();
+    assert_eq!(t.add(&records[0].query_embedding, "after", AddOptions::default()).unwrap(), next);
+    assert_eq!(next, 160);
+    // Saving the loaded store gives the same bytes (after the same add).
+    assert_eq!(s.to_bytes().unwrap(), t.to_bytes().unwrap());
+
+    // Through a file, and into an existing store.
+    let dir = scratch("roundtrip");
+    let path = dir.join("memory.ovm");
+    s.save(&path).unwrap();
+    let u = Store::open(&path).unwrap();
+    assert_eq!(contents(&u)["memories"], contents(&s)["memories"]);
+    let v = Store::with_clock(Config { embedding_dim: 384, max_degree: 3, ..Config::default() }, clock).unwrap();
+    v.add(&records[1].query_embedding, "replaced", AddOptions::default()).unwrap();
+    v.load(&path).unwrap();
+    assert_eq!(contents(&v)["memories"], contents(&s)["memories"]);
+    assert_eq!(v.metrics().operations["load"].count, 1);
+    // No temp files are left behind.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+}
+
+#[test]
+fn loading_checks_compatibility_and_changes_nothing_on_error() {
+    let s = Store::new(Config { embedding_dim: 4, ..Config::default() }).unwrap();
+    s.add(&[1.0, 0.0, 0.0, 0.0], "x", AddOptions::default()).unwrap();
+    let bytes = s.to_bytes().unwrap();
+    let other = Store::new(Config { embedding_dim: 5, ..Config::default() }).unwrap();
+    other.add(&[1.0, 0.0, 0.0, 0.0, 0.0], "keep", AddOptions::default()).unwrap();
+    let e = other.load_bytes(&bytes).unwrap_err();
+    assert_eq!((e.code(), e.context()["section"].clone()), (ErrorCode::MemoryCorruption, json!("config")));
+    assert_eq!(other.get(1).unwrap().text, "keep");
+    let narrow = Store::new(Config { embedding_dim: 4, max_degree: 2, ..Config::default() }).unwrap();
+    let e = narrow.load_bytes(&bytes).unwrap_err();
+    assert_eq!((e.code(), e.context()["snapshot"].clone()), (ErrorCode::MemoryCorruption, json!(6)));
+    let few = Store::new(Config { embedding_dim: 4, max_nodes: 1, timeout_ms: 5, ..Config::default() }).unwrap();
+    assert!(few.load_bytes(&bytes).is_ok(), "other settings may differ; the store keeps its own");
+    assert_eq!(few.config().timeout_ms, 5);
+    assert_eq!(few.get(1).unwrap().text, "x");
+}
+
+fn small_snapshot() -> Vec<u8> {
+    let s = Store::new(Config { embedding_dim: 3, max_degree: 2, ..Config::default() }).unwrap();
+    for (i, v) in [[1.0, 0.0, 0.0], [0.9, 0.1, 0.0], [0.8, 0.2, 0.1], [0.7, 0.3, 0.2]].iter().enumerate() {
+        let metadata = if i % 2 == 0 { Some(json!({ "n": i })) } else { None };
+        s.add(
+            v,
+            &format!("memory number {i} – ü"),
+            AddOptions { weight: Some(1.0 + i as f64), metadata, timeout_ms: None },
+        )
+        .unwrap();
+    }
+    s.delete(2).unwrap();
+    s.to_bytes().unwrap()
+}
+
+#[test]
+fn every_byte_flip_and_every_truncation_is_memory_corruption() {
+    let bytes = small_snapshot();
+    assert!(Store::from_bytes(&bytes).is_ok());
+    let mut checked = 0;
+    for i in 0..bytes.len() {
+        for mask in [0x01u8, 0x80, 0xFF] {
+            let mut b = bytes.clone();
+            b[i] ^= mask;
+            let e = Store::from_bytes(&b).err().unwrap_or_else(|| panic!("flip at {i} (^{mask:#x}) was accepted"));
+            assert_eq!(e.code(), ErrorCode::MemoryCorruption, "flip at {i}: {e}");
+            assert!(e.context().contains_key("section") && e.context().contains_key("check"));
+            checked += 1;
+        }
+    }
+    for len in 0..bytes.len() {
+        let e = Store::from_bytes(&bytes[..len]).err().unwrap_or_else(|| panic!("truncation to {len} accepted"));
+        assert_eq!(e.code(), ErrorCode::MemoryCorruption, "truncation to {len}");
+        checked += 1;
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(Store::from_bytes(&longer).unwrap_err().code(), ErrorCode::MemoryCorruption);
+    assert!(checked > 1000, "{checked}");
+}
+
+#[test]
+fn hostile_lengths_never_allocate_beyond_the_input() {
+    // A memory count of 2^60 with a valid checksum: rejected by arithmetic, not by allocating.
+    let bytes = small_snapshot();
+    let mut forged = bytes[..16].to_vec();
+    let mut rest = &bytes[16..];
+    for kind in 1..=5u32 {
+        let len = u64::from_le_bytes(rest[4..12].try_into().unwrap()) as usize;
+        let mut payload = rest[16..16 + len].to_vec();
+        if kind == 3 {
+            payload[..8].copy_from_slice(&(1u64 << 60).to_le_bytes());
+        }
+        forged.extend_from_slice(&kind.to_le_bytes());
+        forged.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        forged.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        forged.extend_from_slice(&payload);
+        rest = &rest[16 + len..];
+    }
+    let e = Store::from_bytes(&forged).unwrap_err();
+    assert_eq!((e.code(), e.context()["check"].clone()), (ErrorCode::MemoryCorruption, json!("count")));
+    // A section length past the input.
+    let mut long = bytes.clone();
+    long[20..28].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert_eq!(Store::from_bytes(&long).unwrap_err().code(), ErrorCode::MemoryCorruption);
+}
+
+#[test]
+fn corrupt_loads_count_for_the_breaker() {
+    let s = Store::new(Config { embedding_dim: 3, ..Config::default() }).unwrap();
+    let mut bad = small_snapshot();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xFF;
+    for _ in 0..5 {
+        assert_eq!(s.load_bytes(&bad).unwrap_err().code(), ErrorCode::MemoryCorruption);
+    }
+    assert_eq!(s.metrics().circuit_breaker.state, BreakerState::Open);
+    assert_eq!(s.load_bytes(&small_snapshot()).unwrap_err().code(), ErrorCode::CircuitOpen);
+    assert_eq!(s.metrics().error_breakdown["MEMORY_CORRUPTION"], 5);
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .unwrap_or(false)
+}
+
+#[test]
+fn io_errors_leave_the_old_file_intact() {
+    let s = Store::new(Config { embedding_dim: 3, ..Config::default() }).unwrap();
+    s.add(&[1.0, 0.0, 0.0], "old", AddOptions::default()).unwrap();
+    let dir = scratch("io");
+    let path = dir.join("memory.ovm");
+    s.save(&path).unwrap();
+    let old = std::fs::read(&path).unwrap();
+    s.add(&[0.0, 1.0, 0.0], "new", AddOptions::default()).unwrap();
+
+    // A missing directory.
+    let e = s.save(dir.join("missing").join("memory.ovm")).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Io);
+    assert_eq!(e.context()["operation"], "create");
+    // Loading a missing file.
+    assert_eq!(s.load(dir.join("nope.ovm")).unwrap_err().code(), ErrorCode::Io);
+    assert_eq!(Store::open(dir.join("nope.ovm")).unwrap_err().code(), ErrorCode::Io);
+
+    // A read-only directory. Root ignores permission bits, so as root the test
+    // uses /proc, where no file can be created; write_failure_midway… below
+    // covers "old file intact" for root too.
+    use std::os::unix::fs::PermissionsExt;
+    if is_root() {
+        let e = s.save("/proc/ov-memory-test.ovm").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Io);
+    } else {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+        let e = s.save(&path).unwrap_err();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(e.code(), ErrorCode::Io);
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), old, "the old snapshot is intact");
+    assert_eq!(Store::open(&path).unwrap().len(), 1);
+    assert_eq!(s.metrics().error_breakdown["IO"], 3);
+}
+
+/// The child side of the next test: tries to save a large store over the file.
+#[test]
+#[ignore = "run by write_failure_midway_leaves_the_old_file"]
+fn big_save_child() {
+    let Some(path) = std::env::var_os("OV_BIG_SAVE_PATH") else { return };
+    let s = Store::new(Config { embedding_dim: 64, ..Config::default() }).unwrap();
+    for i in 0..100u64 {
+        let v: Vec<f32> = (0..64).map(|j| ((i * 64 + j) as f32).cos()).collect();
+        s.add(&v, "a memory that makes the snapshot big", AddOptions::default()).unwrap();
+    }
+    let e = s.save(Path::new(&path)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Io);
+    println!("save failed as expected: {e}");
+}
+
+/// A write that fails part-way (file size limit, EFBIG; works as root too)
+/// gives IO and leaves the previous snapshot intact.
+#[test]
+fn write_failure_midway_leaves_the_old_file() {
+    let dir = scratch("efbig");
+    let path = dir.join("memory.ovm");
+    let small = small_snapshot();
+    std::fs::write(&path, &small).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    // ulimit -f 4: at most 2 KiB per file; SIGXFSZ ignored so write() reports EFBIG.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 4; exec '{}' --exact big_save_child --ignored --nocapture --test-threads=1",
+        exe.display()
+    );
+    let out = std::process::Command::new("sh").args(["-c", &script]).env("OV_BIG_SAVE_PATH", &path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("save failed as expected"));
+    assert_eq!(std::fs::read(&path).unwrap(), small, "the old snapshot is intact");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "the temp file was removed");
+}
+
+/// The child side of the crash test: saves ever-growing snapshots forever.
+#[test]
+#[ignore = "run by crash_during_save_leaves_old_or_new_snapshot"]
+fn crash_child_saves_forever() {
+    let Some(path) = std::env::var_os("OV_CRASH_PATH") else { return };
+    let s = Store::new(Config { embedding_dim: 16, max_nodes: 1_000_000, ..Config::default() }).unwrap();
+    for i in 1u64.. {
+        let v: Vec<f32> = (0..16).map(|j| ((i * 31 + j) as f32).sin()).collect();
+        s.add(&v, &format!("memory {i}"), AddOptions::default()).unwrap();
+        s.save(&path).unwrap();
+    }
+}
+
+/// A child saves repeatedly; the parent SIGKILLs it at random moments, 100 times.
+/// The file must always load, as some complete snapshot (old or new).
+#[test]
+fn crash_during_save_leaves_old_or_new_snapshot() {
+    let dir = scratch("crash");
+    let path = dir.join("memory.ovm");
+    let exe = std::env::current_exe().unwrap();
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut largest = 0;
+    for round in 0..100 {
+        let mut child = std::process::Command::new(&exe)
+            .args(["--exact", "crash_child_saves_forever", "--ignored", "--nocapture", "--test-threads=1"])
+            .env("OV_CRASH_PATH", &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(std::time::Duration::from_micros(2_000 + seed % 40_000));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        if !path.exists() {
+            continue; // killed before its first save completed
+        }
+        let s = Store::open(&path).unwrap_or_else(|e| panic!("round {round}: the snapshot does not load: {e}"));
+        s.check_integrity().unwrap();
+        let n = s.len() as u64;
+        assert!(n >= 1);
+        for id in 1..=n {
+            assert_eq!(s.get(id).unwrap().text, format!("memory {id}"), "round {round}");
+        }
+        largest = largest.max(n);
+    }
+    assert!(largest > 1, "the child never got past its first save");
+}
