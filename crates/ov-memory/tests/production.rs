@@ -462,6 +462,39 @@ fn logs_are_json_lines_and_text_stays_below_debug() {
     s.set_log_level(Level::Critical);
 }
 
+/// The child side of the next test: logs through the sink named in the environment.
+#[test]
+#[ignore = "run by stderr_and_stdout_sinks_write_json_lines"]
+fn sink_child() {
+    let Some(sink) = std::env::var_os("OV_SINK") else { return };
+    let s = Store::new(small(2)).unwrap();
+    s.set_log_sink(if sink == "stderr" { LogSink::Stderr } else { LogSink::Stdout });
+    s.add(&[1.0, 0.0], "secret text", AddOptions::default()).unwrap();
+    s.get(9).unwrap_err();
+}
+
+#[test]
+fn stderr_and_stdout_sinks_write_json_lines() {
+    let exe = std::env::current_exe().unwrap();
+    for sink in ["stderr", "stdout"] {
+        let out = std::process::Command::new(&exe)
+            .args(["--exact", "sink_child", "--ignored", "--nocapture", "--test-threads=1", "-q"])
+            .env("OV_SINK", sink)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(if sink == "stderr" { out.stderr } else { out.stdout }).unwrap();
+        let records: Vec<Value> = text
+            .lines()
+            .filter(|l| l.starts_with("{\"timestamp\""))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(records.iter().any(|r| r["level"] == "INFO" && r["message"] == "memory added"), "{sink}: {text}");
+        assert!(records.iter().any(|r| r["level"] == "WARNING" && r["fields"]["code"] == "NOT_FOUND"), "{sink}");
+        assert!(!text.contains("secret text"), "text only at DEBUG");
+    }
+}
+
 #[test]
 fn silent_by_default() {
     // No sink: nothing is written anywhere, and nothing is even formatted.

@@ -151,7 +151,15 @@ fn retrieve_validates_its_input() {
         ErrorCode::InvalidData
     );
     // top_k above the number of memories is clamped, above max_top_k served with a warning.
+    let lines = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
+    let l2 = lines.clone();
+    s.set_log_sink(ov_memory::LogSink::Callback(Arc::new(move |l: &str| l2.lock().push(l.to_owned()))));
+    assert_eq!(s.retrieve(&[1.0, 0.0, 0.0], &RetrieveOptions::top_k(1000)).unwrap().len(), 1);
+    assert!(lines.lock().is_empty(), "1000 is the maximum itself");
     assert_eq!(s.retrieve(&[1.0, 0.0, 0.0], &RetrieveOptions::top_k(5000)).unwrap().len(), 1);
+    let warned: Value = serde_json::from_str(&lines.lock()[0]).unwrap();
+    assert_eq!((warned["level"].as_str(), warned["fields"]["top_k"].as_u64()), (Some("WARNING"), Some(5000)));
+    s.set_log_sink(ov_memory::LogSink::None);
     let c = |o: ContextOptions| s.context(&[1.0, 0.0, 0.0], &o).unwrap_err().code();
     assert_eq!(c(ctx(0)), ErrorCode::InvalidData);
     assert_eq!(c(ContextOptions { candidates: 0, ..ctx(10) }), ErrorCode::InvalidData);
@@ -343,20 +351,43 @@ fn wake_up_walks_edges_up_to_the_depth_and_drift_rejects_far_weak_memories() {
     assert_eq!(s.metrics().drift_detections, 3);
 }
 
-#[test]
-fn drift_spares_far_memories_with_s_from_05() {
-    // Memory 4 is 4 hops from memory 0 but similar to the query (S ≥ 0.5);
-    // memory 0 stays the candidate thanks to its weight.
+/// Memory 4 is 4 hops from memory 0 (the one candidate, thanks to its weight).
+/// `x` sets how similar memory 4 is to the query; returns S of memory 4 and
+/// whether it was injected, plus the drift count.
+fn far_memory(x: f32) -> (f64, bool, u64) {
     let (s, ids) = chain(6, &[1000.0]);
-    let q = chain_query(7, &[(4, 0.5), (5, 0.5)]);
+    let q = chain_query(7, &[(4, x), (5, x)]);
     let far = ov_cos(&q, &s.get(ids[4]).unwrap().embedding);
-    assert!((0.5..0.6).contains(&far), "{far}");
     let r = s.context(&q, &wake(6)).unwrap();
-    let got: Vec<(u64, u32)> = r.items.iter().map(|i| (i.id, i.hops)).collect();
-    assert_eq!(got[0], (ids[0], 0));
-    assert!(got.contains(&(ids[4], 4)), "{got:?}");
-    assert!(!got.iter().any(|g| g.0 == ids[5]), "memory 5 (hops 5, S < 0.5) drifts: {got:?}");
-    assert_eq!(r.guardrails.drift, 1);
+    assert_eq!(r.items[0].id, ids[0]);
+    let injected = r.items.iter().any(|i| i.id == ids[4] && i.hops == 4);
+    (far, injected, r.guardrails.drift)
+}
+
+/// The x for which memory 4's S is `target` (bisection; S grows with x).
+fn x_for(target: f64) -> f32 {
+    let (mut lo, mut hi) = (0.0f32, 2.0f32);
+    for _ in 0..60 {
+        let mid = (lo + hi) / 2.0;
+        let (s, _, _) = far_memory(mid);
+        if s < target {
+            lo = mid
+        } else {
+            hi = mid
+        }
+    }
+    hi
+}
+
+#[test]
+fn drift_boundary_is_s_05_at_hops_4() {
+    let (s, injected, _) = far_memory(x_for(0.501));
+    assert!((0.5..0.502).contains(&s), "{s}");
+    assert!(injected, "S = {s} ≥ 0.5: not drift");
+    let (s, injected, drift) = far_memory(x_for(0.499));
+    assert!((0.497..0.5).contains(&s), "{s}");
+    assert!(!injected, "S = {s} < 0.5 at 4 hops: drift");
+    assert!(drift >= 1);
 }
 
 fn ov_cos(a: &[f32], b: &[f32]) -> f64 {
@@ -402,6 +433,20 @@ fn redundancy_guardrail_catches_near_duplicates() {
     assert!(!got.contains(&b) && !got.contains(&c));
     assert_eq!(r.guardrails.redundancy, 2);
     assert_eq!(s.metrics().redundancy_filters, 2);
+}
+
+/// Shingles are 4-character windows; a text of n distinct letters has n − 3.
+/// Appending one letter adds one shingle: Jaccard (n−3)/(n−2), 0.95 at n = 22.
+#[test]
+fn redundancy_boundary_is_similarity_095() {
+    for (base, redundant) in [("abcdefghijklmnopqrstuv", true), ("abcdefghijklmnopqrstu", false)] {
+        let (s, _) = store(3);
+        add(&s, &[1.0, 0.0, 0.0], base);
+        let b = add(&s, &at_cos(0.99), &format!("{base}w"));
+        let r = s.context(&[1.0, 0.0, 0.0], &strict(10_000)).unwrap();
+        assert_eq!(r.guardrails.redundancy, u64::from(redundant), "{} letters", base.len());
+        assert_eq!(r.items.iter().any(|i| i.id == b), !redundant);
+    }
 }
 
 #[test]
