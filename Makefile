@@ -30,7 +30,7 @@ VERSION      := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
+.PHONY: bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
 
 all: build
 
@@ -204,6 +204,15 @@ test-c: deps-c build $(foreach t,$(C_TESTS),$(BUILD)/src_$(t).c)
 # Retrieval quality on the real QA sets (tests/data): prints Markdown tables.
 quality:
 	$(CARGO) run -q --release -p ov-memory --example quality
+
+# ------------------------------------------------------------------ bench
+
+# Speed, memory and exactness on the real corpus (tests/data/corpus): the engine
+# against a brute-force peer, then the napi build against the wasm build.
+bench: node web
+	$(CARGO) run -q --release -p ov-memory --example bench
+	@echo
+	node bindings/bench/bench.mjs
 
 # ------------------------------------------------------------------ fuzz
 

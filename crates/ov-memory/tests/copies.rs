@@ -20,6 +20,11 @@ fn copies_match_the_shared_originals() {
         ("tests/data/qa_adversarial.jsonl", "data/qa_adversarial.jsonl"),
         ("tests/data/LICENSES.txt", "data/LICENSES.txt"),
         ("tests/data/README.upstream.md", "data/README.md"),
+        ("tests/data/corpus/corpus_fortunes.f32", "data/corpus_fortunes.f32"),
+        ("tests/data/corpus/corpus_fortunes.txt", "data/corpus_fortunes.txt"),
+        ("tests/data/corpus/corpus_fortunes.meta.json", "data/corpus_fortunes.meta.json"),
+        ("tests/data/corpus/corpus_queries.f32", "data/corpus_queries.f32"),
+        ("tests/data/corpus/corpus_queries.json", "data/corpus_queries.json"),
     ];
     for (ours, _) in &pairs {
         assert!(root().join(ours).is_file(), "{ours} is missing from the project");

@@ -1,0 +1,56 @@
+// `make bench` (JS part): the napi build against the wasm build (SIMD) on the
+// real fortune corpus, in one run on one machine. Prints a Markdown table.
+import { createRequire } from 'node:module'
+import { readFileSync } from 'node:fs'
+
+const DIM = 384
+const N = Number(process.env.OV_BENCH_N ?? 14152)
+const corpus = new URL('../../tests/data/corpus/', import.meta.url)
+const f32 = (name) => {
+  const b = readFileSync(new URL(name, corpus))
+  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4)
+}
+const vectors = f32('corpus_fortunes.f32').slice(0, N * DIM)
+const queries = f32('corpus_queries.f32')
+const texts = readFileSync(new URL('corpus_fortunes.txt', corpus), 'utf8').split('\n').slice(0, N)
+const nq = queries.length / DIM
+
+const napi = createRequire(import.meta.url)('../node')
+const wasm = await import('../web/dist/web/src/node.js')
+await wasm.ready
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
+}
+
+function run(name, api) {
+  const store = new api.MemoryStore({ embeddingDim: DIM, maxNodes: 20000 })
+  let t = performance.now()
+  store.addBatch(vectors, texts)
+  const buildS = (performance.now() - t) / 1000
+  const lat = []
+  const ids = []
+  for (let i = 0; i < nq; i++) {
+    const q = queries.subarray(i * DIM, (i + 1) * DIM)
+    t = performance.now()
+    const hits = store.retrieve(q, { topK: 10, alpha: 1 })
+    lat.push(performance.now() - t)
+    ids.push(hits.map((h) => h.id).join(','))
+  }
+  lat.sort((a, b) => a - b)
+  const bytes = store.toBytes().length
+  store.free()
+  return { name, buildS, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), qps: 1000 / (lat.reduce((a, b) => a + b, 0) / lat.length), ids, bytes }
+}
+
+const a = run('napi (native)', napi)
+const b = run('wasm (simd128)', wasm)
+const same = a.ids.every((x, i) => x === b.ids[i])
+console.log(`### JS front-ends: ${N} memories × ${DIM} dims, ${nq} queries, retrieve top-10 (alpha 1)\n`)
+console.log('| build | addBatch s | retrieve p50 ms | p99 ms | qps | snapshot MiB |')
+console.log('|---|---:|---:|---:|---:|---:|')
+for (const r of [a, b]) {
+  console.log(`| ${r.name} | ${r.buildS.toFixed(2)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.qps.toFixed(0)} | ${(r.bytes / 1048576).toFixed(1)} |`)
+}
+console.log(`\nwasm / napi: retrieve p50 ${(b.p50 / a.p50).toFixed(2)}×, build ${(b.buildS / a.buildS).toFixed(2)}×; identical result ids: ${same}`)
+if (!same) process.exit(1)

@@ -1,0 +1,220 @@
+//! `make bench` (native part): speed, memory and exactness on the real fortune
+//! corpus (14 152 × 384 all-MiniLM-L6-v2 vectors, 200 perturbed queries with
+//! exact top-10 ground truth; tests/data/corpus). Prints Markdown tables.
+//!
+//! The peer is a plain brute-force scan (f64 cosine over a Vec, full sort), the
+//! simplest correct way to answer the same question; ratios are measured in
+//! this run, on this machine.
+
+use hdrhistogram::Histogram;
+use ov_memory::{AddOptions, Config, ContextOptions, RetrieveOptions, Store};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Instant;
+
+const DIM: usize = 384;
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/corpus").join(name)
+}
+
+fn floats(name: &str) -> Vec<f32> {
+    let bytes = std::fs::read(data(name)).expect("corpus file");
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// corpus_fortunes.txt: one text per line; `\n` and `\\` escapes, decoded left to right.
+fn texts() -> Vec<String> {
+    let raw = std::fs::read_to_string(data("corpus_fortunes.txt")).expect("corpus texts");
+    raw.lines()
+        .map(|l| {
+            let mut out = String::with_capacity(l.len());
+            let mut it = l.chars();
+            while let Some(c) = it.next() {
+                match (c, c == '\\') {
+                    (_, true) => match it.next() {
+                        Some('n') => out.push('\n'),
+                        Some('\\') => out.push('\\'),
+                        Some(o) => {
+                            out.push('\\');
+                            out.push(o)
+                        }
+                        None => out.push('\\'),
+                    },
+                    _ => out.push(c),
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.to_owned()))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+struct Lat(Histogram<u64>);
+
+impl Lat {
+    fn new() -> Lat {
+        Lat(Histogram::new_with_bounds(1, 60_000_000, 3).unwrap())
+    }
+    fn time<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let t = Instant::now();
+        let r = f();
+        self.0.saturating_record(t.elapsed().as_micros() as u64);
+        r
+    }
+    fn row(&self) -> String {
+        let ms = |q: f64| self.0.value_at_quantile(q) as f64 / 1000.0;
+        format!("{:.3} | {:.3} | {:.3} | {:.0}", ms(0.5), ms(0.99), self.0.max() as f64 / 1000.0, 1e6 / self.0.mean())
+    }
+    fn p50(&self) -> f64 {
+        self.0.value_at_quantile(0.5) as f64
+    }
+}
+
+/// The peer: brute-force cosine in f64, full sort, top 10.
+fn brute_force(corpus: &[f32], norms: &[f64], n: usize, q: &[f32]) -> Vec<usize> {
+    let qn = q.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let mut scored: Vec<(f64, usize)> = (0..n)
+        .map(|i| {
+            let row = &corpus[i * DIM..(i + 1) * DIM];
+            let dot: f64 = row.iter().zip(q).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
+            (dot / (norms[i] * qn), i)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.truncate(10);
+    scored.into_iter().map(|x| x.1).collect()
+}
+
+fn main() {
+    let corpus = floats("corpus_fortunes.f32");
+    let queries = floats("corpus_queries.f32");
+    let texts = texts();
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(data("corpus_queries.json")).unwrap()).unwrap();
+    let truth: Vec<Vec<u64>> = truth["truth_top10"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect())
+        .collect();
+    let n_total = corpus.len() / DIM;
+    assert_eq!(texts.len(), n_total);
+    let nq = queries.len() / DIM;
+    let norms: Vec<f64> = (0..n_total)
+        .map(|i| corpus[i * DIM..(i + 1) * DIM].iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt())
+        .collect();
+    println!("corpus: {n_total} memories × {DIM} dims, {nq} queries; rustc release build\n");
+
+    // ---------------------------------------------------------------- build
+    let rss0 = rss_kib();
+    let store = Store::new(Config { embedding_dim: DIM, max_nodes: 20_000, ..Config::default() }).unwrap();
+    let checkpoints = [1_000usize, 5_000, n_total];
+    let mut add_lat = Lat::new();
+    let build = Instant::now();
+    let mut rows = Vec::new();
+    let mut added = 0;
+    for &upto in &checkpoints {
+        while added < upto {
+            let v = &corpus[added * DIM..(added + 1) * DIM];
+            add_lat.time(|| store.add(v, &texts[added], AddOptions::default()).unwrap());
+            added += 1;
+        }
+        // Retrieval at this size: the engine (exact, alpha 1 = pure cosine) and the peer.
+        let (mut ours, mut peer) = (Lat::new(), Lat::new());
+        let mut hits = 0;
+        let mut total = 0;
+        for qi in 0..nq {
+            let q = &queries[qi * DIM..(qi + 1) * DIM];
+            let got = ours.time(|| {
+                store
+                    .retrieve(q, &RetrieveOptions { top_k: 10, alpha: Some(1.0), ..RetrieveOptions::default() })
+                    .unwrap()
+            });
+            let want = peer.time(|| brute_force(&corpus, &norms, upto, q));
+            let got: Vec<u64> = got.iter().map(|h| h.id - 1).collect();
+            total += want.len();
+            hits += want.iter().filter(|w| got.contains(&(**w as u64))).count();
+            if upto == n_total {
+                // The data's own ground truth (float64 brute force over the stored vectors).
+                assert!(truth[qi].iter().filter(|t| got.contains(t)).count() >= 9, "query {qi}");
+            }
+        }
+        rows.push(format!(
+            "| {upto} | {} | {} | {:.1}× | {:.4} |",
+            ours.row(),
+            peer.row(),
+            peer.p50() / ours.p50(),
+            hits as f64 / total as f64
+        ));
+    }
+    let build_s = build.elapsed().as_secs_f64();
+    let recall_truth = {
+        let mut hits = 0;
+        for (qi, t) in truth.iter().enumerate() {
+            let q = &queries[qi * DIM..(qi + 1) * DIM];
+            let got =
+                store.retrieve(q, &RetrieveOptions { top_k: 10, alpha: Some(1.0), ..Default::default() }).unwrap();
+            hits += t.iter().filter(|x| got.iter().any(|h| h.id - 1 == **x)).count();
+        }
+        hits as f64 / (truth.len() * 10) as f64
+    };
+    let rss1 = rss_kib();
+
+    println!("### Retrieve top-10 (exact, alpha 1) against the peer (brute-force f64 cosine, full sort)\n");
+    println!("| memories | ours p50 ms | p99 ms | max ms | qps | peer p50 ms | p99 ms | max ms | qps | speed-up (p50) | recall@10 vs peer |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!("{r}");
+    }
+    println!("\nrecall@10 against the data's exact ground truth (corpus_queries.json): {recall_truth:.4}\n");
+
+    // ---------------------------------------------------------------- other operations at full size
+    let (mut scored, mut ctx) = (Lat::new(), Lat::new());
+    for qi in 0..nq {
+        let q = &queries[qi * DIM..(qi + 1) * DIM];
+        scored.time(|| store.retrieve(q, &RetrieveOptions::top_k(10)).unwrap());
+        ctx.time(|| store.context(q, &ContextOptions::max_tokens(512)).unwrap());
+        store.reset_metabolism();
+    }
+    let t = Instant::now();
+    let bytes = store.to_bytes().unwrap();
+    let save_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let loaded = Store::from_bytes(&bytes).unwrap();
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    assert_eq!(loaded.len(), store.len());
+    let batch_store = Store::new(Config { embedding_dim: DIM, max_nodes: 20_000, ..Config::default() }).unwrap();
+    let t = Instant::now();
+    batch_store
+        .add_batch_flat::<&String, &str>(&corpus, &texts.iter().collect::<Vec<_>>(), None, None, Some(600_000))
+        .unwrap();
+    let batch_s = t.elapsed().as_secs_f64();
+
+    println!("### Operations at {n_total} memories\n");
+    println!("| operation | p50 ms | p99 ms | max ms | ops/s |");
+    println!("|---|---:|---:|---:|---:|");
+    println!("| add (one at a time, linking included; over the whole build) | {} |", add_lat.row());
+    println!("| retrieve top-10, default score (alpha 0.75) | {} |", scored.row());
+    println!("| context, 512 tokens | {} |", ctx.row());
+    println!();
+    println!("| whole-store figure | value |");
+    println!("|---|---:|");
+    println!("| build by {n_total} single adds | {build_s:.2} s (includes the retrieval runs above) |");
+    println!("| build by one add_batch | {batch_s:.2} s |");
+    println!(
+        "| honeycomb edges / fractal overflows | {} / {} |",
+        store.edge_count(),
+        store.metrics().fractal_overflows
+    );
+    println!("| snapshot size | {:.1} MiB |", bytes.len() as f64 / 1048576.0);
+    println!("| snapshot to bytes / from bytes (all checks) | {save_ms:.1} ms / {load_ms:.1} ms |");
+    println!("| documented size estimate | {:.1} MiB |", store.memory_estimate_bytes() as f64 / 1048576.0);
+    println!("| measured RSS growth while building | {:.1} MiB |", (rss1.saturating_sub(rss0)) as f64 / 1024.0);
+}
