@@ -31,7 +31,8 @@
 // The default alpha of the score (SPEC §3), for ov_memory_retrieve().
 #define OV_DEFAULT_ALPHA 0.75
 
-// Status codes (SPEC §6). Append-only: values are never renumbered or reused.
+// Status and error codes (SPEC §6), shared by every front-end (the C API calls
+// this enum `OvStatus`). Append-only: a code is never renumbered or reused.
 enum OvStatus
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
@@ -39,15 +40,16 @@ enum OvStatus
  {
   // Success.
   OV_STATUS_OK = 0,
-  // Bad caller input of any kind (NULL pointer, wrong length, NaN, empty text, invalid UTF-8, …).
+  // Bad caller input of any kind (a NULL pointer, a wrong length, NaN, empty
+  // text, invalid UTF-8, …); nothing changed.
   OV_STATUS_INVALID_DATA = 1,
   // Unknown memory id.
   OV_STATUS_NOT_FOUND = 2,
-  // max_nodes or max_memory_mb would be exceeded.
+  // max_nodes or max_memory_mb would be exceeded; nothing changed.
   OV_STATUS_RESOURCE_EXHAUSTION = 3,
   // The operation passed its deadline; nothing changed.
   OV_STATUS_TIMEOUT = 4,
-  // Rejected by the open circuit breaker; retry later or call ov_memory_reset_breaker().
+  // Rejected by the open circuit breaker; retry later, or reset the breaker.
   OV_STATUS_CIRCUIT_OPEN = 5,
   // A snapshot or internal state failed its checks.
   OV_STATUS_MEMORY_CORRUPTION = 6,
@@ -143,6 +145,8 @@ typedef struct OvMemoryRecord {
 // valid only during the call. Never called while the library holds a lock, so it
 // may call back into the store. It may be called from any thread that uses the store.
 typedef void (*OvLogCallback)(void *user_data, const char *line, size_t len);
+
+
 
 #ifdef __cplusplus
 extern "C" {

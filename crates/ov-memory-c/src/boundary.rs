@@ -24,20 +24,6 @@ pub(crate) fn with_last_error<T>(f: impl FnOnce(Option<&Error>) -> T) -> T {
     f(last.as_ref())
 }
 
-pub(crate) fn status_of(code: ErrorCode) -> OvStatus {
-    match code {
-        ErrorCode::Ok => OvStatus::Ok,
-        ErrorCode::InvalidData => OvStatus::InvalidData,
-        ErrorCode::NotFound => OvStatus::NotFound,
-        ErrorCode::ResourceExhaustion => OvStatus::ResourceExhaustion,
-        ErrorCode::Timeout => OvStatus::Timeout,
-        ErrorCode::CircuitOpen => OvStatus::CircuitOpen,
-        ErrorCode::MemoryCorruption => OvStatus::MemoryCorruption,
-        ErrorCode::Io => OvStatus::Io,
-        ErrorCode::Internal => OvStatus::Internal,
-    }
-}
-
 fn panic_error() -> Error {
     Error::new(ErrorCode::Internal, "internal error: a panic was caught at the C boundary")
 }
@@ -50,7 +36,7 @@ pub(crate) fn status_call(f: impl FnOnce() -> Result<()>) -> OvStatus {
             OvStatus::Ok
         }
         Ok(Err(e)) => {
-            let s = status_of(e.code());
+            let s = e.code();
             set_last_error(Some(e));
             s
         }

@@ -13,29 +13,9 @@ use std::sync::Arc;
 /// Bytes a node id text needs in `ov_memory_add`'s `node_id_out` (decimal id plus NUL).
 pub const OV_NODE_ID_MAX: usize = 64;
 
-/// Status codes (SPEC §6). Append-only: values are never renumbered or reused.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OvStatus {
-    /// Success.
-    Ok = 0,
-    /// Bad caller input of any kind (NULL pointer, wrong length, NaN, empty text, invalid UTF-8, …).
-    InvalidData = 1,
-    /// Unknown memory id.
-    NotFound = 2,
-    /// max_nodes or max_memory_mb would be exceeded.
-    ResourceExhaustion = 3,
-    /// The operation passed its deadline; nothing changed.
-    Timeout = 4,
-    /// Rejected by the open circuit breaker; retry later or call ov_memory_reset_breaker().
-    CircuitOpen = 5,
-    /// A snapshot or internal state failed its checks.
-    MemoryCorruption = 6,
-    /// File system failure while saving or loading.
-    Io = 7,
-    /// A caught panic or an impossible state.
-    Internal = 8,
-}
+/// The status every function returns: the core's error code (SPEC §6), named
+/// `OvStatus` in C (`OV_STATUS_OK` = 0 … `OV_STATUS_INTERNAL` = 8).
+pub use ov_memory::ErrorCode as OvStatus;
 
 /// Log levels for ov_memory_set_log_level().
 #[repr(u32)]
@@ -747,7 +727,7 @@ pub unsafe extern "C" fn ov_memory_reset_breaker(m: *mut OVMemoryProduction) -> 
 /// The status of this thread's last failed call (OV_STATUS_OK if the last call succeeded).
 #[no_mangle]
 pub extern "C" fn ov_last_error_code() -> OvStatus {
-    boundary::with_last_error(|e| e.map_or(OvStatus::Ok, |e| boundary::status_of(e.code())))
+    boundary::with_last_error(|e| e.map_or(OvStatus::Ok, |e| e.code()))
 }
 
 /// Writes this thread's last error message (snprintf-style). Returns its length (0 if none).
@@ -781,7 +761,7 @@ pub extern "C" fn ov_status_name(code: u32) -> *const c_char {
         c"IO",
         c"INTERNAL",
     ];
-    debug_assert!(ErrorCode::ALL.iter().all(|c| NAMES[c.as_u32() as usize].to_str() == Ok(c.name())));
+    debug_assert!(ErrorCode::all().iter().all(|c| NAMES[c.as_u32() as usize].to_str() == Ok(c.name())));
     NAMES.get(code as usize).copied().unwrap_or(c"UNKNOWN").as_ptr()
 }
 
@@ -810,9 +790,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn status_values_match_core_codes() {
-        for c in ErrorCode::ALL {
-            assert_eq!(boundary::status_of(c) as u32, c.as_u32());
+    fn status_names_match_core_codes() {
+        for c in ErrorCode::all() {
             // SAFETY: ov_status_name returns a static C string.
             let name = unsafe { std::ffi::CStr::from_ptr(ov_status_name(c.as_u32())) };
             assert_eq!(name.to_str().unwrap(), c.name());

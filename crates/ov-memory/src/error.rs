@@ -7,21 +7,23 @@
 use serde_json::{Map, Value};
 use std::fmt;
 
-/// Stable numeric error codes. Append-only: a code is never renumbered or reused.
+/// Status and error codes (SPEC §6), shared by every front-end (the C API calls
+/// this enum `OvStatus`). Append-only: a code is never renumbered or reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u32)]
 pub enum ErrorCode {
-    /// Success (never carried by an [`Error`]; present so front-ends share the numbering).
+    /// Success.
     Ok = 0,
-    /// Bad caller input of any kind.
+    /// Bad caller input of any kind (a NULL pointer, a wrong length, NaN, empty
+    /// text, invalid UTF-8, …); nothing changed.
     InvalidData = 1,
     /// Unknown memory id.
     NotFound = 2,
-    /// `max_nodes` or `max_memory_mb` would be exceeded.
+    /// max_nodes or max_memory_mb would be exceeded; nothing changed.
     ResourceExhaustion = 3,
-    /// An operation passed its deadline.
+    /// The operation passed its deadline; nothing changed.
     Timeout = 4,
-    /// Rejected by an open circuit breaker.
+    /// Rejected by the open circuit breaker; retry later, or reset the breaker.
     CircuitOpen = 5,
     /// A snapshot or internal state failed its checks.
     MemoryCorruption = 6,
@@ -33,17 +35,19 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 9] = [
-        ErrorCode::Ok,
-        ErrorCode::InvalidData,
-        ErrorCode::NotFound,
-        ErrorCode::ResourceExhaustion,
-        ErrorCode::Timeout,
-        ErrorCode::CircuitOpen,
-        ErrorCode::MemoryCorruption,
-        ErrorCode::Io,
-        ErrorCode::Internal,
-    ];
+    pub const fn all() -> [ErrorCode; 9] {
+        [
+            ErrorCode::Ok,
+            ErrorCode::InvalidData,
+            ErrorCode::NotFound,
+            ErrorCode::ResourceExhaustion,
+            ErrorCode::Timeout,
+            ErrorCode::CircuitOpen,
+            ErrorCode::MemoryCorruption,
+            ErrorCode::Io,
+            ErrorCode::Internal,
+        ]
+    }
 
     /// The stable name (`"INVALID_DATA"`, …) used as `code` by the JS front-ends
     /// and as the key of `error_breakdown` in metrics.
@@ -68,7 +72,7 @@ impl ErrorCode {
 
     /// The code with this numeric value, if any.
     pub fn from_u32(v: u32) -> Option<ErrorCode> {
-        ErrorCode::ALL.get(v as usize).copied()
+        ErrorCode::all().get(v as usize).copied()
     }
 
     /// Whether a failure with this code counts towards opening the circuit

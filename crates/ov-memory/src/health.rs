@@ -42,7 +42,7 @@ pub const WARNING_AVG_LATENCY_MS: f64 = 50.0;
 pub const CRITICAL_MAX_LATENCY_MS: f64 = 1000.0;
 
 /// The compact figures inside a health report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct HealthSummary {
     /// All calls since start.
     pub queries: u64,
@@ -149,16 +149,7 @@ mod tests {
     use super::*;
 
     fn summary() -> HealthSummary {
-        HealthSummary {
-            queries: 0,
-            qps: 0.0,
-            avg_latency_ms: 0.0,
-            p95_latency_ms: 0.0,
-            p99_latency_ms: 0.0,
-            error_count: 0,
-            nodes: 0,
-            capacity_pct: 0.0,
-        }
+        HealthSummary::default()
     }
 
     fn window(calls: u64, errors: u64, avg: f64, max: f64) -> WindowSummary {

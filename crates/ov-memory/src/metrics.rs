@@ -194,8 +194,8 @@ impl Recorder {
         }
     }
 
-    /// Call-level figures; the store adds graph, capacity, breaker and metabolism.
-    pub(crate) fn calls_report(&self, now_us: u64) -> CallsReport {
+    /// Every figure: the recorder's own plus those the store passes in.
+    pub(crate) fn report(&self, now_us: u64, rest: StoreFigures) -> MetricsReport {
         let g = self.inner.lock();
         let uptime_seconds = now_us.saturating_sub(self.start_us) as f64 / 1e6;
         let operations = Op::ALL
@@ -206,7 +206,7 @@ impl Recorder {
             })
             .collect();
         let overall = OpReport::from_hist(g.calls, g.errors, &g.overall);
-        CallsReport {
+        MetricsReport {
             queries_processed: g.calls,
             qps: if uptime_seconds > 0.0 { g.calls as f64 / uptime_seconds } else { 0.0 },
             avg_latency_ms: if g.overall.is_empty() {
@@ -223,6 +223,17 @@ impl Recorder {
             error_breakdown: g.breakdown.iter().map(|(c, n)| (c.name().to_owned(), *n)).collect(),
             uptime_seconds,
             operations,
+            drift_detections: self.drift_detections.load(Ordering::Relaxed),
+            loop_preventions: self.loop_preventions.load(Ordering::Relaxed),
+            redundancy_filters: self.redundancy_filters.load(Ordering::Relaxed),
+            fractal_overflows: self.fractal_overflows.load(Ordering::Relaxed),
+            node_count: rest.node_count,
+            edge_count: rest.edge_count,
+            memory_estimate_bytes: rest.memory_estimate_bytes,
+            capacity_pct: rest.capacity_pct,
+            max_nodes: rest.max_nodes,
+            circuit_breaker: rest.breaker,
+            metabolism: rest.metabolism,
         }
     }
 }
@@ -279,23 +290,6 @@ impl OpReport {
     }
 }
 
-/// Call-level part of [`MetricsReport`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct CallsReport {
-    pub queries_processed: u64,
-    pub qps: f64,
-    pub avg_latency_ms: f64,
-    pub p50_latency_ms: f64,
-    pub p95_latency_ms: f64,
-    pub p99_latency_ms: f64,
-    pub max_latency_ms: f64,
-    pub error_count: u64,
-    pub error_rate_pct: f64,
-    pub error_breakdown: BTreeMap<String, u64>,
-    pub uptime_seconds: f64,
-    pub operations: BTreeMap<String, OpReport>,
-}
-
 /// Every figure of SPEC §9, as the metrics call returns it. Serialises to the
 /// documented JSON keys.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -349,34 +343,6 @@ pub struct MetricsReport {
 }
 
 impl MetricsReport {
-    pub(crate) fn new(calls: CallsReport, rec: &Recorder, rest: StoreFigures) -> MetricsReport {
-        MetricsReport {
-            queries_processed: calls.queries_processed,
-            qps: calls.qps,
-            avg_latency_ms: calls.avg_latency_ms,
-            p50_latency_ms: calls.p50_latency_ms,
-            p95_latency_ms: calls.p95_latency_ms,
-            p99_latency_ms: calls.p99_latency_ms,
-            max_latency_ms: calls.max_latency_ms,
-            error_count: calls.error_count,
-            error_rate_pct: calls.error_rate_pct,
-            error_breakdown: calls.error_breakdown,
-            uptime_seconds: calls.uptime_seconds,
-            operations: calls.operations,
-            drift_detections: rec.drift_detections.load(Ordering::Relaxed),
-            loop_preventions: rec.loop_preventions.load(Ordering::Relaxed),
-            redundancy_filters: rec.redundancy_filters.load(Ordering::Relaxed),
-            fractal_overflows: rec.fractal_overflows.load(Ordering::Relaxed),
-            node_count: rest.node_count,
-            edge_count: rest.edge_count,
-            memory_estimate_bytes: rest.memory_estimate_bytes,
-            capacity_pct: rest.capacity_pct,
-            max_nodes: rest.max_nodes,
-            circuit_breaker: rest.breaker,
-            metabolism: rest.metabolism,
-        }
-    }
-
     /// The report as a JSON object text.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
@@ -404,7 +370,7 @@ impl MetricsReport {
         metric("uptime_seconds", "gauge", "Seconds since the store was built.", &one(self.uptime_seconds));
         metric("errors_total", "counter", "Failed calls.", &one(self.error_count as f64));
         metric("error_rate_pct", "gauge", "Failed calls per 100 calls.", &one(self.error_rate_pct));
-        let by_code: Vec<_> = ErrorCode::ALL[1..]
+        let by_code: Vec<_> = ErrorCode::all()[1..]
             .iter()
             .map(|c| {
                 let n = self.error_breakdown.get(c.name()).copied().unwrap_or(0);
@@ -541,6 +507,18 @@ pub(crate) struct StoreFigures {
 mod tests {
     use super::*;
 
+    fn figures() -> StoreFigures {
+        StoreFigures {
+            node_count: 0,
+            edge_count: 0,
+            memory_estimate_bytes: 0,
+            capacity_pct: 0.0,
+            max_nodes: 1,
+            breaker: crate::breaker::Breaker::new(Default::default()).snapshot(0),
+            metabolism: crate::metabolism::Metabolism::new(1).report(),
+        }
+    }
+
     #[test]
     fn percentiles_of_a_known_distribution() {
         let r = Recorder::new(true, 0, 60);
@@ -548,7 +526,7 @@ mod tests {
         for ms in 1..=1000u64 {
             r.record(Op::Retrieve, ms * 1000, None, 0);
         }
-        let c = r.calls_report(10_000_000);
+        let c = r.report(10_000_000, figures());
         let close = |got: f64, want: f64| (got - want).abs() <= want * 0.002 + 0.001;
         assert!(close(c.p50_latency_ms, 500.0), "{}", c.p50_latency_ms);
         assert!(close(c.p95_latency_ms, 950.0), "{}", c.p95_latency_ms);
@@ -569,7 +547,7 @@ mod tests {
         r.record(Op::Add, 10, Some(ErrorCode::InvalidData), 0);
         r.record(Op::Get, 10, Some(ErrorCode::NotFound), 0);
         r.record(Op::Get, 10, Some(ErrorCode::NotFound), 0);
-        let c = r.calls_report(1);
+        let c = r.report(1, figures());
         assert_eq!(c.error_count, 3);
         assert_eq!(c.error_rate_pct, 75.0);
         assert_eq!(c.error_breakdown["NOT_FOUND"], 2);
@@ -598,7 +576,7 @@ mod tests {
     fn monitoring_off_keeps_counts_but_no_latency() {
         let r = Recorder::new(false, 0, 60);
         r.record(Op::Add, 5000, Some(ErrorCode::Io), 0);
-        let c = r.calls_report(1_000_000);
+        let c = r.report(1_000_000, figures());
         assert_eq!((c.queries_processed, c.error_count), (1, 1));
         assert_eq!(c.max_latency_ms, 0.0);
         assert_eq!(r.window(0).calls, 0);

@@ -61,16 +61,7 @@ impl OVMemoryProduction {
                 error_rate_pct: 0.0,
                 circuit_breaker: crate::breaker::BreakerState::Closed,
                 reasons: vec![format!("store could not be built: {e}")],
-                metrics: HealthSummary {
-                    queries: 0,
-                    qps: 0.0,
-                    avg_latency_ms: 0.0,
-                    p95_latency_ms: 0.0,
-                    p99_latency_ms: 0.0,
-                    error_count: 0,
-                    nodes: 0,
-                    capacity_pct: 0.0,
-                },
+                metrics: HealthSummary::default(),
                 timestamp: String::new(),
             },
         }

@@ -463,28 +463,23 @@ impl Store {
     /// checked first; on any error nothing changes. Errors: MEMORY_CORRUPTION,
     /// CIRCUIT_OPEN. Guarded by the breaker (corruption counts, SPEC §8).
     pub fn load_bytes(&self, bytes: &[u8]) -> Result<()> {
-        self.call(Op::Load, true, |logs| {
-            let d = decode(bytes)?;
-            self.replace_state(d)?;
-            logs.push(crate::log::Level::Info, "snapshot loaded", serde_json::json!({ "bytes": bytes.len() }));
-            Ok(())
-        })
+        self.call(Op::Load, true, |logs| self.load_checked(bytes, None, logs))
     }
 
     /// [`Store::load_bytes`] from a file. Errors: IO, MEMORY_CORRUPTION, CIRCUIT_OPEN.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        self.call(Op::Load, true, |logs| {
-            let bytes = read_file(path)?;
-            let d = decode(&bytes)?;
-            self.replace_state(d)?;
-            logs.push(
-                crate::log::Level::Info,
-                "snapshot loaded",
-                serde_json::json!({ "path": path.display().to_string(), "bytes": bytes.len() }),
-            );
-            Ok(())
-        })
+        self.call(Op::Load, true, |logs| self.load_checked(&read_file(path)?, Some(path), logs))
+    }
+
+    fn load_checked(&self, bytes: &[u8], path: Option<&Path>, logs: &mut crate::log::LogBuf) -> Result<()> {
+        self.replace_state(decode(bytes)?)?;
+        logs.push(
+            crate::log::Level::Info,
+            "snapshot loaded",
+            serde_json::json!({ "path": path.map(|p| p.display().to_string()), "bytes": bytes.len() }),
+        );
+        Ok(())
     }
 
     fn replace_state(&self, d: Decoded) -> Result<()> {

@@ -435,7 +435,6 @@ impl Store {
     /// Every figure of SPEC §9. Never blocked by the breaker; not itself recorded.
     pub fn metrics(&self) -> MetricsReport {
         let now = self.clock.monotonic_micros();
-        let calls = self.recorder.calls_report(now);
         let figures = {
             let st = self.state.read();
             StoreFigures {
@@ -448,7 +447,7 @@ impl Store {
                 metabolism: st.metabolism.report(),
             }
         };
-        MetricsReport::new(calls, &self.recorder, figures)
+        self.recorder.report(now, figures)
     }
 
     /// [`Store::metrics`] as JSON.
@@ -463,25 +462,21 @@ impl Store {
 
     /// The health report. Never blocked by the breaker.
     pub fn health(&self) -> HealthReport {
+        let m = self.metrics();
         let now = self.clock.monotonic_micros();
         let window = self.recorder.window(now);
-        let calls = self.recorder.calls_report(now);
-        let (nodes, capacity) = {
-            let st = self.state.read();
-            (st.graph.len() as u64, self.capacity_pct(&st))
-        };
         let summary = HealthSummary {
-            queries: calls.queries_processed,
-            qps: round3(calls.qps),
-            avg_latency_ms: round3(calls.avg_latency_ms),
-            p95_latency_ms: round3(calls.p95_latency_ms),
-            p99_latency_ms: round3(calls.p99_latency_ms),
-            error_count: calls.error_count,
-            nodes,
-            capacity_pct: round3(capacity),
+            queries: m.queries_processed,
+            qps: round3(m.qps),
+            avg_latency_ms: round3(m.avg_latency_ms),
+            p95_latency_ms: round3(m.p95_latency_ms),
+            p99_latency_ms: round3(m.p99_latency_ms),
+            error_count: m.error_count,
+            nodes: m.node_count,
+            capacity_pct: round3(m.capacity_pct),
         };
         let ts = crate::log::rfc3339_millis(self.clock.unix_millis());
-        health::assess(&window, self.breaker.snapshot(now).state, capacity, summary, ts)
+        health::assess(&window, m.circuit_breaker.state, m.capacity_pct, summary, ts)
     }
 
     /// [`Store::health`] as JSON.

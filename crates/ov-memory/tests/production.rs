@@ -149,7 +149,7 @@ fn error_context_names_the_problem() {
 #[test]
 fn error_codes_are_stable() {
     let names: Vec<(u32, &str, bool)> =
-        ErrorCode::ALL.iter().map(|c| (c.as_u32(), c.name(), c.counts_for_breaker())).collect();
+        ErrorCode::all().iter().map(|c| (c.as_u32(), c.name(), c.counts_for_breaker())).collect();
     assert_eq!(
         names,
         vec![
