@@ -1,6 +1,7 @@
 // The whole JS API, run against the napi build and the wasm build alike.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
 import { api, target } from './target.mjs'
 
 const { MemoryStore, OvMemoryError, ERROR_CODES } = api
@@ -259,9 +260,26 @@ test('every error code reaches JS with code and context', async () => {
   assert.equal(e6.context.check, 'checksum')
   const e7 = (() => { try { s.save('/nonexistent-dir/x.ovm') } catch (e) { return e } })()
   assert.equal(e7.code, 'IO')
-  // INTERNAL: what any unexpected native failure becomes.
-  const internal = new OvMemoryError('INTERNAL', 'x')
-  assert.equal(internal.code, 'INTERNAL')
+  // INTERNAL (a caught panic in the engine; no input reaches one) arrives through
+  // the same protocol as every code above: make the native class report one,
+  // and also fail in a way outside the protocol, and check what JS sees.
+  const native = target === 'wasm'
+    ? (await import('../web/dist/web/pkg/ov_memory_wasm.js')).NativeStore
+    : createRequire(import.meta.url)('../node/native/ov-memory.node').NativeStore
+  const original = native.prototype.metrics
+  try {
+    native.prototype.metrics = () => {
+      throw new Error(JSON.stringify({ code: 'INTERNAL', message: 'internal error in metrics: boom', context: { operation: 'metrics' } }))
+    }
+    const e8 = (() => { try { s.metrics() } catch (e) { return e } })()
+    assert.equal(e8.code, 'INTERNAL')
+    assert.deepEqual(e8.context, { operation: 'metrics' })
+    native.prototype.metrics = () => { throw new Error('unreachable') } // e.g. a trapped wasm instance
+    assert.equal(code(() => s.metrics()), 'INTERNAL')
+  } finally {
+    native.prototype.metrics = original
+  }
+  assert.equal(s.metrics().node_count, 1)
 })
 
 test('free() and Symbol.dispose release the store', () => {
