@@ -60,6 +60,11 @@ pub use validate::parse_metadata_json;
 /// Largest node id text the C front-end writes (decimal u64 plus NUL fits easily).
 pub const NODE_ID_MAX: usize = 64;
 
+/// The README's Rust quick start, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(test)]
 mod send_sync {
     fn assert_send_sync<T: Send + Sync>() {}
