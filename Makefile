@@ -60,7 +60,7 @@ header-check:
 
 # System packages the C tests need: cJSON (vector runner) and valgrind.
 deps-c:
-	@if [ ! -f /usr/include/cjson/cJSON.h ] || ! command -v valgrind >/dev/null; then \
+	@if [ ! -f /usr/include/cjson/cJSON.h ] || ! command -v valgrind >/dev/null || ! command -v pkg-config >/dev/null; then \
 	  echo "installing libcjson-dev valgrind"; \
 	  apt-get update -qq && apt-get install -y -qq libcjson-dev valgrind pkg-config >/dev/null; \
 	fi

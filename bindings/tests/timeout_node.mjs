@@ -1,6 +1,6 @@
-// TIMEOUT and CIRCUIT_OPEN through the napi build, deterministically: a large
-// batch holds the store's write lock on the thread pool; a retrieve started
-// meanwhile waits for the lock past its 1 ms deadline and then times out.
+// TIMEOUT and CIRCUIT_OPEN through the napi build: a large batch holds the
+// store's write lock on the thread pool for a few hundred ms; a retrieve that
+// meets it waits past its 1 ms deadline and then times out.
 const dim = 384
 const n = 2500
 
@@ -11,13 +11,21 @@ function batch(api, s) {
 }
 
 async function timedOut(api, s) {
-  const pending = batch(api, s)
-  await new Promise((r) => setTimeout(r, 30)) // the batch is running and holds the lock
+  let done = false
+  const pending = batch(api, s).finally(() => {
+    done = true
+  })
+  // Retrieve until one call meets the lock the batch holds: it waits past its
+  // 1 ms deadline and times out. Calls made before the batch takes the lock
+  // (or after it) simply succeed, so the test does not depend on timing.
   let error
-  try {
-    s.retrieve(new Float32Array(dim).fill(0.1), { timeoutMs: 1 })
-  } catch (e) {
-    error = e
+  while (!done && !error) {
+    try {
+      s.retrieve(new Float32Array(dim).fill(0.1), { timeoutMs: 1 })
+    } catch (e) {
+      error = e
+    }
+    await new Promise((r) => setTimeout(r, 2))
   }
   await pending
   return error
