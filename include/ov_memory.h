@@ -272,6 +272,15 @@ OvStatus ov_memory_hubs(const struct OVMemoryProduction *m,
 // file holds the previous snapshot or the new one. Errors: IO, CIRCUIT_OPEN.
 OvStatus ov_memory_save(const struct OVMemoryProduction *m, const char *path);
 
+// Saves a snapshot to `path` automatically after every `every_changes`
+// successful changes (memories added or deleted, snapshots loaded); NULL
+// `path` turns it off. The save happens after the call that completes the
+// count; if it fails, that call still succeeds and the failure is logged and
+// counted as a failed save.
+OvStatus ov_memory_set_autosave(struct OVMemoryProduction *m,
+                                const char *path,
+                                uint64_t every_changes);
+
 // Replaces the store's contents with the snapshot at `path` (its embedding_dim
 // and max_degree must equal the store's). Everything is checked first; on
 // error nothing changes. Errors: IO, MEMORY_CORRUPTION, CIRCUIT_OPEN.

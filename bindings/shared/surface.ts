@@ -40,6 +40,7 @@ export interface NativeStoreLike {
   save?(path: string): void
   saveAsync?(path: string): Promise<string>
   load?(path: string): void
+  setAutosave?(path: string | null, everyChanges: number): void
   loadAsync?(path: string): Promise<string>
   free?(): void
 }
@@ -552,6 +553,20 @@ export class MemoryStore {
       const n = this.#n
       if (!n.saveAsync) throw noFiles()
       await n.saveAsync(p)
+    })
+  }
+
+  /**
+   * Saves to `path` after every `everyChanges` changes (adds, deletes, loads);
+   * `null` turns it off (Node only). A failed autosave is logged and counted as
+   * a failed save; it never fails the call that triggered it.
+   */
+  setAutosave(path: string | null, everyChanges = 1): void {
+    guard(() => {
+      const n = this.#n
+      if (!n.setAutosave) throw noFiles()
+      if (path === null || path === undefined) return n.setAutosave(null, 0)
+      n.setAutosave(toPath(path), toOptionalNumber(everyChanges, 'everyChanges') ?? NaN)
     })
   }
 

@@ -38,7 +38,11 @@ test('toBytes / fromBytes keep everything', () => {
   assert.equal(new TextDecoder().decode(bytes.subarray(0, 8)), 'OVMEMSNP')
   const t = MemoryStore.fromBytes(bytes)
   assert.deepEqual(everything(t), everything(s))
-  assert.deepEqual(t.retrieve([1, 0.1, 0, 0], { topK: 4 }), s.retrieve([1, 0.1, 0, 0], { topK: 4 }))
+  // At alpha 1, P = S: everything but R (recency, which moves with the clock
+  // between the two calls) must be identical.
+  const withoutR = (hits) => hits.map(({ score: { R, ...rest }, ...h }) => ({ ...h, score: rest }))
+  const q = [1, 0.1, 0, 0]
+  assert.deepEqual(withoutR(t.retrieve(q, { topK: 4, alpha: 1 })), withoutR(s.retrieve(q, { topK: 4, alpha: 1 })))
   assert.deepEqual(t.metabolism(), s.metabolism())
   assert.equal(t.add([0, 1, 0, 0], 'next'), 6, 'ids stay unique')
   assert.deepEqual(MemoryStore.fromBuffer(bytes).size, 4)
@@ -80,6 +84,7 @@ test('files: save, open, load, async variants (Node) or IO (browser build)', asy
   if (target === 'wasm') {
     assert.equal(code(() => s.save(path)), 'IO')
     assert.equal(code(() => MemoryStore.open(path)), 'IO')
+    assert.equal(code(() => s.setAutosave(path, 1)), 'IO')
     return
   }
   s.save(path)
@@ -99,6 +104,15 @@ test('files: save, open, load, async variants (Node) or IO (browser build)', asy
   await assert.rejects(t.loadAsync(join(dir, 'nope.ovm')), (e) => e.code === 'IO')
   assert.equal(code(() => s.save('')), 'INVALID_DATA')
   assert.equal(t.size, 5, 'failed loads changed nothing')
+  // Autosave every 2 changes.
+  const auto = join(dir, 'auto.ovm')
+  t.setAutosave(auto, 2)
+  t.add([0, 1, 1, 0], 'first change')
+  assert.equal(existsSync(auto), false)
+  t.delete(1)
+  assert.equal(MemoryStore.open(auto).size, 5)
+  assert.equal(code(() => t.setAutosave(auto, 0)), 'INVALID_DATA')
+  t.setAutosave(null)
 })
 
 test('a snapshot written by the C library gives the same retrieval results', () => {

@@ -524,6 +524,21 @@ static void test_snapshots(void) {
     CHECK(ov_memory_from_bytes(bytes, 7) == NULL && ov_last_error_code() == OV_STATUS_MEMORY_CORRUPTION);
     ov_bytes_free(bytes, len);
     ov_bytes_free(NULL, 0);
+    /* Autosave after every 2 changes. */
+    const char *auto_path = "build/test_api_autosave.ovm";
+    remove(auto_path);
+    CHECK(ov_memory_set_autosave(m, auto_path, 0) == OV_STATUS_INVALID_DATA);
+    CHECK(ov_memory_set_autosave(m, auto_path, 2) == OV_STATUS_OK);
+    fill(v, 9);
+    uint64_t aid;
+    CHECK(ov_memory_add_f32(m, v, DIM, "autosaved one", 1.0, NULL, &aid) == OV_STATUS_OK);
+    OVMemoryProduction *none = ov_memory_open(auto_path);
+    CHECK(none == NULL && ov_last_error_code() == OV_STATUS_IO);
+    CHECK(ov_memory_delete(m, aid) == OV_STATUS_OK);
+    OVMemoryProduction *saved = ov_memory_open(auto_path);
+    CHECK(saved != NULL && ov_memory_count(saved) == 5);
+    ov_memory_destroy(saved);
+    CHECK(ov_memory_set_autosave(m, NULL, 0) == OV_STATUS_OK);
     ov_memory_destroy(opened);
     ov_memory_destroy(copy);
     ov_memory_destroy(m);

@@ -499,6 +499,25 @@ pub unsafe extern "C" fn ov_memory_save(m: *const OVMemoryProduction, path: *con
     })
 }
 
+/// Saves a snapshot to `path` automatically after every `every_changes`
+/// successful changes (memories added or deleted, snapshots loaded); NULL
+/// `path` turns it off. The save happens after the call that completes the
+/// count; if it fails, that call still succeeds and the failure is logged and
+/// counted as a failed save.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_set_autosave(
+    m: *mut OVMemoryProduction,
+    path: *const c_char,
+    every_changes: u64,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        let path = if path.is_null() { None } else { Some(unsafe { c_path(path) }?) };
+        s.set_autosave(path, every_changes)
+    })
+}
+
 /// Replaces the store's contents with the snapshot at `path` (its embedding_dim
 /// and max_degree must equal the store's). Everything is checked first; on
 /// error nothing changes. Errors: IO, MEMORY_CORRUPTION, CIRCUIT_OPEN.

@@ -285,6 +285,14 @@ impl NativeStore {
     }
 
     #[napi]
+    pub fn set_autosave(&self, path: Option<String>, every_changes: f64) -> Result<()> {
+        let every = if path.is_none() { Ok(0) } else { budget_from_number(every_changes) };
+        let every =
+            core(every.map_err(|_| CoreError::invalid("everyChanges", "everyChanges must be a whole number >= 1")))?;
+        core(self.inner.set_autosave(path.map(std::path::PathBuf::from), every))
+    }
+
+    #[napi]
     pub fn load(&self, path: String) -> Result<()> {
         core(self.inner.load(path))
     }

@@ -463,13 +463,17 @@ impl Store {
     /// checked first; on any error nothing changes. Errors: MEMORY_CORRUPTION,
     /// CIRCUIT_OPEN. Guarded by the breaker (corruption counts, SPEC §8).
     pub fn load_bytes(&self, bytes: &[u8]) -> Result<()> {
-        self.call(Op::Load, true, |logs| self.load_checked(bytes, None, logs))
+        let r = self.call(Op::Load, true, |logs| self.load_checked(bytes, None, logs));
+        self.changed(r.is_ok(), 1);
+        r
     }
 
     /// [`Store::load_bytes`] from a file. Errors: IO, MEMORY_CORRUPTION, CIRCUIT_OPEN.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        self.call(Op::Load, true, |logs| self.load_checked(&read_file(path)?, Some(path), logs))
+        let r = self.call(Op::Load, true, |logs| self.load_checked(&read_file(path)?, Some(path), logs));
+        self.changed(r.is_ok(), 1);
+        r
     }
 
     fn load_checked(&self, bytes: &[u8], path: Option<&Path>, logs: &mut crate::log::LogBuf) -> Result<()> {

@@ -97,6 +97,15 @@ pub struct Store {
     pub(crate) breaker: Breaker,
     pub(crate) recorder: Recorder,
     pub(crate) logger: Logger,
+    pub(crate) autosave: parking_lot::Mutex<Option<Autosave>>,
+}
+
+/// The autosave policy: save to `path` after every `every` changes.
+#[derive(Debug, Clone)]
+pub(crate) struct Autosave {
+    path: std::path::PathBuf,
+    every: u64,
+    pending: u64,
 }
 
 /// A checked and prepared memory, ready to be planned and inserted.
@@ -130,6 +139,7 @@ impl Store {
             breaker: Breaker::new(config.breaker.clone()),
             recorder: Recorder::new(config.monitoring, start, config.health_window_secs),
             logger: Logger::new(config.log_level, clock.clone()),
+            autosave: parking_lot::Mutex::new(None),
             config,
             clock,
         })
@@ -309,7 +319,7 @@ impl Store {
     /// # Ok::<(), ov_memory::Error>(())
     /// ```
     pub fn add(&self, embedding: &[f32], text: &str, options: AddOptions) -> Result<u64> {
-        self.call(Op::Add, true, |logs| {
+        let r = self.call(Op::Add, true, |logs| {
             let deadline = self.deadline(options.timeout_ms)?;
             let p = self.prepare(embedding, text, options.weight, options.metadata, logs)?;
             let mut st = self.state.write();
@@ -321,12 +331,14 @@ impl Store {
                 logs.push(Level::Info, "memory added", json!({ "id": id, "text_bytes": text.len() }));
             }
             Ok(id)
-        })
+        });
+        self.changed(r.is_ok(), 1);
+        r
     }
 
     /// Adds many memories at once, all or nothing. Returns their ids in order.
     pub fn add_batch(&self, items: &[NewMemory<'_>], timeout_ms: Option<u64>) -> Result<Vec<u64>> {
-        self.call(Op::AddBatch, true, |logs| {
+        let r = self.call(Op::AddBatch, true, |logs| {
             let deadline = self.deadline(timeout_ms)?;
             if items.is_empty() {
                 return Err(Error::invalid("items", "a batch needs at least one memory"));
@@ -342,7 +354,9 @@ impl Store {
             let ids = self.insert_all(&mut st, prepared, &deadline, Op::AddBatch)?;
             logs.push(Level::Info, "memories added", json!({ "count": ids.len(), "first_id": ids[0] }));
             Ok(ids)
-        })
+        });
+        self.changed(r.is_ok(), items.len() as u64);
+        r
     }
 
     /// A copy of one memory. Never blocked by the breaker.
@@ -368,7 +382,7 @@ impl Store {
 
     /// Deletes one memory and every edge and overflow reference to it. Its id is never reused.
     pub fn delete(&self, id: u64) -> Result<()> {
-        self.call(Op::Delete, true, |logs| {
+        let r = self.call(Op::Delete, true, |logs| {
             let mut st = self.state.write();
             if !st.graph.remove(id) {
                 return Err(Error::not_found(id));
@@ -377,7 +391,49 @@ impl Store {
             st.last_injected.retain(|&x| x != id);
             logs.push(Level::Info, "memory deleted", json!({ "id": id }));
             Ok(())
-        })
+        });
+        self.changed(r.is_ok(), 1);
+        r
+    }
+
+    /// Saves a snapshot to `path` after every `every_changes` successful changes
+    /// (memories added — a batch counts each — or deleted, snapshots loaded);
+    /// `None` turns autosave off. The save runs after the call that completed
+    /// the count has finished, through [`Store::save`] (atomic, guarded, in
+    /// metrics); its failure is logged at ERROR and does not fail that call.
+    /// Call [`Store::save`] yourself for "on demand".
+    pub fn set_autosave(&self, path: Option<std::path::PathBuf>, every_changes: u64) -> Result<()> {
+        if path.is_some() && every_changes == 0 {
+            return Err(Error::invalid("every_changes", "every_changes must be at least 1"));
+        }
+        *self.autosave.lock() = path.map(|path| Autosave { path, every: every_changes, pending: 0 });
+        Ok(())
+    }
+
+    /// Counts `n` changes if `ok`, and autosaves when the policy says so.
+    pub(crate) fn changed(&self, ok: bool, n: u64) {
+        if !ok {
+            return;
+        }
+        let due = {
+            let mut a = self.autosave.lock();
+            match a.as_mut() {
+                Some(a) => {
+                    a.pending += n;
+                    if a.pending >= a.every {
+                        a.pending = 0;
+                        Some(a.path.clone())
+                    } else {
+                        None
+                    }
+                }
+                None => None,
+            }
+        };
+        if let Some(path) = due {
+            // Failures are recorded and logged by save() itself.
+            let _ = self.save(path);
+        }
     }
 
     /// Whether a memory with this id exists (not recorded in metrics).

@@ -333,3 +333,29 @@ fn crash_during_save_leaves_old_or_new_snapshot() {
     }
     assert!(largest > 1, "the child never got past its first save");
 }
+
+#[test]
+fn autosave_every_n_changes() {
+    let dir = scratch("autosave");
+    let path = dir.join("auto.ovm");
+    let s = Store::new(Config { embedding_dim: 2, ..Config::default() }).unwrap();
+    assert_eq!(s.set_autosave(Some(path.clone()), 0).unwrap_err().code(), ErrorCode::InvalidData);
+    s.set_autosave(Some(path.clone()), 3).unwrap();
+    s.add(&[1.0, 0.0], "one", AddOptions::default()).unwrap();
+    s.add(&[0.0, 1.0], "two", AddOptions::default()).unwrap();
+    s.add(&[f32::NAN, 0.0], "rejected: not a change", AddOptions::default()).unwrap_err();
+    assert!(!path.exists(), "two changes: not yet");
+    s.delete(1).unwrap();
+    assert_eq!(Store::open(&path).unwrap().ids(), vec![2], "the third change saved");
+    let flat = [1.0, 1.0, 0.5, 0.5, 0.2, 0.9];
+    s.add_batch_flat::<&str, &str>(&flat, &["a", "b", "c"], None, None, None).unwrap();
+    assert_eq!(Store::open(&path).unwrap().len(), 4, "a batch of three counts three");
+    // A failing autosave does not fail the call; it is recorded as a failed save.
+    s.set_autosave(Some(dir.join("missing").join("auto.ovm")), 1).unwrap();
+    assert!(s.add(&[0.3, 0.3], "still added", AddOptions::default()).is_ok());
+    let m = s.metrics();
+    assert_eq!((m.operations["save"].count, m.operations["save"].errors), (3, 1));
+    s.set_autosave(None, 0).unwrap();
+    s.add(&[0.4, 0.3], "no autosave", AddOptions::default()).unwrap();
+    assert_eq!(s.metrics().operations["save"].count, 3);
+}
