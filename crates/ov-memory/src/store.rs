@@ -274,11 +274,12 @@ impl Store {
         let first = st.next_id;
         let ids: Vec<u64> = (0..items.len() as u64).map(|i| first + i).collect();
         let inv: Vec<f32> = items.iter().map(|p| crate::graph::inv_norm(p.norm)).collect();
+        // Each item also links to the batch items before it: one list, passed as prefixes.
+        let batch: Vec<(u64, &[f32], f32)> =
+            items.iter().enumerate().map(|(j, p)| (ids[j], p.vector.as_slice(), inv[j])).collect();
         let mut plans = Vec::with_capacity(items.len());
         for (i, p) in items.iter().enumerate() {
-            let earlier: Vec<(u64, &[f32], f32)> =
-                (0..i).map(|j| (ids[j], items[j].vector.as_slice(), inv[j])).collect();
-            plans.push(st.graph.plan_links(&p.vector, inv[i], &earlier, deadline, op.name())?);
+            plans.push(st.graph.plan_links(&p.vector, inv[i], &batch[..i], deadline, op.name())?);
         }
         let now = self.clock.unix_millis();
         let mut overflows = 0;
