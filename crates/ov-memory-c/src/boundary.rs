@@ -65,6 +65,12 @@ pub(crate) fn value_call<T>(fallback: T, f: impl FnOnce() -> Result<T>) -> T {
     }
 }
 
+/// For entry points that report no status (frees, last-error readers, static
+/// strings): catches a panic and returns `fallback`, leaving the last error alone.
+pub(crate) fn quiet_call<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+}
+
 pub(crate) fn null(field: &str) -> Error {
     Error::invalid(field, format!("{field} must not be NULL"))
 }

@@ -5,8 +5,8 @@
 
 mod boundary;
 
-use boundary::{c_str, null, opt_c_str, slice, status_call, to_c_string, value_call, write_buf};
-use ov_memory::{AddOptions, Config, ContextOptions, Error, ErrorCode, Level, LogSink, RetrieveOptions, Store};
+use boundary::{c_str, null, opt_c_str, quiet_call, slice, status_call, to_c_string, value_call, write_buf};
+use ov_memory::{AddOptions, Config, ContextOptions, Error, Level, LogSink, RetrieveOptions, Store};
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
@@ -128,7 +128,7 @@ pub unsafe extern "C" fn ov_memory_destroy(m: *mut OVMemoryProduction) {
         return;
     }
     // SAFETY: non-NULL pointers come from Box::into_raw in ov_memory_create*.
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(unsafe { Box::from_raw(m) })));
+    quiet_call((), || drop(unsafe { Box::from_raw(m) }));
 }
 
 // ---------------------------------------------------------------- writes
@@ -303,14 +303,14 @@ pub unsafe extern "C" fn ov_memory_record_free(record: *mut OvMemoryRecord) {
         return;
     }
     // SAFETY: the record and its buffers were made by ov_memory_get with these exact lengths.
-    unsafe {
+    quiet_call((), || unsafe {
         let r = Box::from_raw(record);
         drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(r.text.cast::<u8>(), r.text_len + 1)));
         drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(r.embedding, r.embedding_len)));
         if !r.metadata_json.is_null() {
             drop(std::ffi::CString::from_raw(r.metadata_json));
         }
-    }
+    })
 }
 
 /// Number of memories (0 for NULL).
@@ -569,7 +569,7 @@ pub unsafe extern "C" fn ov_memory_to_bytes(
 pub unsafe extern "C" fn ov_bytes_free(bytes: *mut u8, len: usize) {
     if !bytes.is_null() {
         // SAFETY: made by ov_memory_to_bytes as a boxed slice of exactly `len` bytes.
-        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(bytes, len)) });
+        quiet_call((), || drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(bytes, len)) }));
     }
 }
 
@@ -746,24 +746,28 @@ pub unsafe extern "C" fn ov_memory_reset_breaker(m: *mut OVMemoryProduction) -> 
 /// The status of this thread's last failed call (OV_STATUS_OK if the last call succeeded).
 #[no_mangle]
 pub extern "C" fn ov_last_error_code() -> OvStatus {
-    boundary::with_last_error(|e| e.map_or(OvStatus::Ok, |e| e.code()))
+    quiet_call(OvStatus::Internal, || boundary::with_last_error(|e| e.map_or(OvStatus::Ok, |e| e.code())))
 }
 
 /// Writes this thread's last error message (snprintf-style). Returns its length (0 if none).
 #[no_mangle]
 pub unsafe extern "C" fn ov_last_error_message(buf: *mut c_char, len: usize) -> usize {
-    let msg = boundary::with_last_error(|e| e.map(|e| e.to_string()).unwrap_or_default());
-    // SAFETY: caller contract: buf holds len bytes.
-    unsafe { write_buf(&msg, buf, len) }
+    quiet_call(0, || {
+        let msg = boundary::with_last_error(|e| e.map(|e| e.to_string()).unwrap_or_default());
+        // SAFETY: caller contract: buf holds len bytes.
+        unsafe { write_buf(&msg, buf, len) }
+    })
 }
 
 /// Writes this thread's last error context as a JSON object text (snprintf-style),
 /// e.g. `{"field":"embedding","expected":768,"got":512}`; `{}` if none. Returns its length.
 #[no_mangle]
 pub unsafe extern "C" fn ov_last_error_context(buf: *mut c_char, len: usize) -> usize {
-    let ctx = boundary::with_last_error(|e| e.map_or_else(|| "{}".to_owned(), Error::context_json));
-    // SAFETY: caller contract: buf holds len bytes.
-    unsafe { write_buf(&ctx, buf, len) }
+    quiet_call(0, || {
+        let ctx = boundary::with_last_error(|e| e.map_or_else(|| "{}".to_owned(), Error::context_json));
+        // SAFETY: caller contract: buf holds len bytes.
+        unsafe { write_buf(&ctx, buf, len) }
+    })
 }
 
 /// The stable name of a status code ("INVALID_DATA", …), or "UNKNOWN". Static; do not free.
@@ -780,8 +784,7 @@ pub extern "C" fn ov_status_name(code: u32) -> *const c_char {
         c"IO",
         c"INTERNAL",
     ];
-    debug_assert!(ErrorCode::all().iter().all(|c| NAMES[c.as_u32() as usize].to_str() == Ok(c.name())));
-    NAMES.get(code as usize).copied().unwrap_or(c"UNKNOWN").as_ptr()
+    quiet_call(c"UNKNOWN".as_ptr(), || NAMES.get(code as usize).copied().unwrap_or(c"UNKNOWN").as_ptr())
 }
 
 /// Frees a string returned by this library. NULL is a no-op.
@@ -789,7 +792,7 @@ pub extern "C" fn ov_status_name(code: u32) -> *const c_char {
 pub unsafe extern "C" fn ov_string_free(s: *mut c_char) {
     if !s.is_null() {
         // SAFETY: every char* this library returns comes from CString::into_raw.
-        drop(unsafe { std::ffi::CString::from_raw(s) });
+        quiet_call((), || drop(unsafe { std::ffi::CString::from_raw(s) }));
     }
 }
 
@@ -807,6 +810,7 @@ pub extern "C" fn ov_memory_version() -> *const c_char {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ov_memory::ErrorCode;
 
     #[test]
     fn status_names_match_core_codes() {
