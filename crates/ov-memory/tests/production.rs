@@ -604,3 +604,93 @@ fn seed_surface_never_panics() {
     assert!(OVMemoryProduction::try_new(768, 0, true).is_err());
     assert!(bad.get_metrics().is_err());
 }
+
+/// A clock that parks one chosen thread on its Nth monotonic read — inside a
+/// scan, while that thread holds the store's read lock — until released.
+#[derive(Debug, Default)]
+struct GateClock {
+    inner: ManualClock,
+    target: parking_lot::Mutex<Option<(std::thread::ThreadId, u32)>>,
+    parked: parking_lot::Mutex<bool>,
+    open: parking_lot::Mutex<bool>,
+    cv: parking_lot::Condvar,
+}
+
+impl GateClock {
+    fn park_on(&self, read: u32) {
+        *self.target.lock() = Some((std::thread::current().id(), read));
+    }
+    fn wait_parked(&self) {
+        let mut p = self.parked.lock();
+        while !*p {
+            self.cv.wait(&mut p);
+        }
+    }
+    fn release(&self) {
+        *self.open.lock() = true;
+        self.cv.notify_all();
+    }
+}
+
+impl Clock for GateClock {
+    fn monotonic_micros(&self) -> u64 {
+        let park = {
+            let mut t = self.target.lock();
+            match t.as_mut() {
+                Some((id, n)) if *id == std::thread::current().id() => {
+                    *n -= 1;
+                    if *n == 0 {
+                        *t = None;
+                        true
+                    } else {
+                        false
+                    }
+                }
+                _ => false,
+            }
+        };
+        if park {
+            *self.parked.lock() = true;
+            self.cv.notify_all();
+            let mut open = self.open.lock();
+            while !*open {
+                self.cv.wait(&mut open);
+            }
+        }
+        self.inner.monotonic_micros()
+    }
+    fn unix_millis(&self) -> i64 {
+        self.inner.unix_millis()
+    }
+}
+
+/// SPEC §11: reads run concurrently, writes are exclusive. A retrieve is parked
+/// mid-scan (holding the read lock); another read completes meanwhile, a write
+/// waits until the scan ends. No timing decides the outcome of the first part.
+#[test]
+fn reads_share_the_lock_and_writes_wait_for_them() {
+    let clock = Arc::new(GateClock::default());
+    let s = Arc::new(Store::with_clock(small(2), clock.clone()).unwrap());
+    s.add(&[1.0, 0.0], "a", AddOptions::default()).unwrap();
+    let (s1, c1) = (s.clone(), clock.clone());
+    // Monotonic reads in retrieve: call start, deadline, then the scan's first check.
+    let scanner = std::thread::spawn(move || {
+        c1.park_on(3);
+        s1.retrieve(&[1.0, 0.0], &ov_memory::RetrieveOptions::top_k(1)).unwrap().len()
+    });
+    clock.wait_parked();
+    // Another reader gets through while the scan holds the read lock.
+    let (tx, rx) = mpsc::channel();
+    let s2 = s.clone();
+    std::thread::spawn(move || tx.send(s2.get(1).map(|m| m.text)).unwrap());
+    let got = rx.recv_timeout(Duration::from_secs(20)).expect("a read waited for another read");
+    assert_eq!(got.unwrap(), "a");
+    // A writer must wait for the scan.
+    let (tx, rx) = mpsc::channel();
+    let s3 = s.clone();
+    std::thread::spawn(move || tx.send(s3.add(&[0.0, 1.0], "b", AddOptions::default())).unwrap());
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err(), "a write ran during a read");
+    clock.release();
+    assert_eq!(scanner.join().unwrap(), 1);
+    assert_eq!(rx.recv_timeout(Duration::from_secs(20)).expect("the write never ran").unwrap(), 2);
+}
