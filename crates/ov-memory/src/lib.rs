@@ -57,9 +57,6 @@ pub use seed::OVMemoryProduction;
 pub use store::{AddOptions, Memory, NewMemory, Store};
 pub use validate::parse_metadata_json;
 
-/// Largest node id text the C front-end writes (decimal u64 plus NUL fits easily).
-pub const NODE_ID_MAX: usize = 64;
-
 /// The README's Rust quick start, compiled and run as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
