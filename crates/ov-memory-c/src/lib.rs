@@ -240,7 +240,7 @@ pub unsafe extern "C" fn ov_memory_add_batch(
                     .collect::<ov_memory::Result<Vec<Option<&str>>>>()?,
             ),
         };
-        let ids = s.add_batch_flat(flat, &texts, weights, metas.as_deref(), None)?;
+        let ids = s.add_batch_flat(flat, &texts, weights, metas.as_deref(), None, None)?;
         // SAFETY: ids_out holds `count` u64 per contract.
         unsafe { std::ptr::copy_nonoverlapping(ids.as_ptr(), ids_out, ids.len()) };
         Ok(())

@@ -138,7 +138,9 @@ impl Breaker {
             state => {
                 g.rejected += 1;
                 let retry_ms = match state {
-                    BreakerState::Open => (g.opened_at_us / 1000 + self.cfg.open_ms).saturating_sub(now_us / 1000),
+                    BreakerState::Open => {
+                        (g.opened_at_us / 1000).saturating_add(self.cfg.open_ms).saturating_sub(now_us / 1000)
+                    }
                     _ => 0,
                 };
                 Err(Error::new(ErrorCode::CircuitOpen, "circuit breaker is open: the call was rejected")

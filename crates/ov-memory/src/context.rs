@@ -87,6 +87,8 @@ pub struct ContextOptions {
     pub timeout_ms: Option<u64>,
     /// Text put between injected memories. Default `"\n\n"`.
     pub separator: String,
+    /// The time to score as of (Unix ms, ≥ 0); default: the store's clock.
+    pub now: Option<i64>,
 }
 
 impl Default for ContextOptions {
@@ -98,6 +100,7 @@ impl Default for ContextOptions {
             alpha: None,
             timeout_ms: None,
             separator: "\n\n".to_owned(),
+            now: None,
         }
     }
 }
@@ -257,13 +260,14 @@ impl Store {
             if let Some(a) = options.alpha {
                 validate::alpha(a)?;
             }
+            validate::now(options.now)?;
             let inv_q = crate::graph::inv_norm(norm);
 
             // Phase 1 (read lock): candidates, wake-up, scores, triggers.
             let (alpha, considered, pending) = {
                 let st = self.state.read();
                 let alpha = options.alpha.unwrap_or_else(|| st.metabolism.alpha());
-                let scorer = self.scorer(alpha, None);
+                let scorer = self.scorer(alpha, None, options.now);
                 let k = options.candidates.min(st.graph.len());
                 let seeds = top_k(&st, query, inv_q, k, &scorer, &deadline, "context")?;
                 // Multi-source BFS; overflow links cost 2 hops, so walk by hop levels.

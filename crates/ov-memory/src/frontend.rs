@@ -66,7 +66,8 @@ pub fn metadata_from_json(text: Option<&str>) -> Result<Option<Value>> {
 impl Store {
     /// Adds a batch given as one flat vector of `texts.len() × embedding_dim`
     /// values, optional weights (one per text) and optional metadata JSON texts
-    /// (one per text, each absent or an object). All or nothing, like
+    /// (one per text, each absent or an object), optional creation times (Unix
+    /// ms, one per text). All or nothing, like
     /// [`Store::add_batch`].
     pub fn add_batch_flat<T: AsRef<str>, M: AsRef<str>>(
         &self,
@@ -74,6 +75,7 @@ impl Store {
         texts: &[T],
         weights: Option<&[f64]>,
         metadata_json: Option<&[Option<M>]>,
+        created_at: Option<&[i64]>,
         timeout_ms: Option<u64>,
     ) -> Result<Vec<u64>> {
         let dim = self.config().embedding_dim;
@@ -89,6 +91,9 @@ impl Store {
         if metadata_json.is_some_and(|m| m.len() != n) {
             return Err(Error::invalid("metadata", "metadata must have one entry per text"));
         }
+        if created_at.is_some_and(|c| c.len() != n) {
+            return Err(Error::invalid("created_at", "created_at must have one entry per text"));
+        }
         let items = (0..n)
             .map(|i| {
                 let meta = metadata_json.and_then(|m| m[i].as_ref()).map(AsRef::as_ref);
@@ -97,6 +102,7 @@ impl Store {
                     text: texts[i].as_ref(),
                     weight: weights.map(|w| w[i]),
                     metadata: metadata_from_json(meta).map_err(|e| e.with("index", i))?,
+                    created_at: created_at.map(|c| c[i]),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -138,7 +144,10 @@ mod tests {
         let s = Store::new(Config { embedding_dim: 2, ..Config::default() }).unwrap();
         let flat = [1.0, 0.0, 0.0, 1.0];
         let metas = [None, Some(r#"{"k":1}"#)];
-        assert_eq!(s.add_batch_flat(&flat, &["a", "b"], Some(&[1.0, 2.0]), Some(&metas), None).unwrap(), vec![1, 2]);
+        assert_eq!(
+            s.add_batch_flat(&flat, &["a", "b"], Some(&[1.0, 2.0]), Some(&metas), None, None).unwrap(),
+            vec![1, 2]
+        );
         assert_eq!(s.get(2).unwrap().metadata, Some(json!({"k": 1})));
         let none: Option<&[Option<&str>]> = None;
         for (flat, texts, weights) in [
@@ -146,10 +155,13 @@ mod tests {
             (&flat[..], &["a"][..], None),
             (&flat[..], &["a", "b"][..], Some(&[1.0][..])),
         ] {
-            assert_eq!(s.add_batch_flat(flat, texts, weights, none, None).unwrap_err().code(), ErrorCode::InvalidData);
+            assert_eq!(
+                s.add_batch_flat(flat, texts, weights, none, None, None).unwrap_err().code(),
+                ErrorCode::InvalidData
+            );
         }
         let bad = [None, Some("[1]")];
-        let e = s.add_batch_flat(&flat, &["a", "b"], None, Some(&bad), None).unwrap_err();
+        let e = s.add_batch_flat(&flat, &["a", "b"], None, Some(&bad), None, None).unwrap_err();
         assert_eq!(e.context()["index"], 1);
         assert_eq!(s.len(), 2);
         assert_eq!(s.get_json(9).unwrap(), None);

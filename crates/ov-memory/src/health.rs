@@ -1,15 +1,25 @@
-//! The health report (SPEC §9).
+//! The health report.
 //!
 //! Status comes from the recent window of calls (so it recovers once errors
 //! stop), escalated by the breaker, capacity and latency:
 //!
 //! | condition | at least |
 //! |---|---|
-//! | error rate in the window < 5 % | HEALTHY |
-//! | error rate 5–10 % | WARNING |
-//! | error rate > 10 % | CRITICAL |
-//! | breaker HALF_OPEN, capacity ≥ 80 %, or average latency > 50 ms | WARNING |
-//! | breaker OPEN, or max latency in the window > 1 000 ms | CRITICAL |
+//! | engine error rate in the window < 5 % | HEALTHY |
+//! | engine error rate 5–10 % | WARNING |
+//! | engine error rate > 10 % | CRITICAL |
+//! | caller error rate > 25 % | WARNING (never more) |
+//! | breaker HALF_OPEN, or capacity ≥ 80 % | WARNING |
+//! | at least 20 calls in the window and average latency > 50 ms | WARNING |
+//! | breaker OPEN | CRITICAL |
+//! | at least 20 calls in the window and max latency > 1 000 ms | CRITICAL |
+//!
+//! *Engine* errors are the failures that count for the breaker (TIMEOUT,
+//! MEMORY_CORRUPTION, IO, INTERNAL); *caller* errors (INVALID_DATA,
+//! NOT_FOUND, RESOURCE_EXHAUSTION, CIRCUIT_OPEN) say a client misbehaves, not
+//! that the engine is failing, so they can raise the status to WARNING only.
+//! Latency is judged only on enough calls, so one slow first call (a cold
+//! cache, a debugger, valgrind) does not make a fresh store look degraded.
 //!
 //! The report's `metrics` is a compact summary so a healthy report fits 512 bytes.
 
@@ -30,9 +40,13 @@ pub enum HealthStatus {
     Critical,
 }
 
-/// Error rate (%) from which status is at least WARNING.
+/// Engine error rate (%) from which status is at least WARNING.
 pub const WARNING_ERROR_RATE_PCT: f64 = 5.0;
-/// Error rate (%) above which status is CRITICAL.
+/// Caller error rate (%) above which status is at least WARNING.
+pub const WARNING_CALLER_ERROR_RATE_PCT: f64 = 25.0;
+/// Calls the window must hold before the latency rules apply.
+pub const MIN_CALLS_FOR_LATENCY: u64 = 20;
+/// Engine error rate (%) above which status is CRITICAL.
 pub const CRITICAL_ERROR_RATE_PCT: f64 = 10.0;
 /// Capacity (%) from which status is at least WARNING.
 pub const WARNING_CAPACITY_PCT: f64 = 80.0;
@@ -67,8 +81,10 @@ pub struct HealthSummary {
 pub struct HealthReport {
     /// Overall status.
     pub status: HealthStatus,
-    /// Error rate over the recent window, %.
+    /// Engine error rate over the recent window, % (failures that count for the breaker).
     pub error_rate_pct: f64,
+    /// Caller error rate over the recent window, % (bad input, unknown ids, limits, open breaker).
+    pub caller_error_rate_pct: f64,
     /// Breaker state.
     pub circuit_breaker: BreakerState,
     /// Why the status is not HEALTHY (empty when it is).
@@ -121,6 +137,10 @@ pub(crate) fn assess(
     } else if rate >= WARNING_ERROR_RATE_PCT {
         raise(HealthStatus::Warning, format!("error rate {:.1}% >= {WARNING_ERROR_RATE_PCT}%", rate));
     }
+    let caller = window.caller_error_rate_pct;
+    if caller > WARNING_CALLER_ERROR_RATE_PCT {
+        raise(HealthStatus::Warning, format!("caller error rate {:.1}% > {WARNING_CALLER_ERROR_RATE_PCT}%", caller));
+    }
     match breaker {
         BreakerState::Open => raise(HealthStatus::Critical, "circuit breaker OPEN".into()),
         BreakerState::HalfOpen => raise(HealthStatus::Warning, "circuit breaker HALF_OPEN".into()),
@@ -129,19 +149,28 @@ pub(crate) fn assess(
     if capacity_pct >= WARNING_CAPACITY_PCT {
         raise(HealthStatus::Warning, format!("capacity {:.1}% >= {WARNING_CAPACITY_PCT}%", capacity_pct));
     }
-    if window.avg_latency_ms > WARNING_AVG_LATENCY_MS {
+    let judge_latency = window.calls >= MIN_CALLS_FOR_LATENCY;
+    if judge_latency && window.avg_latency_ms > WARNING_AVG_LATENCY_MS {
         raise(
             HealthStatus::Warning,
             format!("average latency {:.1} ms > {WARNING_AVG_LATENCY_MS} ms", window.avg_latency_ms),
         );
     }
-    if window.max_latency_ms > CRITICAL_MAX_LATENCY_MS {
+    if judge_latency && window.max_latency_ms > CRITICAL_MAX_LATENCY_MS {
         raise(
             HealthStatus::Critical,
             format!("max latency {:.1} ms > {CRITICAL_MAX_LATENCY_MS} ms", window.max_latency_ms),
         );
     }
-    HealthReport { status, error_rate_pct: round3(rate), circuit_breaker: breaker, reasons, metrics, timestamp }
+    HealthReport {
+        status,
+        error_rate_pct: round3(rate),
+        caller_error_rate_pct: round3(caller),
+        circuit_breaker: breaker,
+        reasons,
+        metrics,
+        timestamp,
+    }
 }
 
 #[cfg(test)]
@@ -153,10 +182,17 @@ mod tests {
     }
 
     fn window(calls: u64, errors: u64, avg: f64, max: f64) -> WindowSummary {
+        with_callers(calls, errors, 0, avg, max)
+    }
+
+    fn with_callers(calls: u64, engine: u64, caller: u64, avg: f64, max: f64) -> WindowSummary {
+        let pct = |n: u64| if calls == 0 { 0.0 } else { n as f64 * 100.0 / calls as f64 };
         WindowSummary {
             calls,
-            errors,
-            error_rate_pct: if calls == 0 { 0.0 } else { errors as f64 * 100.0 / calls as f64 },
+            engine_errors: engine,
+            caller_errors: caller,
+            error_rate_pct: pct(engine),
+            caller_error_rate_pct: pct(caller),
             avg_latency_ms: avg,
             max_latency_ms: max,
         }
@@ -180,17 +216,42 @@ mod tests {
     #[test]
     fn escalations() {
         use HealthStatus::*;
-        let w = window(10, 0, 1.0, 1.0);
+        let w = window(20, 0, 1.0, 1.0);
         assert_eq!(status(w, BreakerState::HalfOpen, 0.0), Warning);
         assert_eq!(status(w, BreakerState::Open, 0.0), Critical);
         assert_eq!(status(w, BreakerState::Closed, 79.9), Healthy);
         assert_eq!(status(w, BreakerState::Closed, 80.0), Warning);
-        assert_eq!(status(window(10, 0, 50.0, 50.0), BreakerState::Closed, 0.0), Healthy);
-        assert_eq!(status(window(10, 0, 50.1, 60.0), BreakerState::Closed, 0.0), Warning);
-        assert_eq!(status(window(10, 0, 1.0, 1000.0), BreakerState::Closed, 0.0), Healthy);
-        assert_eq!(status(window(10, 0, 1.0, 1000.1), BreakerState::Closed, 0.0), Critical);
+        assert_eq!(status(window(20, 0, 50.0, 50.0), BreakerState::Closed, 0.0), Healthy);
+        assert_eq!(status(window(20, 0, 50.1, 60.0), BreakerState::Closed, 0.0), Warning);
+        assert_eq!(status(window(20, 0, 1.0, 1000.0), BreakerState::Closed, 0.0), Healthy);
+        assert_eq!(status(window(20, 0, 1.0, 1000.1), BreakerState::Closed, 0.0), Critical);
         let r = assess(&window(100, 20, 60.0, 2000.0), BreakerState::Open, 90.0, summary(), String::new());
         assert_eq!(r.status, Critical);
         assert_eq!(r.reasons.len(), 5, "{:?}", r.reasons);
+    }
+
+    #[test]
+    fn latency_needs_enough_calls() {
+        use HealthStatus::*;
+        let c = BreakerState::Closed;
+        // One slow first call (valgrind, a cold cache) is not a degraded store.
+        assert_eq!(status(window(1, 0, 50_000.0, 50_000.0), c, 0.0), Healthy);
+        assert_eq!(status(window(19, 0, 2000.0, 5000.0), c, 0.0), Healthy);
+        assert_eq!(status(window(20, 0, 60.0, 60.0), c, 0.0), Warning);
+        assert_eq!(status(window(20, 0, 60.0, 5000.0), c, 0.0), Critical);
+    }
+
+    #[test]
+    fn caller_errors_raise_to_warning_at_most() {
+        use HealthStatus::*;
+        let c = BreakerState::Closed;
+        // One malformed call among three: a client problem, not an outage.
+        let r = assess(&with_callers(3, 0, 1, 1.0, 1.0), c, 0.0, summary(), String::new());
+        assert_eq!(r.status, Warning);
+        assert_eq!(r.error_rate_pct, 0.0);
+        assert_eq!(r.caller_error_rate_pct, 33.333);
+        assert_eq!(status(with_callers(100, 0, 100, 1.0, 1.0), c, 0.0), Warning, "never CRITICAL");
+        assert_eq!(status(with_callers(4, 0, 1, 1.0, 1.0), c, 0.0), Healthy, "25 % is not above 25 %");
+        assert_eq!(status(with_callers(100, 11, 50, 1.0, 1.0), c, 0.0), Critical, "engine errors still count");
     }
 }

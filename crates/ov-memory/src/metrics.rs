@@ -74,7 +74,10 @@ struct OpStats {
 struct Bucket {
     second: u64,
     calls: u64,
-    errors: u64,
+    /// Failures that count for the breaker (the engine is in trouble).
+    engine_errors: u64,
+    /// Failures caused by the caller (bad input, unknown ids, limits, open breaker).
+    caller_errors: u64,
     latency_sum_us: u64,
     max_latency_us: u64,
 }
@@ -84,10 +87,16 @@ struct Bucket {
 pub struct WindowSummary {
     /// Calls in the window.
     pub calls: u64,
-    /// Failed calls in the window.
-    pub errors: u64,
-    /// errors / calls × 100 (0 without calls).
+    /// Failed calls in the window that count for the breaker (TIMEOUT,
+    /// MEMORY_CORRUPTION, IO, INTERNAL): the engine is in trouble.
+    pub engine_errors: u64,
+    /// Failed calls in the window caused by the caller (INVALID_DATA,
+    /// NOT_FOUND, RESOURCE_EXHAUSTION, CIRCUIT_OPEN).
+    pub caller_errors: u64,
+    /// engine_errors / calls × 100 (0 without calls).
     pub error_rate_pct: f64,
+    /// caller_errors / calls × 100 (0 without calls).
+    pub caller_error_rate_pct: f64,
     /// Mean latency in the window, ms.
     pub avg_latency_ms: f64,
     /// Largest latency in the window, ms.
@@ -168,7 +177,11 @@ impl Recorder {
             *b = Bucket { second, ..Bucket::default() };
         }
         b.calls += 1;
-        b.errors += u64::from(failed);
+        match outcome {
+            Some(code) if code.counts_for_breaker() => b.engine_errors += 1,
+            Some(_) => b.caller_errors += 1,
+            None => {}
+        }
         b.latency_sum_us = b.latency_sum_us.saturating_add(latency_us);
         b.max_latency_us = b.max_latency_us.max(latency_us);
     }
@@ -178,17 +191,20 @@ impl Recorder {
         let g = self.inner.lock();
         let now_s = now_us / 1_000_000;
         let len = g.window.len() as u64;
-        let (mut calls, mut errors, mut sum, mut max) = (0u64, 0u64, 0u64, 0u64);
+        let (mut calls, mut engine, mut caller, mut sum, mut max) = (0u64, 0u64, 0u64, 0u64, 0u64);
         for b in g.window.iter().filter(|b| b.calls > 0 && b.second + len > now_s && b.second <= now_s) {
             calls += b.calls;
-            errors += b.errors;
+            engine += b.engine_errors;
+            caller += b.caller_errors;
             sum = sum.saturating_add(b.latency_sum_us);
             max = max.max(b.max_latency_us);
         }
         WindowSummary {
             calls,
-            errors,
-            error_rate_pct: pct(errors, calls),
+            engine_errors: engine,
+            caller_errors: caller,
+            error_rate_pct: pct(engine, calls),
+            caller_error_rate_pct: pct(caller, calls),
             avg_latency_ms: if calls == 0 { 0.0 } else { sum as f64 / calls as f64 / 1000.0 },
             max_latency_ms: max as f64 / 1000.0,
         }
@@ -562,14 +578,18 @@ mod tests {
             r.record(Op::Add, 2_000_000, Some(ErrorCode::Timeout), 5_000_000);
         }
         let w = r.window(5_000_000);
-        assert_eq!((w.calls, w.errors), (10, 10));
+        assert_eq!((w.calls, w.engine_errors, w.caller_errors), (10, 10, 0));
         assert_eq!(w.error_rate_pct, 100.0);
         assert_eq!(w.max_latency_ms, 2000.0);
         assert_eq!(r.window(64_999_999).calls, 10, "still inside 60 s");
         assert_eq!(r.window(65_000_000).calls, 0, "gone after 60 s");
         r.record(Op::Add, 1000, None, 65_000_000);
         let w = r.window(65_000_000);
-        assert_eq!((w.calls, w.errors, w.avg_latency_ms), (1, 0, 1.0));
+        assert_eq!((w.calls, w.engine_errors, w.avg_latency_ms), (1, 0, 1.0));
+        r.record(Op::Get, 1000, Some(ErrorCode::NotFound), 65_000_000);
+        let w = r.window(65_000_000);
+        assert_eq!((w.calls, w.engine_errors, w.caller_errors), (2, 0, 1));
+        assert_eq!((w.error_rate_pct, w.caller_error_rate_pct), (0.0, 50.0));
     }
 
     #[test]

@@ -68,7 +68,14 @@ impl Scorer {
         let p = match self.scoring {
             Scoring::Geometric => {
                 let rest = c.max(0.1) * r.max(0.1) * w;
-                let sem = if self.alpha == 0.0 { 1.0 } else { s.powf(self.alpha) };
+                // Exact at the ends: powf(x, 1.0) need not return x on every platform (Miri).
+                let sem = if self.alpha == 0.0 {
+                    1.0
+                } else if self.alpha == 1.0 {
+                    s
+                } else {
+                    s.powf(self.alpha)
+                };
                 let ctx = if self.alpha == 1.0 { 1.0 } else { rest.powf(1.0 - self.alpha) };
                 sem * ctx
             }
@@ -79,7 +86,7 @@ impl Scorer {
 }
 
 /// Options of [`Store::retrieve`]. JSON keys: `top_k`/`topK`, `alpha`,
-/// `timeout_ms`/`timeoutMs`, `scoring`.
+/// `timeout_ms`/`timeoutMs`, `scoring`, `now`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetrieveOptions {
@@ -93,11 +100,14 @@ pub struct RetrieveOptions {
     pub timeout_ms: Option<u64>,
     /// Score form; default: the configured `scoring`.
     pub scoring: Option<Scoring>,
+    /// The time to score as of (Unix ms, ≥ 0): recency is measured from each
+    /// memory's `created_at` to this instant. Default: the store's clock.
+    pub now: Option<i64>,
 }
 
 impl Default for RetrieveOptions {
     fn default() -> Self {
-        RetrieveOptions { top_k: 5, alpha: None, timeout_ms: None, scoring: None }
+        RetrieveOptions { top_k: 5, alpha: None, timeout_ms: None, scoring: None, now: None }
     }
 }
 
@@ -206,12 +216,12 @@ pub(crate) fn top_k(
 }
 
 impl Store {
-    pub(crate) fn scorer(&self, alpha: f64, scoring: Option<Scoring>) -> Scorer {
+    pub(crate) fn scorer(&self, alpha: f64, scoring: Option<Scoring>, now: Option<i64>) -> Scorer {
         Scorer {
             alpha,
             scoring: scoring.unwrap_or(self.config.scoring),
             tau_secs: self.config.decay_tau_secs,
-            now_ms: self.clock.unix_millis(),
+            now_ms: now.unwrap_or_else(|| self.clock.unix_millis()),
         }
     }
 
@@ -239,6 +249,7 @@ impl Store {
             }
             let alpha = options.alpha.unwrap_or(self.config.alpha);
             validate::alpha(alpha)?;
+            validate::now(options.now)?;
             if options.top_k > self.config.max_top_k {
                 logs.push(
                     Level::Warning,
@@ -248,7 +259,7 @@ impl Store {
             }
             let st = self.state.read();
             let k = options.top_k.min(st.graph.len());
-            let scorer = self.scorer(alpha, options.scoring);
+            let scorer = self.scorer(alpha, options.scoring, options.now);
             let ranked = top_k(&st, query, crate::graph::inv_norm(norm), k, &scorer, &deadline, "retrieve")?;
             let hits: Vec<Hit> = ranked
                 .into_iter()

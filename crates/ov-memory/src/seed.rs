@@ -44,7 +44,7 @@ impl OVMemoryProduction {
 
     /// Adds a memory (metadata: a JSON object or `None`) and returns its id.
     pub fn add_memory(&self, embedding: Vec<f32>, text: String, weight: f64, metadata: Option<Value>) -> Result<u64> {
-        self.store()?.add(&embedding, &text, AddOptions { weight: Some(weight), metadata, timeout_ms: None })
+        self.store()?.add(&embedding, &text, AddOptions { weight: Some(weight), metadata, ..AddOptions::default() })
     }
 
     /// A copy of one memory.
@@ -59,6 +59,7 @@ impl OVMemoryProduction {
             Err(e) => HealthReport {
                 status: HealthStatus::Critical,
                 error_rate_pct: 0.0,
+                caller_error_rate_pct: 0.0,
                 circuit_breaker: crate::breaker::BreakerState::Closed,
                 reasons: vec![format!("store could not be built: {e}")],
                 metrics: HealthSummary::default(),

@@ -52,15 +52,30 @@ pub struct Memory {
     pub neighbors: Vec<u64>,
 }
 
-/// Options of [`Store::add`].
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Options of [`Store::add`]. JSON keys (C's `ov_memory_add_with`):
+/// `weight`, `metadata`, `timeout_ms`/`timeoutMs`, `created_at`/`createdAt`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AddOptions {
     /// Importance weight (default 1.0).
     pub weight: Option<f64>,
     /// Metadata: a JSON object, or `None`.
     pub metadata: Option<Value>,
     /// Deadline in ms (default: the configured `timeout_ms`).
+    #[serde(alias = "timeoutMs")]
     pub timeout_ms: Option<u64>,
+    /// When the memory was made, Unix ms (default: the store's clock). It may
+    /// lie in the past (importing history, replaying a conversation), but not
+    /// more than a minute in the future of the store's clock.
+    #[serde(alias = "createdAt")]
+    pub created_at: Option<i64>,
+}
+
+impl AddOptions {
+    /// Parses options from a JSON object text.
+    pub fn from_json(text: &str) -> Result<AddOptions> {
+        crate::retrieve::parse_options(text, "options")
+    }
 }
 
 /// One item of [`Store::add_batch`].
@@ -74,6 +89,8 @@ pub struct NewMemory<'a> {
     pub weight: Option<f64>,
     /// Metadata object, or `None`.
     pub metadata: Option<Value>,
+    /// Creation time, Unix ms (default: the store's clock); see [`AddOptions::created_at`].
+    pub created_at: Option<i64>,
 }
 
 /// Mutable data behind the store's lock.
@@ -116,6 +133,7 @@ struct Prepared {
     weight: f64,
     metadata: Option<serde_json::Map<String, Value>>,
     metadata_bytes: usize,
+    created_at: i64,
 }
 
 impl Store {
@@ -223,20 +241,22 @@ impl Store {
         );
     }
 
-    fn prepare(
-        &self,
-        embedding: &[f32],
-        text: &str,
-        weight: Option<f64>,
-        metadata: Option<Value>,
-        logs: &mut LogBuf,
-    ) -> Result<Prepared> {
-        let norm = validate::embedding(embedding, self.config.embedding_dim, "embedding", logs)?;
-        validate::text(text, self.config.max_text_chars)?;
-        let weight = weight.unwrap_or(1.0);
+    fn prepare(&self, item: &NewMemory<'_>, logs: &mut LogBuf) -> Result<Prepared> {
+        let norm = validate::embedding(item.embedding, self.config.embedding_dim, "embedding", logs)?;
+        validate::text(item.text, self.config.max_text_chars)?;
+        let weight = item.weight.unwrap_or(1.0);
         validate::weight(weight)?;
-        let (metadata, metadata_bytes) = validate::metadata(metadata, self.config.max_metadata_bytes)?;
-        Ok(Prepared { vector: embedding.to_vec(), norm, text: text.to_owned(), weight, metadata, metadata_bytes })
+        let (metadata, metadata_bytes) = validate::metadata(item.metadata.clone(), self.config.max_metadata_bytes)?;
+        let created_at = validate::created_at(item.created_at, self.clock.unix_millis())?;
+        Ok(Prepared {
+            vector: item.embedding.to_vec(),
+            norm,
+            text: item.text.to_owned(),
+            weight,
+            metadata,
+            metadata_bytes,
+            created_at,
+        })
     }
 
     fn check_capacity(&self, st: &State, items: &[Prepared]) -> Result<()> {
@@ -281,7 +301,6 @@ impl Store {
         for (i, p) in items.iter().enumerate() {
             plans.push(st.graph.plan_links(&p.vector, inv[i], &batch[..i], deadline, op.name())?);
         }
-        let now = self.clock.unix_millis();
         let mut overflows = 0;
         for ((p, plan), &id) in items.into_iter().zip(plans).zip(&ids) {
             let node = NewNode {
@@ -290,7 +309,7 @@ impl Store {
                 weight: p.weight,
                 metadata: p.metadata,
                 metadata_bytes: p.metadata_bytes,
-                now_ms: now,
+                now_ms: p.created_at,
                 norm: p.norm,
             };
             overflows += st.graph.insert(node, &p.vector, &plan);
@@ -322,7 +341,14 @@ impl Store {
     pub fn add(&self, embedding: &[f32], text: &str, options: AddOptions) -> Result<u64> {
         let r = self.call(Op::Add, true, |logs| {
             let deadline = self.deadline(options.timeout_ms)?;
-            let p = self.prepare(embedding, text, options.weight, options.metadata, logs)?;
+            let item = NewMemory {
+                embedding,
+                text,
+                weight: options.weight,
+                metadata: options.metadata,
+                created_at: options.created_at,
+            };
+            let p = self.prepare(&item, logs)?;
             let mut st = self.state.write();
             let ids = self.insert_all(&mut st, vec![p], &deadline, Op::Add)?;
             let id = ids[0];
@@ -346,9 +372,7 @@ impl Store {
             }
             let mut prepared = Vec::with_capacity(items.len());
             for (i, it) in items.iter().enumerate() {
-                let p = self
-                    .prepare(it.embedding, it.text, it.weight, it.metadata.clone(), logs)
-                    .map_err(|e| e.with("index", i))?;
+                let p = self.prepare(it, logs).map_err(|e| e.with("index", i))?;
                 prepared.push(p);
             }
             let mut st = self.state.write();

@@ -116,3 +116,31 @@ pub(crate) fn timeout(ms: u64) -> Result<()> {
     }
     Ok(())
 }
+
+/// Checks an as-of time: Unix ms, at least 0.
+pub(crate) fn now(ms: Option<i64>) -> Result<()> {
+    match ms {
+        Some(v) if v < 0 => Err(Error::invalid("now", "now must be Unix milliseconds >= 0").with("got", v)),
+        _ => Ok(()),
+    }
+}
+
+/// How far past the store's clock a caller-given `created_at` may lie, in ms.
+pub const MAX_FUTURE_MS: i64 = 60_000;
+
+/// Checks a caller-given creation time: Unix ms, at least 0 and at most a minute
+/// past the store's clock (`clock_ms`). Returns the time to store.
+pub(crate) fn created_at(ms: Option<i64>, clock_ms: i64) -> Result<i64> {
+    match ms {
+        None => Ok(clock_ms),
+        Some(v) if v < 0 => {
+            Err(Error::invalid("created_at", "created_at must be Unix milliseconds >= 0").with("got", v))
+        }
+        Some(v) if v > clock_ms.saturating_add(MAX_FUTURE_MS) => {
+            Err(Error::invalid("created_at", "created_at lies more than a minute in the future of the store's clock")
+                .with("got", v)
+                .with("clock", clock_ms))
+        }
+        Some(v) => Ok(v),
+    }
+}

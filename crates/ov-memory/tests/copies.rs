@@ -25,7 +25,15 @@ fn copies_match_the_shared_originals() {
         ("tests/data/corpus/corpus_fortunes.meta.json", "data/corpus_fortunes.meta.json"),
         ("tests/data/corpus/corpus_queries.f32", "data/corpus_queries.f32"),
         ("tests/data/corpus/corpus_queries.json", "data/corpus_queries.json"),
+        ("tests/data/locomo/README.md", "data/locomo/README.md"),
+        ("tests/data/locomo/LICENSE.txt", "data/locomo/LICENSE.txt"),
     ];
+    let mut pairs = pairs.map(|(a, b)| (a.to_owned(), b.to_owned())).to_vec();
+    for n in 1..=5 {
+        for ext in ["json", "memories.f32", "queries.f32"] {
+            pairs.push((format!("tests/data/locomo/conv{n:02}.{ext}"), format!("data/locomo/conv{n:02}.{ext}")));
+        }
+    }
     for (ours, _) in &pairs {
         assert!(root().join(ours).is_file(), "{ours} is missing from the project");
     }
@@ -34,7 +42,7 @@ fn copies_match_the_shared_originals() {
         eprintln!("../shared is absent: only the presence of the copies was checked");
         return;
     }
-    for (ours, theirs) in pairs {
+    for (ours, theirs) in &pairs {
         let a = std::fs::read(root().join(ours)).unwrap();
         let b = std::fs::read(shared.join(theirs)).unwrap();
         assert!(a == b, "{ours} differs from shared/{theirs}");

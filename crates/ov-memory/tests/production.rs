@@ -124,8 +124,8 @@ proptest! {
         s.check_integrity().unwrap();
         // The batch path rejects the same way, whole.
         let good = vec_for(7, 8);
-        let items = [NewMemory { embedding: &good, text: "ok", weight: None, metadata: None },
-                     NewMemory { embedding: &good[..4], text: "short", weight: None, metadata: None }];
+        let items = [NewMemory { embedding: &good, text: "ok", weight: None, metadata: None, created_at: None },
+                     NewMemory { embedding: &good[..4], text: "short", weight: None, metadata: None, created_at: None }];
         let e = s.add_batch(&items, None).unwrap_err();
         prop_assert_eq!(e.code(), ErrorCode::InvalidData);
         prop_assert_eq!(&e.context()["index"], &json!(1));
@@ -334,12 +334,14 @@ fn health_recovers_after_the_window() {
     let (s, clock) = store_with(small(2));
     s.add(&[1.0, 0.0], "x", AddOptions::default()).unwrap();
     assert_eq!(s.health().status, HealthStatus::Healthy);
+    // Engine trouble (corrupt snapshots count for the breaker): CRITICAL.
     for _ in 0..3 {
-        s.get(404).unwrap_err();
+        s.load_bytes(b"not a snapshot").unwrap_err();
     }
     let h = s.health();
     assert_eq!(h.status, HealthStatus::Critical, "{:?}", h.reasons);
     assert_eq!(h.error_rate_pct, 75.0);
+    assert_eq!(h.caller_error_rate_pct, 0.0);
     assert!(h.reasons[0].contains("error rate"));
     clock.advance_ms(59_000);
     assert_eq!(s.health().status, HealthStatus::Critical, "still inside the window");
@@ -347,12 +349,40 @@ fn health_recovers_after_the_window() {
     let h = s.health();
     assert_eq!(h.status, HealthStatus::Healthy, "{:?}", h.reasons);
     assert_eq!(h.metrics.error_count, 3, "lifetime figures remain");
-    // 1 error in 20 calls = 5 % → WARNING.
+    // 1 engine error in 20 calls = 5 % → WARNING.
     for _ in 0..19 {
         s.get(1).unwrap();
     }
-    s.get(404).unwrap_err();
+    s.load_bytes(b"junk").unwrap_err();
     assert_eq!(s.health().status, HealthStatus::Warning);
+}
+
+#[test]
+fn caller_errors_never_make_an_outage() {
+    let (s, _clock) = store_with(small(2));
+    s.add(&[1.0, 0.0], "x", AddOptions::default()).unwrap();
+    // One malformed call among three is a client's problem: WARNING, not CRITICAL.
+    s.get(404).unwrap_err();
+    s.get(1).unwrap();
+    let h = s.health();
+    assert_eq!(h.status, HealthStatus::Warning, "{:?}", h.reasons);
+    assert_eq!(h.error_rate_pct, 0.0);
+    assert!((h.caller_error_rate_pct - 33.333).abs() < 1e-9, "{}", h.caller_error_rate_pct);
+    for _ in 0..200 {
+        s.add(&[0.0, 0.0], "zero vector", AddOptions::default()).unwrap_err();
+    }
+    assert_eq!(s.health().status, HealthStatus::Warning, "never more than WARNING");
+}
+
+#[test]
+fn one_slow_first_call_leaves_a_fresh_store_healthy() {
+    let (s, clock) = store_with(small(2));
+    clock.set_auto_advance_micros(2_000_000); // every clock read moves 2 s: a very slow call
+    s.add(&[1.0, 0.0], "x", AddOptions { timeout_ms: Some(3_600_000), ..AddOptions::default() }).unwrap();
+    clock.set_auto_advance_micros(0);
+    let h = s.health();
+    assert_eq!(h.status, HealthStatus::Healthy, "{:?}", h.reasons);
+    assert!(h.metrics.avg_latency_ms > 1000.0, "the slow call was recorded: {:?}", h.metrics);
 }
 
 #[test]

@@ -54,7 +54,7 @@ fn busy_store(clock: SharedClock) -> (Store, Vec<qa::QaRecord>) {
             let opts = AddOptions {
                 weight: Some(m.weight),
                 metadata: Some(json!({ "record": r.id, "truth": m.truth, "i": i })),
-                timeout_ms: None,
+                ..AddOptions::default()
             };
             s.add(&m.embedding, &m.text, opts).unwrap();
         }
@@ -130,7 +130,7 @@ fn small_snapshot() -> Vec<u8> {
         s.add(
             v,
             &format!("memory number {i} – ü"),
-            AddOptions { weight: Some(1.0 + i as f64), metadata, timeout_ms: None },
+            AddOptions { weight: Some(1.0 + i as f64), metadata, ..AddOptions::default() },
         )
         .unwrap();
     }
@@ -348,7 +348,7 @@ fn autosave_every_n_changes() {
     s.delete(1).unwrap();
     assert_eq!(Store::open(&path).unwrap().ids(), vec![2], "the third change saved");
     let flat = [1.0, 1.0, 0.5, 0.5, 0.2, 0.9];
-    s.add_batch_flat::<&str, &str>(&flat, &["a", "b", "c"], None, None, None).unwrap();
+    s.add_batch_flat::<&str, &str>(&flat, &["a", "b", "c"], None, None, None, None).unwrap();
     assert_eq!(Store::open(&path).unwrap().len(), 4, "a batch of three counts three");
     // A failing autosave does not fail the call; it is recorded as a failed save.
     s.set_autosave(Some(dir.join("missing").join("auto.ovm")), 1).unwrap();

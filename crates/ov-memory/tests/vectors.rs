@@ -48,7 +48,8 @@ pub fn run_step(store: &Store, step: &Value) -> Result<Value, ov_memory::Error> 
             let opts = AddOptions {
                 weight: step.get("weight").map(num),
                 metadata: step.get("metadata").cloned(),
-                timeout_ms: None,
+                created_at: step.get("created_at").and_then(Value::as_i64),
+                ..AddOptions::default()
             };
             store.add(&e, step["text"].as_str().unwrap(), opts).map(|id| serde_json::json!({ "id": id }))
         }
