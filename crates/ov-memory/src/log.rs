@@ -7,12 +7,26 @@
 //! Operations collect their events in a [`LogBuf`] while they hold the store's
 //! locks and the store flushes it after releasing them, so a callback sink may
 //! call back into the store.
+//!
+//! Logging never fails an operation: a line that cannot be written (a closed
+//! pipe on stdout/stderr, a panicking callback) is dropped and counted
+//! ([`Logger::dropped_lines`], `log_lines_dropped` in metrics).
+//!
+//! Replacing a sink is a barrier: once [`Logger::set_sink`] returns, the old
+//! sink is never called again. Every delivery registers itself on the sink
+//! it uses before calling it; the setter swaps the sink and then waits until
+//! the deliveries still running on the old one (on other threads) have
+//! returned. A callback may replace the sink itself (its own delivery is not
+//! waited for); a callback that blocks until another thread replaces the sink
+//! would deadlock that thread.
 
-use parking_lot::RwLock;
+use parking_lot::{Condvar, Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::io::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use crate::clock::SharedClock;
@@ -78,9 +92,9 @@ pub enum LogSink {
     /// Nowhere (the default).
     #[default]
     None,
-    /// Standard error, one line each.
+    /// Standard error, one line each. A failed write (a closed pipe) drops the line.
     Stderr,
-    /// Standard output, one line each.
+    /// Standard output, one line each. A failed write (a closed pipe) drops the line.
     Stdout,
     /// A host function. It never runs while an engine lock is held; if it panics the
     /// panic is caught and the line is dropped.
@@ -149,12 +163,55 @@ pub fn rfc3339_millis(unix_ms: i64) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
+/// One installed sink and the deliveries running on it.
+#[derive(Debug)]
+struct Slot {
+    sink: LogSink,
+    active: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl Slot {
+    fn new(sink: LogSink) -> Arc<Slot> {
+        Arc::new(Slot { sink, active: Mutex::new(0), idle: Condvar::new() })
+    }
+
+    fn id(self: &Arc<Slot>) -> usize {
+        Arc::as_ptr(self) as usize
+    }
+}
+
+thread_local! {
+    /// The slots whose sink this thread is delivering to right now (re-entrant calls nest).
+    static DELIVERING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks one delivery on a slot; unregisters (and wakes a waiting setter) when dropped.
+struct Delivery(Arc<Slot>);
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        let _ = DELIVERING.try_with(|d| {
+            let mut d = d.borrow_mut();
+            if let Some(i) = d.iter().rposition(|&x| x == self.0.id()) {
+                d.remove(i);
+            }
+        });
+        let mut n = self.0.active.lock();
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.0.idle.notify_all();
+        }
+    }
+}
+
 /// The per-store logger: a threshold and a sink.
 #[derive(Debug)]
 pub struct Logger {
     threshold: AtomicU8,
-    sink: RwLock<LogSink>,
+    slot: RwLock<Arc<Slot>>,
     clock: SharedClock,
+    dropped: AtomicU64,
 }
 
 /// Threshold value meaning "no sink installed": nothing is gathered at all.
@@ -162,7 +219,12 @@ const SILENT: u8 = u8::MAX;
 
 impl Logger {
     pub(crate) fn new(level: Level, clock: SharedClock) -> Logger {
-        Logger { threshold: AtomicU8::new(level as u8), sink: RwLock::new(LogSink::None), clock }
+        Logger {
+            threshold: AtomicU8::new(level as u8),
+            slot: RwLock::new(Slot::new(LogSink::None)),
+            clock,
+            dropped: AtomicU64::new(0),
+        }
     }
 
     /// The current threshold.
@@ -175,16 +237,56 @@ impl Logger {
         self.threshold.store(level as u8, Ordering::Relaxed);
     }
 
-    /// Installs a sink (replacing the previous one).
+    /// Installs a sink, replacing the previous one. When this returns, the
+    /// previous sink is not running on any other thread and will never be
+    /// called again (see the module docs).
     pub fn set_sink(&self, sink: LogSink) {
-        *self.sink.write() = sink;
+        let old = std::mem::replace(&mut *self.slot.write(), Slot::new(sink));
+        let own = DELIVERING.try_with(|d| d.borrow().iter().filter(|&&x| x == old.id()).count()).unwrap_or(0);
+        let mut n = old.active.lock();
+        while *n > own {
+            old.idle.wait(&mut n);
+        }
+    }
+
+    /// Lines that could not be written (closed pipes, panicking callbacks).
+    pub fn dropped_lines(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     fn effective_threshold(&self) -> u8 {
-        if matches!(*self.sink.read(), LogSink::None) {
+        if matches!(self.slot.read().sink, LogSink::None) {
             SILENT
         } else {
             self.threshold.load(Ordering::Relaxed)
+        }
+    }
+
+    /// Registers a delivery on the current slot. The count is raised while the
+    /// slot lock is held, so a setter that swapped the slot sees it.
+    fn begin(&self) -> Delivery {
+        let guard = self.slot.read();
+        let slot = guard.clone();
+        *slot.active.lock() += 1;
+        drop(guard);
+        let _ = DELIVERING.try_with(|d| d.borrow_mut().push(slot.id()));
+        Delivery(slot)
+    }
+
+    /// Writes one line to the sink of `d`; returns false if it was dropped.
+    fn deliver(d: &Delivery, line: &str) -> bool {
+        match &d.0.sink {
+            LogSink::None => true,
+            LogSink::Stderr => {
+                let mut out = std::io::stderr().lock();
+                writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+            }
+            LogSink::Stdout => {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+            }
+            // A throwing host callback must not take the engine down with it.
+            LogSink::Callback(cb) => catch_unwind(AssertUnwindSafe(|| cb(line))).is_ok(),
         }
     }
 
@@ -207,23 +309,22 @@ impl Logger {
     }
 
     /// Writes every event of `buf` to the sink. Must be called with no engine lock held.
+    /// Never fails and never panics: a line that cannot be written is counted and dropped.
     pub(crate) fn flush(&self, buf: LogBuf) {
         if buf.events.is_empty() {
             return;
         }
-        // Clone the sink so no lock of ours is held while host code runs.
-        let sink = self.sink.read().clone();
         let threshold = self.threshold.load(Ordering::Relaxed);
         for ev in buf.events.iter().filter(|e| e.level as u8 >= threshold) {
+            // Each line takes the sink current at that moment, so a replacement
+            // during a flush takes effect at the next line.
+            let d = self.begin();
+            if matches!(d.0.sink, LogSink::None) {
+                return;
+            }
             let line = self.format(ev);
-            match &sink {
-                LogSink::None => return,
-                LogSink::Stderr => eprintln!("{line}"),
-                LogSink::Stdout => println!("{line}"),
-                LogSink::Callback(cb) => {
-                    // A throwing host callback must not take the engine down with it.
-                    let _ = catch_unwind(AssertUnwindSafe(|| cb(&line)));
-                }
+            if !Logger::deliver(&d, &line) {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -290,6 +391,7 @@ mod tests {
         let logger = Logger::new(Level::Info, Arc::new(ManualClock::new()));
         logger.set_sink(LogSink::Callback(Arc::new(|_: &str| panic!("host bug"))));
         logger.log(Level::Error, "boom", Value::Null);
+        assert_eq!(logger.dropped_lines(), 1, "the line is dropped and counted");
         logger.set_level(Level::Debug);
         assert_eq!(logger.level(), Level::Debug);
     }

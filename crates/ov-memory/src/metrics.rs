@@ -243,6 +243,7 @@ impl Recorder {
             loop_preventions: self.loop_preventions.load(Ordering::Relaxed),
             redundancy_filters: self.redundancy_filters.load(Ordering::Relaxed),
             fractal_overflows: self.fractal_overflows.load(Ordering::Relaxed),
+            log_lines_dropped: rest.log_lines_dropped,
             node_count: rest.node_count,
             edge_count: rest.edge_count,
             memory_estimate_bytes: rest.memory_estimate_bytes,
@@ -342,6 +343,8 @@ pub struct MetricsReport {
     pub redundancy_filters: u64,
     /// Edges moved to an overflow layer by relevance-based swapping.
     pub fractal_overflows: u64,
+    /// Log lines that could not be written (closed pipe, panicking callback) and were dropped.
+    pub log_lines_dropped: u64,
     /// Memories stored.
     pub node_count: u64,
     /// Undirected honeycomb edges.
@@ -449,6 +452,12 @@ impl MetricsReport {
             "Edges moved to overflow layers.",
             &one(self.fractal_overflows as f64),
         );
+        metric(
+            "log_lines_dropped_total",
+            "counter",
+            "Log lines that could not be written and were dropped.",
+            &one(self.log_lines_dropped as f64),
+        );
         metric("nodes", "gauge", "Memories stored.", &one(self.node_count as f64));
         metric("edges", "gauge", "Honeycomb edges.", &one(self.edge_count as f64));
         metric(
@@ -510,6 +519,7 @@ fn prom_num(v: f64) -> String {
 /// Figures the store knows and the recorder does not.
 #[derive(Debug, Clone)]
 pub(crate) struct StoreFigures {
+    pub log_lines_dropped: u64,
     pub node_count: u64,
     pub edge_count: u64,
     pub memory_estimate_bytes: u64,
@@ -525,6 +535,7 @@ mod tests {
 
     fn figures() -> StoreFigures {
         StoreFigures {
+            log_lines_dropped: 0,
             node_count: 0,
             edge_count: 0,
             memory_estimate_bytes: 0,

@@ -519,6 +519,7 @@ impl Store {
         let figures = {
             let st = self.state.read();
             StoreFigures {
+                log_lines_dropped: self.logger.dropped_lines(),
                 node_count: st.graph.len() as u64,
                 edge_count: st.graph.edge_count() as u64,
                 memory_estimate_bytes: st.graph.estimate_bytes(),

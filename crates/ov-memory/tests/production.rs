@@ -525,6 +525,118 @@ fn stderr_and_stdout_sinks_write_json_lines() {
     }
 }
 
+/// The child side of the next test: stderr becomes a pipe whose reader is gone.
+#[test]
+#[ignore = "run by a_closed_log_pipe_never_fails_an_operation"]
+fn broken_pipe_child() {
+    if std::env::var_os("OV_BROKEN_PIPE").is_none() {
+        return;
+    }
+    let mut fds = [0; 2];
+    // SAFETY: plain POSIX calls on descriptors this process owns. Rust ignores
+    // SIGPIPE, as servers do, so a write to the closed pipe fails with EPIPE.
+    unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        libc::close(fds[0]);
+        assert!(libc::dup2(fds[1], 2) >= 0);
+    }
+    let s = Store::new(small(2)).unwrap();
+    s.set_log_sink(LogSink::Stderr);
+    let a = s.add(&[1.0, 0.0], "first", AddOptions::default()).unwrap();
+    let b = s.add(&[0.0, 1.0], "second", AddOptions::default()).unwrap();
+    s.get(99).unwrap_err();
+    let m = s.metrics();
+    println!("CHILD ids={a},{b} count={} dropped={}", s.len(), m.log_lines_dropped);
+}
+
+#[test]
+fn a_closed_log_pipe_never_fails_an_operation() {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["--exact", "broken_pipe_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("OV_BROKEN_PIPE", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let at = stdout.find("CHILD ").unwrap_or_else(|| panic!("{stdout}"));
+    let line = stdout[at..].lines().next().unwrap();
+    assert!(line.starts_with("CHILD ids=1,2 count=2 dropped="), "{line}");
+    let dropped: u64 = line.rsplit('=').next().unwrap().parse().unwrap();
+    assert!(dropped >= 3, "every line was dropped and counted: {line}");
+}
+
+/// After `set_log_sink` returns, the old sink never runs again, even while
+/// other threads are logging (a C host may free the old callback's data then).
+#[test]
+fn a_replaced_sink_is_never_called_again() {
+    let s = Arc::new(Store::new(Config { embedding_dim: 2, max_nodes: 1_000_000, ..Config::default() }).unwrap());
+    let violations = Arc::new(AtomicU64::new(0));
+    let calls = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sink = |retired: Arc<std::sync::atomic::AtomicBool>| {
+        let (v, c) = (violations.clone(), calls.clone());
+        LogSink::Callback(Arc::new(move |_: &str| {
+            c.fetch_add(1, Ordering::Relaxed);
+            // Widen the race window: a delivery that started before the swap is still running.
+            std::thread::yield_now();
+            if retired.load(Ordering::SeqCst) {
+                v.fetch_add(1, Ordering::SeqCst);
+            }
+        }))
+    };
+    let mut retired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    s.set_log_sink(sink(retired.clone()));
+    let workers: Vec<_> = (0..4)
+        .map(|t| {
+            let (s, stop) = (s.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::SeqCst) {
+                    i += 1;
+                    let _ = s.get(t * 1_000_000 + i); // NOT_FOUND: one WARNING line each
+                }
+            })
+        })
+        .collect();
+    for _ in 0..300 {
+        // Let the workers log through the current sink before replacing it.
+        let before = calls.load(Ordering::SeqCst);
+        while calls.load(Ordering::SeqCst) < before + 2 {
+            std::thread::yield_now();
+        }
+        let next = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        s.set_log_sink(sink(next.clone()));
+        // The host frees the old callback's data right away: it must never run again.
+        retired.store(true, Ordering::SeqCst);
+        retired = next;
+    }
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(calls.load(Ordering::Relaxed) > 300, "the callbacks ran");
+    assert_eq!(violations.load(Ordering::SeqCst), 0, "an old sink ran after set_log_sink returned");
+}
+
+/// A callback may replace the sink from inside itself without deadlocking.
+#[test]
+fn a_callback_may_replace_its_own_sink() {
+    let s = Arc::new(Store::new(small(2)).unwrap());
+    let weak = Arc::downgrade(&s);
+    let seen = Arc::new(AtomicU64::new(0));
+    let seen2 = seen.clone();
+    s.set_log_sink(LogSink::Callback(Arc::new(move |_: &str| {
+        seen2.fetch_add(1, Ordering::SeqCst);
+        if let Some(s) = weak.upgrade() {
+            s.set_log_sink(LogSink::None);
+        }
+    })));
+    s.add(&[1.0, 0.0], "x", AddOptions::default()).unwrap();
+    s.add(&[0.0, 1.0], "y", AddOptions::default()).unwrap();
+    assert_eq!(seen.load(Ordering::SeqCst), 1, "replaced after the first line");
+}
+
 #[test]
 fn silent_by_default() {
     // No sink: nothing is written anywhere, and nothing is even formatted.
