@@ -189,6 +189,18 @@ OvStatus ov_memory_add_f32(struct OVMemoryProduction *m,
                            const char *metadata_json,
                            uint64_t *id_out);
 
+// Adds one memory with options: `len` floats (the store's dimension), UTF-8
+// `text`, and `options_json`: NULL (defaults) or a JSON object with any of
+// `weight` (> 0, default 1), `metadata` (an object), `created_at` (Unix ms;
+// default now; may lie in the past, at most a minute in the future) and
+// `timeout_ms`. Unknown keys are rejected. Writes the new id to `*id_out`.
+OvStatus ov_memory_add_with(struct OVMemoryProduction *m,
+                            const float *embedding,
+                            size_t len,
+                            const char *text,
+                            const char *options_json,
+                            uint64_t *id_out);
+
 // Adds `count` memories at once, all or nothing. `embeddings` holds
 // `count * dim` floats, row after row (`dim` must equal the store's dimension);
 // `texts` holds `count` strings; `weights` is NULL (all 1.0) or `count`

@@ -13,10 +13,10 @@
 
 /** What a native module provides (napi-rs or wasm-bindgen). Not public API. */
 export interface NativeStoreLike {
-  add(embedding: Float32Array, text: string, weight?: number | null, metadataJson?: string | null, timeoutMs?: number | null): number
-  addAsync?(embedding: Float32Array, text: string, weight?: number | null, metadataJson?: string | null, timeoutMs?: number | null): Promise<string>
-  addBatch(embeddings: Float32Array, texts: string[], weights?: number[] | null, metadataJson?: Array<string | null> | null, timeoutMs?: number | null): number[] | Float64Array
-  addBatchAsync?(embeddings: Float32Array, texts: string[], weights?: number[] | null, metadataJson?: Array<string | null> | null, timeoutMs?: number | null): Promise<string>
+  add(embedding: Float32Array, text: string, weight?: number | null, metadataJson?: string | null, timeoutMs?: number | null, createdAt?: number | null): number
+  addAsync?(embedding: Float32Array, text: string, weight?: number | null, metadataJson?: string | null, timeoutMs?: number | null, createdAt?: number | null): Promise<string>
+  addBatch(embeddings: Float32Array, texts: string[], weights?: number[] | null, metadataJson?: Array<string | null> | null, timeoutMs?: number | null, createdAt?: number[] | null): number[] | Float64Array
+  addBatchAsync?(embeddings: Float32Array, texts: string[], weights?: number[] | null, metadataJson?: Array<string | null> | null, timeoutMs?: number | null, createdAt?: number[] | null): Promise<string>
   get(id: number): string | null | undefined
   delete(id: number): void
   size(): number
@@ -169,12 +169,25 @@ function toVector(v: unknown, field: string): Float32Array {
   }
   const out = new Float32Array(v.length)
   for (let i = 0; i < v.length; i++) {
-    if (!(i in v)) throw invalid(field, `${field} is a sparse array (hole at index ${i})`, { index: i })
-    const x = v[i]
+    let x: unknown
+    try {
+      if (!(i in v)) throw invalid(field, `${field} is a sparse array (hole at index ${i})`, { index: i })
+      x = v[i]
+    } catch (e) {
+      // A throwing getter or proxy trap is bad input, not an engine failure.
+      if (e instanceof OvMemoryError) throw e
+      throw invalid(field, `${field}[${i}] cannot be read: ${e instanceof Error ? e.message : String(e)}`, { index: i })
+    }
     if (typeof x !== 'number') throw invalid(field, `${field}[${i}] is not a number`, { index: i, got: kind(x) })
     out[i] = x
   }
   return out
+}
+
+/** Like `toVector`, but always a private copy: for calls that read it after an `await`. */
+function toOwnedVector(v: unknown, field: string): Float32Array {
+  const out = toVector(v, field)
+  return out === v ? out.slice() : out
 }
 
 function toText(t: unknown, field = 'text'): string {
@@ -206,7 +219,7 @@ function toMetadataJson(m: unknown): string | undefined {
 }
 
 function toOptionsJson(o: unknown, field = 'options'): string {
-  if (o === undefined || o === null) return ''
+  if (o === undefined || o === null) return '{}'
   if (typeof o !== 'object' || Array.isArray(o)) throw invalid(field, `${field} must be an object`, { got: kind(o) })
   try {
     return JSON.stringify(o)
@@ -262,6 +275,11 @@ export interface AddOptions {
   metadata?: Record<string, unknown> | null
   /** Deadline in ms (default: the store's timeoutMs). */
   timeoutMs?: number
+  /**
+   * When the memory was made, Unix ms (default: now). May lie in the past
+   * (importing history), at most a minute in the future.
+   */
+  createdAt?: number
 }
 
 /** Options of `addBatch`. */
@@ -272,6 +290,8 @@ export interface AddBatchOptions {
   metadata?: ReadonlyArray<Record<string, unknown> | null | undefined>
   /** Deadline in ms. */
   timeoutMs?: number
+  /** One creation time (Unix ms) per text (default: now). */
+  createdAt?: readonly number[]
 }
 
 /** A stored memory. */
@@ -322,6 +342,8 @@ export interface RetrieveOptions {
   timeoutMs?: number
   /** Score form (default: the store's). */
   scoring?: 'geometric' | 'product'
+  /** Score as of this time, Unix ms (default: now): recency is measured up to it. */
+  now?: number
 }
 
 /** Options of `context`. */
@@ -338,6 +360,8 @@ export interface ContextOptions {
   timeoutMs?: number
   /** Text between injected memories (default "\n\n"). */
   separator?: string
+  /** Score as of this time, Unix ms (default: now). */
+  now?: number
 }
 
 /** One injected memory. */
@@ -374,7 +398,10 @@ export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN'
 /** The health report (SPEC §9). */
 export interface HealthReport {
   status: 'HEALTHY' | 'WARNING' | 'CRITICAL'
+  /** Share of recent calls that failed for the engine's own reasons (timeouts, corruption, I/O, internal), %. */
   error_rate_pct: number
+  /** Share of recent calls rejected for the caller's input (bad data, unknown ids, limits, open breaker), %. */
+  caller_error_rate_pct: number
   circuit_breaker: BreakerState
   reasons: string[]
   metrics: {
@@ -419,6 +446,8 @@ export interface Metrics {
   loop_preventions: number
   redundancy_filters: number
   fractal_overflows: number
+  /** Log lines that could not be written (a closed pipe, a throwing callback) and were dropped. */
+  log_lines_dropped: number
   node_count: number
   edge_count: number
   memory_estimate_bytes: number
@@ -600,7 +629,7 @@ export class MemoryStore {
   add(embedding: Vector, text: string, options: AddOptions = {}): number {
     return guard(() => {
       const o = options ?? {}
-      return this.#n.add(toVector(embedding, 'embedding'), toText(text), toOptionalNumber(o.weight, 'weight'), toMetadataJson(o.metadata), toOptionalNumber(o.timeoutMs, 'timeoutMs'))
+      return this.#n.add(toVector(embedding, 'embedding'), toText(text), toOptionalNumber(o.weight, 'weight'), toMetadataJson(o.metadata), toOptionalNumber(o.timeoutMs, 'timeoutMs'), toOptionalNumber(o.createdAt, 'createdAt'))
     })
   }
 
@@ -608,15 +637,17 @@ export class MemoryStore {
   addAsync(embedding: Vector, text: string, options: AddOptions = {}): Promise<number> {
     return guardAsync(async () => {
       const o = options ?? {}
-      const args = [toVector(embedding, 'embedding'), toText(text), toOptionalNumber(o.weight, 'weight'), toMetadataJson(o.metadata), toOptionalNumber(o.timeoutMs, 'timeoutMs')] as const
       const n = this.#n
+      // Without a native async call the work runs after an await: take a private
+      // copy, since the caller may change its array meanwhile (napi copies natively).
+      const args = [n.addAsync ? toVector(embedding, 'embedding') : toOwnedVector(embedding, 'embedding'), toText(text), toOptionalNumber(o.weight, 'weight'), toMetadataJson(o.metadata), toOptionalNumber(o.timeoutMs, 'timeoutMs'), toOptionalNumber(o.createdAt, 'createdAt')] as const
       if (n.addAsync) return Number(JSON.parse(await n.addAsync(...args)))
       await Promise.resolve()
       return n.add(...args)
     })
   }
 
-  #batchArgs(embeddings: Vector, texts: readonly string[], options: AddBatchOptions) {
+  #batchArgs(embeddings: Vector, texts: readonly string[], options: AddBatchOptions, owned = false) {
     const o = options ?? {}
     if (!Array.isArray(texts)) throw invalid('texts', 'texts must be an array of strings', { got: kind(texts) })
     const t = texts.map((x, i) => toText(x, `texts[${i}]`))
@@ -630,7 +661,13 @@ export class MemoryStore {
       if (!Array.isArray(o.metadata)) throw invalid('metadata', 'metadata must be an array', { got: kind(o.metadata) })
       metas = Array.from(o.metadata, (m) => toMetadataJson(m) ?? null)
     }
-    return [toVector(embeddings, 'embeddings'), t, weights, metas, toOptionalNumber(o.timeoutMs, 'timeoutMs')] as const
+    let created: number[] | undefined
+    if (o.createdAt !== undefined && o.createdAt !== null) {
+      if (!Array.isArray(o.createdAt)) throw invalid('createdAt', 'createdAt must be an array of numbers', { got: kind(o.createdAt) })
+      created = Array.from(o.createdAt, (c, i) => toOptionalNumber(c, `createdAt[${i}]`) ?? NaN)
+    }
+    const flat = owned ? toOwnedVector(embeddings, 'embeddings') : toVector(embeddings, 'embeddings')
+    return [flat, t, weights, metas, toOptionalNumber(o.timeoutMs, 'timeoutMs'), created] as const
   }
 
   /**
@@ -644,8 +681,8 @@ export class MemoryStore {
   /** `addBatch` off the event loop. */
   addBatchAsync(embeddings: Vector, texts: readonly string[], options: AddBatchOptions = {}): Promise<number[]> {
     return guardAsync(async () => {
-      const args = this.#batchArgs(embeddings, texts, options)
       const n = this.#n
+      const args = this.#batchArgs(embeddings, texts, options, !n.addBatchAsync)
       if (n.addBatchAsync) return JSON.parse(await n.addBatchAsync(...args)) as number[]
       await Promise.resolve()
       return Array.from(n.addBatch(...args))
@@ -678,9 +715,9 @@ export class MemoryStore {
   /** `retrieve` off the event loop. */
   retrieveAsync(query: Vector, options: RetrieveOptions = {}): Promise<Hit[]> {
     return guardAsync(async () => {
-      const q = toVector(query, 'query')
-      const o = toOptionsJson(options)
       const n = this.#n
+      const q = n.retrieveAsync ? toVector(query, 'query') : toOwnedVector(query, 'query')
+      const o = toOptionsJson(options)
       if (n.retrieveAsync) return JSON.parse(await n.retrieveAsync(q, o)) as Hit[]
       await Promise.resolve()
       return JSON.parse(n.retrieve(q, o)) as Hit[]
@@ -695,9 +732,9 @@ export class MemoryStore {
   /** `context` off the event loop. */
   contextAsync(query: Vector, options: ContextOptions = {}): Promise<ContextResult> {
     return guardAsync(async () => {
-      const q = toVector(query, 'query')
-      const o = toOptionsJson(options)
       const n = this.#n
+      const q = n.contextAsync ? toVector(query, 'query') : toOwnedVector(query, 'query')
+      const o = toOptionsJson(options)
       if (n.contextAsync) return JSON.parse(await n.contextAsync(q, o)) as ContextResult
       await Promise.resolve()
       return JSON.parse(n.context(q, o)) as ContextResult

@@ -184,7 +184,7 @@ test('health, metrics and Prometheus text', () => {
   assert.match(h.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
   const json = s.healthJson()
   assert.ok(json.length < 512)
-  assert.deepEqual(Object.keys(JSON.parse(json)), ['status', 'error_rate_pct', 'circuit_breaker', 'reasons', 'metrics', 'timestamp'])
+  assert.deepEqual(Object.keys(JSON.parse(json)), ['status', 'error_rate_pct', 'caller_error_rate_pct', 'circuit_breaker', 'reasons', 'metrics', 'timestamp'])
   assert.equal(code(() => s.get('x')), 'INVALID_DATA')
   const m = s.metrics()
   for (const k of ['queries_processed', 'qps', 'avg_latency_ms', 'p50_latency_ms', 'p95_latency_ms', 'p99_latency_ms',
@@ -292,4 +292,77 @@ test('free() and Symbol.dispose release the store', () => {
   const dispose = Symbol.dispose ?? Symbol.for('Symbol.dispose')
   t[dispose]()
   assert.equal(code(() => t.add([1, 0], 'x')), 'INVALID_DATA')
+})
+
+test('caller-given time: createdAt on add and addBatch, now on retrieve and context', () => {
+  const s = new MemoryStore({ embeddingDim: 8 })
+  const day = 86_400_000
+  const t0 = Date.UTC(2023, 4, 8)
+  assert.equal(s.add(unit(1), 'old', { createdAt: t0 }), 1)
+  assert.deepEqual(s.addBatch([...unit(2), ...unit(3)], ['b', 'c'], { createdAt: [t0 + day, t0 + 2 * day] }), [2, 3])
+  assert.equal(s.get(1).created_at, t0)
+  assert.equal(s.get(3).created_at, t0 + 2 * day)
+  const at = (now) => new Map(s.retrieve(unit(1), { topK: 3, alpha: 0.5, now }).map((h) => [h.id, h.score.R]))
+  const r = at(t0 + 30 * day)
+  assert.ok(r.get(3) > r.get(2) && r.get(2) > r.get(1), 'newer is more recent as of the same time')
+  assert.deepEqual(at(t0 + 30 * day), r, 'same now, same scores, whatever the clock says')
+  const ctx = s.context(unit(1), { now: t0 + day })
+  assert.ok(ctx.items.length >= 1)
+  // Bad times are INVALID_DATA and change nothing.
+  for (const createdAt of [-1, 1.5, NaN, Date.now() + 3_600_000, '2023-05-08']) {
+    assert.equal(code(() => s.add(unit(4), 'x', { createdAt })), 'INVALID_DATA', String(createdAt))
+  }
+  assert.equal(code(() => s.addBatch(unit(4), ['x'], { createdAt: [1, 2] })), 'INVALID_DATA')
+  assert.equal(code(() => s.addBatch(unit(4), ['x'], { createdAt: 5 })), 'INVALID_DATA')
+  for (const now of [-1, 'yesterday']) {
+    assert.equal(code(() => s.retrieve(unit(1), { now })), 'INVALID_DATA', String(now))
+    assert.equal(code(() => s.context(unit(1), { now })), 'INVALID_DATA', String(now))
+  }
+  assert.equal(s.size, 3)
+})
+
+test('a vector element that cannot be read is INVALID_DATA, not INTERNAL', () => {
+  const s = new MemoryStore({ embeddingDim: 4 })
+  const hostile = [0.1, 0.2, 0.3, 0.4]
+  Object.defineProperty(hostile, 2, { get() { throw new Error('getter says no') } })
+  assert.equal(code(() => s.add(hostile, 'x')), 'INVALID_DATA')
+  assert.equal(code(() => s.retrieve(hostile)), 'INVALID_DATA')
+  const trap = new Proxy([0.1, 0.2, 0.3, 0.4], { has() { throw new Error('trap') } })
+  assert.equal(code(() => s.add(trap, 'x')), 'INVALID_DATA')
+  assert.equal(s.size, 0)
+})
+
+test('async calls use the vector as it was when called', async () => {
+  const s = new MemoryStore({ embeddingDim: 4 })
+  const v = new Float32Array([1, 0, 0, 0])
+  const pending = s.addAsync(v, 'east')
+  v.set([0, 0, 0, 0]) // would be a zero vector if read after the await
+  assert.equal(await pending, 1)
+  assert.deepEqual(Array.from(s.get(1).embedding), [1, 0, 0, 0])
+  const q = new Float32Array([1, 0, 0, 0])
+  const hits = s.retrieveAsync(q, { topK: 1, alpha: 1 })
+  q.set([0, 0, 0, 0])
+  assert.equal((await hits)[0].score.S, 1)
+  const flat = new Float32Array([0, 1, 0, 0])
+  const batch = s.addBatchAsync(flat, ['north'])
+  flat.fill(0)
+  assert.deepEqual(await batch, [2])
+})
+
+test('options and settings are JSON objects in every front-end: no empty text, no duplicate keys', async () => {
+  const { NativeStore } = target === 'wasm'
+    ? await import('../web/dist/web/pkg/ov_memory_wasm.js') // initialised by the package's `ready`
+    : createRequire(import.meta.url)('../node/native/ov-memory.node')
+  assert.throws(() => new NativeStore(''), (e) => JSON.parse(e.message).code === 'INVALID_DATA')
+  assert.throws(() => new NativeStore('{"embedding_dim": 4, "embedding_dim": 8}'), (e) => JSON.parse(e.message).code === 'INVALID_DATA')
+  const n = new NativeStore('{"embedding_dim": 4}')
+  const q = new Float32Array([1, 0, 0, 0])
+  for (const bad of ['', 'null', '[]', '{"top_k": 1, "top_k": 2}']) {
+    assert.throws(() => n.retrieve(q, bad), (e) => JSON.parse(e.message).code === 'INVALID_DATA', bad)
+  }
+  assert.equal(JSON.parse(n.retrieve(q, '{}')).length, 0)
+  // The public surface passes {} for absent options.
+  const s = new MemoryStore({ embeddingDim: 4 })
+  assert.deepEqual(s.retrieve(q), [])
+  assert.equal(new MemoryStore().config().embedding_dim, 768)
 })

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ov_memory.h"
 #include "test_util.h"
@@ -112,22 +113,27 @@ int main(int argc, char **argv) {
         ov_string_free(ctx);
         ov_memory_destroy(fresh);
     }
-    /* A snapshot for the Node and wasm tests, with the results they must reproduce. */
+    /* A snapshot for the Node and wasm tests, with the results they must reproduce.
+     * Scores are taken as of a fixed time one day after this run (`now`), so the
+     * comparison does not depend on how much time passes before the JS tests run. */
     if (argc > 4) {
         check(ov_memory_save(m, argv[3]) == OV_STATUS_OK, "save", "snapshot");
         FILE *out = fopen(argv[4], "w");
         check(out != NULL, "open expected file", argv[4]);
         if (out) {
-            fputs("[\n", out);
+            long long now = (long long)time(NULL) * 1000 + 86400000LL;
+            char options[128];
+            snprintf(options, sizeof options, "{\"top_k\": 3, \"now\": %lld}", now);
+            fprintf(out, "{\"now\": %lld, \"results\": [\n", now);
             for (int i = 0; i < n; i++) {
                 float query[DIM];
                 to_floats(cJSON_GetObjectItemCaseSensitive(records[i], "query_embedding"), query);
-                char *hits = ov_memory_retrieve_json(m, query, DIM, "{\"top_k\": 3}");
+                char *hits = ov_memory_retrieve_json(m, query, DIM, options);
                 check(hits != NULL, "retrieve_json", "snapshot");
                 fprintf(out, "%s%s\n", hits ? hits : "[]", i + 1 < n ? "," : "");
                 ov_string_free(hits);
             }
-            fputs("]\n", out);
+            fputs("]}\n", out);
             fclose(out);
         }
     }

@@ -89,6 +89,22 @@ unsafe fn store<'a>(m: *const OVMemoryProduction) -> ov_memory::Result<&'a Store
     unsafe { m.as_ref() }.map(|h| &h.store).ok_or_else(|| null("memory"))
 }
 
+/// Borrows a vector of `len` floats after checking `len` against the store's
+/// dimension, so no slice longer than the caller's vector is ever formed.
+///
+/// # Safety
+/// `p` is NULL or points to `len` floats that outlive the call.
+unsafe fn vector<'a>(p: *const f32, len: usize, s: &Store, field: &str) -> ov_memory::Result<&'a [f32]> {
+    let dim = s.config().embedding_dim;
+    if len != dim {
+        return Err(Error::invalid(field, format!("{field} must have {dim} values, got {len}"))
+            .with("expected", dim)
+            .with("got", len));
+    }
+    // SAFETY: forwarded contract; `len` is the store's dimension.
+    unsafe { slice(p, len, field) }
+}
+
 fn boxed(store: Store) -> *mut OVMemoryProduction {
     Box::into_raw(Box::new(OVMemoryProduction { store }))
 }
@@ -178,14 +194,47 @@ pub unsafe extern "C" fn ov_memory_add_f32(
     status_call(|| {
         // SAFETY: caller contract of each argument, as documented above.
         let s = unsafe { store(m) }?;
-        let e = unsafe { slice(embedding, len, "embedding") }?;
+        let e = unsafe { vector(embedding, len, s, "embedding") }?;
         let text = unsafe { c_str(text, "text") }?;
         let metadata =
             unsafe { opt_c_str(metadata_json, "metadata_json") }?.map(ov_memory::parse_metadata_json).transpose()?;
         if id_out.is_null() {
             return Err(null("id_out"));
         }
-        let id = s.add(e, text, AddOptions { weight: Some(weight), metadata, timeout_ms: None })?;
+        let id = s.add(e, text, AddOptions { weight: Some(weight), metadata, ..AddOptions::default() })?;
+        // SAFETY: checked non-NULL; caller provides a writable u64.
+        unsafe { *id_out = id };
+        Ok(())
+    })
+}
+
+/// Adds one memory with options: `len` floats (the store's dimension), UTF-8
+/// `text`, and `options_json`: NULL (defaults) or a JSON object with any of
+/// `weight` (> 0, default 1), `metadata` (an object), `created_at` (Unix ms;
+/// default now; may lie in the past, at most a minute in the future) and
+/// `timeout_ms`. Unknown keys are rejected. Writes the new id to `*id_out`.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_add_with(
+    m: *mut OVMemoryProduction,
+    embedding: *const f32,
+    len: usize,
+    text: *const c_char,
+    options_json: *const c_char,
+    id_out: *mut u64,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract of each argument, as documented above.
+        let s = unsafe { store(m) }?;
+        let e = unsafe { vector(embedding, len, s, "embedding") }?;
+        let text = unsafe { c_str(text, "text") }?;
+        let options = match unsafe { opt_c_str(options_json, "options_json") }? {
+            Some(t) => AddOptions::from_json(t)?,
+            None => AddOptions::default(),
+        };
+        if id_out.is_null() {
+            return Err(null("id_out"));
+        }
+        let id = s.add(e, text, options)?;
         // SAFETY: checked non-NULL; caller provides a writable u64.
         unsafe { *id_out = id };
         Ok(())
@@ -346,7 +395,7 @@ pub unsafe extern "C" fn ov_memory_retrieve(
     status_call(|| {
         // SAFETY: caller contract of each argument, as documented above.
         let s = unsafe { store(m) }?;
-        let q = unsafe { slice(query, len, "query") }?;
+        let q = unsafe { vector(query, len, s, "query") }?;
         if count_out.is_null() {
             return Err(null("count_out"));
         }
@@ -387,7 +436,7 @@ pub unsafe extern "C" fn ov_memory_retrieve_json(
     value_call(std::ptr::null_mut(), || {
         // SAFETY: caller contract of each argument, as documented above.
         let s = unsafe { store(m) }?;
-        let q = unsafe { slice(query, len, "query") }?;
+        let q = unsafe { vector(query, len, s, "query") }?;
         let options = match unsafe { opt_c_str(options_json, "options_json") }? {
             Some(text) => RetrieveOptions::from_json(text)?,
             None => RetrieveOptions::default(),
@@ -417,7 +466,7 @@ pub unsafe extern "C" fn ov_memory_context_json(
     value_call(std::ptr::null_mut(), || {
         // SAFETY: caller contract of each argument, as documented above.
         let s = unsafe { store(m) }?;
-        let q = unsafe { slice(query, len, "query") }?;
+        let q = unsafe { vector(query, len, s, "query") }?;
         let mut options = match unsafe { opt_c_str(options_json, "options_json") }? {
             Some(text) => ContextOptions::from_json(text)?,
             None => ContextOptions::default(),

@@ -12,9 +12,10 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use ov_memory::frontend::{
-    budget_from_number, config_from_json, error_json, id_from_number, metadata_from_json, timeout_from_number, to_json,
+    add_options, budget_from_number, config_from_json, error_json, id_from_number, millis_from_numbers,
+    timeout_from_number, to_json,
 };
-use ov_memory::{AddOptions, ContextOptions, Error as CoreError, Level, LogSink, RetrieveOptions, Store};
+use ov_memory::{ContextOptions, Error as CoreError, Level, LogSink, RetrieveOptions, Store};
 use std::sync::Arc;
 
 fn to_js(e: CoreError) -> Error {
@@ -48,14 +49,6 @@ fn job(f: impl FnOnce() -> ov_memory::Result<String> + Send + 'static) -> AsyncT
     AsyncTask::new(JsonJob(Some(Box::new(f))))
 }
 
-fn add_options(weight: Option<f64>, metadata_json: Option<String>, timeout_ms: Option<f64>) -> Result<AddOptions> {
-    Ok(AddOptions {
-        weight,
-        metadata: core(metadata_from_json(metadata_json.as_deref()))?,
-        timeout_ms: core(timeout_from_number(timeout_ms))?,
-    })
-}
-
 /// One memory store. See the TypeScript surface for the documented API.
 #[napi]
 pub struct NativeStore {
@@ -64,7 +57,7 @@ pub struct NativeStore {
 
 #[napi]
 impl NativeStore {
-    /// Builds a store from a JSON object of settings (`""` for the defaults).
+    /// Builds a store from a JSON object of settings (`{}` for the defaults).
     #[napi(constructor)]
     pub fn new(config_json: String) -> Result<Self> {
         Ok(NativeStore { inner: Arc::new(core(config_from_json(&config_json).and_then(Store::new))?) })
@@ -78,8 +71,9 @@ impl NativeStore {
         weight: Option<f64>,
         metadata_json: Option<String>,
         timeout_ms: Option<f64>,
+        created_at: Option<f64>,
     ) -> Result<f64> {
-        let options = add_options(weight, metadata_json, timeout_ms)?;
+        let options = core(add_options(weight, metadata_json.as_deref(), timeout_ms, created_at))?;
         core(self.inner.add(&embedding, &text, options)).map(|id| id as f64)
     }
 
@@ -91,8 +85,9 @@ impl NativeStore {
         weight: Option<f64>,
         metadata_json: Option<String>,
         timeout_ms: Option<f64>,
+        created_at: Option<f64>,
     ) -> Result<AsyncTask<JsonJob>> {
-        let options = add_options(weight, metadata_json, timeout_ms)?;
+        let options = core(add_options(weight, metadata_json.as_deref(), timeout_ms, created_at))?;
         // One memcpy: the pool thread must not read JS memory.
         let (store, v) = (self.inner.clone(), embedding.to_vec());
         Ok(job(move || store.add(&v, &text, options).map(|id| id.to_string())))
@@ -106,13 +101,16 @@ impl NativeStore {
         weights: Option<Vec<f64>>,
         metadata_json: Option<Vec<Option<String>>>,
         timeout_ms: Option<f64>,
+        created_at: Option<Vec<f64>>,
     ) -> Result<Vec<f64>> {
         let timeout = core(timeout_from_number(timeout_ms))?;
+        let created = core(millis_from_numbers(created_at.as_deref(), "created_at"))?;
         let ids = core(self.inner.add_batch_flat(
             &embeddings,
             &texts,
             weights.as_deref(),
             metadata_json.as_deref(),
+            created.as_deref(),
             timeout,
         ))?;
         Ok(ids.into_iter().map(|id| id as f64).collect())
@@ -126,12 +124,21 @@ impl NativeStore {
         weights: Option<Vec<f64>>,
         metadata_json: Option<Vec<Option<String>>>,
         timeout_ms: Option<f64>,
+        created_at: Option<Vec<f64>>,
     ) -> Result<AsyncTask<JsonJob>> {
         let timeout = core(timeout_from_number(timeout_ms))?;
+        let created = core(millis_from_numbers(created_at.as_deref(), "created_at"))?;
         let (store, flat) = (self.inner.clone(), embeddings.to_vec());
         Ok(job(move || {
             store
-                .add_batch_flat(&flat, &texts, weights.as_deref(), metadata_json.as_deref(), timeout)
+                .add_batch_flat(
+                    &flat,
+                    &texts,
+                    weights.as_deref(),
+                    metadata_json.as_deref(),
+                    created.as_deref(),
+                    timeout,
+                )
                 .map(|ids| to_json(&ids))
         }))
     }

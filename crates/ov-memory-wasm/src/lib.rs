@@ -11,9 +11,10 @@
 //! the instance, so every failure is an `Err`.
 
 use ov_memory::frontend::{
-    budget_from_number, config_from_json, error_json, id_from_number, metadata_from_json, timeout_from_number, to_json,
+    add_options, budget_from_number, config_from_json, error_json, id_from_number, millis_from_numbers,
+    timeout_from_number, to_json,
 };
-use ov_memory::{AddOptions, Clock, ContextOptions, Error as CoreError, Level, LogSink, RetrieveOptions, Store};
+use ov_memory::{Clock, ContextOptions, Error as CoreError, Level, LogSink, RetrieveOptions, Store};
 use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 
@@ -81,7 +82,7 @@ pub struct NativeStore {
 
 #[wasm_bindgen]
 impl NativeStore {
-    /// Builds a store from a JSON object of settings (`""` for the defaults).
+    /// Builds a store from a JSON object of settings (`{}` for the defaults).
     #[wasm_bindgen(constructor)]
     pub fn new(config_json: &str) -> Result<NativeStore, JsValue> {
         let store = core(config_from_json(config_json).and_then(|c| Store::with_clock(c, Arc::new(HostClock))))?;
@@ -95,12 +96,9 @@ impl NativeStore {
         weight: Option<f64>,
         metadata_json: Option<String>,
         timeout_ms: Option<f64>,
+        created_at: Option<f64>,
     ) -> Result<f64, JsValue> {
-        let options = AddOptions {
-            weight,
-            metadata: core(metadata_from_json(metadata_json.as_deref()))?,
-            timeout_ms: core(timeout_from_number(timeout_ms))?,
-        };
+        let options = core(add_options(weight, metadata_json.as_deref(), timeout_ms, created_at))?;
         core(self.inner.add(embedding, text, options)).map(|id| id as f64)
     }
 
@@ -112,8 +110,10 @@ impl NativeStore {
         weights: Option<Vec<f64>>,
         metadata_json: Option<Vec<JsValue>>,
         timeout_ms: Option<f64>,
+        created_at: Option<Vec<f64>>,
     ) -> Result<Vec<f64>, JsValue> {
         let timeout = core(timeout_from_number(timeout_ms))?;
+        let created = core(millis_from_numbers(created_at.as_deref(), "created_at"))?;
         // Entries are JSON text or null/undefined; anything else is rejected.
         let metadata = match metadata_json {
             None => None,
@@ -131,8 +131,14 @@ impl NativeStore {
                     .collect::<Result<Vec<Option<String>>, JsValue>>()?,
             ),
         };
-        let ids =
-            core(self.inner.add_batch_flat(embeddings, &texts, weights.as_deref(), metadata.as_deref(), timeout))?;
+        let ids = core(self.inner.add_batch_flat(
+            embeddings,
+            &texts,
+            weights.as_deref(),
+            metadata.as_deref(),
+            created.as_deref(),
+            timeout,
+        ))?;
         Ok(ids.into_iter().map(|id| id as f64).collect())
     }
 

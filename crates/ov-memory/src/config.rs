@@ -127,11 +127,8 @@ impl Config {
         let invalid = |e: serde_json::Error| {
             Error::new(ErrorCode::InvalidData, format!("invalid config JSON: {e}")).with("field", "config")
         };
-        let value: serde_json::Value = serde_json::from_str(text).map_err(invalid)?;
-        // serde would read an array positionally; a config is an object only.
-        if !value.is_object() {
-            return Err(bad("config", "config must be a JSON object".into()));
-        }
+        // An object only (serde would read an array positionally), with no duplicate key.
+        let value = crate::json::parse_object(text, "config")?;
         let config: Config = serde_json::from_value(value).map_err(invalid)?;
         config.validate()?;
         Ok(config)
@@ -219,6 +216,8 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::InvalidData);
         assert!(Config::from_json("[1]").is_err());
         assert!(Config::from_json("{").is_err());
+        assert!(Config::from_json("").is_err(), "empty text is not an object");
+        assert!(Config::from_json(r#"{"embedding_dim": 4, "embedding_dim": 8}"#).is_err(), "duplicate key");
         let round = Config::from_json(&c.to_json()).unwrap();
         assert_eq!(round, c);
     }

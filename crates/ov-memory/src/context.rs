@@ -111,7 +111,7 @@ impl ContextOptions {
         ContextOptions { max_tokens, ..ContextOptions::default() }
     }
 
-    /// Parses options from a JSON object text (`null` or empty: defaults).
+    /// Parses options from a JSON object text (`{}` gives the defaults).
     pub fn from_json(text: &str) -> Result<ContextOptions> {
         parse_options(text, "options")
     }

@@ -49,13 +49,45 @@ pub fn budget_from_number(v: f64) -> Result<u64> {
     }
 }
 
-/// A store configuration from JSON text; empty text gives the defaults.
-pub fn config_from_json(text: &str) -> Result<crate::Config> {
-    if text.trim().is_empty() {
-        Ok(crate::Config::default())
-    } else {
-        crate::Config::from_json(text)
+/// A JS number as Unix milliseconds (absent: `None`): a whole number within ±2^53.
+pub fn millis_from_number(v: Option<f64>, field: &str) -> Result<Option<i64>> {
+    match v {
+        None => Ok(None),
+        Some(ms) if ms.abs() <= MAX_SAFE_INTEGER && ms.fract() == 0.0 => Ok(Some(ms as i64)),
+        Some(_) => Err(Error::invalid(field, format!("{field} must be a whole number of Unix milliseconds"))),
     }
+}
+
+/// Many JS numbers as Unix milliseconds (see [`millis_from_number`]).
+pub fn millis_from_numbers(v: Option<&[f64]>, field: &str) -> Result<Option<Vec<i64>>> {
+    v.map(|xs| {
+        xs.iter()
+            .enumerate()
+            .map(|(i, &x)| millis_from_number(Some(x), field).map(|m| m.unwrap_or(0)).map_err(|e| e.with("index", i)))
+            .collect()
+    })
+    .transpose()
+}
+
+/// The options of one add as the JS front-ends pass them (JS numbers, metadata as JSON text).
+pub fn add_options(
+    weight: Option<f64>,
+    metadata_json: Option<&str>,
+    timeout_ms: Option<f64>,
+    created_at: Option<f64>,
+) -> Result<crate::AddOptions> {
+    Ok(crate::AddOptions {
+        weight,
+        metadata: metadata_from_json(metadata_json)?,
+        timeout_ms: timeout_from_number(timeout_ms)?,
+        created_at: millis_from_number(created_at, "created_at")?,
+    })
+}
+
+/// A store configuration from a JSON object text (`{}` gives the defaults).
+/// Every front-end takes the same text: empty text is an error everywhere.
+pub fn config_from_json(text: &str) -> Result<crate::Config> {
+    crate::Config::from_json(text)
 }
 
 /// Optional metadata given as JSON text.

@@ -31,6 +31,7 @@ pub mod error;
 pub mod frontend;
 mod graph;
 pub mod health;
+mod json;
 pub mod log;
 pub mod metabolism;
 pub mod metrics;
@@ -55,7 +56,7 @@ pub use metrics::{MetricsReport, Op};
 pub use retrieve::{Hit, RetrieveOptions, Score};
 pub use seed::OVMemoryProduction;
 pub use store::{AddOptions, Memory, NewMemory, Store};
-pub use validate::parse_metadata_json;
+pub use validate::{parse_metadata_json, MAX_NORM, MIN_NORM};
 
 /// The README's Rust quick start, compiled and run as a doctest.
 #[cfg(doctest)]

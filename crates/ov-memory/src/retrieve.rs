@@ -117,23 +117,16 @@ impl RetrieveOptions {
         RetrieveOptions { top_k, ..RetrieveOptions::default() }
     }
 
-    /// Parses options from a JSON object text (`null` or empty text: defaults).
+    /// Parses options from a JSON object text (`{}` gives the defaults).
     pub fn from_json(text: &str) -> Result<RetrieveOptions> {
         parse_options(text, "options")
     }
 }
 
-/// Parses a JSON object of options; `null`/empty gives the defaults.
+/// Parses a JSON object of options (missing keys take their defaults; unknown
+/// or duplicate keys are rejected).
 pub(crate) fn parse_options<T: serde::de::DeserializeOwned + Default>(text: &str, field: &str) -> Result<T> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed == "null" {
-        return Ok(T::default());
-    }
-    let value: Value =
-        serde_json::from_str(trimmed).map_err(|e| Error::invalid(field, format!("{field} is not valid JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(Error::invalid(field, format!("{field} must be a JSON object")));
-    }
+    let value = crate::json::parse_object(text, field)?;
     serde_json::from_value(value).map_err(|e| Error::invalid(field, format!("invalid {field}: {e}")))
 }
 
@@ -339,8 +332,11 @@ mod tests {
     fn options_json() {
         let o = RetrieveOptions::from_json(r#"{"topK": 3, "alpha": 0.5, "timeout_ms": 10}"#).unwrap();
         assert_eq!((o.top_k, o.alpha, o.timeout_ms), (3, Some(0.5), Some(10)));
-        assert_eq!(RetrieveOptions::from_json("").unwrap(), RetrieveOptions::default());
-        assert_eq!(RetrieveOptions::from_json("null").unwrap(), RetrieveOptions::default());
+        assert_eq!(RetrieveOptions::from_json("{}").unwrap(), RetrieveOptions::default());
+        assert!(RetrieveOptions::from_json("").is_err(), "an object, or no options at all");
+        assert!(RetrieveOptions::from_json("null").is_err());
+        assert!(RetrieveOptions::from_json(r#"{"top_k": 1, "top_k": 2}"#).is_err(), "duplicate key");
+        assert!(RetrieveOptions::from_json(r#"{"top_k": 1, "topK": 2}"#).is_err(), "both spellings");
         assert!(RetrieveOptions::from_json("[3]").is_err());
         assert!(RetrieveOptions::from_json(r#"{"k": 3}"#).is_err());
         assert!(RetrieveOptions::from_json(r#"{"top_k": -1}"#).is_err());

@@ -318,8 +318,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
             sum_sq += f64::from(*x) * f64::from(*x);
         }
         let norm = sum_sq.sqrt();
-        if norm == 0.0 || !norm.is_finite() {
-            return Err(bad("embedding", "embedding has zero norm"));
+        if !crate::validate::norm_in_range(norm) {
+            return Err(bad("embedding", "embedding norm is zero or outside the accepted range"));
         }
         let node =
             NewNode { id, text: text.to_owned(), weight, metadata, metadata_bytes: meta_len, now_ms: created_at, norm };

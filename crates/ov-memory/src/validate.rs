@@ -5,8 +5,23 @@ use crate::error::{Error, Result};
 use crate::log::{Level, LogBuf};
 use serde_json::{Map, Value};
 
-/// Checks an embedding: exact length, finite values, non-zero norm. Values outside
-/// [-1, 1] are accepted with a WARNING. Returns the Euclidean norm.
+/// Smallest accepted Euclidean norm of an embedding. Below it the products
+/// in the f32 dot product fall into the subnormal range and cosines lose
+/// their precision (a vector of 384 × 1e-40 would score as a perfect match).
+pub const MIN_NORM: f64 = 1e-10;
+/// Largest accepted Euclidean norm of an embedding. Above it an f32 dot
+/// product of two vectors could overflow.
+pub const MAX_NORM: f64 = 1e10;
+
+/// Whether a norm lies in [`MIN_NORM`, `MAX_NORM`], where every cosine the
+/// engine computes in f32 is accurate.
+pub(crate) fn norm_in_range(norm: f64) -> bool {
+    (MIN_NORM..=MAX_NORM).contains(&norm)
+}
+
+/// Checks an embedding: exact length, finite values, a Euclidean norm within
+/// [`MIN_NORM`, `MAX_NORM`]. Values outside [-1, 1] are accepted with a
+/// WARNING. Returns the norm.
 pub(crate) fn embedding(v: &[f32], dim: usize, field: &str, logs: &mut LogBuf) -> Result<f64> {
     if v.len() != dim {
         return Err(Error::invalid(field, format!("{field} must have {dim} values, got {}", v.len()))
@@ -27,8 +42,17 @@ pub(crate) fn embedding(v: &[f32], dim: usize, field: &str, logs: &mut LogBuf) -
         sum_sq += f64::from(x) * f64::from(x);
     }
     let norm = sum_sq.sqrt();
-    if norm == 0.0 || !norm.is_finite() {
+    if norm == 0.0 {
         return Err(Error::invalid(field, format!("{field} has zero norm")));
+    }
+    if !norm_in_range(norm) {
+        return Err(Error::invalid(
+            field,
+            format!("{field} has norm {norm:e}, outside the accepted range [{MIN_NORM:e}, {MAX_NORM:e}]"),
+        )
+        .with("norm", norm)
+        .with("min", MIN_NORM)
+        .with("max", MAX_NORM));
     }
     if outside > 0 && logs.enabled(Level::Warning) {
         logs.push(
@@ -85,8 +109,9 @@ pub(crate) fn metadata(m: Option<Value>, max_bytes: usize) -> Result<(Option<Map
 }
 
 /// Parses metadata given as JSON text (front-ends pass it this way).
+/// Duplicate keys are rejected.
 pub fn parse_metadata_json(text: &str) -> Result<Value> {
-    serde_json::from_str(text).map_err(|e| Error::invalid("metadata", format!("metadata is not valid JSON: {e}")))
+    crate::json::parse(text, "metadata")
 }
 
 fn json_kind(v: &Value) -> &'static str {

@@ -2,7 +2,7 @@
 
 use ov_memory::{
     AddOptions, BreakerState, Clock, Config, ErrorCode, HealthStatus, Level, LogSink, ManualClock, NewMemory,
-    OVMemoryProduction, Store,
+    OVMemoryProduction, RetrieveOptions, Store,
 };
 use parking_lot::Mutex;
 use proptest::prelude::*;
@@ -635,6 +635,39 @@ fn a_callback_may_replace_its_own_sink() {
     s.add(&[1.0, 0.0], "x", AddOptions::default()).unwrap();
     s.add(&[0.0, 1.0], "y", AddOptions::default()).unwrap();
     assert_eq!(seen.load(Ordering::SeqCst), 1, "replaced after the first line");
+}
+
+/// Subnormal or huge vectors would get wrong cosines (a vector of 384 × 1e-40
+/// scored as a perfect match for half of all queries): rejected up front.
+#[test]
+fn embeddings_with_unrepresentable_norms_are_rejected() {
+    let (s, _) = store_with(small(384));
+    let ordinary: Vec<f32> = (0..384).map(|i| ((i * 7 % 13) as f32 - 6.0) / 10.0).collect();
+    s.add(&ordinary, "ordinary", AddOptions::default()).unwrap();
+    let before = fingerprint(&s);
+    for (what, v) in [
+        ("subnormal", vec![1e-40f32; 384]),
+        ("tiny", vec![1e-13f32; 384]),
+        ("huge", {
+            let mut v = vec![0.0f32; 384];
+            v[3] = 3e38;
+            v
+        }),
+        ("large", vec![1e9f32; 384]),
+    ] {
+        let e = s.add(&v, what, AddOptions::default()).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidData, "{what}");
+        assert!(e.context().contains_key("norm") && e.context()["min"] == 1e-10, "{what}: {e}");
+        let e = s.retrieve(&v, &RetrieveOptions::top_k(1)).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidData, "{what} as a query");
+    }
+    assert_eq!(fingerprint(&s), before, "rejected adds changed nothing");
+    // Inside the range, scaled copies score exactly like the original.
+    for scale in [1e-9f32, 1e-3, 1e3, 1e8] {
+        let v: Vec<f32> = ordinary.iter().map(|x| x * scale).collect();
+        let hit = &s.retrieve(&v, &RetrieveOptions { alpha: Some(1.0), ..RetrieveOptions::top_k(1) }).unwrap()[0];
+        assert!((hit.score.s - 1.0).abs() < 1e-6, "scale {scale}: S = {}", hit.score.s);
+    }
 }
 
 #[test]

@@ -5,7 +5,8 @@
 mod qa;
 
 use ov_memory::{
-    AddOptions, BreakerState, Config, ContextOptions, ErrorCode, ManualClock, RetrieveOptions, SharedClock, Store,
+    AddOptions, BreakerState, Clock, Config, ContextOptions, ErrorCode, ManualClock, RetrieveOptions, SharedClock,
+    Store,
 };
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -358,4 +359,35 @@ fn autosave_every_n_changes() {
     s.set_autosave(None, 0).unwrap();
     s.add(&[0.4, 0.3], "no autosave", AddOptions::default()).unwrap();
     assert_eq!(s.metrics().operations["save"].count, 3);
+}
+
+/// Scores as of a caller-given `now` do not depend on the clock of the store
+/// that answers: a snapshot opened a day later (on a moved clock) gives the
+/// same results, bit for bit, as the store that wrote it.
+#[test]
+fn results_as_of_a_fixed_now_survive_a_day_on_the_clock() {
+    let clock = Arc::new(ManualClock::new());
+    let (s, records) = busy_store(clock.clone());
+    let bytes = s.to_bytes().unwrap();
+    let now = clock.unix_millis() + 3_600_000;
+    let later = Arc::new(ManualClock::new());
+    later.set_unix_millis(clock.unix_millis() + 86_400_000);
+    let t = Store::from_bytes_with_clock(&bytes, later).unwrap();
+    for r in &records {
+        let o = RetrieveOptions { top_k: 5, now: Some(now), ..RetrieveOptions::default() };
+        assert_eq!(
+            t.retrieve(&r.query_embedding, &o).unwrap(),
+            s.retrieve(&r.query_embedding, &o).unwrap(),
+            "{}",
+            r.id
+        );
+        // Without `now` each store scores as of its own clock, and recency differs.
+        let (a, b) = (
+            s.retrieve(&r.query_embedding, &RetrieveOptions::top_k(1)).unwrap(),
+            t.retrieve(&r.query_embedding, &RetrieveOptions::top_k(1)).unwrap(),
+        );
+        if a[0].id == b[0].id {
+            assert!(b[0].score.r < a[0].score.r, "{}", r.id);
+        }
+    }
 }
