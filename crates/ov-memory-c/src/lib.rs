@@ -441,8 +441,7 @@ pub unsafe extern "C" fn ov_memory_retrieve_json(
             Some(text) => RetrieveOptions::from_json(text)?,
             None => RetrieveOptions::default(),
         };
-        let hits = s.retrieve(q, &options)?;
-        Ok(to_c_string(serde_json::to_string(&hits).unwrap_or_else(|_| "[]".into())))
+        Ok(to_c_string(s.retrieve_json(q, &options)?))
     })
 }
 
@@ -472,8 +471,7 @@ pub unsafe extern "C" fn ov_memory_context_json(
             None => ContextOptions::default(),
         };
         options.max_tokens = max_tokens;
-        let result = s.context(q, &options)?;
-        Ok(to_c_string(serde_json::to_string(&result).unwrap_or_else(|_| "{}".into())))
+        Ok(to_c_string(s.context_json(q, &options)?))
     })
 }
 

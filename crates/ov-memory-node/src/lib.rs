@@ -162,27 +162,27 @@ impl NativeStore {
     #[napi]
     pub fn retrieve(&self, query: Float32ArraySlice, options_json: String) -> Result<String> {
         let options = core(RetrieveOptions::from_json(&options_json))?;
-        core(self.inner.retrieve(&query, &options)).map(|h| to_json(&h))
+        core(self.inner.retrieve_json(&query, &options))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn retrieve_async(&self, query: Float32ArraySlice, options_json: String) -> Result<AsyncTask<JsonJob>> {
         let options = core(RetrieveOptions::from_json(&options_json))?;
         let (store, q) = (self.inner.clone(), query.to_vec());
-        Ok(job(move || store.retrieve(&q, &options).map(|h| to_json(&h))))
+        Ok(job(move || store.retrieve_json(&q, &options)))
     }
 
     #[napi]
     pub fn context(&self, query: Float32ArraySlice, options_json: String) -> Result<String> {
         let options = core(ContextOptions::from_json(&options_json))?;
-        core(self.inner.context(&query, &options)).map(|r| to_json(&r))
+        core(self.inner.context_json(&query, &options))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn context_async(&self, query: Float32ArraySlice, options_json: String) -> Result<AsyncTask<JsonJob>> {
         let options = core(ContextOptions::from_json(&options_json))?;
         let (store, q) = (self.inner.clone(), query.to_vec());
-        Ok(job(move || store.context(&q, &options).map(|r| to_json(&r))))
+        Ok(job(move || store.context_json(&q, &options)))
     }
 
     #[napi]

@@ -157,12 +157,12 @@ impl NativeStore {
 
     pub fn retrieve(&self, query: &[f32], options_json: &str) -> Result<String, JsValue> {
         let options = core(RetrieveOptions::from_json(options_json))?;
-        core(self.inner.retrieve(query, &options)).map(|h| to_json(&h))
+        core(self.inner.retrieve_json(query, &options))
     }
 
     pub fn context(&self, query: &[f32], options_json: &str) -> Result<String, JsValue> {
         let options = core(ContextOptions::from_json(options_json))?;
-        core(self.inner.context(query, &options)).map(|r| to_json(&r))
+        core(self.inner.context_json(query, &options))
     }
 
     pub fn health(&self) -> String {

@@ -21,11 +21,19 @@
 //!    injected set becomes the next call's bridge set, and the metabolism is
 //!    charged `tokens_used`.
 //!
-//! Phases: scoring and wake-up run under the read lock (and may time out,
-//! changing nothing); a caller's token counter runs with no lock held; the
-//! guardrails, the budget and the updates run under the write lock, where
-//! nothing can fail.
+//! Phases: scoring, wake-up and the loop guardrail's snapshot run under the
+//! read lock; token counting (a caller's counter included), drift, loop and
+//! redundancy (the text work) and the budget run with no lock held, so a long
+//! text never blocks other callers; only the updates take the write lock,
+//! briefly, where nothing can fail (a memory that a concurrent call injected
+//! or deleted meanwhile drops out there).
+//!
+//! Deadline: checked every 1 024 memories scored, every 64 Ki characters of
+//! text work, between redundancy comparisons and before the updates, so a
+//! call ends at most one such step after its deadline; a timed-out call
+//! changes nothing.
 
+use crate::clock::Deadline;
 use crate::error::{Error, Result};
 use crate::graph::cosine;
 use crate::log::Level;
@@ -180,13 +188,23 @@ struct Pending {
     hops: u32,
 }
 
-/// The shingle set of a text: hashes of every window of `SHINGLE_CHARS`
-/// characters of its lower-cased, whitespace-collapsed form (the whole text if
-/// shorter). Linear in the text's length; works on chars, so UTF-8 safe.
-pub(crate) fn shingles(text: &str) -> HashSet<u64> {
+/// How many characters of text work (shingling, comparing) run between two deadline checks.
+const TEXT_CHECK_STRIDE: usize = 64 * 1024;
+
+/// The shingle set of a text, sorted and without repeats: hashes of every
+/// window of `SHINGLE_CHARS` characters of its lower-cased,
+/// whitespace-collapsed form (the whole text if shorter). Linear in the text's
+/// length (plus one sort); works on chars, so UTF-8 safe. Checks `deadline`
+/// every 64 Ki characters.
+pub(crate) fn shingles(text: &str, deadline: Option<&Deadline>) -> Result<Vec<u64>> {
+    let check = |i: usize| match deadline {
+        Some(d) if i.is_multiple_of(TEXT_CHECK_STRIDE) => d.check("context"),
+        _ => Ok(()),
+    };
     let mut norm: Vec<char> = Vec::with_capacity(text.len());
     let mut last_space = true;
-    for c in text.chars().flat_map(char::to_lowercase) {
+    for (i, c) in text.chars().flat_map(char::to_lowercase).enumerate() {
+        check(i)?;
         if c.is_whitespace() {
             if !last_space {
                 norm.push(' ');
@@ -205,22 +223,47 @@ pub(crate) fn shingles(text: &str) -> HashSet<u64> {
         w.hash(&mut h);
         h.finish()
     };
-    if norm.len() <= SHINGLE_CHARS {
-        return std::iter::once(hash(&norm)).collect();
-    }
-    norm.windows(SHINGLE_CHARS).map(hash).collect()
+    let mut out: Vec<u64> = if norm.len() <= SHINGLE_CHARS {
+        vec![hash(&norm)]
+    } else {
+        let mut v = Vec::with_capacity(norm.len() - SHINGLE_CHARS + 1);
+        for (i, w) in norm.windows(SHINGLE_CHARS).enumerate() {
+            check(i)?;
+            v.push(hash(w));
+        }
+        v
+    };
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
 }
 
-/// Jaccard similarity of two shingle sets, in [0, 1].
-pub(crate) fn similarity(a: &HashSet<u64>, b: &HashSet<u64>) -> f64 {
-    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    let inter = small.iter().filter(|h| large.contains(h)).count();
+/// Jaccard similarity of two sorted shingle sets, in [0, 1]. Linear (a merge).
+pub(crate) fn similarity(a: &[u64], b: &[u64]) -> f64 {
+    let (mut i, mut j, mut inter) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
     let union = a.len() + b.len() - inter;
     if union == 0 {
         1.0
     } else {
         inter as f64 / union as f64
     }
+}
+
+/// How often `id` was injected within the loop window before `now_us`.
+fn recent_injections(st: &crate::store::State, id: u64, now_us: u64) -> usize {
+    let window_us = LOOP_WINDOW_MS * 1000;
+    st.injections.get(&id).map_or(0, |q| q.iter().filter(|&&t0| now_us.saturating_sub(t0) < window_us).count())
 }
 
 /// The default token estimate: ceil(bytes / 4).
@@ -234,6 +277,13 @@ impl Store {
     /// Errors: INVALID_DATA (query, options), TIMEOUT (nothing changed), CIRCUIT_OPEN.
     pub fn context(&self, query: &[f32], options: &ContextOptions) -> Result<ContextResult> {
         self.context_with_counter(query, options, None)
+    }
+
+    /// [`Store::context`] as JSON text (what the C and JS front-ends return).
+    /// The result is serialised after the store was updated, so that step is
+    /// not deadline-checked; its size is bounded by the token budget.
+    pub fn context_json(&self, query: &[f32], options: &ContextOptions) -> Result<String> {
+        self.context(query, options).map(|r| crate::frontend::to_json(&r))
     }
 
     /// [`Store::context`] with a caller's token counter instead of ceil(bytes / 4).
@@ -264,7 +314,7 @@ impl Store {
             let inv_q = crate::graph::inv_norm(norm);
 
             // Phase 1 (read lock): candidates, wake-up, scores, triggers.
-            let (alpha, considered, pending) = {
+            let (alpha, considered, pending, recent) = {
                 let st = self.state.read();
                 let alpha = options.alpha.unwrap_or_else(|| st.metabolism.alpha());
                 let scorer = self.scorer(alpha, None, options.now);
@@ -328,40 +378,40 @@ impl Store {
                         })
                     })
                     .collect();
-                (alpha, considered, pending)
+                // The loop guardrail's view of each pending memory: its injections
+                // in the window, as of now (re-checked when the result is applied).
+                let now_us = self.clock.monotonic_micros();
+                let recent: Vec<usize> = pending.iter().map(|p| recent_injections(&st, p.id, now_us)).collect();
+                (alpha, considered, pending, recent)
             };
 
-            // Phase 2 (no lock): token counts, drift and redundancy need no shared state.
-            let tokens: Vec<usize> =
-                pending.iter().map(|p| counter.map_or_else(|| estimate_tokens(&p.text), |f| f(&p.text))).collect();
-
-            // Phase 3 (write lock): loop guardrail, budget, updates. Cannot fail.
-            let mut st = self.state.write();
-            let now_us = self.clock.monotonic_micros();
-            let now_ms = self.clock.unix_millis();
-            let window_us = LOOP_WINDOW_MS * 1000;
+            // Phase 2 (no lock): token counts and every guardrail. The text work
+            // (shingles, comparisons) is deadline-checked and blocks nobody.
+            deadline.check("context")?;
             let mut guard = GuardrailCounts::default();
-            let mut items: Vec<ContextItem> = Vec::new();
-            let mut injected_shingles: Vec<HashSet<u64>> = Vec::new();
+            let mut chosen: Vec<(Pending, usize)> = Vec::new();
+            let mut chosen_shingles: Vec<Vec<u64>> = Vec::new();
             let mut used = 0usize;
-            for (p, t) in pending.into_iter().zip(tokens) {
-                if !st.graph.contains(p.id) {
-                    continue; // deleted since phase 1
-                }
+            for (p, recent) in pending.into_iter().zip(recent) {
                 if p.hops > DRIFT_MAX_HOPS && p.score.s < DRIFT_MIN_S {
                     guard.drift += 1;
                     continue;
                 }
-                let recent = st
-                    .injections
-                    .get(&p.id)
-                    .map_or(0, |q| q.iter().filter(|&&t0| now_us.saturating_sub(t0) < window_us).count());
                 if recent >= LOOP_MAX_INJECTIONS {
                     guard.loop_ += 1;
                     continue;
                 }
-                let sh = shingles(&p.text);
-                if injected_shingles.iter().any(|o| similarity(o, &sh) >= REDUNDANCY_MIN_SIMILARITY) {
+                let t = counter.map_or_else(|| estimate_tokens(&p.text), |f| f(&p.text));
+                let sh = shingles(&p.text, Some(&deadline))?;
+                let mut redundant = false;
+                for o in &chosen_shingles {
+                    deadline.check("context")?;
+                    if similarity(o, &sh) >= REDUNDANCY_MIN_SIMILARITY {
+                        redundant = true;
+                        break;
+                    }
+                }
+                if redundant {
                     guard.redundancy += 1;
                     continue;
                 }
@@ -369,7 +419,29 @@ impl Store {
                     break;
                 }
                 used += t;
-                injected_shingles.push(sh);
+                chosen_shingles.push(sh);
+                chosen.push((p, t));
+            }
+            drop(chosen_shingles);
+            deadline.check("context")?;
+
+            // Phase 3 (write lock, brief, cannot fail): a concurrent call may have
+            // injected a chosen memory meanwhile, or deleted it; those drop out.
+            let mut st = self.state.write();
+            let now_us = self.clock.monotonic_micros();
+            let now_ms = self.clock.unix_millis();
+            let window_us = LOOP_WINDOW_MS * 1000;
+            let mut items: Vec<ContextItem> = Vec::with_capacity(chosen.len());
+            for (p, t) in chosen {
+                if !st.graph.contains(p.id) {
+                    used -= t;
+                    continue;
+                }
+                if recent_injections(&st, p.id, now_us) >= LOOP_MAX_INJECTIONS {
+                    guard.loop_ += 1;
+                    used -= t;
+                    continue;
+                }
                 items.push(ContextItem {
                     id: p.id,
                     text: p.text,
@@ -424,18 +496,22 @@ mod tests {
 
     #[test]
     fn shingles_catch_duplicates_and_are_utf8_safe() {
-        let a = shingles("The user prefers green tea.");
-        assert_eq!(similarity(&a, &shingles("The user prefers green tea.")), 1.0);
-        assert_eq!(similarity(&a, &shingles("  the USER   prefers green tea. ")), 1.0, "case and spacing");
-        assert!(similarity(&a, &shingles("Standup moved to 10:30")) < 0.2);
-        let z = shingles("żółw 🐢 żółw 🐢");
-        assert_eq!(similarity(&z, &shingles("żółw 🐢 żółw 🐢")), 1.0);
-        assert_eq!(similarity(&shingles("ab"), &shingles("ab")), 1.0);
-        assert_eq!(similarity(&shingles("ab"), &shingles("abc")), 0.0);
+        let sh = |t: &str| shingles(t, None).unwrap();
+        let a = sh("The user prefers green tea.");
+        assert_eq!(similarity(&a, &sh("The user prefers green tea.")), 1.0);
+        assert_eq!(similarity(&a, &sh("  the USER   prefers green tea. ")), 1.0, "case and spacing");
+        assert!(similarity(&a, &sh("Standup moved to 10:30")) < 0.2);
+        let z = sh("żółw 🐢 żółw 🐢");
+        assert_eq!(similarity(&z, &sh("żółw 🐢 żółw 🐢")), 1.0);
+        assert_eq!(similarity(&sh("ab"), &sh("ab")), 1.0);
+        assert_eq!(similarity(&sh("ab"), &sh("abc")), 0.0);
         // One character changed in a long text stays above the threshold.
         let long = "word ".repeat(400) + "end";
         let long2 = "word ".repeat(400) + "enD";
-        assert!(similarity(&shingles(&long), &shingles(&long2)) >= REDUNDANCY_MIN_SIMILARITY);
+        assert!(similarity(&sh(&long), &sh(&long2)) >= REDUNDANCY_MIN_SIMILARITY);
+        // Sorted, without repeats: "word word word …" has few distinct shingles.
+        let w = sh(&long);
+        assert!(w.windows(2).all(|p| p[0] < p[1]) && w.len() < 20);
     }
 
     #[test]

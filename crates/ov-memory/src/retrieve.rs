@@ -236,40 +236,79 @@ impl Store {
     pub fn retrieve(&self, query: &[f32], options: &RetrieveOptions) -> Result<Vec<Hit>> {
         self.call(Op::Retrieve, true, |logs| {
             let deadline = self.deadline(options.timeout_ms)?;
-            let norm = validate::embedding(query, self.config.embedding_dim, "query", logs)?;
-            if options.top_k == 0 {
-                return Err(Error::invalid("top_k", "top_k must be at least 1"));
-            }
-            let alpha = options.alpha.unwrap_or(self.config.alpha);
-            validate::alpha(alpha)?;
-            validate::now(options.now)?;
-            if options.top_k > self.config.max_top_k {
-                logs.push(
-                    Level::Warning,
-                    "top_k above the configured maximum",
-                    json!({ "top_k": options.top_k, "max_top_k": self.config.max_top_k }),
-                );
-            }
-            let st = self.state.read();
-            let k = options.top_k.min(st.graph.len());
-            let scorer = self.scorer(alpha, options.scoring, options.now);
-            let ranked = top_k(&st, query, crate::graph::inv_norm(norm), k, &scorer, &deadline, "retrieve")?;
-            let hits: Vec<Hit> = ranked
-                .into_iter()
-                .filter_map(|r| {
-                    let n = st.graph.node(r.id)?;
-                    Some(Hit {
-                        id: r.id,
-                        text: n.text.clone(),
-                        metadata: n.metadata.clone().map(Value::Object),
-                        score: r.score,
-                    })
-                })
-                .collect();
-            logs.push(Level::Debug, "retrieved", json!({ "results": hits.len(), "top_k": options.top_k }));
-            Ok(hits)
+            self.retrieve_in(query, options, &deadline, logs)
         })
     }
+
+    /// [`Store::retrieve`] with the result as a JSON array, serialised under the
+    /// same deadline (a large result cannot push the call past it by more than
+    /// one hit's serialisation). This is what the C and JS front-ends return.
+    pub fn retrieve_json(&self, query: &[f32], options: &RetrieveOptions) -> Result<String> {
+        self.call(Op::Retrieve, true, |logs| {
+            let deadline = self.deadline(options.timeout_ms)?;
+            let hits = self.retrieve_in(query, options, &deadline, logs)?;
+            json_array(&hits, &deadline, "retrieve")
+        })
+    }
+
+    fn retrieve_in(
+        &self,
+        query: &[f32],
+        options: &RetrieveOptions,
+        deadline: &Deadline,
+        logs: &mut crate::log::LogBuf,
+    ) -> Result<Vec<Hit>> {
+        let norm = validate::embedding(query, self.config.embedding_dim, "query", logs)?;
+        if options.top_k == 0 {
+            return Err(Error::invalid("top_k", "top_k must be at least 1"));
+        }
+        let alpha = options.alpha.unwrap_or(self.config.alpha);
+        validate::alpha(alpha)?;
+        validate::now(options.now)?;
+        if options.top_k > self.config.max_top_k {
+            logs.push(
+                Level::Warning,
+                "top_k above the configured maximum",
+                json!({ "top_k": options.top_k, "max_top_k": self.config.max_top_k }),
+            );
+        }
+        let st = self.state.read();
+        let k = options.top_k.min(st.graph.len());
+        let scorer = self.scorer(alpha, options.scoring, options.now);
+        let ranked = top_k(&st, query, crate::graph::inv_norm(norm), k, &scorer, deadline, "retrieve")?;
+        let mut hits = Vec::with_capacity(ranked.len());
+        for r in ranked {
+            // Copying texts is work too: a result of many long texts stays within the deadline.
+            deadline.check("retrieve")?;
+            if let Some(n) = st.graph.node(r.id) {
+                hits.push(Hit {
+                    id: r.id,
+                    text: n.text.clone(),
+                    metadata: n.metadata.clone().map(Value::Object),
+                    score: r.score,
+                });
+            }
+        }
+        drop(st);
+        logs.push(Level::Debug, "retrieved", json!({ "results": hits.len(), "top_k": options.top_k }));
+        Ok(hits)
+    }
+}
+
+/// Serialises `items` as a JSON array, checking the deadline before each item.
+pub(crate) fn json_array<T: Serialize>(items: &[T], deadline: &Deadline, op: &str) -> Result<String> {
+    let mut out = Vec::with_capacity(64 * items.len() + 2);
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        deadline.check(op)?;
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, item)
+            .map_err(|e| Error::new(crate::ErrorCode::Internal, format!("cannot serialise a result: {e}")))?;
+    }
+    out.push(b']');
+    String::from_utf8(out).map_err(|_| Error::new(crate::ErrorCode::Internal, "serialised result is not UTF-8"))
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The production promises of SPEC §6–§9 and §11, tested through the public API.
 
 use ov_memory::{
-    AddOptions, BreakerState, Clock, Config, ErrorCode, HealthStatus, Level, LogSink, ManualClock, NewMemory,
-    OVMemoryProduction, RetrieveOptions, Store,
+    AddOptions, BreakerState, Clock, Config, ContextOptions, ErrorCode, HealthStatus, Level, LogSink, ManualClock,
+    NewMemory, OVMemoryProduction, RetrieveOptions, Store,
 };
 use parking_lot::Mutex;
 use proptest::prelude::*;
@@ -868,4 +868,83 @@ fn reads_share_the_lock_and_writes_wait_for_them() {
     clock.release();
     assert_eq!(scanner.join().unwrap(), 1);
     assert_eq!(rx.recv_timeout(Duration::from_secs(20)).expect("the write never ran").unwrap(), 2);
+}
+
+fn long_text(seed: usize, chars: usize) -> String {
+    let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"];
+    let mut t = String::with_capacity(chars + 16);
+    let mut i = seed;
+    while t.len() < chars {
+        t.push_str(words[i % words.len()]);
+        t.push(' ');
+        i = i.wrapping_mul(31).wrapping_add(7);
+    }
+    t.truncate(chars);
+    t
+}
+
+/// The deadline bounds the text work of context too (shingling a million
+/// characters), and a timed-out context changes nothing. Every clock read
+/// moves the clock 10 ms, so the deadline passes part-way through the text.
+#[test]
+fn context_deadline_covers_the_text_work() {
+    let (s, clock) = store_with(small(2));
+    let id = s.add(&[1.0, 0.0], &long_text(1, 1_000_000), AddOptions::default()).unwrap();
+    let before = s.get(id).unwrap();
+    clock.set_auto_advance_micros(10_000);
+    // Reads: call start, deadline (at +65 ms), scan, scoring, loop snapshot, phase 2,
+    // then one per 64 Ki characters: the third of those is past the deadline.
+    let o = ContextOptions { timeout_ms: Some(65), max_tokens: 1_000_000, ..ContextOptions::default() };
+    let e = s.context(&[1.0, 0.0], &o).unwrap_err();
+    clock.set_auto_advance_micros(0);
+    assert_eq!(e.code(), ErrorCode::Timeout, "{e}");
+    assert_eq!(s.get(id).unwrap(), before, "not marked accessed");
+    assert_eq!(s.metabolism().used_tokens, 0, "not charged");
+    // With time enough it succeeds.
+    let r = s.context(&[1.0, 0.0], &ContextOptions { max_tokens: 1_000_000, ..ContextOptions::default() }).unwrap();
+    assert_eq!(r.items.len(), 1);
+}
+
+/// Serialising a large result is inside the deadline too.
+#[test]
+fn retrieve_json_deadline_covers_serialisation() {
+    let (s, clock) = store_with(small(2));
+    for i in 0..3 {
+        s.add(&[1.0, i as f32 * 0.1], &long_text(i, 200_000), AddOptions::default()).unwrap();
+    }
+    clock.set_auto_advance_micros(10_000);
+    // Reads: call start, deadline (at +55 ms), scan, 3 hit copies, then one per
+    // serialised hit: the second of those is past the deadline.
+    let o = RetrieveOptions { top_k: 3, timeout_ms: Some(55), ..RetrieveOptions::default() };
+    let e = s.retrieve_json(&[1.0, 0.0], &o).unwrap_err();
+    clock.set_auto_advance_micros(0);
+    assert_eq!(e.code(), ErrorCode::Timeout, "{e}");
+    let json = s.retrieve_json(&[1.0, 0.0], &RetrieveOptions::top_k(3)).unwrap();
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    assert_eq!(v, serde_json::to_value(s.retrieve(&[1.0, 0.0], &RetrieveOptions::top_k(3)).unwrap()).unwrap());
+}
+
+/// Context's text work holds no lock: while a context call is parked in it,
+/// a write (add) completes.
+#[test]
+fn context_text_work_does_not_block_writers() {
+    let clock = Arc::new(GateClock::default());
+    let s = Arc::new(Store::with_clock(small(2), clock.clone()).unwrap());
+    s.add(&[1.0, 0.0], &long_text(3, 100_000), AddOptions::default()).unwrap();
+    let (s1, c1) = (s.clone(), clock.clone());
+    let ctx = std::thread::spawn(move || {
+        // Reads: call start, deadline, scan, scoring, loop snapshot, then the
+        // check that opens the no-lock phase: park there.
+        c1.park_on(6);
+        s1.context(&[1.0, 0.0], &ContextOptions::max_tokens(1_000_000)).map(|r| r.items.len())
+    });
+    clock.wait_parked();
+    let (tx, rx) = mpsc::channel();
+    let s2 = s.clone();
+    std::thread::spawn(move || tx.send(s2.add(&[0.0, 1.0], "written meanwhile", AddOptions::default())).unwrap());
+    let added = rx.recv_timeout(Duration::from_secs(20)).expect("a write waited for context's text work");
+    assert_eq!(added.unwrap(), 2);
+    clock.release();
+    assert_eq!(ctx.join().unwrap().unwrap(), 1);
 }
