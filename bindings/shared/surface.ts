@@ -49,8 +49,8 @@ export interface NativeStoreLike {
 export interface NativeModule {
   NativeStore: {
     new (configJson: string): NativeStoreLike
-    fromBytes(bytes: Uint8Array): NativeStoreLike
-    open?(path: string): NativeStoreLike
+    fromBytes(bytes: Uint8Array, configJson?: string | null): NativeStoreLike
+    open?(path: string, configJson?: string | null): NativeStoreLike
   }
 }
 
@@ -529,24 +529,33 @@ export class MemoryStore {
     this.#native = guard(() => new mod.NativeStore(config))
   }
 
-  /** A new store from snapshot bytes (SPEC §10), with the snapshot's settings. */
-  static fromBytes(bytes: Uint8Array): MemoryStore {
+  /**
+   * A new store from snapshot bytes. Without `options` it has the snapshot's
+   * settings but the default resource limits (maxNodes, maxMemoryMb,
+   * maxTextChars, maxMetadataBytes, maxTopK, timeoutMs): a file never decides
+   * how much it may grow. With `options` it has exactly those settings.
+   */
+  static fromBytes(bytes: Uint8Array, options?: StoreOptions): MemoryStore {
     const mod = nativeModule()
-    return guard(() => new MemoryStore(new Adopt(mod.NativeStore.fromBytes(toBytes(bytes))) as unknown as StoreOptions))
+    return guard(() => {
+      const config = options === undefined || options === null ? undefined : toOptionsJson(options, 'options')
+      return new MemoryStore(new Adopt(mod.NativeStore.fromBytes(toBytes(bytes), config)) as unknown as StoreOptions)
+    })
   }
 
   /** Node name of `fromBytes` (a Buffer is a Uint8Array). */
-  static fromBuffer(bytes: Uint8Array): MemoryStore {
-    return MemoryStore.fromBytes(bytes)
+  static fromBuffer(bytes: Uint8Array, options?: StoreOptions): MemoryStore {
+    return MemoryStore.fromBytes(bytes, options)
   }
 
-  /** A new store from a snapshot file (Node only). */
-  static open(path: string): MemoryStore {
+  /** A new store from a snapshot file (Node only); `options` as for `fromBytes`. */
+  static open(path: string, options?: StoreOptions): MemoryStore {
     const mod = nativeModule()
     return guard(() => {
       const p = toPath(path)
+      const config = options === undefined || options === null ? undefined : toOptionsJson(options, 'options')
       if (!mod.NativeStore.open) throw noFiles()
-      return new MemoryStore(new Adopt(mod.NativeStore.open(p)) as unknown as StoreOptions)
+      return new MemoryStore(new Adopt(mod.NativeStore.open(p, config)) as unknown as StoreOptions)
     })
   }
 

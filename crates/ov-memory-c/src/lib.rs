@@ -565,9 +565,12 @@ pub unsafe extern "C" fn ov_memory_set_autosave(
     })
 }
 
-/// Replaces the store's contents with the snapshot at `path` (its embedding_dim
-/// and max_degree must equal the store's). Everything is checked first; on
-/// error nothing changes. Errors: IO, MEMORY_CORRUPTION, CIRCUIT_OPEN.
+/// Replaces the store's contents with the snapshot at `path`, a regular file
+/// (a FIFO, device or directory is IO). Its embedding_dim and max_degree must
+/// equal the store's (MEMORY_CORRUPTION otherwise) and its memories must fit
+/// the store's limits (RESOURCE_EXHAUSTION otherwise). Everything is checked
+/// first; on error nothing changes. Errors: IO, MEMORY_CORRUPTION,
+/// RESOURCE_EXHAUSTION, CIRCUIT_OPEN.
 #[no_mangle]
 pub unsafe extern "C" fn ov_memory_load(m: *mut OVMemoryProduction, path: *const c_char) -> OvStatus {
     status_call(|| {
@@ -577,13 +580,33 @@ pub unsafe extern "C" fn ov_memory_load(m: *mut OVMemoryProduction, path: *const
     })
 }
 
-/// Opens a new store from the snapshot at `path`, with the snapshot's
-/// configuration. Free it with ov_memory_destroy(). NULL on error (IO,
-/// MEMORY_CORRUPTION; details in the last error).
+/// Opens a new store from the snapshot at `path` (a regular file): the
+/// snapshot's settings with the default resource limits (`max_nodes`,
+/// `max_memory_mb`, `max_text_chars`, `max_metadata_bytes`, `max_top_k`,
+/// `timeout_ms`), so a file never decides how much it may grow. Free it with
+/// ov_memory_destroy(). NULL on error (IO, MEMORY_CORRUPTION,
+/// RESOURCE_EXHAUSTION; details in the last error).
 #[no_mangle]
 pub unsafe extern "C" fn ov_memory_open(path: *const c_char) -> *mut OVMemoryProduction {
     // SAFETY: caller contract.
     value_call(std::ptr::null_mut(), || Store::open(unsafe { c_path(path) }?).map(boxed))
+}
+
+/// Like ov_memory_open(), with the store's whole configuration given as a JSON
+/// object (as for ov_memory_create_with_config(); NULL: as ov_memory_open()).
+/// Its `embedding_dim` and `max_degree` must match the snapshot's, and the
+/// snapshot must fit its limits (RESOURCE_EXHAUSTION otherwise).
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_open_with_config(
+    path: *const c_char,
+    config_json: *const c_char,
+) -> *mut OVMemoryProduction {
+    value_call(std::ptr::null_mut(), || {
+        // SAFETY: caller contract of each argument, as documented above.
+        let path = unsafe { c_path(path) }?;
+        let config = unsafe { opt_c_str(config_json, "config_json") }?.map(Config::from_json).transpose()?;
+        Store::open_with(path, config).map(boxed)
+    })
 }
 
 /// Writes a snapshot of the store into a new buffer: `*bytes_out` points to
@@ -621,7 +644,7 @@ pub unsafe extern "C" fn ov_bytes_free(bytes: *mut u8, len: usize) {
 }
 
 /// Replaces the store's contents with the snapshot in `bytes` (`len` bytes);
-/// as ov_memory_load(). Errors: MEMORY_CORRUPTION, CIRCUIT_OPEN.
+/// as ov_memory_load(). Errors: MEMORY_CORRUPTION, RESOURCE_EXHAUSTION, CIRCUIT_OPEN.
 #[no_mangle]
 pub unsafe extern "C" fn ov_memory_load_bytes(m: *mut OVMemoryProduction, bytes: *const u8, len: usize) -> OvStatus {
     status_call(|| {
@@ -631,12 +654,29 @@ pub unsafe extern "C" fn ov_memory_load_bytes(m: *mut OVMemoryProduction, bytes:
     })
 }
 
-/// A new store from the snapshot in `bytes` (`len` bytes), with the snapshot's
-/// configuration. NULL on error (MEMORY_CORRUPTION; details in the last error).
+/// A new store from the snapshot in `bytes` (`len` bytes), with the
+/// snapshot's settings and the default resource limits, as ov_memory_open().
+/// NULL on error (MEMORY_CORRUPTION, RESOURCE_EXHAUSTION; details in the last error).
 #[no_mangle]
 pub unsafe extern "C" fn ov_memory_from_bytes(bytes: *const u8, len: usize) -> *mut OVMemoryProduction {
     // SAFETY: caller contract.
     value_call(std::ptr::null_mut(), || Store::from_bytes(unsafe { slice(bytes, len, "bytes") }?).map(boxed))
+}
+
+/// Like ov_memory_from_bytes(), with the store's configuration given as a JSON
+/// object (NULL: as ov_memory_from_bytes()), as ov_memory_open_with_config().
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_from_bytes_with_config(
+    bytes: *const u8,
+    len: usize,
+    config_json: *const c_char,
+) -> *mut OVMemoryProduction {
+    value_call(std::ptr::null_mut(), || {
+        // SAFETY: caller contract of each argument, as documented above.
+        let bytes = unsafe { slice(bytes, len, "bytes") }?;
+        let config = unsafe { opt_c_str(config_json, "config_json") }?.map(Config::from_json).transpose()?;
+        Store::from_bytes_with(bytes, config, ov_memory::clock::default_clock()).map(boxed)
+    })
 }
 
 // ---------------------------------------------------------------- metabolism

@@ -258,16 +258,20 @@ impl NativeStore {
         self.inner.config().to_json()
     }
 
-    /// A new store from snapshot bytes (the snapshot's configuration).
+    /// A new store from snapshot bytes: the snapshot's settings with the
+    /// default limits, or exactly `config_json` (a JSON object) when given.
     #[napi(factory)]
-    pub fn from_bytes(bytes: Uint8ArraySlice) -> Result<Self> {
-        Ok(NativeStore { inner: Arc::new(core(Store::from_bytes(&bytes))?) })
+    pub fn from_bytes(bytes: Uint8ArraySlice, config_json: Option<String>) -> Result<Self> {
+        let config = core(config_json.as_deref().map(config_from_json).transpose())?;
+        let store = core(Store::from_bytes_with(&bytes, config, ov_memory::clock::default_clock()))?;
+        Ok(NativeStore { inner: Arc::new(store) })
     }
 
-    /// A new store from a snapshot file.
+    /// A new store from a snapshot file; `config_json` as for `from_bytes`.
     #[napi(factory)]
-    pub fn open(path: String) -> Result<Self> {
-        Ok(NativeStore { inner: Arc::new(core(Store::open(path))?) })
+    pub fn open(path: String, config_json: Option<String>) -> Result<Self> {
+        let config = core(config_json.as_deref().map(config_from_json).transpose())?;
+        Ok(NativeStore { inner: Arc::new(core(Store::open_with(path, config))?) })
     }
 
     #[napi]

@@ -227,10 +227,12 @@ impl NativeStore {
         self.inner.config().to_json()
     }
 
-    /// A new store from snapshot bytes (the snapshot's configuration), on the host clock.
+    /// A new store from snapshot bytes on the host clock: the snapshot's
+    /// settings with the default limits, or exactly `config_json` when given.
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8]) -> Result<NativeStore, JsValue> {
-        Ok(NativeStore { inner: core(Store::from_bytes_with_clock(bytes, Arc::new(HostClock)))? })
+    pub fn from_bytes(bytes: &[u8], config_json: Option<String>) -> Result<NativeStore, JsValue> {
+        let config = core(config_json.as_deref().map(config_from_json).transpose())?;
+        Ok(NativeStore { inner: core(Store::from_bytes_with(bytes, config, Arc::new(HostClock)))? })
     }
 
     /// The whole store as snapshot bytes (copied out of wasm memory).

@@ -134,6 +134,23 @@ impl Config {
         Ok(config)
     }
 
+    /// This configuration with the resource limits of `limits`: `max_nodes`,
+    /// `max_memory_mb`, `max_text_chars`, `max_metadata_bytes`, `max_top_k`
+    /// and `timeout_ms`. A store opened from a snapshot takes its behaviour
+    /// from the file but its limits from the caller, so a file never decides
+    /// how much it may grow.
+    pub fn with_limits_of(&self, limits: &Config) -> Config {
+        Config {
+            max_nodes: limits.max_nodes,
+            max_memory_mb: limits.max_memory_mb,
+            max_text_chars: limits.max_text_chars,
+            max_metadata_bytes: limits.max_metadata_bytes,
+            max_top_k: limits.max_top_k,
+            timeout_ms: limits.timeout_ms,
+            ..self.clone()
+        }
+    }
+
     /// The configuration as a JSON object text (snake_case keys).
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())

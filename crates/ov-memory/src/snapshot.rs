@@ -391,6 +391,31 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Removes temporary files that a killed save left next to the target: files
+/// named `<prefix><pid>-<n>` (the naming of [`write_atomic`]) whose process no
+/// longer runs. Only where `/proc` tells which processes run (Linux); this
+/// process's own temporary files are never touched (another thread may be
+/// writing one). Best effort: a file that cannot be removed stays.
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let proc_root = Path::new("/proc/self");
+    if !proc_root.exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let me = std::process::id();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else { continue };
+        let Some((pid, n)) = rest.split_once('-') else { continue };
+        let (Ok(pid), true) = (pid.parse::<u32>(), !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) else {
+            continue;
+        };
+        if pid != me && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes `bytes` to `path` atomically (temp file, fsync, rename, fsync dir).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
@@ -400,12 +425,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::invalid("path", "the path names no file").with("path", path.display().to_string()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    remove_stale_temps(&dir, &prefix);
+    let tmp = dir.join(format!("{prefix}{}-{}", std::process::id(), TMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
     let result = (|| {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -428,8 +450,41 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result
 }
 
+/// The largest snapshot file that `load` and `open` read (16 GiB). Larger
+/// files, and anything that is not a regular file (a FIFO would block, a
+/// device would never end), are refused with IO before any byte is read.
+pub const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
+
 fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| io_error(path, "read", &e))
+    use std::io::Read;
+    let not_regular = |what: &str| {
+        Error::new(ErrorCode::Io, format!("{}: not a regular file ({what})", path.display()))
+            .with("path", path.display().to_string())
+            .with("operation", "read")
+    };
+    // stat first: opening a FIFO for reading would block until a writer came.
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, "read", &e))?;
+    if !meta.is_file() {
+        return Err(not_regular(if meta.is_dir() { "a directory" } else { "a FIFO, socket or device" }));
+    }
+    let f = std::fs::File::open(path).map_err(|e| io_error(path, "read", &e))?;
+    let meta = f.metadata().map_err(|e| io_error(path, "read", &e))?;
+    if !meta.is_file() {
+        return Err(not_regular("replaced while opening"));
+    }
+    if meta.len() > MAX_SNAPSHOT_BYTES {
+        return Err(Error::new(ErrorCode::Io, format!("{}: larger than the snapshot maximum", path.display()))
+            .with("path", path.display().to_string())
+            .with("bytes", meta.len())
+            .with("max_bytes", MAX_SNAPSHOT_BYTES));
+    }
+    let mut out = Vec::new();
+    f.take(MAX_SNAPSHOT_BYTES + 1).read_to_end(&mut out).map_err(|e| io_error(path, "read", &e))?;
+    if out.len() as u64 > MAX_SNAPSHOT_BYTES {
+        return Err(Error::new(ErrorCode::Io, format!("{}: grew past the snapshot maximum", path.display()))
+            .with("path", path.display().to_string()));
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------- the store's API
@@ -459,16 +514,20 @@ impl Store {
 
     /// Replaces this store's memories, graph, id counter and metabolism with
     /// those of a snapshot. The snapshot's `embedding_dim` and `max_degree`
-    /// must equal this store's, and its memories must fit `max_nodes`. Everything is
-    /// checked first; on any error nothing changes. Errors: MEMORY_CORRUPTION,
-    /// CIRCUIT_OPEN. Guarded by the breaker (corruption counts, SPEC §8).
+    /// must equal this store's (MEMORY_CORRUPTION otherwise), and its memories
+    /// must fit this store's limits — `max_nodes`, `max_memory_mb`,
+    /// `max_text_chars`, `max_metadata_bytes` — (RESOURCE_EXHAUSTION
+    /// otherwise). Everything is checked first; on any error nothing changes.
+    /// Guarded by the breaker (corruption counts).
     pub fn load_bytes(&self, bytes: &[u8]) -> Result<()> {
         let r = self.call(Op::Load, true, |logs| self.load_checked(bytes, None, logs));
         self.changed(r.is_ok(), 1);
         r
     }
 
-    /// [`Store::load_bytes`] from a file. Errors: IO, MEMORY_CORRUPTION, CIRCUIT_OPEN.
+    /// [`Store::load_bytes`] from a file: a regular file of at most
+    /// [`MAX_SNAPSHOT_BYTES`] (a FIFO, a device or a directory is IO).
+    /// Errors: IO, MEMORY_CORRUPTION, RESOURCE_EXHAUSTION, CIRCUIT_OPEN.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let r = self.call(Op::Load, true, |logs| self.load_checked(&read_file(path)?, Some(path), logs));
@@ -500,9 +559,7 @@ impl Store {
         if d.config.max_degree != mine.max_degree {
             return Err(mismatch("max_degree", d.config.max_degree.into(), mine.max_degree.into()));
         }
-        if d.graph.len() > mine.max_nodes {
-            return Err(mismatch("memory count", d.graph.len().into(), mine.max_nodes.into()));
-        }
+        check_limits(mine, &d.graph)?;
         let mut st = self.state.write();
         st.graph = d.graph;
         st.next_id = d.next_id;
@@ -512,22 +569,77 @@ impl Store {
         Ok(())
     }
 
-    /// A new store from snapshot bytes, with the snapshot's configuration and the
-    /// given clock. Errors: MEMORY_CORRUPTION.
-    pub fn from_bytes_with_clock(bytes: &[u8], clock: crate::clock::SharedClock) -> Result<Store> {
+    /// A new store from snapshot bytes on the given clock. With `config`, the
+    /// store has exactly that configuration (its `embedding_dim` and
+    /// `max_degree` must match the snapshot's); without, it has the snapshot's
+    /// settings but the default resource limits ([`Config::with_limits_of`]).
+    /// Errors: MEMORY_CORRUPTION, RESOURCE_EXHAUSTION (the snapshot does not
+    /// fit the limits), INVALID_DATA (a bad `config`).
+    pub fn from_bytes_with(bytes: &[u8], config: Option<Config>, clock: crate::clock::SharedClock) -> Result<Store> {
+        if let Some(c) = &config {
+            c.validate()?;
+        }
         let d = decode(bytes)?;
-        let store = Store::with_clock(d.config.clone(), clock)?;
+        let config = config.unwrap_or_else(|| d.config.with_limits_of(&Config::default()));
+        let store = Store::with_clock(config, clock)?;
         store.replace_state(d)?;
         Ok(store)
     }
 
-    /// A new store from snapshot bytes, with the snapshot's configuration.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Store> {
-        Store::from_bytes_with_clock(bytes, crate::clock::default_clock())
+    /// A new store from snapshot bytes, with the snapshot's settings, the
+    /// default resource limits and the given clock (see [`Store::from_bytes_with`]).
+    pub fn from_bytes_with_clock(bytes: &[u8], clock: crate::clock::SharedClock) -> Result<Store> {
+        Store::from_bytes_with(bytes, None, clock)
     }
 
-    /// A new store from a snapshot file. Errors: IO, MEMORY_CORRUPTION.
-    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
-        Store::from_bytes(&read_file(path.as_ref())?)
+    /// A new store from snapshot bytes, with the snapshot's settings and the
+    /// default resource limits (see [`Store::from_bytes_with`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Store> {
+        Store::from_bytes_with(bytes, None, crate::clock::default_clock())
     }
+
+    /// A new store from a snapshot file (a regular file of at most
+    /// [`MAX_SNAPSHOT_BYTES`]); `config` as in [`Store::from_bytes_with`].
+    /// Errors: IO, MEMORY_CORRUPTION, RESOURCE_EXHAUSTION.
+    pub fn open_with(path: impl AsRef<Path>, config: Option<Config>) -> Result<Store> {
+        Store::from_bytes_with(&read_file(path.as_ref())?, config, crate::clock::default_clock())
+    }
+
+    /// A new store from a snapshot file, with the snapshot's settings and the
+    /// default resource limits. Errors: IO, MEMORY_CORRUPTION, RESOURCE_EXHAUSTION.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with(path, None)
+    }
+}
+
+/// Checks a decoded graph against a store's resource limits (RESOURCE_EXHAUSTION).
+fn check_limits(limits: &Config, g: &Graph) -> Result<()> {
+    let over = |what: &str, limit: Value, got: Value| {
+        Error::new(ErrorCode::ResourceExhaustion, format!("the snapshot's {what} exceeds this store's limit"))
+            .with("limit", limit)
+            .with("got", got)
+            .with("field", what)
+    };
+    if g.len() > limits.max_nodes {
+        return Err(over("max_nodes", limits.max_nodes.into(), g.len().into()));
+    }
+    if let Some(mb) = limits.max_memory_mb {
+        let limit = (mb * 1024.0 * 1024.0) as u64;
+        if g.estimate_bytes() > limit {
+            return Err(over("max_memory_mb", limit.into(), g.estimate_bytes().into()));
+        }
+    }
+    for (n, _) in g.iter() {
+        if n.metadata_bytes > limits.max_metadata_bytes {
+            return Err(
+                over("max_metadata_bytes", limits.max_metadata_bytes.into(), n.metadata_bytes.into()).with("id", n.id)
+            );
+        }
+        if n.text.len() > limits.max_text_chars && n.text.chars().count() > limits.max_text_chars {
+            return Err(
+                over("max_text_chars", limits.max_text_chars.into(), n.text.chars().count().into()).with("id", n.id)
+            );
+        }
+    }
+    Ok(())
 }

@@ -391,3 +391,92 @@ fn results_as_of_a_fixed_now_survive_a_day_on_the_clock() {
         }
     }
 }
+
+/// A snapshot never decides the limits it is loaded under: loading checks the
+/// store's limits (RESOURCE_EXHAUSTION, nothing changes), and a store opened
+/// from a file takes its limits from the caller (defaults when none are given).
+#[test]
+fn loading_respects_the_limits_of_the_store() {
+    let roomy = Config { embedding_dim: 2, max_nodes: 1_000_000, timeout_ms: 3_600_000, ..Config::default() };
+    let s = Store::new(roomy).unwrap();
+    for i in 0..20 {
+        s.add(&[1.0, i as f32], &"t".repeat(100 + i), AddOptions::default()).unwrap();
+    }
+    s.add(&[0.5, 1.0], "meta", AddOptions { metadata: Some(json!({ "k": "v".repeat(500) })), ..Default::default() })
+        .unwrap();
+    let bytes = s.to_bytes().unwrap();
+    let small = |c: Config| {
+        let t = Store::new(Config { embedding_dim: 2, ..c }).unwrap();
+        t.add(&[0.0, 1.0], "keep", AddOptions::default()).unwrap();
+        t
+    };
+    for (what, t) in [
+        ("max_nodes", small(Config { max_nodes: 10, ..Config::default() })),
+        ("max_memory_mb", small(Config { max_memory_mb: Some(0.001), ..Config::default() })),
+        ("max_text_chars", small(Config { max_text_chars: 110, ..Config::default() })),
+        ("max_metadata_bytes", small(Config { max_metadata_bytes: 100, ..Config::default() })),
+    ] {
+        let e = t.load_bytes(&bytes).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::ResourceExhaustion, "{what}: {e}");
+        assert_eq!(e.context()["field"], what);
+        assert_eq!((t.len(), t.get(1).unwrap().text.as_str()), (1, "keep"), "{what}: nothing changed");
+    }
+    // A new store from the file: the file's settings, the default limits.
+    let opened = Store::from_bytes(&bytes).unwrap();
+    assert_eq!((opened.config().max_nodes, opened.config().timeout_ms), (10_000, 30_000));
+    assert_eq!(opened.len(), 21);
+    // The caller's configuration wins, and must hold the snapshot.
+    let mine = Config { embedding_dim: 2, max_nodes: 50, ..Config::default() };
+    assert_eq!(
+        Store::from_bytes_with(&bytes, Some(mine.clone()), Arc::new(ManualClock::new())).unwrap().config(),
+        &mine
+    );
+    let tight = Config { max_nodes: 5, ..mine };
+    let e = Store::from_bytes_with(&bytes, Some(tight), Arc::new(ManualClock::new())).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ResourceExhaustion);
+    let bad = Config { embedding_dim: 0, ..Config::default() };
+    assert_eq!(
+        Store::from_bytes_with(&bytes, Some(bad), Arc::new(ManualClock::new())).unwrap_err().code(),
+        ErrorCode::InvalidData
+    );
+}
+
+/// Only regular files are read: a FIFO would block forever, /dev/zero would
+/// never end, a directory is no snapshot. Each is IO at once, and nothing changes.
+#[test]
+fn load_reads_only_regular_files() {
+    let dir = scratch("special-files");
+    let fifo = dir.join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a path in our scratch directory.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let s = Store::new(Config { embedding_dim: 2, ..Config::default() }).unwrap();
+    s.add(&[1.0, 0.0], "keep", AddOptions::default()).unwrap();
+    for path in [fifo.as_path(), Path::new("/dev/zero"), Path::new("/dev/null"), dir.as_path()] {
+        let e = s.load(path).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Io, "{}: {e}", path.display());
+        assert_eq!(Store::open(path).unwrap_err().code(), ErrorCode::Io);
+    }
+    assert_eq!(s.len(), 1);
+}
+
+/// A killed save leaves `.<name>.tmp-<pid>-<n>`; the next save removes those
+/// of processes that no longer run, and keeps this process's own.
+#[test]
+fn stale_temporary_files_are_cleaned_on_the_next_save() {
+    let dir = scratch("stale-temps");
+    let target = dir.join("snap.ovm");
+    let dead = dir.join(".snap.ovm.tmp-999999999-3"); // above Linux's pid_max
+    let mine = dir.join(format!(".snap.ovm.tmp-{}-999", std::process::id()));
+    let unrelated = dir.join(".other.ovm.tmp-999999999-3");
+    for p in [&dead, &mine, &unrelated] {
+        std::fs::write(p, b"partial").unwrap();
+    }
+    let s = Store::new(Config { embedding_dim: 2, ..Config::default() }).unwrap();
+    s.add(&[1.0, 0.0], "x", AddOptions::default()).unwrap();
+    s.save(&target).unwrap();
+    assert!(!dead.exists(), "a dead process's temp file is removed");
+    assert!(mine.exists(), "this process's own is kept");
+    assert!(unrelated.exists(), "another target's is not ours to touch");
+    assert_eq!(Store::open(&target).unwrap().len(), 1);
+}
