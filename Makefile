@@ -30,7 +30,7 @@ VERSION      := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
+.PHONY: test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
 
 all: build
 
@@ -157,7 +157,7 @@ test-rust:
 
 # Each C program is built against the committed header and run three times:
 # plain, under AddressSanitizer + UBSan, and under valgrind.
-C_TESTS := test_api test_vectors test_qa seed_example readme_quickstart
+C_TESTS := test_api test_robust test_vectors test_qa seed_example readme_quickstart
 C_ARGS_test_vectors := tests/vectors
 C_ARGS_test_qa := tests/data/qa_coding.jsonl tests/qa/coding_expected.json build/c_snapshot.ovm build/c_snapshot_expected.json
 
@@ -167,6 +167,7 @@ $(BUILD)/readme_quickstart.c: README.md
 	@test -s $@ || { echo "README has no C quick start"; exit 1; }
 
 $(BUILD)/src_test_api.c: tests/c/test_api.c ; @mkdir -p $(BUILD); cp $< $@
+$(BUILD)/src_test_robust.c: tests/c/test_robust.c ; @mkdir -p $(BUILD); cp $< $@
 $(BUILD)/src_test_vectors.c: tests/c/test_vectors.c ; @mkdir -p $(BUILD); cp $< $@
 $(BUILD)/src_test_qa.c: tests/c/test_qa.c ; @mkdir -p $(BUILD); cp $< $@
 $(BUILD)/src_seed_example.c: tests/seed-examples/example.c ; @mkdir -p $(BUILD); cp $< $@
@@ -197,7 +198,21 @@ test-c: deps-c build $(foreach t,$(C_TESTS),$(BUILD)/src_$(t).c)
 	  -o $(BUILD)/seed_example_installed
 	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/prefix/lib ./$(BUILD)/seed_example_installed > $(BUILD)/seed_installed.out
 	python3 tests/c/check_seed_output.py --healthy $(BUILD)/seed_installed.out
-	@echo "test-c: passed (plain, ASan+UBSan, valgrind, installed via pkg-config)"
+	@$(MAKE) --no-print-directory test-c-stress
+	@echo "test-c: passed (plain, ASan+UBSan, valgrind, installed via pkg-config, stress, call fuzzer)"
+
+# Concurrency stress (8 threads x 10 000 mixed calls, a re-entrant log callback,
+# a watchdog), plain and under ASan+UBSan; then the call-sequence fuzzer under
+# ASan+UBSan for FUZZ_CALLS_SECONDS (make fuzz runs it longer).
+FUZZ_CALLS_SECONDS ?= 5
+test-c-stress: deps-c build
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_TEST) -O2 tests/c/stress.c $(LIBS_STATIC) -o $(BUILD)/stress
+	$(CC) $(CFLAGS_TEST) $(SAN_FLAGS) tests/c/stress.c $(LIBS_STATIC) -o $(BUILD)/stress-san
+	./$(BUILD)/stress 8 10000
+	./$(BUILD)/stress-san 8 10000
+	$(CC) $(CFLAGS_TEST) $(SAN_FLAGS) tests/c/fuzz_calls.c $(LIBS_STATIC) -lcjson -o $(BUILD)/fuzz_calls-san
+	./$(BUILD)/fuzz_calls-san $(FUZZ_CALLS_SECONDS)
 
 # ------------------------------------------------------------------ quality
 
@@ -216,14 +231,50 @@ bench: node web
 
 # ------------------------------------------------------------------ fuzz
 
-# Fuzzes the snapshot loader for FUZZ_SECONDS (not part of make test). cargo-fuzz
-# passes nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
-fuzz:
+# Both fuzzers for FUZZ_SECONDS each (not part of make test, which runs the call
+# fuzzer briefly): the C-ABI call-sequence fuzzer under ASan+UBSan, then
+# libFuzzer on the snapshot loader. cargo-fuzz passes nightly flags;
+# RUSTC_BOOTSTRAP lets the stable toolchain accept them.
+fuzz: deps-c build
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_TEST) $(SAN_FLAGS) tests/c/fuzz_calls.c $(LIBS_STATIC) -lcjson -o $(BUILD)/fuzz_calls-san
+	./$(BUILD)/fuzz_calls-san $(FUZZ_SECONDS)
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
 	mkdir -p $(BUILD)/fuzz-corpus
 	cp crates/ov-memory/fuzz/seeds/* $(BUILD)/fuzz-corpus/
 	cd crates/ov-memory && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run snapshot_load ../../$(BUILD)/fuzz-corpus -- \
 	  -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536
+
+# ------------------------------------------------------------------ sanitizers
+
+# ThreadSanitizer on the nightly toolchain with a sanitised std (-Zbuild-std):
+# the core's concurrency tests, then the C stress test against a TSan-built
+# static library. Installs the nightly pieces it needs. Not part of make test (slow).
+TSAN_TARGET := x86_64-unknown-linux-gnu
+TSAN_DIR    := target/tsan
+TSAN_ENV    := RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsanitizer=thread" TSAN_OPTIONS="halt_on_error=1"
+tsan: deps-c
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	rustup component add rust-src --toolchain nightly
+	$(TSAN_ENV) $(CARGO) +nightly test -Zbuild-std --target $(TSAN_TARGET) --target-dir $(TSAN_DIR) \
+	  -p ov-memory --test production -- --test-threads=2 concurrent reads_share a_replaced callback context_text_work
+	$(TSAN_ENV) $(CARGO) +nightly build -Zbuild-std --target $(TSAN_TARGET) --target-dir $(TSAN_DIR) --release -p ov-memory-c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_TEST) -fsanitize=thread tests/c/stress.c -L $(TSAN_DIR)/$(TSAN_TARGET)/release -l:libov_memory.a \
+	  -lpthread -ldl -lm -o $(BUILD)/stress-tsan
+	TSAN_OPTIONS="halt_on_error=1" ./$(BUILD)/stress-tsan 8 2000
+	$(CC) $(CFLAGS_TEST) -fsanitize=thread tests/c/test_robust.c -L $(TSAN_DIR)/$(TSAN_TARGET)/release -l:libov_memory.a \
+	  -lpthread -ldl -lm -o $(BUILD)/test_robust-tsan
+	TSAN_OPTIONS="halt_on_error=1" ./$(BUILD)/test_robust-tsan
+	@echo "tsan: no data race reported"
+
+# Miri (undefined behaviour, leaks, data races in unsafe-free Rust too) on the
+# core's unit tests. Installs the nightly component it needs. Not part of make test.
+miri:
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	rustup component add miri rust-src --toolchain nightly
+	MIRIFLAGS="-Zmiri-disable-isolation" $(CARGO) +nightly miri test -p ov-memory --lib
+	@echo "miri: no undefined behaviour found"
 
 # ------------------------------------------------------------------ install
 

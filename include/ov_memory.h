@@ -293,15 +293,27 @@ OvStatus ov_memory_set_autosave(struct OVMemoryProduction *m,
                                 const char *path,
                                 uint64_t every_changes);
 
-// Replaces the store's contents with the snapshot at `path` (its embedding_dim
-// and max_degree must equal the store's). Everything is checked first; on
-// error nothing changes. Errors: IO, MEMORY_CORRUPTION, CIRCUIT_OPEN.
+// Replaces the store's contents with the snapshot at `path`, a regular file
+// (a FIFO, device or directory is IO). Its embedding_dim and max_degree must
+// equal the store's (MEMORY_CORRUPTION otherwise) and its memories must fit
+// the store's limits (RESOURCE_EXHAUSTION otherwise). Everything is checked
+// first; on error nothing changes. Errors: IO, MEMORY_CORRUPTION,
+// RESOURCE_EXHAUSTION, CIRCUIT_OPEN.
 OvStatus ov_memory_load(struct OVMemoryProduction *m, const char *path);
 
-// Opens a new store from the snapshot at `path`, with the snapshot's
-// configuration. Free it with ov_memory_destroy(). NULL on error (IO,
-// MEMORY_CORRUPTION; details in the last error).
+// Opens a new store from the snapshot at `path` (a regular file): the
+// snapshot's settings with the default resource limits (`max_nodes`,
+// `max_memory_mb`, `max_text_chars`, `max_metadata_bytes`, `max_top_k`,
+// `timeout_ms`), so a file never decides how much it may grow. Free it with
+// ov_memory_destroy(). NULL on error (IO, MEMORY_CORRUPTION,
+// RESOURCE_EXHAUSTION; details in the last error).
 struct OVMemoryProduction *ov_memory_open(const char *path);
+
+// Like ov_memory_open(), with the store's whole configuration given as a JSON
+// object (as for ov_memory_create_with_config(); NULL: as ov_memory_open()).
+// Its `embedding_dim` and `max_degree` must match the snapshot's, and the
+// snapshot must fit its limits (RESOURCE_EXHAUSTION otherwise).
+struct OVMemoryProduction *ov_memory_open_with_config(const char *path, const char *config_json);
 
 // Writes a snapshot of the store into a new buffer: `*bytes_out` points to
 // `*len_out` bytes owned by the caller; free them with ov_bytes_free().
@@ -313,12 +325,19 @@ OvStatus ov_memory_to_bytes(const struct OVMemoryProduction *m,
 void ov_bytes_free(uint8_t *bytes, size_t len);
 
 // Replaces the store's contents with the snapshot in `bytes` (`len` bytes);
-// as ov_memory_load(). Errors: MEMORY_CORRUPTION, CIRCUIT_OPEN.
+// as ov_memory_load(). Errors: MEMORY_CORRUPTION, RESOURCE_EXHAUSTION, CIRCUIT_OPEN.
 OvStatus ov_memory_load_bytes(struct OVMemoryProduction *m, const uint8_t *bytes, size_t len);
 
-// A new store from the snapshot in `bytes` (`len` bytes), with the snapshot's
-// configuration. NULL on error (MEMORY_CORRUPTION; details in the last error).
+// A new store from the snapshot in `bytes` (`len` bytes), with the
+// snapshot's settings and the default resource limits, as ov_memory_open().
+// NULL on error (MEMORY_CORRUPTION, RESOURCE_EXHAUSTION; details in the last error).
 struct OVMemoryProduction *ov_memory_from_bytes(const uint8_t *bytes, size_t len);
+
+// Like ov_memory_from_bytes(), with the store's configuration given as a JSON
+// object (NULL: as ov_memory_from_bytes()), as ov_memory_open_with_config().
+struct OVMemoryProduction *ov_memory_from_bytes_with_config(const uint8_t *bytes,
+                                                            size_t len,
+                                                            const char *config_json);
 
 // The metabolism (SPEC §5) as a JSON object: `budget_tokens`, `used_tokens`,
 // `remaining_pct`, `state` (HEALTHY, STRESSED, CRITICAL, EMERGENCY) and

@@ -366,3 +366,59 @@ test('options and settings are JSON objects in every front-end: no empty text, n
   assert.deepEqual(s.retrieve(q), [])
   assert.equal(new MemoryStore().config().embedding_dim, 768)
 })
+
+test('a full store answers RESOURCE_EXHAUSTION and stays usable', () => {
+  const s = new MemoryStore({ embeddingDim: 4, maxMemoryMb: 2 })
+  const text = 'x'.repeat(200_000)
+  let added = 0
+  let err
+  for (let i = 0; i < 100 && !err; i++) {
+    try {
+      s.add([1, i, 0, 0], text)
+      added++
+    } catch (e) {
+      err = e
+    }
+  }
+  assert.equal(err?.code, 'RESOURCE_EXHAUSTION')
+  assert.ok(added >= 5)
+  assert.equal(s.size, added)
+  assert.equal(s.retrieve([1, 0, 0, 0], { topK: 1 }).length, 1)
+  s.delete(1)
+  assert.equal(s.add([0, 1, 0, 0], 'small'), added + 1)
+  assert.ok(MemoryStore.fromBytes(s.toBytes()).size === added)
+  // The browser build has a ceiling even when none is set (wasm memory ends at 4 GiB).
+  const d = new MemoryStore({ embeddingDim: 4 }).config().max_memory_mb
+  if (target === 'wasm') {
+    assert.equal(d, 1024)
+    assert.equal(code(() => new MemoryStore({ embeddingDim: 4, maxMemoryMb: 4096 })), 'INVALID_DATA')
+  } else {
+    assert.equal(d, null)
+  }
+})
+
+test('each native store reports its memory to the garbage collector and gives it back', { skip: target === 'wasm' && 'wasm memory is one ArrayBuffer' }, () => {
+  const { NativeStore } = createRequire(import.meta.url)('../node/native/ov-memory.node')
+  const external = () => NativeStore.externalMemory()
+  // Measured store by store (other tests' stores may be collected meanwhile): the median step.
+  const text = 'y'.repeat(100_000)
+  const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1]
+  const stores = []
+  const grew = []
+  for (let i = 0; i < 9; i++) {
+    const b = external()
+    const s = new MemoryStore({ embeddingDim: 8 })
+    s.add(unit(i), text)
+    grew.push(external() - b)
+    stores.push(s)
+  }
+  // Each store: its latency histograms (~1.6 MiB) plus what it holds (100 kB of text here).
+  assert.ok(median(grew) > 1_700_000, `a store reported ${median(grew)} bytes`)
+  const gave = stores.map((s) => {
+    const b = external()
+    s.free()
+    return b - external()
+  })
+  assert.ok(median(gave) > 1_700_000, `free() gave back ${median(gave)} bytes`)
+  assert.equal(code(() => stores[0].size), 'INVALID_DATA')
+})

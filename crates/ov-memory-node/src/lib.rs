@@ -50,22 +50,77 @@ fn job(f: impl FnOnce() -> ov_memory::Result<String> + Send + 'static) -> AsyncT
 }
 
 /// One memory store. See the TypeScript surface for the documented API.
-#[napi]
+///
+/// V8 cannot see memory held outside its heap, so each store reports its size
+/// (`Store::heap_estimate_bytes`) with `napi_adjust_external_memory`, keeps
+/// the figure current after every change, and gives it back when it is freed
+/// (`free()`) or collected.
+#[napi(custom_finalize)]
 pub struct NativeStore {
-    inner: Arc<Store>,
+    inner: Option<Arc<Store>>,
+    reported: std::cell::Cell<i64>,
+}
+
+impl NativeStore {
+    fn wrap(env: &Env, store: Store) -> Self {
+        let s = NativeStore { inner: Some(Arc::new(store)), reported: std::cell::Cell::new(0) };
+        s.account(env);
+        s
+    }
+
+    fn store(&self) -> Result<&Arc<Store>> {
+        self.inner.as_ref().ok_or_else(|| to_js(CoreError::invalid("this", "this store was freed")))
+    }
+
+    /// Brings the size reported to V8 up to date (best effort: never fails a call).
+    fn account(&self, env: &Env) {
+        let now = self.inner.as_ref().map_or(0, |s| i64::try_from(s.heap_estimate_bytes()).unwrap_or(i64::MAX));
+        let delta = now - self.reported.get();
+        if delta != 0 && env.adjust_external_memory(delta).is_ok() {
+            self.reported.set(now);
+        }
+    }
+}
+
+impl ObjectFinalize for NativeStore {
+    fn finalize(self, env: Env) -> Result<()> {
+        if self.reported.get() != 0 {
+            env.adjust_external_memory(-self.reported.get())?;
+        }
+        Ok(())
+    }
 }
 
 #[napi]
 impl NativeStore {
     /// Builds a store from a JSON object of settings (`{}` for the defaults).
     #[napi(constructor)]
-    pub fn new(config_json: String) -> Result<Self> {
-        Ok(NativeStore { inner: Arc::new(core(config_from_json(&config_json).and_then(Store::new))?) })
+    pub fn new(env: Env, config_json: String) -> Result<Self> {
+        Ok(NativeStore::wrap(&env, core(config_from_json(&config_json).and_then(Store::new))?))
     }
 
+    /// The bytes V8 counts as external memory right now, as N-API reports them
+    /// (`napi_adjust_external_memory(0)`): lets the tests see what stores report.
+    #[napi]
+    pub fn external_memory(env: Env) -> Result<f64> {
+        Ok(env.adjust_external_memory(0)? as f64)
+    }
+
+    /// Frees the store now (later calls throw); what it reported to V8 is given
+    /// back. Idempotent. In-flight async calls keep their own reference.
+    #[napi]
+    pub fn free(&mut self, env: Env) {
+        self.inner = None;
+        self.account(&env);
+    }
+
+    // Positional on purpose: the TypeScript surface owns the public shape and
+    // passes plain values, so no object is unpacked on the hot path.
+    #[allow(clippy::too_many_arguments)]
     #[napi]
     pub fn add(
         &self,
+        env: Env,
         embedding: Float32ArraySlice,
         text: String,
         weight: Option<f64>,
@@ -74,7 +129,9 @@ impl NativeStore {
         created_at: Option<f64>,
     ) -> Result<f64> {
         let options = core(add_options(weight, metadata_json.as_deref(), timeout_ms, created_at))?;
-        core(self.inner.add(&embedding, &text, options)).map(|id| id as f64)
+        let id = core(self.store()?.add(&embedding, &text, options))?;
+        self.account(&env);
+        Ok(id as f64)
     }
 
     #[napi(ts_return_type = "Promise<string>")]
@@ -89,13 +146,15 @@ impl NativeStore {
     ) -> Result<AsyncTask<JsonJob>> {
         let options = core(add_options(weight, metadata_json.as_deref(), timeout_ms, created_at))?;
         // One memcpy: the pool thread must not read JS memory.
-        let (store, v) = (self.inner.clone(), embedding.to_vec());
+        let (store, v) = (self.store()?.clone(), embedding.to_vec());
         Ok(job(move || store.add(&v, &text, options).map(|id| id.to_string())))
     }
 
+    #[allow(clippy::too_many_arguments)]
     #[napi]
     pub fn add_batch(
         &self,
+        env: Env,
         embeddings: Float32ArraySlice,
         texts: Vec<String>,
         weights: Option<Vec<f64>>,
@@ -105,7 +164,7 @@ impl NativeStore {
     ) -> Result<Vec<f64>> {
         let timeout = core(timeout_from_number(timeout_ms))?;
         let created = core(millis_from_numbers(created_at.as_deref(), "created_at"))?;
-        let ids = core(self.inner.add_batch_flat(
+        let ids = core(self.store()?.add_batch_flat(
             &embeddings,
             &texts,
             weights.as_deref(),
@@ -113,6 +172,7 @@ impl NativeStore {
             created.as_deref(),
             timeout,
         ))?;
+        self.account(&env);
         Ok(ids.into_iter().map(|id| id as f64).collect())
     }
 
@@ -128,7 +188,7 @@ impl NativeStore {
     ) -> Result<AsyncTask<JsonJob>> {
         let timeout = core(timeout_from_number(timeout_ms))?;
         let created = core(millis_from_numbers(created_at.as_deref(), "created_at"))?;
-        let (store, flat) = (self.inner.clone(), embeddings.to_vec());
+        let (store, flat) = (self.store()?.clone(), embeddings.to_vec());
         Ok(job(move || {
             store
                 .add_batch_flat(
@@ -146,58 +206,65 @@ impl NativeStore {
     /// The memory as JSON, or null for an unknown id.
     #[napi]
     pub fn get(&self, id: f64) -> Result<Option<String>> {
-        core(id_from_number(id).and_then(|id| self.inner.get_json(id)))
+        let s = self.store()?;
+        core(id_from_number(id).and_then(|id| s.get_json(id)))
     }
 
     #[napi]
-    pub fn delete(&self, id: f64) -> Result<()> {
-        core(id_from_number(id).and_then(|id| self.inner.delete(id)))
+    pub fn delete(&self, env: Env, id: f64) -> Result<()> {
+        let s = self.store()?;
+        core(id_from_number(id).and_then(|id| s.delete(id)))?;
+        self.account(&env);
+        Ok(())
     }
 
+    /// Number of memories; also brings the size reported to V8 up to date
+    /// (after async calls, which cannot report from the thread pool).
     #[napi]
-    pub fn size(&self) -> u32 {
-        u32::try_from(self.inner.len()).unwrap_or(u32::MAX)
+    pub fn size(&self, env: Env) -> Result<u32> {
+        self.account(&env);
+        Ok(u32::try_from(self.store()?.len()).unwrap_or(u32::MAX))
     }
 
     #[napi]
     pub fn retrieve(&self, query: Float32ArraySlice, options_json: String) -> Result<String> {
         let options = core(RetrieveOptions::from_json(&options_json))?;
-        core(self.inner.retrieve_json(&query, &options))
+        core(self.store()?.retrieve_json(&query, &options))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn retrieve_async(&self, query: Float32ArraySlice, options_json: String) -> Result<AsyncTask<JsonJob>> {
         let options = core(RetrieveOptions::from_json(&options_json))?;
-        let (store, q) = (self.inner.clone(), query.to_vec());
+        let (store, q) = (self.store()?.clone(), query.to_vec());
         Ok(job(move || store.retrieve_json(&q, &options)))
     }
 
     #[napi]
     pub fn context(&self, query: Float32ArraySlice, options_json: String) -> Result<String> {
         let options = core(ContextOptions::from_json(&options_json))?;
-        core(self.inner.context_json(&query, &options))
+        core(self.store()?.context_json(&query, &options))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn context_async(&self, query: Float32ArraySlice, options_json: String) -> Result<AsyncTask<JsonJob>> {
         let options = core(ContextOptions::from_json(&options_json))?;
-        let (store, q) = (self.inner.clone(), query.to_vec());
+        let (store, q) = (self.store()?.clone(), query.to_vec());
         Ok(job(move || store.context_json(&q, &options)))
     }
 
     #[napi]
-    pub fn health(&self) -> String {
-        self.inner.health_json()
+    pub fn health(&self) -> Result<String> {
+        Ok(self.store()?.health_json())
     }
 
     #[napi]
-    pub fn metrics(&self) -> String {
-        self.inner.metrics_json()
+    pub fn metrics(&self) -> Result<String> {
+        Ok(self.store()?.metrics_json())
     }
 
     #[napi]
-    pub fn prometheus(&self) -> String {
-        self.inner.prometheus()
+    pub fn prometheus(&self) -> Result<String> {
+        Ok(self.store()?.prometheus())
     }
 
     #[napi]
@@ -205,13 +272,13 @@ impl NativeStore {
         let level = Level::parse(&level).ok_or_else(|| {
             to_js(CoreError::invalid("level", "level must be DEBUG, INFO, WARNING, ERROR or CRITICAL"))
         })?;
-        self.inner.set_log_level(level);
+        self.store()?.set_log_level(level);
         Ok(())
     }
 
     #[napi]
-    pub fn log_level(&self) -> String {
-        self.inner.log_level().name().to_owned()
+    pub fn log_level(&self) -> Result<String> {
+        Ok(self.store()?.log_level().name().to_owned())
     }
 
     /// Sends each log line (JSON text) to `callback` on the JS thread, queued so
@@ -229,70 +296,75 @@ impl NativeStore {
                 }))
             }
         };
-        self.inner.set_log_sink(sink);
+        self.store()?.set_log_sink(sink);
         Ok(())
     }
 
     #[napi]
-    pub fn reset_breaker(&self) {
-        self.inner.reset_breaker();
+    pub fn reset_breaker(&self) -> Result<()> {
+        self.store()?.reset_breaker();
+        Ok(())
     }
 
     #[napi]
-    pub fn metabolism(&self) -> String {
-        to_json(&self.inner.metabolism())
+    pub fn metabolism(&self) -> Result<String> {
+        Ok(to_json(&self.store()?.metabolism()))
     }
 
     #[napi]
-    pub fn reset_metabolism(&self) {
-        self.inner.reset_metabolism();
+    pub fn reset_metabolism(&self) -> Result<()> {
+        self.store()?.reset_metabolism();
+        Ok(())
     }
 
     #[napi]
     pub fn resize_metabolism(&self, budget_tokens: f64) -> Result<()> {
-        core(budget_from_number(budget_tokens).and_then(|b| self.inner.resize_metabolism(b)))
+        let s = self.store()?;
+        core(budget_from_number(budget_tokens).and_then(|b| s.resize_metabolism(b)))
     }
 
     #[napi]
-    pub fn config(&self) -> String {
-        self.inner.config().to_json()
+    pub fn config(&self) -> Result<String> {
+        Ok(self.store()?.config().to_json())
     }
 
     /// A new store from snapshot bytes: the snapshot's settings with the
     /// default limits, or exactly `config_json` (a JSON object) when given.
     #[napi(factory)]
-    pub fn from_bytes(bytes: Uint8ArraySlice, config_json: Option<String>) -> Result<Self> {
+    pub fn from_bytes(env: Env, bytes: Uint8ArraySlice, config_json: Option<String>) -> Result<Self> {
         let config = core(config_json.as_deref().map(config_from_json).transpose())?;
         let store = core(Store::from_bytes_with(&bytes, config, ov_memory::clock::default_clock()))?;
-        Ok(NativeStore { inner: Arc::new(store) })
+        Ok(NativeStore::wrap(&env, store))
     }
 
     /// A new store from a snapshot file; `config_json` as for `from_bytes`.
     #[napi(factory)]
-    pub fn open(path: String, config_json: Option<String>) -> Result<Self> {
+    pub fn open(env: Env, path: String, config_json: Option<String>) -> Result<Self> {
         let config = core(config_json.as_deref().map(config_from_json).transpose())?;
-        Ok(NativeStore { inner: Arc::new(core(Store::open_with(path, config))?) })
+        Ok(NativeStore::wrap(&env, core(Store::open_with(path, config))?))
     }
 
     #[napi]
     pub fn to_bytes(&self) -> Result<Buffer> {
-        core(self.inner.to_bytes()).map(Buffer::from)
+        core(self.store()?.to_bytes()).map(Buffer::from)
     }
 
     #[napi]
-    pub fn load_bytes(&self, bytes: Uint8ArraySlice) -> Result<()> {
-        core(self.inner.load_bytes(&bytes))
+    pub fn load_bytes(&self, env: Env, bytes: Uint8ArraySlice) -> Result<()> {
+        core(self.store()?.load_bytes(&bytes))?;
+        self.account(&env);
+        Ok(())
     }
 
     #[napi]
     pub fn save(&self, path: String) -> Result<()> {
-        core(self.inner.save(path))
+        core(self.store()?.save(path))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn save_async(&self, path: String) -> AsyncTask<JsonJob> {
-        let store = self.inner.clone();
-        job(move || store.save(path).map(|()| "null".to_owned()))
+    pub fn save_async(&self, path: String) -> Result<AsyncTask<JsonJob>> {
+        let store = self.store()?.clone();
+        Ok(job(move || store.save(path).map(|()| "null".to_owned())))
     }
 
     #[napi]
@@ -300,17 +372,19 @@ impl NativeStore {
         let every = if path.is_none() { Ok(0) } else { budget_from_number(every_changes) };
         let every =
             core(every.map_err(|_| CoreError::invalid("everyChanges", "everyChanges must be a whole number >= 1")))?;
-        core(self.inner.set_autosave(path.map(std::path::PathBuf::from), every))
+        core(self.store()?.set_autosave(path.map(std::path::PathBuf::from), every))
     }
 
     #[napi]
-    pub fn load(&self, path: String) -> Result<()> {
-        core(self.inner.load(path))
+    pub fn load(&self, env: Env, path: String) -> Result<()> {
+        core(self.store()?.load(path))?;
+        self.account(&env);
+        Ok(())
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn load_async(&self, path: String) -> AsyncTask<JsonJob> {
-        let store = self.inner.clone();
-        job(move || store.load(path).map(|()| "null".to_owned()))
+    pub fn load_async(&self, path: String) -> Result<AsyncTask<JsonJob>> {
+        let store = self.store()?.clone();
+        Ok(job(move || store.load(path).map(|()| "null".to_owned())))
     }
 }

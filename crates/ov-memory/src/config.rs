@@ -51,6 +51,9 @@ pub struct Config {
     #[serde(alias = "maxNodes")]
     pub max_nodes: usize,
     /// Optional ceiling on [`crate::Store::memory_estimate_bytes`], in MiB.
+    /// In the browser build (wasm32, whose memory ends at 4 GiB) it defaults to
+    /// [`WASM_DEFAULT_MEMORY_MB`] and may not exceed [`WASM_MAX_MEMORY_MB`], so
+    /// a store reports RESOURCE_EXHAUSTION well before the module runs out.
     #[serde(alias = "maxMemoryMb")]
     pub max_memory_mb: Option<f64>,
     /// Most honeycomb neighbours per memory (default 6, 1..=64).
@@ -96,7 +99,7 @@ impl Default for Config {
         Config {
             embedding_dim: 768,
             max_nodes: 10_000,
-            max_memory_mb: None,
+            max_memory_mb: if cfg!(target_arch = "wasm32") { Some(WASM_DEFAULT_MEMORY_MB) } else { None },
             max_degree: 6,
             max_text_chars: 1_000_000,
             max_metadata_bytes: 64 * 1024,
@@ -113,6 +116,13 @@ impl Default for Config {
         }
     }
 }
+
+/// The default `max_memory_mb` of the browser build (wasm32).
+pub const WASM_DEFAULT_MEMORY_MB: f64 = 1024.0;
+/// The largest `max_memory_mb` the browser build accepts: the size estimate
+/// counts the data, and the process needs headroom for copies and the
+/// allocator within wasm32's 4 GiB.
+pub const WASM_MAX_MEMORY_MB: f64 = 2048.0;
 
 /// Largest accepted `embedding_dim`.
 pub const MAX_EMBEDDING_DIM: usize = 65_536;
@@ -132,6 +142,20 @@ impl Config {
         let config: Config = serde_json::from_value(value).map_err(invalid)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The memory ceiling in force: `max_memory_mb`, or in the browser build
+    /// [`WASM_DEFAULT_MEMORY_MB`] when none is set (wasm32 memory ends at 4 GiB).
+    pub fn effective_max_memory_mb(&self) -> Option<f64> {
+        self.max_memory_mb.or(if cfg!(target_arch = "wasm32") { Some(WASM_DEFAULT_MEMORY_MB) } else { None })
+    }
+
+    /// Parses a JSON object without validating it (snapshots validate what they use).
+    pub(crate) fn from_json_unchecked(text: &str) -> Result<Config> {
+        let value = crate::json::parse_object(text, "config")?;
+        serde_json::from_value(value).map_err(|e| {
+            Error::new(ErrorCode::InvalidData, format!("invalid config JSON: {e}")).with("field", "config")
+        })
     }
 
     /// This configuration with the resource limits of `limits`: `max_nodes`,
@@ -168,6 +192,13 @@ impl Config {
         if let Some(mb) = self.max_memory_mb {
             if !(mb.is_finite() && mb > 0.0) {
                 return Err(bad("max_memory_mb", "max_memory_mb must be finite and > 0".into()));
+            }
+            if cfg!(target_arch = "wasm32") && mb > WASM_MAX_MEMORY_MB {
+                return Err(bad(
+                    "max_memory_mb",
+                    format!("max_memory_mb is at most {WASM_MAX_MEMORY_MB} in the browser build (4 GiB of memory)"),
+                )
+                .with("got", mb));
             }
         }
         if !(1..=64).contains(&self.max_degree) {

@@ -190,6 +190,23 @@ impl Graph {
         self.nodes.len()
     }
 
+    /// Makes room for `n` more memories in the big collections (the vector slab,
+    /// the node records, the id index), or reports that the allocator cannot.
+    /// Capacity only: nothing visible changes. This is what turns running out
+    /// of memory (in a browser: wasm's 4 GiB) into RESOURCE_EXHAUSTION instead
+    /// of an abort.
+    pub(crate) fn try_reserve(&mut self, n: usize) -> Result<(), crate::Error> {
+        let oom = |what: &str| {
+            crate::Error::new(crate::ErrorCode::ResourceExhaustion, format!("out of memory while growing the {what}"))
+                .with("adding", n)
+        };
+        let floats = n.checked_mul(self.dim).ok_or_else(|| oom("vector slab"))?;
+        self.vectors.try_reserve(floats).map_err(|_| oom("vector slab"))?;
+        self.nodes.try_reserve(n).map_err(|_| oom("memory records"))?;
+        self.index.try_reserve(n).map_err(|_| oom("id index"))?;
+        Ok(())
+    }
+
     pub(crate) fn edge_count(&self) -> usize {
         self.edge_count
     }

@@ -148,6 +148,15 @@ impl Recorder {
         }
     }
 
+    /// Bytes the recorder itself holds (its histograms' counters and the health
+    /// window): the fixed cost of a store, whatever it holds.
+    pub fn heap_bytes(&self) -> u64 {
+        let g = self.inner.lock();
+        let hist = |h: &Histogram<u64>| (h.distinct_values() * std::mem::size_of::<u64>()) as u64;
+        let counters: u64 = hist(&g.overall) + g.ops.iter().map(|o| hist(&o.hist)).sum::<u64>();
+        counters + (g.window.len() * std::mem::size_of::<Bucket>()) as u64
+    }
+
     /// Records one finished call.
     pub fn record(&self, op: Op, latency_us: u64, outcome: Option<ErrorCode>, now_us: u64) {
         let mut g = self.inner.lock();

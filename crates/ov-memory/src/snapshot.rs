@@ -255,7 +255,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
 
     let config_text =
         std::str::from_utf8(s[0]).map_err(|_| corrupt("config", "utf8", "the configuration is not valid UTF-8"))?;
-    let config = Config::from_json(config_text)
+    // The file's behaviour settings, never its limits: those come from the
+    // store or the caller (a file must not decide how much it may grow, and a
+    // limit valid on one platform may not be on another).
+    let config = Config::from_json_unchecked(config_text)
+        .map(|c| c.with_limits_of(&Config::default()))
+        .and_then(|c| c.validate().map(|()| c))
         .map_err(|e| corrupt("config", "config", format!("the configuration is invalid: {}", e.message())))?;
     let dim = config.embedding_dim;
 
@@ -271,9 +276,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     let mut graph = Graph::new(dim, config.max_degree);
     let mut r = Reader { buf: s[2], pos: 0, section: "memories" };
     let n = r.count("memory count", MEMORY_FIXED_BYTES + 4 * dim)?;
-    if n > config.max_nodes {
-        return Err(corrupt("memories", "max_nodes", "more memories than max_nodes").with("count", n));
-    }
+    graph.try_reserve(n)?;
     let mut vector = vec![0f32; dim];
     for i in 0..n {
         let bad = |check: &str, what: &str| corrupt("memories", check, format!("memory #{i}: {what}")).with("index", i);
@@ -580,7 +583,7 @@ impl Store {
             c.validate()?;
         }
         let d = decode(bytes)?;
-        let config = config.unwrap_or_else(|| d.config.with_limits_of(&Config::default()));
+        let config = config.unwrap_or_else(|| d.config.clone());
         let store = Store::with_clock(config, clock)?;
         store.replace_state(d)?;
         Ok(store)
@@ -623,7 +626,7 @@ fn check_limits(limits: &Config, g: &Graph) -> Result<()> {
     if g.len() > limits.max_nodes {
         return Err(over("max_nodes", limits.max_nodes.into(), g.len().into()));
     }
-    if let Some(mb) = limits.max_memory_mb {
+    if let Some(mb) = limits.effective_max_memory_mb() {
         let limit = (mb * 1024.0 * 1024.0) as u64;
         if g.estimate_bytes() > limit {
             return Err(over("max_memory_mb", limit.into(), g.estimate_bytes().into()));

@@ -267,7 +267,7 @@ impl Store {
                 .with("current", n)
                 .with("adding", items.len()));
         }
-        if let Some(mb) = self.config.max_memory_mb {
+        if let Some(mb) = self.config.effective_max_memory_mb() {
             let limit = (mb * 1024.0 * 1024.0) as u64;
             // Edges are not planned yet: count the most they can add (max_degree each, both ends).
             let edges = (2 * crate::graph::EDGE_BYTES) * self.config.max_degree as u64;
@@ -291,6 +291,7 @@ impl Store {
     /// the plans (the only step that can fail, on the deadline) are made first.
     fn insert_all(&self, st: &mut State, items: Vec<Prepared>, deadline: &Deadline, op: Op) -> Result<Vec<u64>> {
         self.check_capacity(st, &items)?;
+        st.graph.try_reserve(items.len())?;
         let first = st.next_id;
         let ids: Vec<u64> = (0..items.len() as u64).map(|i| first + i).collect();
         let inv: Vec<f32> = items.iter().map(|p| crate::graph::inv_norm(p.norm)).collect();
@@ -504,11 +505,18 @@ impl Store {
         self.state.read().graph.estimate_bytes()
     }
 
+    /// A host's view of the memory this store holds: the size estimate of its
+    /// memories plus the fixed cost of its metrics (latency histograms, the
+    /// health window). The Node front-end reports it to V8's garbage collector.
+    pub fn heap_estimate_bytes(&self) -> u64 {
+        self.memory_estimate_bytes() + self.recorder.heap_bytes()
+    }
+
     fn capacity_pct(&self, st: &State) -> f64 {
         let nodes = st.graph.len() as f64 * 100.0 / self.config.max_nodes as f64;
         let mem = self
             .config
-            .max_memory_mb
+            .effective_max_memory_mb()
             .map_or(0.0, |mb| st.graph.estimate_bytes() as f64 * 100.0 / (mb * 1024.0 * 1024.0));
         nodes.max(mem)
     }

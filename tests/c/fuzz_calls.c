@@ -1,0 +1,399 @@
+/* A call-sequence fuzzer for the C ABI: random valid and invalid calls of
+ * every entry point on a few stores, with the engine's promises checked from
+ * outside after every call:
+ *   - no call returns INTERNAL, and a failed call changes nothing;
+ *   - count = memories added - memories deleted (a model of the live ids);
+ *   - every id that retrieve, context or hubs returns is live;
+ *   - the health report is complete JSON under 512 bytes with a known status;
+ *   - loading corrupted snapshot bytes is MEMORY_CORRUPTION and changes nothing.
+ * Built with AddressSanitizer + UBSan, so memory errors end the run too.
+ * Usage: fuzz_calls SECONDS [SEED]. A failure prints the seed and the step. */
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ov_memory.h"
+
+#define DIM 6
+#define MAX_LIVE 4096
+
+static uint64_t rng;
+static unsigned long step;
+static unsigned long seed;
+static int failures;
+
+static uint64_t rnd(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+static unsigned pick(unsigned n) { return (unsigned)(rnd() % n); }
+
+/* The model: which ids are live. */
+static uint64_t live[MAX_LIVE];
+static size_t nlive;
+static uint64_t max_id_seen; /* over every store: a loaded file may come from an earlier one */
+static int reloaded;         /* a load succeeded: the contents were replaced */
+
+static int is_live(uint64_t id) {
+    for (size_t i = 0; i < nlive; i++)
+        if (live[i] == id) return 1;
+    return 0;
+}
+static void model_add(uint64_t id) {
+    if (id > max_id_seen) max_id_seen = id;
+    if (nlive < MAX_LIVE) live[nlive++] = id;
+}
+static void model_del(uint64_t id) {
+    for (size_t i = 0; i < nlive; i++)
+        if (live[i] == id) {
+            live[i] = live[--nlive];
+            return;
+        }
+}
+
+#define EXPECT(cond, what)                                                                          \
+    do {                                                                                            \
+        if (!(cond)) {                                                                              \
+            char msg_[256];                                                                         \
+            ov_last_error_message(msg_, sizeof msg_);                                               \
+            fprintf(stderr, "fuzz_calls: seed %lu step %lu: %s (%s) [last error: %s]\n", seed, step, \
+                    what, #cond, msg_);                                                             \
+            failures++;                                                                             \
+        }                                                                                           \
+    } while (0)
+
+static void expect_status(OvStatus s, const char *what) {
+    EXPECT(s != OV_STATUS_INTERNAL, what);
+    EXPECT(s <= OV_STATUS_INTERNAL, what);
+}
+
+/* A random vector: mostly good, sometimes NaN, infinite, zero, subnormal or huge. */
+static int random_vector(float *v) {
+    for (int i = 0; i < DIM; i++) v[i] = (float)((int)pick(2001) - 1000) / 1000.0f;
+    v[0] += 1.1f;
+    switch (pick(12)) {
+    case 0: v[pick(DIM)] = NAN; return 0;
+    case 1: v[pick(DIM)] = INFINITY; return 0;
+    case 2: memset(v, 0, sizeof(float) * DIM); return 0;
+    case 3: for (int i = 0; i < DIM; i++) v[i] = 1e-40f; return 0;
+    case 4: v[pick(DIM)] = 3e38f; return 0;
+    default: return 1;
+    }
+}
+
+static const char *random_text(int *ok) {
+    static const char *good[] = {"the user prefers tea", "standup moved to 10:30", "żółw 🐢", "x",
+                                 "quote \" backslash \\ newline \n"};
+    static const char *bad[] = {"", "   \t\n", "\xff\xfe broken utf-8"};
+    if (pick(8) == 0) {
+        *ok = 0;
+        return bad[pick(3)];
+    }
+    *ok = 1;
+    return good[pick(5)];
+}
+
+static const char *random_options(int *ok) {
+    static const char *good[] = {"{}", "{\"top_k\": 3}", "{\"top_k\": 1, \"alpha\": 1}", "{\"alpha\": 0}",
+                                 "{\"now\": 1700000000000}", "{\"timeout_ms\": 1000}", "{\"scoring\": \"product\"}"};
+    static const char *bad[] = {"", "null", "[]", "{", "{\"top_k\": 0}", "{\"alpha\": 2}", "{\"nope\": 1}",
+                                "{\"top_k\": 1, \"top_k\": 2}", "{\"now\": -1}", "{\"timeout_ms\": 0}"};
+    if (pick(4) == 0) {
+        *ok = 0;
+        return bad[pick(sizeof bad / sizeof *bad)];
+    }
+    *ok = 1;
+    return good[pick(sizeof good / sizeof *good)];
+}
+
+static void check_health(OVMemoryProduction *m) {
+    char buf[512];
+    size_t need = ov_memory_get_health(m, buf, sizeof buf);
+    EXPECT(need > 0 && need < sizeof buf, "health fits 512 bytes");
+    cJSON *h = cJSON_Parse(buf);
+    EXPECT(h != NULL, "health is JSON");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(h, "status");
+    EXPECT(cJSON_IsString(st) && (!strcmp(st->valuestring, "HEALTHY") || !strcmp(st->valuestring, "WARNING") ||
+                                  !strcmp(st->valuestring, "CRITICAL")),
+           "health status");
+    cJSON_Delete(h);
+}
+
+static void check_ids(const uint64_t *ids, size_t n, const char *what) {
+    for (size_t i = 0; i < n; i++) EXPECT(is_live(ids[i]), what);
+}
+
+static void check_json_ids(const char *json, const char *array_key, const char *what) {
+    cJSON *doc = cJSON_Parse(json);
+    EXPECT(doc != NULL, what);
+    const cJSON *arr = array_key ? cJSON_GetObjectItemCaseSensitive(doc, array_key) : doc;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+        EXPECT(cJSON_IsNumber(id) && is_live((uint64_t)id->valuedouble), what);
+    }
+    cJSON_Delete(doc);
+}
+
+static void one_call(OVMemoryProduction *m, const char *path) {
+    float v[DIM];
+    int vok = random_vector(v), tok = 1, ook = 1;
+    size_t before = ov_memory_count(m);
+    OvStatus s;
+    switch (pick(22)) {
+    case 0: case 1: case 2: { /* add_f32 */
+        const char *t = random_text(&tok);
+        double w = pick(10) == 0 ? (pick(2) ? -1.0 : NAN) : 0.5 + pick(3);
+        const char *meta = pick(6) == 0 ? "[1]" : pick(3) == 0 ? "{\"k\": {\"n\": 1}}" : NULL;
+        uint64_t id = 0;
+        size_t len = pick(10) == 0 ? DIM + 1 : DIM;
+        s = ov_memory_add_f32(m, v, len, t, w, meta, &id);
+        expect_status(s, "add_f32");
+        int valid = vok && tok && w > 0 && (!meta || meta[0] == '{') && len == DIM;
+        if (s == OV_STATUS_OK) {
+            EXPECT(valid, "invalid add accepted");
+            EXPECT(!is_live(id), "fresh id");
+            model_add(id);
+        } else EXPECT(!valid || s == OV_STATUS_RESOURCE_EXHAUSTION || s == OV_STATUS_CIRCUIT_OPEN, "valid add rejected");
+        break;
+    }
+    case 3: { /* add_with */
+        static const char *opts[] = {NULL, "{}", "{\"weight\": 2}", "{\"created_at\": 1600000000000}",
+                                     "{\"metadata\": {\"a\": 1}}", "{\"created_at\": -1}", "{\"weight\": 0}",
+                                     "{\"bogus\": true}", "[]", "{\"metadata\": 3}"};
+        unsigned k = pick(10);
+        const char *t = random_text(&tok);
+        uint64_t id = 0;
+        s = ov_memory_add_with(m, v, DIM, t, opts[k], &id);
+        expect_status(s, "add_with");
+        if (s == OV_STATUS_OK) {
+            EXPECT(vok && tok && k < 5, "invalid add_with accepted");
+            model_add(id);
+        }
+        break;
+    }
+    case 4: { /* add_batch */
+        size_t count = pick(4);
+        float flat[4 * DIM];
+        int all_ok = 1;
+        for (size_t i = 0; i < count; i++) all_ok &= random_vector(flat + i * DIM);
+        const char *texts[4];
+        for (size_t i = 0; i < count; i++) {
+            texts[i] = random_text(&tok);
+            all_ok &= tok;
+        }
+        uint64_t ids[4];
+        s = ov_memory_add_batch(m, count ? flat : NULL, count, DIM, count ? texts : NULL, NULL, NULL, ids);
+        expect_status(s, "add_batch");
+        if (s == OV_STATUS_OK) {
+            EXPECT(all_ok && count > 0, "invalid batch accepted");
+            for (size_t i = 0; i < count; i++) model_add(ids[i]);
+        }
+        break;
+    }
+    case 5: case 6: { /* delete: live or not */
+        uint64_t id = nlive && pick(3) ? live[pick((unsigned)nlive)] : rnd() % 100000;
+        int was = is_live(id);
+        s = ov_memory_delete(m, id);
+        expect_status(s, "delete");
+        if (s == OV_STATUS_OK) {
+            EXPECT(was, "deleted a dead id");
+            model_del(id);
+        } else EXPECT(!was || s == OV_STATUS_CIRCUIT_OPEN, "live id not deleted");
+        break;
+    }
+    case 7: { /* get */
+        uint64_t id = nlive && pick(2) ? live[pick((unsigned)nlive)] : rnd() % 100000;
+        OvMemoryRecord *r = NULL;
+        s = ov_memory_get(m, id, pick(20) ? &r : NULL);
+        expect_status(s, "get");
+        if (s == OV_STATUS_OK) {
+            EXPECT(is_live(id) && r && r->id == id && r->embedding_len == DIM, "get");
+            ov_memory_record_free(r);
+        }
+        break;
+    }
+    case 8: case 9: { /* retrieve */
+        size_t top_k = pick(12), capacity = pick(12);
+        double alpha = pick(10) == 0 ? (pick(2) ? NAN : 1.5) : (double)pick(101) / 100.0;
+        uint64_t ids[16];
+        double scores[16];
+        size_t n = 99;
+        s = ov_memory_retrieve(m, v, DIM, top_k, alpha, ids, scores, capacity, &n);
+        expect_status(s, "retrieve");
+        if (s == OV_STATUS_OK) {
+            EXPECT(vok && top_k >= 1 && capacity >= top_k && alpha >= 0 && alpha <= 1, "invalid retrieve accepted");
+            EXPECT(n <= top_k && n <= nlive, "retrieve count");
+            check_ids(ids, n, "retrieved id is live");
+            for (size_t i = 0; i < n; i++) EXPECT(!isnan(scores[i]), "score is a number");
+        }
+        break;
+    }
+    case 10: { /* retrieve_json */
+        const char *o = random_options(&ook);
+        int with = pick(5) != 0;
+        char *j = ov_memory_retrieve_json(m, v, DIM, with ? o : NULL);
+        expect_status(ov_last_error_code(), "retrieve_json");
+        EXPECT(!j || (vok && (ook || !with)), "invalid retrieve_json accepted");
+        if (j) check_json_ids(j, NULL, "retrieve_json id is live");
+        ov_string_free(j);
+        break;
+    }
+    case 11: { /* context */
+        const char *o = random_options(&ook);
+        int with = pick(3) == 0;
+        size_t budget = pick(10) == 0 ? 0 : 1 + pick(400);
+        char *j = ov_memory_context_json(m, v, DIM, budget, with ? o : NULL);
+        expect_status(ov_last_error_code(), "context");
+        EXPECT(!j || (vok && budget > 0 && (ook || !with)), "invalid context accepted");
+        if (j) check_json_ids(j, "items", "context id is live");
+        ov_string_free(j);
+        break;
+    }
+    case 12: { /* hubs */
+        uint64_t ids[8];
+        size_t n = 0;
+        s = ov_memory_hubs(m, ids, pick(9), &n);
+        expect_status(s, "hubs");
+        if (s == OV_STATUS_OK) check_ids(ids, n, "hub is live");
+        break;
+    }
+    case 13: { /* snapshot bytes: round trip, or corrupted */
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        s = ov_memory_to_bytes(m, &bytes, &len);
+        expect_status(s, "to_bytes");
+        if (s != OV_STATUS_OK) break;
+        size_t orig = len;
+        int corrupt = pick(2);
+        if (corrupt) {
+            if (pick(2)) bytes[pick((unsigned)len)] ^= (uint8_t)(1 + pick(255));
+            else len = pick((unsigned)len);
+        }
+        s = ov_memory_load_bytes(m, bytes, len);
+        expect_status(s, "load_bytes");
+        if (corrupt) EXPECT(s != OV_STATUS_OK, "corrupt bytes loaded");
+        else EXPECT(s == OV_STATUS_OK || s == OV_STATUS_CIRCUIT_OPEN, "round trip");
+        if (!corrupt && s == OV_STATUS_OK) EXPECT(ov_memory_count(m) == before, "a round trip keeps every memory");
+        OVMemoryProduction *copy = ov_memory_from_bytes(bytes, len);
+        EXPECT(corrupt ? copy == NULL : copy != NULL, "from_bytes");
+        if (copy) EXPECT(ov_memory_count(copy) == before, "copy holds every memory");
+        ov_memory_destroy(copy);
+        ov_bytes_free(bytes, orig);
+        break;
+    }
+    case 14: { /* files */
+        int load = pick(2);
+        s = load ? ov_memory_load(m, pick(4) ? path : "/nonexistent/ov.snap") : ov_memory_save(m, path);
+        expect_status(s, "save/load");
+        reloaded = load && s == OV_STATUS_OK;
+        break;
+    }
+    case 15: /* metabolism */
+        s = pick(3) ? ov_memory_metabolism_resize(m, pick(4) == 0 ? 0 : 1 + pick(100000)) : ov_memory_metabolism_reset(m);
+        expect_status(s, "metabolism");
+        ov_string_free(ov_memory_metabolism_json(m));
+        break;
+    case 16: /* log settings: never a console sink, the fuzzer would flood it */
+        s = ov_memory_set_log_level(m, pick(7));
+        expect_status(s, "set_log_level");
+        s = ov_memory_set_log_sink(m, pick(2) ? 0 : 3 + pick(5));
+        expect_status(s, "set_log_sink");
+        break;
+    case 17: /* breaker */
+        s = ov_memory_reset_breaker(m);
+        EXPECT(s == OV_STATUS_OK, "reset_breaker");
+        break;
+    case 18: { /* last error readers with small buffers */
+        char small[8];
+        (void)ov_last_error_message(small, pick(8));
+        (void)ov_last_error_context(small, pick(8));
+        (void)ov_status_name(pick(12));
+        break;
+    }
+    case 19: { /* metrics and Prometheus */
+        char *j = ov_memory_metrics_json(m);
+        EXPECT(j != NULL, "metrics");
+        cJSON *doc = j ? cJSON_Parse(j) : NULL;
+        const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(doc, "node_count");
+        EXPECT(cJSON_IsNumber(nodes) && (size_t)nodes->valuedouble == before, "node_count = count");
+        cJSON_Delete(doc);
+        ov_string_free(j);
+        ov_string_free(ov_memory_prometheus(m));
+        break;
+    }
+    case 20: { /* NULL and misuse of every pointer */
+        uint64_t id;
+        size_t n;
+        EXPECT(ov_memory_add_f32(NULL, v, DIM, "x", 1, NULL, &id) == OV_STATUS_INVALID_DATA, "NULL store");
+        EXPECT(ov_memory_add_f32(m, NULL, DIM, "x", 1, NULL, &id) == OV_STATUS_INVALID_DATA, "NULL vector");
+        EXPECT(ov_memory_add_f32(m, v, DIM, NULL, 1, NULL, &id) == OV_STATUS_INVALID_DATA, "NULL text");
+        EXPECT(ov_memory_add_f32(m, v, DIM, "x", 1, NULL, NULL) == OV_STATUS_INVALID_DATA, "NULL id_out");
+        EXPECT(ov_memory_retrieve(m, v, DIM, 1, 0.5, NULL, NULL, 1, NULL) == OV_STATUS_INVALID_DATA, "NULL count");
+        EXPECT(ov_memory_retrieve(m, v, (size_t)pick(1000) + DIM + 1, 1, 0.5, NULL, NULL, 1, &n) ==
+                   OV_STATUS_INVALID_DATA, "long length is checked before reading");
+        EXPECT(ov_memory_get_health(NULL, NULL, 0) == 0, "NULL health");
+        ov_memory_destroy(NULL);
+        ov_string_free(NULL);
+        ov_memory_record_free(NULL);
+        break;
+    }
+    default: /* health: never blocked */
+        check_health(m);
+        break;
+    }
+    /* A failed call changes nothing; a successful one changes what the model says. */
+    size_t after = ov_memory_count(m);
+    if (reloaded) {
+        /* A snapshot file replaced the contents (ids and counter included): rebuild the model. */
+        reloaded = 0;
+        nlive = 0;
+        for (uint64_t id = 1; id <= max_id_seen && nlive < after; id++) {
+            OvMemoryRecord *r = NULL;
+            if (ov_memory_get(m, id, &r) == OV_STATUS_OK) {
+                model_add(id);
+                ov_memory_record_free(r);
+            }
+        }
+        EXPECT(nlive == after, "the loaded ids are all found");
+    }
+    EXPECT(after == nlive, "count = adds - deletes");
+}
+
+int main(int argc, char **argv) {
+    double seconds = argc > 1 ? atof(argv[1]) : 5.0;
+    seed = argc > 2 ? strtoul(argv[2], NULL, 10) : (unsigned long)time(NULL) ^ ((unsigned long)getpid() << 16);
+    rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)seed * 0x2545F4914F6CDD1Dull);
+    if (rng == 0) rng = 1;
+    char path[] = "/tmp/ov-fuzz-calls-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd >= 0) close(fd);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    unsigned long stores = 0;
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >= seconds || failures > 20) break;
+        /* A fresh store every few thousand calls, with a short breaker so it recovers. */
+        OVMemoryProduction *m = ov_memory_create_with_config(
+            "{\"embedding_dim\": 6, \"max_nodes\": 300, \"max_degree\": 3, \"breaker\": {\"open_ms\": 5}}");
+        if (!m) return 2;
+        stores++;
+        nlive = 0;
+        for (int i = 0; i < 3000 && failures <= 20; i++, step++) one_call(m, path);
+        check_health(m);
+        ov_memory_destroy(m);
+    }
+    unlink(path);
+    printf("fuzz_calls: seed %lu, %lu calls on %lu stores in %.0f s\n", seed, step, stores, seconds);
+    printf("fuzz_calls: %d passed, %d failed\n", failures == 0 ? 1 : 0, failures == 0 ? 0 : 1);
+    return failures == 0 ? 0 : 1;
+}
