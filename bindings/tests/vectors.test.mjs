@@ -22,6 +22,7 @@ function run(store, step) {
       return store.add(Float32Array.from(step.embedding.map(num)), step.text, {
         weight: step.weight === undefined ? undefined : num(step.weight),
         metadata: step.metadata,
+        createdAt: step.created_at,
       })
     case 'get': {
       const m = store.get(step.id)
@@ -62,6 +63,7 @@ for (const file of files) {
       if ('text' in want) assert.equal(r.ok.text, want.text, `step ${i}: text`)
       if ('weight' in want) assert.equal(r.ok.weight, want.weight, `step ${i}: weight`)
       if ('metadata' in want) assert.deepEqual(r.ok.metadata, want.metadata, `step ${i}: metadata`)
+      if ('created_at' in want) assert.equal(r.ok.created_at, want.created_at, `step ${i}: created_at`)
       if ('embedding' in want) assert.deepEqual(r.ok.embedding, Float32Array.from(want.embedding), `step ${i}: embedding`)
     }
   })

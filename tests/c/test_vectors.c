@@ -60,9 +60,22 @@ static void run_step(OVMemoryProduction *m, const cJSON *step, const char *file,
         const cJSON *meta = cJSON_GetObjectItemCaseSensitive(step, "metadata");
         char *meta_json = meta ? cJSON_PrintUnformatted(meta) : NULL;
         uint64_t got = 0;
-        OvStatus s = ov_memory_add_f32(m, v, (size_t)n,
-                                       cJSON_GetObjectItemCaseSensitive(step, "text")->valuestring,
-                                       w ? num(w) : 1.0, meta_json, &got);
+        const cJSON *created = cJSON_GetObjectItemCaseSensitive(step, "created_at");
+        const char *text = cJSON_GetObjectItemCaseSensitive(step, "text")->valuestring;
+        OvStatus s;
+        if (created) {
+            /* The options form: weight, metadata and created_at in one JSON object. */
+            cJSON *o = cJSON_CreateObject();
+            if (w) cJSON_AddNumberToObject(o, "weight", num(w));
+            if (meta) cJSON_AddItemToObject(o, "metadata", cJSON_Duplicate(meta, 1));
+            cJSON_AddNumberToObject(o, "created_at", created->valuedouble);
+            char *opts = cJSON_PrintUnformatted(o);
+            s = ov_memory_add_with(m, v, (size_t)n, text, opts, &got);
+            free(opts);
+            cJSON_Delete(o);
+        } else {
+            s = ov_memory_add_f32(m, v, (size_t)n, text, w ? num(w) : 1.0, meta_json, &got);
+        }
         check_status(s, expect, file, i);
         const cJSON *want = cJSON_GetObjectItemCaseSensitive(expect, "id");
         if (want) check(got == (uint64_t)want->valuedouble, file, i, "id");
@@ -77,6 +90,8 @@ static void run_step(OVMemoryProduction *m, const cJSON *step, const char *file,
             if (t) check(strcmp(r->text, t->valuestring) == 0, file, i, "text");
             const cJSON *w = cJSON_GetObjectItemCaseSensitive(expect, "weight");
             if (w) check(fabs(r->weight - num(w)) < 1e-12, file, i, "weight");
+            const cJSON *created = cJSON_GetObjectItemCaseSensitive(expect, "created_at");
+            if (created) check(r->created_at_ms == (int64_t)created->valuedouble, file, i, "created_at");
             const cJSON *meta = cJSON_GetObjectItemCaseSensitive(expect, "metadata");
             if (meta && cJSON_IsNull(meta)) check(r->metadata_json == NULL, file, i, "metadata null");
             if (meta && cJSON_IsObject(meta)) {

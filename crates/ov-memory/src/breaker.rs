@@ -411,4 +411,13 @@ mod tests {
         assert!(b.acquire(S).is_err(), "one probe at a time");
         assert_eq!(b.finish(p, None, S), Some(Transition::Closed));
     }
+
+    #[test]
+    fn extreme_open_ms_saturates_instead_of_overflowing() {
+        let b = Breaker::new(BreakerConfig { failure_threshold: 1, open_ms: u64::MAX, half_open_probes: 1 });
+        fail(&b, ErrorCode::Io, u64::MAX - 5);
+        let s = b.snapshot(u64::MAX);
+        assert_eq!(s.state, BreakerState::Open);
+        assert!(b.acquire(u64::MAX).is_err(), "stays open for as long as it was told");
+    }
 }

@@ -54,7 +54,8 @@ pub fn run_step(store: &Store, step: &Value) -> Result<Value, ov_memory::Error> 
             store.add(&e, step["text"].as_str().unwrap(), opts).map(|id| serde_json::json!({ "id": id }))
         }
         "get" => store.get(step["id"].as_u64().unwrap()).map(|m| {
-            serde_json::json!({ "text": m.text, "weight": m.weight, "metadata": m.metadata, "embedding": m.embedding })
+            serde_json::json!({ "text": m.text, "weight": m.weight, "metadata": m.metadata, "embedding": m.embedding,
+                                "created_at": m.created_at })
         }),
         "delete" => store.delete(step["id"].as_u64().unwrap()).map(|_| serde_json::json!({})),
         "count" => Ok(serde_json::json!({ "count": store.len() })),
