@@ -20,10 +20,10 @@ export interface NativeStoreLike {
   get(id: number): string | null | undefined
   delete(id: number): void
   size(): number
-  retrieve(query: Float32Array, optionsJson: string): string
-  retrieveAsync?(query: Float32Array, optionsJson: string): Promise<string>
-  context(query: Float32Array, optionsJson: string): string
-  contextAsync?(query: Float32Array, optionsJson: string): Promise<string>
+  retrieve(query: Float32Array | null, optionsJson: string): string
+  retrieveAsync?(query: Float32Array | null, optionsJson: string): Promise<string>
+  context(query: Float32Array | null, optionsJson: string): string
+  contextAsync?(query: Float32Array | null, optionsJson: string): Promise<string>
   health(): string
   metrics(): string
   prometheus(): string
@@ -160,6 +160,12 @@ function kind(v: unknown): string {
   if (Array.isArray(v)) return 'array'
   if (ArrayBuffer.isView(v)) return v.constructor.name
   return typeof v
+}
+
+/** A query vector, or null for a text-only query (`options.text`). */
+function toQuery(v: unknown, owned = false): Float32Array | null {
+  if (v === null || v === undefined) return null
+  return owned ? toOwnedVector(v, 'query') : toVector(v, 'query')
 }
 
 function toVector(v: unknown, field: string): Float32Array {
@@ -310,12 +316,18 @@ export interface Memory {
   neighbors: number[]
 }
 
-/** A score and its factors (SPEC §3). */
+/** A score and its parts. */
 export interface Score {
-  /** Semantic resonance max(0, cos). */
+  /** Semantic relevance max(0, cos) (0 without a query vector). */
   S: number
-  /** Centrality. */
+  /** Lexical relevance, BM25 (0 without a query text). */
+  L: number
+  /** Centrality (reported). */
   C: number
+  /** Graph activation from strongly relevant neighbours, in [0, 1]. */
+  G: number
+  /** Relevance: the per-query standardised fusion of S and L. */
+  rel: number
   /** Recency exp(-age/τ). */
   R: number
   /** Weight. */
@@ -329,6 +341,8 @@ export interface Hit {
   id: number
   text: string
   metadata: Record<string, unknown> | null
+  /** Unix ms. */
+  created_at: number
   score: Score
 }
 
@@ -344,6 +358,10 @@ export interface RetrieveOptions {
   scoring?: 'geometric' | 'product'
   /** Score as of this time, Unix ms (default: now): recency is measured up to it. */
   now?: number
+  /** The query's text for lexical relevance (BM25); with a null query vector it is the whole query. */
+  text?: string
+  /** Weight of semantic relevance in the fusion, in [0, 1] (default: the store's, 0.65). */
+  hybridWeight?: number
 }
 
 /** Options of `context`. */
@@ -362,11 +380,21 @@ export interface ContextOptions {
   separator?: string
   /** Score as of this time, Unix ms (default: now). */
   now?: number
+  /** The query's text for lexical relevance. */
+  text?: string
+  /** Weight of semantic relevance in the fusion (default: the store's). */
+  hybridWeight?: number
+  /** The floor: this many best memories are always taken while they fit (default 3). */
+  minItems?: number
+  /** Most memories in one context (default 8). */
+  maxItems?: number
+  /** Prefix each item with its date, `[2023-05-08] ` (default true). */
+  includeDates?: boolean
 }
 
 /** One injected memory. */
 export interface ContextItem extends Hit {
-  trigger: 'resonance' | 'bridge' | 'metabolic'
+  trigger: 'floor' | 'resonance' | 'bridge' | 'metabolic'
   hops: number
   tokens: number
 }
@@ -717,15 +745,15 @@ export class MemoryStore {
   }
 
   /** The best memories for `query` by the score P (SPEC §3), best first. */
-  retrieve(query: Vector, options: RetrieveOptions = {}): Hit[] {
-    return guard(() => JSON.parse(this.#n.retrieve(toVector(query, 'query'), toOptionsJson(options))) as Hit[])
+  retrieve(query: Vector | null, options: RetrieveOptions = {}): Hit[] {
+    return guard(() => JSON.parse(this.#n.retrieve(toQuery(query), toOptionsJson(options))) as Hit[])
   }
 
   /** `retrieve` off the event loop. */
-  retrieveAsync(query: Vector, options: RetrieveOptions = {}): Promise<Hit[]> {
+  retrieveAsync(query: Vector | null, options: RetrieveOptions = {}): Promise<Hit[]> {
     return guardAsync(async () => {
       const n = this.#n
-      const q = n.retrieveAsync ? toVector(query, 'query') : toOwnedVector(query, 'query')
+      const q = toQuery(query, !n.retrieveAsync)
       const o = toOptionsJson(options)
       if (n.retrieveAsync) return JSON.parse(await n.retrieveAsync(q, o)) as Hit[]
       await Promise.resolve()
@@ -734,15 +762,15 @@ export class MemoryStore {
   }
 
   /** Assembles a context for `query` within a token budget (SPEC §4). */
-  context(query: Vector, options: ContextOptions = {}): ContextResult {
-    return guard(() => JSON.parse(this.#n.context(toVector(query, 'query'), toOptionsJson(options))) as ContextResult)
+  context(query: Vector | null, options: ContextOptions = {}): ContextResult {
+    return guard(() => JSON.parse(this.#n.context(toQuery(query), toOptionsJson(options))) as ContextResult)
   }
 
   /** `context` off the event loop. */
-  contextAsync(query: Vector, options: ContextOptions = {}): Promise<ContextResult> {
+  contextAsync(query: Vector | null, options: ContextOptions = {}): Promise<ContextResult> {
     return guardAsync(async () => {
       const n = this.#n
-      const q = n.contextAsync ? toVector(query, 'query') : toOwnedVector(query, 'query')
+      const q = toQuery(query, !n.contextAsync)
       const o = toOptionsJson(options)
       if (n.contextAsync) return JSON.parse(await n.contextAsync(q, o)) as ContextResult
       await Promise.resolve()

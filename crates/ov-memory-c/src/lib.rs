@@ -436,7 +436,7 @@ pub unsafe extern "C" fn ov_memory_retrieve_json(
     value_call(std::ptr::null_mut(), || {
         // SAFETY: caller contract of each argument, as documented above.
         let s = unsafe { store(m) }?;
-        let q = unsafe { vector(query, len, s, "query") }?;
+        let q = if query.is_null() && len == 0 { None } else { Some(unsafe { vector(query, len, s, "query") }?) };
         let options = match unsafe { opt_c_str(options_json, "options_json") }? {
             Some(text) => RetrieveOptions::from_json(text)?,
             None => RetrieveOptions::default(),
@@ -465,7 +465,7 @@ pub unsafe extern "C" fn ov_memory_context_json(
     value_call(std::ptr::null_mut(), || {
         // SAFETY: caller contract of each argument, as documented above.
         let s = unsafe { store(m) }?;
-        let q = unsafe { vector(query, len, s, "query") }?;
+        let q = if query.is_null() && len == 0 { None } else { Some(unsafe { vector(query, len, s, "query") }?) };
         let mut options = match unsafe { opt_c_str(options_json, "options_json") }? {
             Some(text) => ContextOptions::from_json(text)?,
             None => ContextOptions::default(),

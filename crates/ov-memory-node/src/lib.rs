@@ -227,29 +227,29 @@ impl NativeStore {
     }
 
     #[napi]
-    pub fn retrieve(&self, query: Float32ArraySlice, options_json: String) -> Result<String> {
+    pub fn retrieve(&self, query: Option<Float32ArraySlice>, options_json: String) -> Result<String> {
         let options = core(RetrieveOptions::from_json(&options_json))?;
-        core(self.store()?.retrieve_json(&query, &options))
+        core(self.store()?.retrieve_json(query.as_deref(), &options))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn retrieve_async(&self, query: Float32ArraySlice, options_json: String) -> Result<AsyncTask<JsonJob>> {
+    pub fn retrieve_async(&self, query: Option<Float32ArraySlice>, options_json: String) -> Result<AsyncTask<JsonJob>> {
         let options = core(RetrieveOptions::from_json(&options_json))?;
-        let (store, q) = (self.store()?.clone(), query.to_vec());
-        Ok(job(move || store.retrieve_json(&q, &options)))
+        let (store, q) = (self.store()?.clone(), query.map(|q| q.to_vec()));
+        Ok(job(move || store.retrieve_json(q.as_deref(), &options)))
     }
 
     #[napi]
-    pub fn context(&self, query: Float32ArraySlice, options_json: String) -> Result<String> {
+    pub fn context(&self, query: Option<Float32ArraySlice>, options_json: String) -> Result<String> {
         let options = core(ContextOptions::from_json(&options_json))?;
-        core(self.store()?.context_json(&query, &options))
+        core(self.store()?.context_json(query.as_deref(), &options))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn context_async(&self, query: Float32ArraySlice, options_json: String) -> Result<AsyncTask<JsonJob>> {
+    pub fn context_async(&self, query: Option<Float32ArraySlice>, options_json: String) -> Result<AsyncTask<JsonJob>> {
         let options = core(ContextOptions::from_json(&options_json))?;
-        let (store, q) = (self.store()?.clone(), query.to_vec());
-        Ok(job(move || store.context_json(&q, &options)))
+        let (store, q) = (self.store()?.clone(), query.map(|q| q.to_vec()));
+        Ok(job(move || store.context_json(q.as_deref(), &options)))
     }
 
     #[napi]

@@ -155,14 +155,14 @@ impl NativeStore {
         u32::try_from(self.inner.len()).unwrap_or(u32::MAX)
     }
 
-    pub fn retrieve(&self, query: &[f32], options_json: &str) -> Result<String, JsValue> {
+    pub fn retrieve(&self, query: Option<Box<[f32]>>, options_json: &str) -> Result<String, JsValue> {
         let options = core(RetrieveOptions::from_json(options_json))?;
-        core(self.inner.retrieve_json(query, &options))
+        core(self.inner.retrieve_json(query.as_deref(), &options))
     }
 
-    pub fn context(&self, query: &[f32], options_json: &str) -> Result<String, JsValue> {
+    pub fn context(&self, query: Option<Box<[f32]>>, options_json: &str) -> Result<String, JsValue> {
         let options = core(ContextOptions::from_json(options_json))?;
-        core(self.inner.context_json(query, &options))
+        core(self.inner.context_json(query.as_deref(), &options))
     }
 
     pub fn health(&self) -> String {

@@ -71,12 +71,27 @@ pub struct Config {
     /// Default deadline of add, retrieve and context, in milliseconds (default 30 000).
     #[serde(alias = "timeoutMs")]
     pub timeout_ms: u64,
-    /// Recency time constant τ in seconds (default 86 400).
+    /// Recency time constant τ in seconds (default 2 592 000: 30 days).
     #[serde(alias = "decayTauSecs")]
     pub decay_tau_secs: f64,
-    /// Default alpha of [`crate::Store::retrieve`] (default 0.75).
+    /// Default alpha of [`crate::Store::retrieve`] (default 0.75): 1 ranks by
+    /// relevance alone, lower values give the bounded priors more say.
     pub alpha: f64,
-    /// Score form (default geometric).
+    /// Weight of semantic relevance when a query has an embedding and a text
+    /// (default 0.55; lexical relevance gets the rest).
+    #[serde(alias = "hybridWeight")]
+    pub hybrid_weight: f64,
+    /// Weight of graph activation G among the bounded priors (default 2.0).
+    #[serde(alias = "graphWeight")]
+    pub graph_weight: f64,
+    /// Weight of recency R among the bounded priors (default 0.5).
+    #[serde(alias = "recencyWeight")]
+    pub recency_weight: f64,
+    /// Weight of importance W/(1+W) among the bounded priors (default 0.5).
+    #[serde(alias = "importanceWeight")]
+    pub importance_weight: f64,
+    /// Score form: `"geometric"` (the default, relevance plus bounded priors)
+    /// or the legacy `"product"` (S·C·R·W).
     pub scoring: Scoring,
     /// Circuit-breaker thresholds.
     pub breaker: BreakerConfig,
@@ -105,8 +120,12 @@ impl Default for Config {
             max_metadata_bytes: 64 * 1024,
             max_top_k: 1_000,
             timeout_ms: 30_000,
-            decay_tau_secs: 86_400.0,
+            decay_tau_secs: 2_592_000.0,
             alpha: 0.75,
+            hybrid_weight: crate::scoring::DEFAULT_HYBRID_WEIGHT,
+            graph_weight: crate::scoring::C_G,
+            recency_weight: crate::scoring::C_R,
+            importance_weight: crate::scoring::C_W,
             scoring: Scoring::Geometric,
             breaker: BreakerConfig::default(),
             health_window_secs: 60,
@@ -219,6 +238,18 @@ impl Config {
         if !(0.0..=1.0).contains(&self.alpha) {
             return Err(bad("alpha", "alpha must be in [0, 1]".into()));
         }
+        if !(0.0..=1.0).contains(&self.hybrid_weight) {
+            return Err(bad("hybrid_weight", "hybrid_weight must be in [0, 1]".into()));
+        }
+        for (field, v) in [
+            ("graph_weight", self.graph_weight),
+            ("recency_weight", self.recency_weight),
+            ("importance_weight", self.importance_weight),
+        ] {
+            if !(0.0..=10.0).contains(&v) {
+                return Err(bad(field, format!("{field} must be in [0, 10]")));
+            }
+        }
         if self.breaker.failure_threshold == 0 {
             return Err(bad("breaker.failure_threshold", "failure_threshold must be at least 1".into()));
         }
@@ -248,7 +279,7 @@ mod tests {
         assert_eq!(c.max_text_chars, 1_000_000);
         assert_eq!(c.max_metadata_bytes, 65_536);
         assert_eq!(c.timeout_ms, 30_000);
-        assert_eq!(c.decay_tau_secs, 86_400.0);
+        assert_eq!(c.decay_tau_secs, 2_592_000.0);
         assert_eq!(c.alpha, 0.75);
         assert_eq!(c.breaker, BreakerConfig { failure_threshold: 5, open_ms: 30_000, half_open_probes: 3 });
         assert_eq!(c.budget_tokens, 100_000);

@@ -1,23 +1,34 @@
-//! Context assembly, the "JIT wake-up" of SPEC §4.
+//! Context assembly: the "JIT wake-up" that builds the text to put in front
+//! of a model.
 //!
-//! 1. Candidates: the best `candidates` memories by P, with alpha = the
-//!    metabolism's current alpha (or the caller's override).
+//! 1. Candidates: the best `candidates` memories by P (see `scoring`), with
+//!    alpha = the metabolism's current alpha (or the caller's override).
 //! 2. Wake-up: a multi-source breadth-first walk from the candidates through
 //!    honeycomb edges (1 hop) and overflow layers (2 hops: "one extra hop"), up to
 //!    `depth` hops; every woken memory is scored; `hops` is its distance from the
 //!    nearest candidate.
-//! 3. In descending P (ties: lower id) a memory is injected when a trigger fires:
-//!    resonance (S ≥ 0.85), bridge (a neighbour of a memory injected by the
-//!    previous call, with S ≥ 0.6), or metabolic (P ≥ alpha).
-//! 4. Guardrails reject a triggered memory, each counted in metrics: drift
-//!    (hops > 3 and S < 0.5), loop (injected 3 or more times in the last 10 s of
-//!    the monotonic clock), redundancy (text similarity ≥ 0.95 with text already
-//!    injected in this call).
+//! 3. Selection in descending P (ties: lower id), at most `max_items`:
+//!    * a floor: the best `min_items` memories that pass the guardrails are
+//!      taken while they fit the budget (trigger `floor`);
+//!    * beyond the floor a memory is taken when a trigger fires. Thresholds are
+//!      in standard deviations of this query's relevance over this store (so
+//!      they mean the same with any embedding model): resonance (relevance ≥
+//!      [`RESONANCE_MIN_REL`]: clearly relevant), bridge (a neighbour of a
+//!      memory the previous call injected, relevance ≥ [`BRIDGE_MIN_REL`]), or
+//!      metabolic (P ≥ [`metabolic_min_p`] of the current alpha: a rested
+//!      metabolism takes more, a stressed one less).
+//! 4. Guardrails reject a memory, each counted in metrics: drift (hops >
+//!    [`DRIFT_MAX_HOPS`] and relevance < [`DRIFT_MIN_REL`]), loop (injected 3 or
+//!    more times in the last 10 s of the monotonic clock), redundancy (text
+//!    similarity ≥ 0.95 with text already injected in this call).
 //! 5. The budget: assembly stops at the first memory whose tokens would pass
-//!    `max_tokens`. Tokens are `ceil(bytes / 4)` per text unless the caller passes
-//!    a counter; `tokens_used` is the sum over injected texts (the separators
-//!    between them are not counted).
-//! 6. Injected memories get `last_accessed`/`access_count` updated, the call's
+//!    `max_tokens`. Tokens are `ceil(bytes / 4)` of each item's text as it
+//!    appears in the context (with its date) unless the caller passes a
+//!    counter; `tokens_used` is their sum (separators are not counted).
+//! 6. Each item's text carries its date when `include_dates` is on (the
+//!    default): `[2023-05-08] The user moved to Berlin` (UTC, ISO 8601), since
+//!    agents are asked "when" questions.
+//! 7. Injected memories get `last_accessed`/`access_count` updated, the call's
 //!    injected set becomes the next call's bridge set, and the metabolism is
 //!    charged `tokens_used`.
 //!
@@ -35,11 +46,11 @@
 
 use crate::clock::Deadline;
 use crate::error::{Error, Result};
-use crate::graph::cosine;
 use crate::log::Level;
 use crate::metabolism::MetabolismReport;
 use crate::metrics::Op;
-use crate::retrieve::{parse_options, top_k, Score};
+use crate::retrieve::parse_options;
+use crate::scoring::{Ranking, Score};
 use crate::store::Store;
 use crate::validate;
 use serde::{Deserialize, Serialize};
@@ -48,14 +59,22 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
 
-/// S at or above which the resonance trigger fires.
-pub const RESONANCE_MIN_S: f64 = 0.85;
-/// S at or above which the bridge trigger fires (for neighbours of the previous injection).
-pub const BRIDGE_MIN_S: f64 = 0.6;
+/// Relevance (standard deviations above this query's mean) at which the resonance trigger fires.
+pub const RESONANCE_MIN_REL: f64 = 4.0;
+/// Relevance at which the bridge trigger fires (for neighbours of the previous injection).
+pub const BRIDGE_MIN_REL: f64 = 2.0;
 /// Drift: rejected when hops exceed this …
 pub const DRIFT_MAX_HOPS: u32 = 3;
-/// … and S is below this.
-pub const DRIFT_MIN_S: f64 = 0.5;
+/// … and relevance is below this.
+pub const DRIFT_MIN_REL: f64 = 1.0;
+
+/// The P at or above which the metabolic trigger fires for a metabolism at
+/// `alpha`: 2.5 at the rested 0.60, rising by 5 per unit of alpha (3.25 when
+/// stressed at 0.75, 4.0 when critical at 0.90).
+pub fn metabolic_min_p(alpha: f64) -> f64 {
+    4.0 + 5.0 * (alpha - 0.6)
+}
+
 /// Loop: rejected when injected this many times …
 pub const LOOP_MAX_INJECTIONS: usize = 3;
 /// … within this many milliseconds.
@@ -69,11 +88,13 @@ pub const SHINGLE_CHARS: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
-    /// S ≥ 0.85.
+    /// Among the best `min_items`.
+    Floor,
+    /// Clearly relevant: relevance ≥ [`RESONANCE_MIN_REL`].
     Resonance,
-    /// A neighbour of the previous call's injection, with S ≥ 0.6.
+    /// A neighbour of the previous call's injection, relevance ≥ [`BRIDGE_MIN_REL`].
     Bridge,
-    /// P ≥ alpha.
+    /// P ≥ [`metabolic_min_p`] of the metabolism's alpha.
     Metabolic,
 }
 
@@ -97,7 +118,26 @@ pub struct ContextOptions {
     pub separator: String,
     /// The time to score as of (Unix ms, ≥ 0); default: the store's clock.
     pub now: Option<i64>,
+    /// The query's text, for lexical relevance (with or without an embedding).
+    pub text: Option<String>,
+    /// Weight of semantic relevance in the fusion; default: the configured `hybrid_weight`.
+    #[serde(alias = "hybridWeight")]
+    pub hybrid_weight: Option<f64>,
+    /// The floor: this many best memories are taken while they fit (0..=max_items). Default 3.
+    #[serde(alias = "minItems")]
+    pub min_items: usize,
+    /// Most memories in one context (≥ 1). Default 8.
+    #[serde(alias = "maxItems")]
+    pub max_items: usize,
+    /// Prefix each item with its date, `[2023-05-08] `. Default true.
+    #[serde(alias = "includeDates")]
+    pub include_dates: bool,
 }
+
+/// Default floor of [`ContextOptions::min_items`], chosen on the public data (`make quality`).
+pub const DEFAULT_MIN_ITEMS: usize = 3;
+/// Default [`ContextOptions::max_items`].
+pub const DEFAULT_MAX_ITEMS: usize = 8;
 
 impl Default for ContextOptions {
     fn default() -> Self {
@@ -109,6 +149,11 @@ impl Default for ContextOptions {
             timeout_ms: None,
             separator: "\n\n".to_owned(),
             now: None,
+            text: None,
+            hybrid_weight: None,
+            min_items: DEFAULT_MIN_ITEMS,
+            max_items: DEFAULT_MAX_ITEMS,
+            include_dates: true,
         }
     }
 }
@@ -182,9 +227,12 @@ pub struct ContextResult {
 struct Pending {
     id: u64,
     text: String,
+    /// The text as it appears in the context (with its date, if asked).
+    shown: String,
     metadata: Option<Value>,
     score: Score,
-    trigger: Trigger,
+    /// The trigger that fired, if any (else only the floor can take it).
+    trigger: Option<Trigger>,
     hops: u32,
 }
 
@@ -266,38 +314,49 @@ fn recent_injections(st: &crate::store::State, id: u64, now_us: u64) -> usize {
     st.injections.get(&id).map_or(0, |q| q.iter().filter(|&&t0| now_us.saturating_sub(t0) < window_us).count())
 }
 
+/// The UTC date of Unix milliseconds, `YYYY-MM-DD`.
+pub(crate) fn date_of(unix_ms: i64) -> String {
+    crate::log::rfc3339_millis(unix_ms).chars().take(10).collect()
+}
+
 /// The default token estimate: ceil(bytes / 4).
 pub fn estimate_tokens(text: &str) -> usize {
     text.len().div_ceil(4)
 }
 
 impl Store {
-    /// Assembles a context for `query` within `options.max_tokens` (see the module docs).
+    /// Assembles a context for `query` (and `options.text`, if given) within
+    /// `options.max_tokens` (see the module docs).
     ///
     /// Errors: INVALID_DATA (query, options), TIMEOUT (nothing changed), CIRCUIT_OPEN.
     pub fn context(&self, query: &[f32], options: &ContextOptions) -> Result<ContextResult> {
+        self.context_with_counter(Some(query), options, None)
+    }
+
+    /// [`Store::context`] for a query that may lack an embedding (`options.text` alone).
+    pub fn context_query(&self, query: Option<&[f32]>, options: &ContextOptions) -> Result<ContextResult> {
         self.context_with_counter(query, options, None)
     }
 
-    /// [`Store::context`] as JSON text (what the C and JS front-ends return).
+    /// [`Store::context_query`] as JSON text (what the C and JS front-ends return).
     /// The result is serialised after the store was updated, so that step is
     /// not deadline-checked; its size is bounded by the token budget.
-    pub fn context_json(&self, query: &[f32], options: &ContextOptions) -> Result<String> {
-        self.context(query, options).map(|r| crate::frontend::to_json(&r))
+    pub fn context_json(&self, query: Option<&[f32]>, options: &ContextOptions) -> Result<String> {
+        self.context_query(query, options).map(|r| crate::frontend::to_json(&r))
     }
 
-    /// [`Store::context`] with a caller's token counter instead of ceil(bytes / 4).
+    /// [`Store::context_query`] with a caller's token counter instead of ceil(bytes / 4).
     /// The counter runs with no engine lock held; if it panics the call fails
     /// with INTERNAL and nothing changes.
     pub fn context_with_counter(
         &self,
-        query: &[f32],
+        query: Option<&[f32]>,
         options: &ContextOptions,
         counter: Option<&(dyn Fn(&str) -> usize + Sync)>,
     ) -> Result<ContextResult> {
         self.call(Op::Context, true, |logs| {
             let deadline = self.deadline(options.timeout_ms)?;
-            let norm = validate::embedding(query, self.config.embedding_dim, "query", logs)?;
+            let parts = self.query_parts(query, options.text.as_deref(), logs)?;
             if options.max_tokens == 0 {
                 return Err(Error::invalid("max_tokens", "max_tokens must be at least 1"));
             }
@@ -307,19 +366,30 @@ impl Store {
             if options.depth > 16 {
                 return Err(Error::invalid("depth", "depth must be in 0..=16").with("got", options.depth));
             }
+            if options.max_items == 0 {
+                return Err(Error::invalid("max_items", "max_items must be at least 1"));
+            }
+            if options.min_items > options.max_items {
+                return Err(Error::invalid("min_items", "min_items must not exceed max_items")
+                    .with("min_items", options.min_items)
+                    .with("max_items", options.max_items));
+            }
             if let Some(a) = options.alpha {
                 validate::alpha(a)?;
             }
+            if let Some(w) = options.hybrid_weight {
+                validate::unit_interval(w, "hybrid_weight")?;
+            }
             validate::now(options.now)?;
-            let inv_q = crate::graph::inv_norm(norm);
 
             // Phase 1 (read lock): candidates, wake-up, scores, triggers.
             let (alpha, considered, pending, recent) = {
                 let st = self.state.read();
                 let alpha = options.alpha.unwrap_or_else(|| st.metabolism.alpha());
-                let scorer = self.scorer(alpha, None, options.now);
+                let scorer = self.scorer(alpha, None, options.now, options.hybrid_weight);
+                let ranking = Ranking::new(&st.graph, parts, scorer, &deadline, "context")?;
                 let k = options.candidates.min(st.graph.len());
-                let seeds = top_k(&st, query, inv_q, k, &scorer, &deadline, "context")?;
+                let seeds = ranking.top_k(&st.graph, k, &deadline, "context")?;
                 // Multi-source BFS; overflow links cost 2 hops, so walk by hop levels.
                 let mut hops: HashMap<u64, u32> = seeds.iter().map(|r| (r.id, 0)).collect();
                 let mut queue: VecDeque<u64> = seeds.iter().map(|r| r.id).collect();
@@ -350,34 +420,48 @@ impl Store {
                 let mut scored: Vec<(Score, u64, u32)> = Vec::with_capacity(hops.len());
                 for (i, (&id, &h)) in hops.iter().enumerate() {
                     deadline.check_every(i, "context")?;
-                    let (Some(node), Some(row)) = (st.graph.node(id), st.graph.vector(id)) else { continue };
-                    scored.push((scorer.score(cosine(query, inv_q, row, node.inv_norm), node), id, h));
+                    if let Some(slot) = st.graph.slot(id) {
+                        scored.push((ranking.score(&st.graph, slot), id, h));
+                    }
                 }
                 scored.sort_by(|a, b| b.0.p.total_cmp(&a.0.p).then(a.1.cmp(&b.1)));
                 let considered = scored.len();
-                let pending: Vec<Pending> = scored
-                    .into_iter()
-                    .filter_map(|(score, id, hops)| {
-                        let trigger = if score.s >= RESONANCE_MIN_S {
-                            Trigger::Resonance
-                        } else if score.s >= BRIDGE_MIN_S && bridge_set.contains(&id) {
-                            Trigger::Bridge
-                        } else if score.p >= alpha {
-                            Trigger::Metabolic
-                        } else {
-                            return None;
-                        };
-                        let node = st.graph.node(id)?;
-                        Some(Pending {
-                            id,
-                            text: node.text.clone(),
-                            metadata: node.metadata.clone().map(Value::Object),
-                            score,
-                            trigger,
-                            hops,
-                        })
-                    })
-                    .collect();
+                let min_p = metabolic_min_p(alpha);
+                // Untriggered memories matter only as floor reserves (guardrails may skip some).
+                let mut reserves = options.min_items.saturating_mul(3);
+                let mut pending: Vec<Pending> = Vec::new();
+                for (score, id, hops) in scored {
+                    let trigger = if score.rel >= RESONANCE_MIN_REL {
+                        Some(Trigger::Resonance)
+                    } else if score.rel >= BRIDGE_MIN_REL && bridge_set.contains(&id) {
+                        Some(Trigger::Bridge)
+                    } else if score.p >= min_p {
+                        Some(Trigger::Metabolic)
+                    } else {
+                        None
+                    };
+                    if trigger.is_none() {
+                        if reserves == 0 {
+                            continue;
+                        }
+                        reserves -= 1;
+                    }
+                    let Some(node) = st.graph.node(id) else { continue };
+                    let shown = if options.include_dates {
+                        format!("[{}] {}", date_of(node.created_at), node.text)
+                    } else {
+                        node.text.clone()
+                    };
+                    pending.push(Pending {
+                        id,
+                        text: node.text.clone(),
+                        shown,
+                        metadata: node.metadata.clone().map(Value::Object),
+                        score,
+                        trigger,
+                        hops,
+                    });
+                }
                 // The loop guardrail's view of each pending memory: its injections
                 // in the window, as of now (re-checked when the result is applied).
                 let now_us = self.clock.monotonic_micros();
@@ -392,8 +476,15 @@ impl Store {
             let mut chosen: Vec<(Pending, usize)> = Vec::new();
             let mut chosen_shingles: Vec<Vec<u64>> = Vec::new();
             let mut used = 0usize;
-            for (p, recent) in pending.into_iter().zip(recent) {
-                if p.hops > DRIFT_MAX_HOPS && p.score.s < DRIFT_MIN_S {
+            for (mut p, recent) in pending.into_iter().zip(recent) {
+                if chosen.len() >= options.max_items {
+                    break;
+                }
+                let floor = chosen.len() < options.min_items;
+                if p.trigger.is_none() && !floor {
+                    continue;
+                }
+                if p.hops > DRIFT_MAX_HOPS && p.score.rel < DRIFT_MIN_REL {
                     guard.drift += 1;
                     continue;
                 }
@@ -401,7 +492,6 @@ impl Store {
                     guard.loop_ += 1;
                     continue;
                 }
-                let t = counter.map_or_else(|| estimate_tokens(&p.text), |f| f(&p.text));
                 let sh = shingles(&p.text, Some(&deadline))?;
                 let mut redundant = false;
                 for o in &chosen_shingles {
@@ -415,10 +505,12 @@ impl Store {
                     guard.redundancy += 1;
                     continue;
                 }
+                let t = counter.map_or_else(|| estimate_tokens(&p.shown), |f| f(&p.shown));
                 if used.saturating_add(t) > options.max_tokens {
                     break;
                 }
                 used += t;
+                p.trigger.get_or_insert(Trigger::Floor);
                 chosen_shingles.push(sh);
                 chosen.push((p, t));
             }
@@ -432,6 +524,7 @@ impl Store {
             let now_ms = self.clock.unix_millis();
             let window_us = LOOP_WINDOW_MS * 1000;
             let mut items: Vec<ContextItem> = Vec::with_capacity(chosen.len());
+            let mut shown: Vec<String> = Vec::with_capacity(chosen.len());
             for (p, t) in chosen {
                 if !st.graph.contains(p.id) {
                     used -= t;
@@ -442,12 +535,13 @@ impl Store {
                     used -= t;
                     continue;
                 }
+                shown.push(p.shown);
                 items.push(ContextItem {
                     id: p.id,
                     text: p.text,
                     metadata: p.metadata,
                     score: p.score,
-                    trigger: p.trigger,
+                    trigger: p.trigger.unwrap_or(Trigger::Floor),
                     hops: p.hops,
                     tokens: t,
                 });
@@ -469,7 +563,7 @@ impl Store {
             self.recorder.drift_detections.fetch_add(guard.drift, Ordering::Relaxed);
             self.recorder.loop_preventions.fetch_add(guard.loop_, Ordering::Relaxed);
             self.recorder.redundancy_filters.fetch_add(guard.redundancy, Ordering::Relaxed);
-            let context = items.iter().map(|i| i.text.as_str()).collect::<Vec<_>>().join(&options.separator);
+            let context = shown.join(&options.separator);
             logs.push(
                 Level::Info,
                 "context assembled",

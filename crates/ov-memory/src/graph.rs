@@ -76,6 +76,8 @@ pub(crate) struct Graph {
     index: HashMap<u64, usize>,
     edge_count: usize,
     estimate_bytes: u64,
+    /// BM25 over the texts, kept in step with the nodes.
+    pub(crate) lexical: crate::lexical::Lexical,
 }
 
 /// Dot product with eight independent accumulators, a shape LLVM vectorises
@@ -183,6 +185,7 @@ impl Graph {
             index: HashMap::new(),
             edge_count: 0,
             estimate_bytes: 0,
+            lexical: crate::lexical::Lexical::default(),
         }
     }
 
@@ -235,6 +238,16 @@ impl Graph {
             Some(&i) => Some(&mut self.nodes[i]),
             None => None,
         }
+    }
+
+    /// The storage slot of a memory (valid until the next insert or remove).
+    pub(crate) fn slot(&self, id: u64) -> Option<usize> {
+        self.index.get(&id).copied()
+    }
+
+    /// The memory in a storage slot.
+    pub(crate) fn node_at(&self, slot: usize) -> &Node {
+        &self.nodes[slot]
     }
 
     pub(crate) fn vector(&self, id: u64) -> Option<&[f32]> {
@@ -300,6 +313,7 @@ impl Graph {
         debug_assert_eq!(vector.len(), self.dim);
         let id = n.id;
         self.estimate_bytes += self.node_estimate(n.text.len(), n.metadata_bytes);
+        self.lexical.add(id, &n.text);
         self.index.insert(id, self.nodes.len());
         self.nodes.push(Node {
             id,
@@ -422,6 +436,7 @@ impl Graph {
             return false;
         };
         let node = self.nodes[slot].clone();
+        self.lexical.remove(id);
         for e in &node.edges {
             self.unlink(id, e.to);
         }
@@ -541,6 +556,9 @@ impl Graph {
                 return Err(format!("centrality of {} is stale", n.id));
             }
             edges += n.edges.len();
+        }
+        if self.lexical.len() != self.nodes.len() {
+            return Err(format!("lexical index holds {} texts for {} memories", self.lexical.len(), self.nodes.len()));
         }
         if edges != 2 * self.edge_count {
             return Err(format!("edge count {} but {} edge ends", self.edge_count, edges));

@@ -169,3 +169,22 @@ pub(crate) fn created_at(ms: Option<i64>, clock_ms: i64) -> Result<i64> {
         Some(v) => Ok(v),
     }
 }
+
+/// Checks a value that must lie in [0, 1].
+pub(crate) fn unit_interval(v: f64, field: &str) -> Result<()> {
+    if !(0.0..=1.0).contains(&v) {
+        return Err(Error::invalid(field, format!("{field} must be in [0, 1]"))
+            .with("got", if v.is_finite() { Value::from(v) } else { Value::from(v.to_string()) }));
+    }
+    Ok(())
+}
+
+/// Checks a query text: at most `max_chars` characters (it may be empty of
+/// searchable words; then it simply adds no lexical relevance).
+pub(crate) fn query_text(t: &str, max_chars: usize) -> Result<()> {
+    if t.len() > max_chars && t.chars().count() > max_chars {
+        return Err(Error::invalid("text", format!("the query text is longer than {max_chars} characters"))
+            .with("limit", max_chars));
+    }
+    Ok(())
+}

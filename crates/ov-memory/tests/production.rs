@@ -892,9 +892,10 @@ fn context_deadline_covers_the_text_work() {
     let id = s.add(&[1.0, 0.0], &long_text(1, 1_000_000), AddOptions::default()).unwrap();
     let before = s.get(id).unwrap();
     clock.set_auto_advance_micros(10_000);
-    // Reads: call start, deadline (at +65 ms), scan, scoring, loop snapshot, phase 2,
-    // then one per 64 Ki characters: the third of those is past the deadline.
-    let o = ContextOptions { timeout_ms: Some(65), max_tokens: 1_000_000, ..ContextOptions::default() };
+    // Reads: call start, deadline (at +85 ms), relevance scan, relevance pass,
+    // top-k scan, scoring, loop snapshot, phase 2, then one per 64 Ki
+    // characters: the third of those is past the deadline.
+    let o = ContextOptions { timeout_ms: Some(85), max_tokens: 1_000_000, ..ContextOptions::default() };
     let e = s.context(&[1.0, 0.0], &o).unwrap_err();
     clock.set_auto_advance_micros(0);
     assert_eq!(e.code(), ErrorCode::Timeout, "{e}");
@@ -913,13 +914,14 @@ fn retrieve_json_deadline_covers_serialisation() {
         s.add(&[1.0, i as f32 * 0.1], &long_text(i, 200_000), AddOptions::default()).unwrap();
     }
     clock.set_auto_advance_micros(10_000);
-    // Reads: call start, deadline (at +55 ms), scan, 3 hit copies, then one per
-    // serialised hit: the second of those is past the deadline.
-    let o = RetrieveOptions { top_k: 3, timeout_ms: Some(55), ..RetrieveOptions::default() };
-    let e = s.retrieve_json(&[1.0, 0.0], &o).unwrap_err();
+    // Reads: call start, deadline (at +75 ms), relevance scan, relevance pass,
+    // top-k scan, 3 hit copies, then one per serialised hit: the second of
+    // those is past the deadline.
+    let o = RetrieveOptions { top_k: 3, timeout_ms: Some(75), ..RetrieveOptions::default() };
+    let e = s.retrieve_json(Some(&[1.0, 0.0]), &o).unwrap_err();
     clock.set_auto_advance_micros(0);
     assert_eq!(e.code(), ErrorCode::Timeout, "{e}");
-    let json = s.retrieve_json(&[1.0, 0.0], &RetrieveOptions::top_k(3)).unwrap();
+    let json = s.retrieve_json(Some(&[1.0, 0.0]), &RetrieveOptions::top_k(3)).unwrap();
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 3);
     assert_eq!(v, serde_json::to_value(s.retrieve(&[1.0, 0.0], &RetrieveOptions::top_k(3)).unwrap()).unwrap());
@@ -934,9 +936,10 @@ fn context_text_work_does_not_block_writers() {
     s.add(&[1.0, 0.0], &long_text(3, 100_000), AddOptions::default()).unwrap();
     let (s1, c1) = (s.clone(), clock.clone());
     let ctx = std::thread::spawn(move || {
-        // Reads: call start, deadline, scan, scoring, loop snapshot, then the
-        // check that opens the no-lock phase: park there.
-        c1.park_on(6);
+        // Reads: call start, deadline, the relevance scan's and the relevance
+        // pass's first checks, the top-k scan, scoring, the loop snapshot, then
+        // the check that opens the no-lock phase: park there.
+        c1.park_on(8);
         s1.context(&[1.0, 0.0], &ContextOptions::max_tokens(1_000_000)).map(|r| r.items.len())
     });
     clock.wait_parked();

@@ -463,7 +463,9 @@ fn budget_stops_before_the_memory_that_would_pass_it() {
     assert_eq!(r.items.iter().map(|i| i.id).take(2).collect::<Vec<_>>(), vec![a, b], "exactly 8 fits");
     // A caller's counter replaces ceil(bytes/4).
     let words = |t: &str| t.split_whitespace().count();
-    let r = s.context_with_counter(&[1.0, 0.0, 0.0], &ContextOptions { max_tokens: 6, ..opts }, Some(&words)).unwrap();
+    let r = s
+        .context_with_counter(Some(&[1.0, 0.0, 0.0]), &ContextOptions { max_tokens: 6, ..opts }, Some(&words))
+        .unwrap();
     assert_eq!(r.tokens_used, 2 + 4);
     assert_eq!(r.context, "aaaa aaaa\n\nbbbb bbbb bbbb bbbb");
 }

@@ -1,0 +1,327 @@
+//! The score: relevance first, then bounded priors.
+//!
+//! For a query (an embedding, a text, or both) and every memory in scope:
+//!
+//! * **S** = max(0, cos(q, e)): semantic relevance, reported in [0, 1].
+//! * **L** = BM25 of the query text against the memory's text (see `lexical`).
+//! * **Relevance** `rel` = `w·z(cos) + (1 − w)·z(L)` with `w` = `hybrid_weight`
+//!   (default [`DEFAULT_HYBRID_WEIGHT`]), where `z(x) = (x − mean)/sd` over the
+//!   memories in scope for this query. With only an embedding `rel = z(cos)`;
+//!   with only a text `rel = z(L)`. Per-query standardisation puts the two
+//!   signals on one scale and makes every threshold downstream (context's
+//!   triggers) calibrated to this store and this query, not to one embedding
+//!   model's cosine range.
+//! * **G**: graph activation. The [`SOURCES`] most relevant memories with
+//!   `rel > 0` activate their honeycomb neighbours: a source of relevance
+//!   `rel` gives a neighbour `min(1, rel/`[`G_SATURATION`]`) × edge relevance`
+//!   (half that through an overflow link); G is the strongest activation a
+//!   memory receives, in [0, 1]. Related memories wake up together.
+//! * **R** = exp(−age/τ), age from `created_at` to `now`, τ = `decay_tau_secs`
+//!   (default 30 days); **W** = the weight, entering as W/(1 + W) ∈ (0, 1).
+//! * **C** = centrality, reported only: query-independent, it rewarded dense
+//!   regions whatever was asked and measurably hurt.
+//!
+//! `P = rel + (1 − α)·(c_G·G + c_R·R + c_W·W/(1+W))`, with the weights
+//! `graph_weight`, `recency_weight`, `importance_weight` of the configuration
+//! (defaults [`C_G`], [`C_R`], [`C_W`]).
+//!
+//! The priors are bounded: together they add at most
+//! `(1 − α)·(C_G + C_R + C_W)` standard deviations (0.75 at the default
+//! α = 0.75), so they reorder near-ties but never lift a memory above one whose
+//! relevance is clearly higher; α = 1 ranks by relevance alone. With equal
+//! weights and no timestamps W and R are the same for every memory and only
+//! the query-dependent G can reorder.
+//!
+//! The legacy form `scoring: "product"` (P = S·C·R·W) is kept for stores that
+//! were tuned on it.
+
+use crate::clock::Deadline;
+use crate::config::Scoring;
+use crate::error::Result;
+use crate::graph::{cosine, Graph, Node};
+use serde::Serialize;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// Default weight of semantic relevance in the fusion (lexical gets the rest):
+/// chosen on the public LoCoMo conversations (`make quality`).
+pub const DEFAULT_HYBRID_WEIGHT: f64 = 0.65;
+/// Most relevant memories that activate their neighbours.
+pub const SOURCES: usize = 64;
+/// Relevance (in standard deviations) at which a source activates fully.
+pub const G_SATURATION: f64 = 3.0;
+/// Default weight of graph activation among the priors: 0, because on the
+/// public data it did not help (`make quality`'s ablation: +0.1 R@10 on
+/// LoCoMo at weight 2, one question fewer at acc@1 on qa_coding). G is still
+/// computed and reported, and a store may weigh it (`graph_weight`).
+pub const C_G: f64 = 0.0;
+/// Default weight of recency among the priors.
+pub const C_R: f64 = 0.5;
+/// Default weight of importance among the priors.
+pub const C_W: f64 = 0.5;
+/// Activation through an overflow ("fractal") link counts this much of a direct edge.
+pub const OVERFLOW_FACTOR: f64 = 0.5;
+
+/// The score of one memory and its parts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Score {
+    /// Semantic relevance, max(0, cosine) ∈ [0, 1] (0 without a query embedding).
+    #[serde(rename = "S")]
+    pub s: f64,
+    /// Lexical relevance, BM25 ≥ 0 (0 without a query text).
+    #[serde(rename = "L")]
+    pub l: f64,
+    /// Centrality ∈ [0, 1] (reported; not part of the default score).
+    #[serde(rename = "C")]
+    pub c: f64,
+    /// Graph activation ∈ [0, 1].
+    #[serde(rename = "G")]
+    pub g: f64,
+    /// Recency, exp(−age/τ) ∈ (0, 1].
+    #[serde(rename = "R")]
+    pub r: f64,
+    /// Weight (importance).
+    #[serde(rename = "W")]
+    pub w: f64,
+    /// Relevance: the standardised fusion of S and L, in standard deviations.
+    #[serde(rename = "rel")]
+    pub rel: f64,
+    /// The final score.
+    #[serde(rename = "P")]
+    pub p: f64,
+}
+
+/// A query as the scorer sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueryParts<'a> {
+    /// The embedding and its inverse norm.
+    pub embedding: Option<(&'a [f32], f32)>,
+    /// The query text, if it has searchable words.
+    pub text: Option<&'a str>,
+}
+
+/// How to score.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scorer {
+    pub alpha: f64,
+    pub scoring: Scoring,
+    pub tau_secs: f64,
+    pub now_ms: i64,
+    pub hybrid_weight: f64,
+    /// The prior weights (graph, recency, importance).
+    pub priors: (f64, f64, f64),
+}
+
+/// Mean and standard deviation of a signal over the memories in scope.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stats {
+    mean: f64,
+    sd: f64,
+}
+
+impl Stats {
+    fn z(&self, x: f64) -> f64 {
+        if self.sd > 1e-12 {
+            (x - self.mean) / self.sd
+        } else {
+            0.0
+        }
+    }
+    fn from_sums(sum: f64, sum_sq: f64, n: usize) -> Stats {
+        if n == 0 {
+            return Stats::default();
+        }
+        let mean = sum / n as f64;
+        Stats { mean, sd: (sum_sq / n as f64 - mean * mean).max(0.0).sqrt() }
+    }
+}
+
+/// Every memory's relevance and activation for one query, by storage slot.
+#[derive(Debug)]
+pub(crate) struct Ranking {
+    cos: Vec<f32>,
+    lex: Vec<f32>,
+    rel: Vec<f32>,
+    g: Vec<f32>,
+    scorer: Scorer,
+}
+
+impl Ranking {
+    /// Scores every memory of `graph` for `query` (deadline-checked every 1 024).
+    pub(crate) fn new(
+        graph: &Graph,
+        query: QueryParts<'_>,
+        scorer: Scorer,
+        deadline: &Deadline,
+        op: &str,
+    ) -> Result<Ranking> {
+        let n = graph.len();
+        let mut cos = vec![0f32; if query.embedding.is_some() { n } else { 0 }];
+        let (mut sum, mut sum_sq) = (0f64, 0f64);
+        if let Some((q, inv_q)) = query.embedding {
+            for (i, (node, row)) in graph.iter().enumerate() {
+                deadline.check_every(i, op)?;
+                let c = cosine(q, inv_q, row, node.inv_norm);
+                cos[i] = c as f32;
+                sum += c;
+                sum_sq += c * c;
+            }
+        }
+        let cos_stats = Stats::from_sums(sum, sum_sq, n);
+        let mut lex = vec![0f32; if query.text.is_some() { n } else { 0 }];
+        let mut lex_stats = Stats::default();
+        if let Some(text) = query.text {
+            let scores = graph.lexical.scores(text, |i| deadline.check_every(i, op))?;
+            let (mut s1, mut s2) = (0f64, 0f64);
+            for (id, l) in scores {
+                if let Some(slot) = graph.slot(id) {
+                    lex[slot] = l as f32;
+                    s1 += l;
+                    s2 += l * l;
+                }
+            }
+            lex_stats = Stats::from_sums(s1, s2, n);
+        }
+        let w = match (query.embedding.is_some(), query.text.is_some()) {
+            (true, true) => scorer.hybrid_weight,
+            (true, false) => 1.0,
+            _ => 0.0,
+        };
+        let mut rel = vec![0f32; n];
+        for (i, r) in rel.iter_mut().enumerate() {
+            deadline.check_every(i, op)?;
+            let zc = if cos.is_empty() { 0.0 } else { cos_stats.z(f64::from(cos[i])) };
+            let zl = if lex.is_empty() { 0.0 } else { lex_stats.z(f64::from(lex[i])) };
+            *r = (w * zc + (1.0 - w) * zl) as f32;
+        }
+        let g = activation(graph, &rel);
+        Ok(Ranking { cos, lex, rel, g, scorer })
+    }
+
+    /// The score of the memory in `slot`.
+    pub(crate) fn score(&self, graph: &Graph, slot: usize) -> Score {
+        let node = graph.node_at(slot);
+        let s = self.cos.get(slot).map_or(0.0, |&c| f64::from(c).max(0.0));
+        let l = self.lex.get(slot).map_or(0.0, |&x| f64::from(x));
+        let rel = f64::from(self.rel[slot]);
+        let g = f64::from(self.g[slot]);
+        let r = self.recency(node);
+        let w = node.weight;
+        let p = match self.scorer.scoring {
+            Scoring::Geometric => {
+                let (cg, cr, cw) = self.scorer.priors;
+                rel + (1.0 - self.scorer.alpha) * (cg * g + cr * r + cw * w / (1.0 + w))
+            }
+            Scoring::Product => s * node.centrality * r * w,
+        };
+        let p = if p.is_finite() { p } else { 0.0 };
+        Score { s, l, c: node.centrality, g, r, w, rel, p }
+    }
+
+    fn recency(&self, node: &Node) -> f64 {
+        let age_secs = self.scorer.now_ms.saturating_sub(node.created_at).max(0) as f64 / 1000.0;
+        (-age_secs / self.scorer.tau_secs).exp()
+    }
+
+    /// The most P could be for `slot` whatever its recency (skips `exp` for
+    /// memories that cannot enter the result).
+    fn upper_bound(&self, graph: &Graph, slot: usize) -> f64 {
+        match self.scorer.scoring {
+            Scoring::Geometric => {
+                let w = graph.node_at(slot).weight;
+                let (cg, cr, cw) = self.scorer.priors;
+                f64::from(self.rel[slot])
+                    + (1.0 - self.scorer.alpha) * (cg * f64::from(self.g[slot]) + cr + cw * w / (1.0 + w))
+            }
+            Scoring::Product => f64::INFINITY,
+        }
+    }
+
+    /// The best `k` memories by P (exact), best first; ties to the lower id.
+    pub(crate) fn top_k(&self, graph: &Graph, k: usize, deadline: &Deadline, op: &str) -> Result<Vec<Ranked>> {
+        let mut heap: BinaryHeap<Ranked> = BinaryHeap::with_capacity(k + 1);
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        for slot in 0..graph.len() {
+            deadline.check_every(slot, op)?;
+            if heap.len() == k {
+                if let Some(worst) = heap.peek() {
+                    if self.upper_bound(graph, slot) < worst.p {
+                        continue;
+                    }
+                }
+            }
+            let score = self.score(graph, slot);
+            let cand = Ranked { p: score.p, id: graph.node_at(slot).id, score };
+            if heap.len() < k {
+                heap.push(cand);
+            } else if let Some(worst) = heap.peek() {
+                if cand.better(worst) == Ordering::Less {
+                    heap.pop();
+                    heap.push(cand);
+                }
+            }
+        }
+        let mut out = heap.into_vec();
+        out.sort_by(Ranked::better);
+        Ok(out)
+    }
+}
+
+/// Spreading activation from the most relevant memories to their neighbours.
+fn activation(graph: &Graph, rel: &[f32]) -> Vec<f32> {
+    let mut g = vec![0f32; rel.len()];
+    let mut sources: Vec<usize> = (0..rel.len()).filter(|&i| rel[i] > 0.0).collect();
+    if sources.len() > SOURCES {
+        sources.select_nth_unstable_by(SOURCES - 1, |&a, &b| rel[b].total_cmp(&rel[a]).then(a.cmp(&b)));
+        sources.truncate(SOURCES);
+    }
+    for src in sources {
+        let a = (f64::from(rel[src]) / G_SATURATION).min(1.0);
+        let node = graph.node_at(src);
+        let links = node.edges.iter().map(|e| (e, 1.0)).chain(node.overflow.iter().map(|e| (e, OVERFLOW_FACTOR)));
+        for (e, factor) in links {
+            if let Some(slot) = graph.slot(e.to) {
+                let v = (a * f64::from(e.relevance) * factor) as f32;
+                if v > g[slot] {
+                    g[slot] = v;
+                }
+            }
+        }
+    }
+    g
+}
+
+/// A heap entry ordered so that the heap's top is the worst kept candidate.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ranked {
+    pub p: f64,
+    pub id: u64,
+    pub score: Score,
+}
+
+impl Ranked {
+    /// Better: higher P, then lower id.
+    pub(crate) fn better(&self, other: &Ranked) -> Ordering {
+        other.p.total_cmp(&self.p).then(self.id.cmp(&other.id))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.better(other) == Ordering::Equal
+    }
+}
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked {
+    /// Greater means worse-ranked, so a max-heap keeps its worst candidate on top.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.better(other)
+    }
+}
