@@ -68,7 +68,7 @@ function nativeModule(): NativeModule {
 
 // ---------------------------------------------------------------- errors
 
-/** The stable error names of SPEC §6, shared by every front-end. */
+/** The stable error names, shared by every front-end. */
 export type ErrorCode =
   | 'INVALID_DATA'
   | 'NOT_FOUND'
@@ -236,7 +236,7 @@ function toOptionsJson(o: unknown, field = 'options'): string {
 
 // ---------------------------------------------------------------- result types
 
-/** Store settings; every key is optional (defaults of SPEC §7). camelCase or snake_case. */
+/** Store settings; every key is optional (defaults). camelCase or snake_case. */
 export interface StoreOptions {
   /** Vector length, 1..=65536 (default 768). */
   embeddingDim?: number
@@ -399,7 +399,7 @@ export interface ContextItem extends Hit {
   tokens: number
 }
 
-/** The metabolism (SPEC §5). */
+/** The metabolism. */
 export interface MetabolismReport {
   budget_tokens: number
   used_tokens: number
@@ -423,7 +423,7 @@ export interface ContextResult {
 /** Breaker states. */
 export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN'
 
-/** The health report (SPEC §9). */
+/** The health report. */
 export interface HealthReport {
   status: 'HEALTHY' | 'WARNING' | 'CRITICAL'
   /** Share of recent calls that failed for the engine's own reasons (timeouts, corruption, I/O, internal), %. */
@@ -456,7 +456,7 @@ export interface OperationMetrics {
   max_latency_ms: number
 }
 
-/** Every metric of SPEC §9. */
+/** Every metric */
 export interface Metrics {
   queries_processed: number
   qps: number
@@ -495,7 +495,7 @@ export interface Metrics {
 /** Log levels, lowest first. */
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL'
 
-/** One log line (SPEC §9). */
+/** One log line. */
 export interface LogRecord {
   timestamp: string
   level: LogLevel
@@ -744,7 +744,7 @@ export class MemoryStore {
     return guard(() => this.#n.size())
   }
 
-  /** The best memories for `query` by the score P (SPEC §3), best first. */
+  /** The best memories for `query` by the score P, best first. */
   retrieve(query: Vector | null, options: RetrieveOptions = {}): Hit[] {
     return guard(() => JSON.parse(this.#n.retrieve(toQuery(query), toOptionsJson(options))) as Hit[])
   }
@@ -761,7 +761,7 @@ export class MemoryStore {
     })
   }
 
-  /** Assembles a context for `query` within a token budget (SPEC §4). */
+  /** Assembles a context for `query` within a token budget. */
   context(query: Vector | null, options: ContextOptions = {}): ContextResult {
     return guard(() => JSON.parse(this.#n.context(toQuery(query), toOptionsJson(options))) as ContextResult)
   }
@@ -788,7 +788,7 @@ export class MemoryStore {
     return guard(() => this.#n.health())
   }
 
-  /** Every metric (SPEC §9). */
+  /** Every metric. */
   metrics(): Metrics {
     return guard(() => JSON.parse(this.#n.metrics()) as Metrics)
   }
@@ -872,7 +872,7 @@ export class MemoryStore {
 // ---------------------------------------------------------------- the seed's class
 
 /**
- * The founding documents' class, over `MemoryStore`:
+ * The original usage examples' class, over `MemoryStore`:
  *
  * ```js
  * const memory = new OVMemoryProduction(768, 10000, true)

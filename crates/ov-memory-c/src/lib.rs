@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// Bytes a node id text needs in `ov_memory_add`'s `node_id_out` (decimal id plus NUL).
 pub const OV_NODE_ID_MAX: usize = 64;
 
-/// The status every function returns: the core's error code (SPEC §6), named
+/// The status every function returns: the core's error code, named
 /// `OvStatus` in C (`OV_STATUS_OK` = 0 … `OV_STATUS_INTERNAL` = 8).
 pub use ov_memory::ErrorCode as OvStatus;
 
@@ -371,11 +371,16 @@ pub unsafe extern "C" fn ov_memory_count(m: *const OVMemoryProduction) -> usize 
 
 // ---------------------------------------------------------------- retrieval
 
-/// The default alpha of the score (SPEC §3), for ov_memory_retrieve().
+/// The default alpha of the score, for ov_memory_retrieve(): 1 ranks by
+/// relevance alone, lower values give the bounded priors (importance, recency,
+/// graph activation) more say among near-ties.
 pub const OV_DEFAULT_ALPHA: f64 = 0.75;
 
 /// Ranks memories for `query` (`len` floats, the store's dimension) by the
-/// score P with this `alpha` (0..=1; OV_DEFAULT_ALPHA is the default) and
+/// score P with this `alpha` (0..=1; OV_DEFAULT_ALPHA is the default): P is
+/// the query's relevance in standard deviations above the store's mean plus
+/// the bounded priors (README, "Score"), so it compares memories of one call,
+/// not across calls. It
 /// writes the best `top_k` (>= 1) ids and scores, best first (ties: lower id),
 /// into `ids_out` and `scores_out` (either may be NULL), which hold `capacity`
 /// entries (capacity must be >= top_k). Writes the number of results (at most
@@ -422,9 +427,12 @@ pub unsafe extern "C" fn ov_memory_retrieve(
 }
 
 /// Like ov_memory_retrieve(), but returns a JSON array of results with id,
-/// text, metadata and the score breakdown `{"S","C","R","W","P"}`.
-/// `options_json` is NULL (defaults) or an object with `top_k`, `alpha`,
-/// `timeout_ms`, `scoring` ("geometric" or "product"). Free the result with
+/// text, metadata, created_at and the score parts `{"S","L","C","G","R","W","rel","P"}`.
+/// `query` may be NULL with `len` 0 when the options carry a `text` (a
+/// lexical query). `options_json` is NULL (defaults) or an object with
+/// `top_k`, `alpha`, `timeout_ms`, `now` (Unix ms to score as of), `text`
+/// (the query's words, fused with the vector), `hybrid_weight`, `scoring`
+/// ("geometric" or the legacy "product"). Free the result with
 /// ov_string_free(). NULL on error.
 #[no_mangle]
 pub unsafe extern "C" fn ov_memory_retrieve_json(
@@ -445,14 +453,17 @@ pub unsafe extern "C" fn ov_memory_retrieve_json(
     })
 }
 
-/// Assembles a context for `query` within `max_tokens` (>= 1) tokens (SPEC §4)
-/// and returns it as a JSON object: `context` (the text), `tokens_used`,
-/// `items` (each with id, text, metadata, score `{"S","C","R","W","P"}`,
-/// `trigger` "resonance"/"bridge"/"metabolic", `hops`, `tokens`),
-/// `guardrails` `{"drift","loop","redundancy"}`, `alpha`, `considered` and
-/// `metabolism`. `options_json` is NULL or an object with `candidates`,
-/// `depth`, `alpha`, `timeout_ms`, `separator` (its `max_tokens`, if any, is
-/// overridden by the argument). Injected memories are marked accessed and the
+/// Assembles a context for `query` within `max_tokens` (>= 1) tokens and
+/// returns it as a JSON object: `context` (the text, each item prefixed with
+/// its date `[YYYY-MM-DD] ` unless `include_dates` is false), `tokens_used`,
+/// `items` (each with id, text, metadata, score parts, `trigger`
+/// "floor"/"resonance"/"bridge"/"metabolic", `hops`, `tokens`), `guardrails`
+/// `{"drift","loop","redundancy"}`, `alpha`, `considered` and `metabolism`.
+/// `query` may be NULL with `len` 0 when the options carry a `text`.
+/// `options_json` is NULL or an object with `candidates`, `depth`, `alpha`,
+/// `timeout_ms`, `separator`, `now`, `text`, `hybrid_weight`, `min_items`
+/// (the floor, default 3), `max_items` (default 8), `include_dates` (its
+/// `max_tokens`, if any, is overridden by the argument). Injected memories are marked accessed and the
 /// metabolism is charged. Free the result with ov_string_free(). NULL on error.
 #[no_mangle]
 pub unsafe extern "C" fn ov_memory_context_json(
@@ -681,7 +692,7 @@ pub unsafe extern "C" fn ov_memory_from_bytes_with_config(
 
 // ---------------------------------------------------------------- metabolism
 
-/// The metabolism (SPEC §5) as a JSON object: `budget_tokens`, `used_tokens`,
+/// The metabolism as a JSON object: `budget_tokens`, `used_tokens`,
 /// `remaining_pct`, `state` (HEALTHY, STRESSED, CRITICAL, EMERGENCY) and
 /// `alpha`. Free with ov_string_free(). NULL on error.
 #[no_mangle]
@@ -712,7 +723,7 @@ pub unsafe extern "C" fn ov_memory_metabolism_resize(m: *mut OVMemoryProduction,
 
 // ---------------------------------------------------------------- health, metrics, logs
 
-/// Writes the health report (JSON, SPEC §9) into `buf` (snprintf-style; see the
+/// Writes the health report (JSON) into `buf` (snprintf-style; see the
 /// header's conventions). A healthy store's report fits 512 bytes. Returns the
 /// length the report needs, or 0 on error (NULL store).
 #[no_mangle]
@@ -724,7 +735,7 @@ pub unsafe extern "C" fn ov_memory_get_health(m: *const OVMemoryProduction, buf:
     })
 }
 
-/// Every metric (SPEC §9) as a JSON object text. Free with ov_string_free().
+/// Every metric as a JSON object text. Free with ov_string_free().
 /// NULL on error.
 #[no_mangle]
 pub unsafe extern "C" fn ov_memory_metrics_json(m: *const OVMemoryProduction) -> *mut c_char {

@@ -1,4 +1,4 @@
-//! The circuit breaker (SPEC §8).
+//! The circuit breaker.
 //!
 //! ```text
 //! CLOSED --(failure_threshold consecutive counted failures)--> OPEN
@@ -214,7 +214,7 @@ impl Breaker {
         g.times_opened += 1;
     }
 
-    /// Back to CLOSED with a clean streak (the manual reset of SPEC §8).
+    /// Back to CLOSED with a clean streak (the manual reset).
     pub fn reset(&self) {
         let mut g = self.inner.lock();
         g.state = BreakerState::Closed;

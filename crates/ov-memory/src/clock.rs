@@ -131,7 +131,7 @@ impl Clock for ManualClock {
     }
 }
 
-/// How often (in memories scanned) a scan checks its deadline (SPEC §7: at least every 1 024).
+/// How often (in memories scanned) a scan checks its deadline (at least every 1 024).
 pub(crate) const DEADLINE_STRIDE: usize = 1024;
 
 /// A point on the monotonic clock after which an operation gives up.

@@ -1,4 +1,4 @@
-//! Store configuration with the defaults of SPEC §7, validated when a store is built.
+//! Store configuration with the defaults, validated when a store is built.
 //!
 //! A configuration can be written in Rust or parsed from JSON
 //! ([`Config::from_json`]); JSON keys are the field names in `snake_case`, and
@@ -8,7 +8,7 @@
 use crate::error::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 
-/// How [`crate::Store::retrieve`] combines the score factors (SPEC §3).
+/// How [`crate::Store::retrieve`] combines the score factors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Scoring {
@@ -19,7 +19,7 @@ pub enum Scoring {
     Product,
 }
 
-/// Circuit-breaker thresholds (SPEC §8).
+/// Circuit-breaker thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BreakerConfig {
@@ -40,7 +40,7 @@ impl Default for BreakerConfig {
     }
 }
 
-/// Everything a store can be configured with. `Config::default()` gives SPEC §7's defaults.
+/// Everything a store can be configured with. `Config::default()` gives the documented defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {

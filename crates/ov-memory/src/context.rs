@@ -68,6 +68,27 @@ pub const DRIFT_MAX_HOPS: u32 = 3;
 /// … and relevance is below this.
 pub const DRIFT_MIN_REL: f64 = 1.0;
 
+/// The trigger that fires for a memory beyond the floor, if any: resonance
+/// for relevance ≥ [`RESONANCE_MIN_REL`], bridge for a neighbour of the
+/// previous call's injection with relevance ≥ [`BRIDGE_MIN_REL`], metabolic
+/// for P ≥ [`metabolic_min_p`] of the metabolism's alpha.
+pub fn trigger_for(rel: f64, p: f64, bridged: bool, alpha: f64) -> Option<Trigger> {
+    if rel >= RESONANCE_MIN_REL {
+        Some(Trigger::Resonance)
+    } else if bridged && rel >= BRIDGE_MIN_REL {
+        Some(Trigger::Bridge)
+    } else if p >= metabolic_min_p(alpha) {
+        Some(Trigger::Metabolic)
+    } else {
+        None
+    }
+}
+
+/// Whether the drift guardrail rejects a memory: far in hops and weakly relevant.
+pub fn is_drift(hops: u32, rel: f64) -> bool {
+    hops > DRIFT_MAX_HOPS && rel < DRIFT_MIN_REL
+}
+
 /// The P at or above which the metabolic trigger fires for a metabolism at
 /// `alpha`: 2.5 at the rested 0.60, rising by 5 per unit of alpha (3.25 when
 /// stressed at 0.75, 4.0 when critical at 0.90).
@@ -426,20 +447,11 @@ impl Store {
                 }
                 scored.sort_by(|a, b| b.0.p.total_cmp(&a.0.p).then(a.1.cmp(&b.1)));
                 let considered = scored.len();
-                let min_p = metabolic_min_p(alpha);
                 // Untriggered memories matter only as floor reserves (guardrails may skip some).
                 let mut reserves = options.min_items.saturating_mul(3);
                 let mut pending: Vec<Pending> = Vec::new();
                 for (score, id, hops) in scored {
-                    let trigger = if score.rel >= RESONANCE_MIN_REL {
-                        Some(Trigger::Resonance)
-                    } else if score.rel >= BRIDGE_MIN_REL && bridge_set.contains(&id) {
-                        Some(Trigger::Bridge)
-                    } else if score.p >= min_p {
-                        Some(Trigger::Metabolic)
-                    } else {
-                        None
-                    };
+                    let trigger = trigger_for(score.rel, score.p, bridge_set.contains(&id), alpha);
                     if trigger.is_none() {
                         if reserves == 0 {
                             continue;
@@ -484,7 +496,7 @@ impl Store {
                 if p.trigger.is_none() && !floor {
                     continue;
                 }
-                if p.hops > DRIFT_MAX_HOPS && p.score.rel < DRIFT_MIN_REL {
+                if is_drift(p.hops, p.score.rel) {
                     guard.drift += 1;
                     continue;
                 }
@@ -606,6 +618,37 @@ mod tests {
         // Sorted, without repeats: "word word word …" has few distinct shingles.
         let w = sh(&long);
         assert!(w.windows(2).all(|p| p[0] < p[1]) && w.len() < 20);
+    }
+
+    #[test]
+    fn trigger_boundaries() {
+        let eps = 1e-9;
+        let hi = metabolic_min_p(0.6) + 10.0;
+        assert_eq!(trigger_for(RESONANCE_MIN_REL, 0.0, false, 0.6), Some(Trigger::Resonance));
+        assert_eq!(trigger_for(RESONANCE_MIN_REL - eps, 0.0, false, 0.6), None);
+        assert_eq!(trigger_for(BRIDGE_MIN_REL, 0.0, true, 0.6), Some(Trigger::Bridge));
+        assert_eq!(trigger_for(BRIDGE_MIN_REL - eps, 0.0, true, 0.6), None);
+        assert_eq!(trigger_for(BRIDGE_MIN_REL, 0.0, false, 0.6), None, "only neighbours of the last injection");
+        for (alpha, min_p) in [(0.6, 4.0), (0.75, 4.75), (0.9, 5.5), (0.95, 5.75)] {
+            assert!((metabolic_min_p(alpha) - min_p).abs() < 1e-12);
+            assert_eq!(trigger_for(0.0, min_p, false, alpha), Some(Trigger::Metabolic), "alpha {alpha}");
+            assert_eq!(trigger_for(0.0, min_p - eps, false, alpha), None, "alpha {alpha}");
+        }
+        assert_eq!(trigger_for(RESONANCE_MIN_REL, hi, true, 0.6), Some(Trigger::Resonance), "resonance first");
+    }
+
+    #[test]
+    fn drift_boundaries() {
+        assert!(!is_drift(DRIFT_MAX_HOPS, -10.0), "not far enough");
+        assert!(is_drift(DRIFT_MAX_HOPS + 1, DRIFT_MIN_REL - 1e-9));
+        assert!(!is_drift(DRIFT_MAX_HOPS + 1, DRIFT_MIN_REL), "relevant enough");
+    }
+
+    #[test]
+    fn dates_are_utc_iso_days() {
+        assert_eq!(date_of(1_683_504_000_000), "2023-05-08");
+        assert_eq!(date_of(0), "1970-01-01");
+        assert_eq!(date_of(-5), "1970-01-01", "clamped, never a panic");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The one error type of the engine (SPEC §6).
+//! The one error type of the engine.
 //!
 //! Every front-end maps [`Error`] to its own idiom (a C status code plus a
 //! per-thread last error, a JS `Error` with `code` and `context`), but the
@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 use std::fmt;
 
-/// Status and error codes (SPEC §6), shared by every front-end (the C API calls
+/// Status and error codes, shared by every front-end (the C API calls
 /// this enum `OvStatus`). Append-only: a code is never renumbered or reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u32)]
@@ -76,7 +76,7 @@ impl ErrorCode {
     }
 
     /// Whether a failure with this code counts towards opening the circuit
-    /// breaker (SPEC §6, last column). Caller errors never count.
+    /// breaker (last column). Caller errors never count.
     pub const fn counts_for_breaker(self) -> bool {
         matches!(self, ErrorCode::Timeout | ErrorCode::MemoryCorruption | ErrorCode::Io | ErrorCode::Internal)
     }

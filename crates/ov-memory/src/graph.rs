@@ -1,4 +1,4 @@
-//! The honeycomb graph (SPEC §2): memories, their vectors and a bounded-degree
+//! The honeycomb graph: memories, their vectors and a bounded-degree
 //! undirected graph whose edge weights are cosine relevances.
 //!
 //! Storage is a dense slab: node `i` owns row `i` of one contiguous `f32`

@@ -1,4 +1,4 @@
-//! Structured JSON log lines (SPEC §9).
+//! Structured JSON log lines.
 //!
 //! One JSON object per line: `{"timestamp","level","message","fields":{...}}`.
 //! The engine is silent until the host installs a [`LogSink`]. Lines are built

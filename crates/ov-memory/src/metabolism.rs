@@ -1,5 +1,5 @@
 //! The metabolism: a token budget whose remaining share sets the alpha that
-//! context assembly uses (SPEC §5). The fuller the budget, the more room
+//! context assembly uses. The fuller the budget, the more room
 //! structure, recency and importance get; as it drains, meaning dominates.
 
 use serde::Serialize;

@@ -1,4 +1,4 @@
-//! Metrics (SPEC §9): call counts, errors by name, latency percentiles from
+//! Metrics: call counts, errors by name, latency percentiles from
 //! real HDR histograms (per operation and overall), guardrail counters, and a
 //! sliding window of recent calls that the health report reads.
 //!
@@ -316,7 +316,7 @@ impl OpReport {
     }
 }
 
-/// Every figure of SPEC §9, as the metrics call returns it. Serialises to the
+/// Every figure, as the metrics call returns it. Serialises to the
 /// documented JSON keys.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricsReport {

@@ -1,5 +1,5 @@
-//! The seed-compatible surface: `OVMemoryProduction`, as the founding
-//! documents use it, over the idiomatic [`Store`].
+//! The original surface, `OVMemoryProduction`, as the project's first usage
+//! examples use it, over the idiomatic [`Store`].
 //!
 //! `OVMemoryProduction::new` cannot return an error, so invalid arguments
 //! (for example a dimension of 0) do not panic: the failure is kept, every

@@ -1,4 +1,4 @@
-//! Snapshots (SPEC §10): the whole store — memories, graph, configuration, id
+//! Snapshots: the whole store — memories, graph, configuration, id
 //! counter and metabolism, not runtime metrics — as bytes or a file.
 //!
 //! # Format (version 1, little-endian)

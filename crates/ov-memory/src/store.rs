@@ -492,7 +492,7 @@ impl Store {
         self.state.read().graph.hubs()
     }
 
-    /// The centrality of a memory (SPEC §2), or NOT_FOUND.
+    /// The centrality of a memory, or NOT_FOUND.
     pub fn centrality(&self, id: u64) -> Result<f64> {
         self.state.read().graph.node(id).map(|n| n.centrality).ok_or_else(|| Error::not_found(id))
     }
@@ -521,7 +521,7 @@ impl Store {
         nodes.max(mem)
     }
 
-    /// Every figure of SPEC §9. Never blocked by the breaker; not itself recorded.
+    /// Every figure Never blocked by the breaker; not itself recorded.
     pub fn metrics(&self) -> MetricsReport {
         let now = self.clock.monotonic_micros();
         let figures = {

@@ -1,4 +1,4 @@
-//! Input validation (SPEC §7). Everything here runs before any state changes,
+//! Input validation. Everything here runs before any state changes,
 //! so a rejected call leaves the store, the graph and the breaker as they were.
 
 use crate::error::{Error, Result};

@@ -1,4 +1,4 @@
-//! The production promises of SPEC §6–§9 and §11, tested through the public API.
+//! The production promises–§9 and §11, tested through the public API.
 
 use ov_memory::{
     AddOptions, BreakerState, Clock, Config, ContextOptions, ErrorCode, HealthStatus, Level, LogSink, ManualClock,
@@ -86,7 +86,7 @@ fn bad_add() -> impl Strategy<Value = BadAdd> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// SPEC §6: invalid input is rejected before anything changes.
+    /// invalid input is rejected before anything changes.
     #[test]
     fn rejected_input_changes_nothing(n in 1u64..20, bad in bad_add()) {
         let (s, clock) = store_with(small(8));
@@ -678,7 +678,7 @@ fn silent_by_default() {
     assert_eq!(s.log_level(), Level::Info);
 }
 
-/// SPEC §11: no callback runs under an internal lock. The callback calls back into
+/// no callback runs under an internal lock. The callback calls back into
 /// the store (a read and a write); if a lock were held, this would deadlock.
 #[test]
 fn log_callback_may_call_back_into_the_store() {
@@ -714,7 +714,7 @@ fn a_panicking_log_callback_changes_nothing() {
     assert_eq!(s.metrics().error_count, 0);
 }
 
-/// SPEC §11: 8 threads of mixed add/get/delete; no update is lost.
+/// 8 threads of mixed add/get/delete; no update is lost.
 #[test]
 fn concurrent_mixed_operations_lose_nothing() {
     let s = Arc::new(Store::new(Config { embedding_dim: 16, max_nodes: 100_000, ..Config::default() }).unwrap());
@@ -839,7 +839,7 @@ impl Clock for GateClock {
     }
 }
 
-/// SPEC §11: reads run concurrently, writes are exclusive. A retrieve is parked
+/// reads run concurrently, writes are exclusive. A retrieve is parked
 /// mid-scan (holding the read lock); another read completes meanwhile, a write
 /// waits until the scan ends. No timing decides the outcome of the first part.
 #[test]

@@ -1,4 +1,4 @@
-//! Snapshots (SPEC §10): exact round trips, corruption always detected, atomic
+//! Snapshots: exact round trips, corruption always detected, atomic
 //! saves that survive SIGKILL, IO errors that keep the old file.
 
 #[path = "common/qa.rs"]
