@@ -216,9 +216,14 @@ test-c-stress: deps-c build
 
 # ------------------------------------------------------------------ quality
 
-# Retrieval quality on the real QA sets (tests/data): prints Markdown tables.
+# Retrieval quality on real data (tests/data: the QA sets and the LoCoMo
+# conversations): prints Markdown tables. QUALITY_DATA=<dir> evaluates another
+# directory laid out like tests/data/locomo; QUALITY_JSON=<file> also writes
+# every figure as JSON.
+QUALITY_DATA ?=
+QUALITY_JSON ?=
 quality:
-	$(CARGO) run -q --release -p ov-memory --example quality
+	QUALITY_DATA="$(QUALITY_DATA)" QUALITY_JSON="$(QUALITY_JSON)" $(CARGO) run -q --release -p ov-memory --example quality
 
 # ------------------------------------------------------------------ bench
 
@@ -248,24 +253,21 @@ fuzz: deps-c build
 # ------------------------------------------------------------------ sanitizers
 
 # ThreadSanitizer on the nightly toolchain with a sanitised std (-Zbuild-std):
-# the core's concurrency tests, then the C stress test against a TSan-built
-# static library. Installs the nightly pieces it needs. Not part of make test (slow).
+# the core's concurrency tests, then the C ABI driven from several threads
+# (crates/ov-memory-c, `concurrency` tests: adds, deletes, retrievals and
+# contexts while a log callback re-enters the store and is replaced again and
+# again). rustc links the TSan runtime that matches its own instrumentation,
+# which gcc's older libtsan does not. Installs the nightly pieces it needs.
+# Not part of make test (slow).
 TSAN_TARGET := x86_64-unknown-linux-gnu
-TSAN_DIR    := target/tsan
 TSAN_ENV    := RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsanitizer=thread" TSAN_OPTIONS="halt_on_error=1"
-tsan: deps-c
+tsan:
 	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	rustup component add rust-src --toolchain nightly
-	$(TSAN_ENV) $(CARGO) +nightly test -Zbuild-std --target $(TSAN_TARGET) --target-dir $(TSAN_DIR) \
+	$(TSAN_ENV) $(CARGO) +nightly test -Zbuild-std --target $(TSAN_TARGET) --target-dir target/tsan \
 	  -p ov-memory --test production -- --test-threads=2 concurrent reads_share a_replaced callback context_text_work
-	$(TSAN_ENV) $(CARGO) +nightly build -Zbuild-std --target $(TSAN_TARGET) --target-dir $(TSAN_DIR) --release -p ov-memory-c
-	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_TEST) -fsanitize=thread tests/c/stress.c -L $(TSAN_DIR)/$(TSAN_TARGET)/release -l:libov_memory.a \
-	  -lpthread -ldl -lm -o $(BUILD)/stress-tsan
-	TSAN_OPTIONS="halt_on_error=1" ./$(BUILD)/stress-tsan 8 2000
-	$(CC) $(CFLAGS_TEST) -fsanitize=thread tests/c/test_robust.c -L $(TSAN_DIR)/$(TSAN_TARGET)/release -l:libov_memory.a \
-	  -lpthread -ldl -lm -o $(BUILD)/test_robust-tsan
-	TSAN_OPTIONS="halt_on_error=1" ./$(BUILD)/test_robust-tsan
+	$(TSAN_ENV) $(CARGO) +nightly test -Zbuild-std --target $(TSAN_TARGET) --target-dir target/tsan \
+	  -p ov-memory-c --lib -- concurrency
 	@echo "tsan: no data race reported"
 
 # Miri (undefined behaviour, leaks, data races in unsafe-free Rust too) on the

@@ -919,3 +919,112 @@ mod tests {
         }
     }
 }
+
+/// The C ABI under concurrency, driven from Rust so that `make tsan` can run it
+/// with a ThreadSanitizer runtime that matches the compiler: threads add,
+/// delete, retrieve and assemble contexts on one store through the exported
+/// functions while a log callback re-enters the store and another thread
+/// keeps replacing that callback.
+#[cfg(test)]
+mod concurrency {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    struct Handle(*mut OVMemoryProduction);
+    // SAFETY: the store behind the handle is Send + Sync; the pointer stays valid until the end of the test.
+    unsafe impl Send for Handle {}
+    // SAFETY: as above.
+    unsafe impl Sync for Handle {}
+
+    static LINES: AtomicU64 = AtomicU64::new(0);
+
+    unsafe extern "C" fn reenter(user_data: *mut c_void, _line: *const c_char, _len: usize) {
+        LINES.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: user_data is the live store handle for the whole test.
+        let m = user_data.cast::<OVMemoryProduction>();
+        unsafe { ov_memory_count(m) };
+    }
+
+    #[test]
+    fn threads_through_the_c_abi_lose_nothing() {
+        let config = c"{\"embedding_dim\": 8, \"max_nodes\": 100000, \"timeout_ms\": 600000}";
+        // SAFETY: a NUL-terminated config.
+        let m = unsafe { ov_memory_create_with_config(config.as_ptr()) };
+        assert!(!m.is_null());
+        let h = std::sync::Arc::new(Handle(m));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (adds, deletes) = (std::sync::Arc::new(AtomicU64::new(0)), std::sync::Arc::new(AtomicU64::new(0)));
+        // SAFETY: the callback and its user data (the store) outlive every call.
+        unsafe { ov_memory_set_log_callback(m, Some(reenter), m.cast()) };
+        let swapper = {
+            let (h, stop) = (h.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    // SAFETY: as above.
+                    unsafe { ov_memory_set_log_callback(h.0, Some(reenter), h.0.cast()) };
+                    std::thread::yield_now();
+                }
+            })
+        };
+        let workers: Vec<_> = (0..4u64)
+            .map(|t| {
+                let (h, adds, deletes) = (h.clone(), adds.clone(), deletes.clone());
+                std::thread::spawn(move || {
+                    let mut mine = Vec::new();
+                    let text = c"a memory from a thread";
+                    for i in 0..400u64 {
+                        let v: Vec<f32> = (0..8).map(|j| ((t * 7 + i * 3 + j) as f32 * 0.37).sin() + 1.5).collect();
+                        let mut id = 0u64;
+                        // SAFETY: valid store, vector of 8 floats, NUL-terminated text, writable id.
+                        let s = unsafe {
+                            ov_memory_add_f32(h.0, v.as_ptr(), 8, text.as_ptr(), 1.0, std::ptr::null(), &mut id)
+                        };
+                        assert_eq!(s, OvStatus::Ok);
+                        adds.fetch_add(1, Ordering::Relaxed);
+                        mine.push(id);
+                        if i % 3 == 0 {
+                            let victim = mine.swap_remove(0);
+                            // SAFETY: valid store.
+                            assert_eq!(unsafe { ov_memory_delete(h.0, victim) }, OvStatus::Ok);
+                            deletes.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let (mut ids, mut n) = ([0u64; 4], 0usize);
+                        // SAFETY: valid store and buffers of 4 entries.
+                        let s = unsafe {
+                            ov_memory_retrieve(
+                                h.0,
+                                v.as_ptr(),
+                                8,
+                                4,
+                                0.75,
+                                ids.as_mut_ptr(),
+                                std::ptr::null_mut(),
+                                4,
+                                &mut n,
+                            )
+                        };
+                        assert_eq!(s, OvStatus::Ok);
+                        if i % 10 == 0 {
+                            // SAFETY: valid store and query; the result is freed with ov_string_free.
+                            let c = unsafe { ov_memory_context_json(h.0, v.as_ptr(), 8, 100, std::ptr::null()) };
+                            assert!(!c.is_null());
+                            unsafe { ov_string_free(c) };
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        swapper.join().unwrap();
+        // SAFETY: valid store; no other thread uses it any more.
+        unsafe {
+            assert_eq!(ov_memory_count(m) as u64, adds.load(Ordering::Relaxed) - deletes.load(Ordering::Relaxed));
+            ov_memory_set_log_callback(m, None, std::ptr::null_mut());
+            ov_memory_destroy(m);
+        }
+        assert!(LINES.load(Ordering::Relaxed) > 0);
+    }
+}

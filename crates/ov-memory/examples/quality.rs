@@ -313,7 +313,11 @@ fn evaluate(set: &Set, table: &mut Table, ablation: &mut BTreeMap<String, Acc>) 
 }
 
 fn main() {
-    let data = std::env::var("QUALITY_DATA").map(PathBuf::from).unwrap_or_else(|_| qa::data_dir().join("locomo"));
+    let data = std::env::var("QUALITY_DATA")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| qa::data_dir().join("locomo"));
     let mut table = Table::new();
     let mut ablation = BTreeMap::new();
     let mut sets = vec![qa_set("qa_coding"), qa_set("qa_adversarial")];
@@ -360,7 +364,7 @@ fn main() {
         let j = a.json();
         println!("| {set} | {name} | {} | {} | {} |", j["acc@1"], j["R@10"], j["MRR"]);
     }
-    if let Ok(path) = std::env::var("QUALITY_JSON") {
+    if let Some(path) = std::env::var("QUALITY_JSON").ok().filter(|p| !p.is_empty()) {
         let mut out = Map::new();
         for (set, by) in &table {
             let mut m = Map::new();
