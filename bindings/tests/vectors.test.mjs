@@ -33,6 +33,12 @@ function run(store, step) {
       return store.delete(step.id)
     case 'count':
       return store.size
+    case 'retrieve':
+      return { ids: store.retrieve(step.embedding === null ? null : Float32Array.from(step.embedding), step.options).map((h) => h.id) }
+    case 'context': {
+      const r = store.context(step.embedding === null ? null : Float32Array.from(step.embedding), step.options)
+      return { ids: r.items.map((i) => i.id), context: r.context }
+    }
     default:
       throw new Error(`unknown op ${step.op}`)
   }
@@ -64,6 +70,8 @@ for (const file of files) {
       if ('weight' in want) assert.equal(r.ok.weight, want.weight, `step ${i}: weight`)
       if ('metadata' in want) assert.deepEqual(r.ok.metadata, want.metadata, `step ${i}: metadata`)
       if ('created_at' in want) assert.equal(r.ok.created_at, want.created_at, `step ${i}: created_at`)
+      if ('ids' in want) assert.deepEqual(r.ok.ids, want.ids, `step ${i}: ids`)
+      if ('context' in want) assert.equal(r.ok.context, want.context, `step ${i}: context`)
       if ('embedding' in want) assert.deepEqual(r.ok.embedding, Float32Array.from(want.embedding), `step ${i}: embedding`)
     }
   })

@@ -108,6 +108,41 @@ static void run_step(OVMemoryProduction *m, const cJSON *step, const char *file,
             }
             ov_memory_record_free(r);
         }
+    } else if (strcmp(op, "retrieve") == 0 || strcmp(op, "context") == 0) {
+        /* A query: an embedding (or null: text only) and an options object. */
+        const cJSON *emb = cJSON_GetObjectItemCaseSensitive(step, "embedding");
+        int n = cJSON_IsArray(emb) ? cJSON_GetArraySize(emb) : 0;
+        float *v = n > 0 ? malloc(sizeof(float) * (size_t)n) : NULL;
+        for (int k = 0; k < n; k++) v[k] = (float)num(cJSON_GetArrayItem(emb, k));
+        const cJSON *options = cJSON_GetObjectItemCaseSensitive(step, "options");
+        char *opts = cJSON_PrintUnformatted(options);
+        char *out;
+        if (op[0] == 'r') {
+            out = ov_memory_retrieve_json(m, v, (size_t)n, opts);
+        } else {
+            const cJSON *mt = cJSON_GetObjectItemCaseSensitive(options, "max_tokens");
+            out = ov_memory_context_json(m, v, (size_t)n, mt ? (size_t)mt->valuedouble : 2000, opts);
+        }
+        check_status(out ? OV_STATUS_OK : ov_last_error_code(), expect, file, i);
+        if (out) {
+            cJSON *doc = cJSON_Parse(out);
+            const cJSON *hits = op[0] == 'r' ? doc : cJSON_GetObjectItemCaseSensitive(doc, "items");
+            const cJSON *want = cJSON_GetObjectItemCaseSensitive(expect, "ids");
+            int same = cJSON_GetArraySize(hits) == cJSON_GetArraySize(want);
+            for (int k = 0; same && k < cJSON_GetArraySize(want); k++)
+                same = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(hits, k), "id")->valuedouble ==
+                       cJSON_GetArrayItem(want, k)->valuedouble;
+            check(same, file, i, "ids");
+            const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(expect, "context");
+            if (ctx) {
+                const cJSON *got = cJSON_GetObjectItemCaseSensitive(doc, "context");
+                check(cJSON_IsString(got) && strcmp(got->valuestring, ctx->valuestring) == 0, file, i, "context text");
+            }
+            cJSON_Delete(doc);
+            ov_string_free(out);
+        }
+        free(opts);
+        free(v);
     } else if (strcmp(op, "delete") == 0) {
         check_status(ov_memory_delete(m, id), expect, file, i);
     } else if (strcmp(op, "count") == 0) {

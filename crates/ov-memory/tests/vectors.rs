@@ -59,6 +59,20 @@ pub fn run_step(store: &Store, step: &Value) -> Result<Value, ov_memory::Error> 
         }),
         "delete" => store.delete(step["id"].as_u64().unwrap()).map(|_| serde_json::json!({})),
         "count" => Ok(serde_json::json!({ "count": store.len() })),
+        "retrieve" => {
+            let e = step["embedding"].as_array().map(|_| floats(&step["embedding"]));
+            let opts = ov_memory::RetrieveOptions::from_json(&step["options"].to_string())?;
+            store
+                .retrieve_query(e.as_deref(), &opts)
+                .map(|hits| serde_json::json!({ "ids": hits.iter().map(|h| h.id).collect::<Vec<_>>() }))
+        }
+        "context" => {
+            let e = step["embedding"].as_array().map(|_| floats(&step["embedding"]));
+            let opts = ov_memory::ContextOptions::from_json(&step["options"].to_string())?;
+            store.context_query(e.as_deref(), &opts).map(|r| {
+                serde_json::json!({ "ids": r.items.iter().map(|i| i.id).collect::<Vec<_>>(), "context": r.context })
+            })
+        }
         other => panic!("unknown op {other}"),
     }
 }
