@@ -187,7 +187,8 @@ fn main() {
     let bytes = store.to_bytes().unwrap();
     let save_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
-    let loaded = Store::from_bytes(&bytes).unwrap();
+    let loaded =
+        Store::from_bytes_with(&bytes, Some(store.config().clone()), ov_memory::clock::default_clock()).unwrap();
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     assert_eq!(loaded.len(), store.len());
     let batch_store = Store::new(Config { embedding_dim: DIM, max_nodes: 20_000, ..Config::default() }).unwrap();
@@ -216,5 +217,11 @@ fn main() {
     println!("| snapshot size | {:.1} MiB |", bytes.len() as f64 / 1048576.0);
     println!("| snapshot to bytes / from bytes (all checks) | {save_ms:.1} ms / {load_ms:.1} ms |");
     println!("| documented size estimate | {:.1} MiB |", store.memory_estimate_bytes() as f64 / 1048576.0);
+    let lex = store.lexical_index_bytes();
+    println!(
+        "| lexical (BM25) index | {:.1} MiB, {:.0} bytes per memory |",
+        lex as f64 / 1048576.0,
+        lex as f64 / store.len().max(1) as f64
+    );
     println!("| measured RSS growth while building | {:.1} MiB |", (rss1.saturating_sub(rss0)) as f64 / 1024.0);
 }

@@ -104,6 +104,17 @@ impl Lexical {
         self.docs.len()
     }
 
+    /// Bytes the index holds (capacities of its tables, keys and lists; what
+    /// `make bench` reports per memory).
+    pub(crate) fn heap_bytes(&self) -> u64 {
+        use std::mem::size_of;
+        let vocab: usize = self.vocabulary.keys().map(|k| k.capacity() + size_of::<String>() + 4 + 8).sum();
+        let postings: usize =
+            self.postings.iter().map(|p| p.capacity() * size_of::<(u64, u32)>() + size_of::<Vec<(u64, u32)>>()).sum();
+        let docs: usize = self.docs.values().map(|d| d.terms.capacity() * 4 + size_of::<Doc>() + 8 + 8).sum();
+        (vocab + postings + docs) as u64
+    }
+
     /// BM25 scores of every memory that shares a token with `query` (the
     /// others score 0), in no particular order. `tick` is called once per
     /// posting visited (for deadline checks).

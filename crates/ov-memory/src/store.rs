@@ -505,6 +505,11 @@ impl Store {
         self.state.read().graph.estimate_bytes()
     }
 
+    /// Bytes held by the lexical (BM25) index over the texts.
+    pub fn lexical_index_bytes(&self) -> u64 {
+        self.state.read().graph.lexical.heap_bytes()
+    }
+
     /// A host's view of the memory this store holds: the size estimate of its
     /// memories plus the fixed cost of its metrics (latency histograms, the
     /// health window). The Node front-end reports it to V8's garbage collector.
