@@ -360,7 +360,7 @@ export interface RetrieveOptions {
   now?: number
   /** The query's text for lexical relevance (BM25); with a null query vector it is the whole query. */
   text?: string
-  /** Weight of semantic relevance in the fusion, in [0, 1] (default: the store's, 0.65). */
+  /** Weight of semantic relevance in the fusion, in [0, 1] (default: the store's, 0.7). */
   hybridWeight?: number
 }
 

@@ -8,7 +8,8 @@
 //! day; a question's truths are its evidence turns.
 //!
 //! Rankers, per question: `cosine` (exact, f64), `bm25` (the core's lexical
-//! index alone), `fusion` (the core's relevance alone: alpha 1), `retrieve`
+//! index alone), `plain_fusion` (the baseline: textbook BM25 and cosine,
+//! z-standardised, equal weights, computed here), `fusion` (the core's relevance alone: alpha 1), `retrieve`
 //! (defaults: embedding + text, data weights, timestamps), `retrieve_equal`
 //! (equal weights, every memory created at the same instant), and `context`
 //! (defaults; also at 256 and 512 tokens), each context call on a fresh copy
@@ -216,6 +217,71 @@ fn record(table: &mut Table, set: &str, cat: &str, ranker: &str, f: impl Fn(&mut
 
 /// The store configuration: defaults, except what `QUALITY_CONFIG` (a JSON
 /// object of settings, e.g. `{"graph_weight": 4}`) overrides, for tuning runs.
+/// The baseline the issue tracker measured against: textbook BM25 (k1 1.5,
+/// b 0.75, the core's tokens) and cosine, each standardised over the store,
+/// averaged with equal weights. Computed here, outside the engine.
+struct PlainFusion {
+    docs: Vec<BTreeMap<String, f64>>,
+    lens: Vec<f64>,
+    df: BTreeMap<String, f64>,
+}
+
+impl PlainFusion {
+    fn new(texts: &[String]) -> PlainFusion {
+        let mut docs = Vec::new();
+        let mut lens = Vec::new();
+        let mut df: BTreeMap<String, f64> = BTreeMap::new();
+        for t in texts {
+            let mut tf: BTreeMap<String, f64> = BTreeMap::new();
+            let mut n = 0.0;
+            for w in ov_memory::lexical::tokens(t) {
+                *tf.entry(w).or_insert(0.0) += 1.0;
+                n += 1.0;
+            }
+            for k in tf.keys() {
+                *df.entry(k.clone()).or_insert(0.0) += 1.0;
+            }
+            docs.push(tf);
+            lens.push(n);
+        }
+        PlainFusion { docs, lens, df }
+    }
+
+    fn order(&self, query: &str, cos: &[f64], k: usize) -> Vec<usize> {
+        let n = self.docs.len() as f64;
+        let avg = self.lens.iter().sum::<f64>() / n.max(1.0);
+        let mut terms: Vec<String> = ov_memory::lexical::tokens(query).collect();
+        terms.sort();
+        terms.dedup();
+        let bm: Vec<f64> = self
+            .docs
+            .iter()
+            .zip(&self.lens)
+            .map(|(d, &len)| {
+                terms
+                    .iter()
+                    .filter_map(|t| {
+                        let tf = *d.get(t)?;
+                        let df = self.df[t];
+                        let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+                        Some(idf * tf * 2.5 / (tf + 1.5 * (0.25 + 0.75 * len / avg)))
+                    })
+                    .sum()
+            })
+            .collect();
+        let z = |x: &[f64]| {
+            let m = x.iter().sum::<f64>() / x.len() as f64;
+            let sd = (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
+            x.iter().map(|v| if sd > 0.0 { (v - m) / sd } else { 0.0 }).collect::<Vec<_>>()
+        };
+        let (zc, zb) = (z(cos), z(&bm));
+        let mut idx: Vec<usize> = (0..cos.len()).collect();
+        idx.sort_by(|&a, &b| (0.5 * (zc[b] + zb[b])).total_cmp(&(0.5 * (zc[a] + zb[a]))).then(a.cmp(&b)));
+        idx.truncate(k);
+        idx
+    }
+}
+
 fn base_config(n: usize) -> Config {
     let mut v = serde_json::to_value(Config::default()).unwrap();
     if let Ok(extra) = std::env::var("QUALITY_CONFIG") {
@@ -231,6 +297,7 @@ fn base_config(n: usize) -> Config {
 fn evaluate(set: &Set, table: &mut Table, ablation: &mut BTreeMap<String, Acc>) {
     for (mems, qs) in &set.stores {
         let texts: Vec<String> = mems.iter().map(|m| m.text.clone()).collect();
+        let plain = PlainFusion::new(&texts);
         let last = mems.iter().filter_map(|m| m.created_at).max();
         let now = last.map(|t| t + 86_400_000);
         let clock = Arc::new(ManualClock::new());
@@ -266,6 +333,15 @@ fn evaluate(set: &Set, table: &mut Table, ablation: &mut BTreeMap<String, Acc>) 
                     (d / (norm(&m.embedding) * qn), i)
                 })
                 .collect();
+            let by_index: Vec<f64> = {
+                let mut v = vec![0.0; cos.len()];
+                for &(c, i) in &cos {
+                    v[i] = c;
+                }
+                v
+            };
+            let plain_order = plain.order(&q.text, &by_index, 10);
+            record(table, &set.name, cat, "plain_fusion", |a| a.ranked(&plain_order, &q.truths, &texts));
             cos.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             let cos_order: Vec<usize> = cos.iter().take(10).map(|x| x.1).collect();
             record(table, &set.name, cat, "cosine", |a| a.ranked(&cos_order, &q.truths, &texts));
@@ -325,7 +401,7 @@ fn main() {
     for set in &sets {
         evaluate(set, &mut table, &mut ablation);
     }
-    let rankers = ["cosine", "bm25", "fusion", "retrieve", "retrieve_equal"];
+    let rankers = ["cosine", "bm25", "plain_fusion", "fusion", "retrieve", "retrieve_equal"];
     println!("#### Ranking (percent)\n");
     println!("| set | questions | ranker | acc@1 | R@5 | R@10 | hit@10 | MRR |");
     println!("|---|---:|---|---:|---:|---:|---:|---:|");

@@ -78,7 +78,7 @@ pub struct Config {
     /// relevance alone, lower values give the bounded priors more say.
     pub alpha: f64,
     /// Weight of semantic relevance when a query has an embedding and a text
-    /// (default 0.55; lexical relevance gets the rest).
+    /// (default 0.7; lexical relevance gets the rest).
     #[serde(alias = "hybridWeight")]
     pub hybrid_weight: f64,
     /// Weight of graph activation G among the bounded priors (default 2.0).

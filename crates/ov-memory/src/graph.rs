@@ -332,6 +332,7 @@ impl Graph {
         });
         self.vectors.extend_from_slice(vector);
         let mut overflows = 0;
+        let mut stranded: Vec<u64> = Vec::new();
         for &(c, rel) in plan {
             if c == id || !self.contains(c) || self.degree(id) >= self.max_degree {
                 continue;
@@ -352,10 +353,78 @@ impl Graph {
                     self.push_overflow(c, w);
                     self.link(id, c, rel);
                     overflows += 1;
+                    if self.degree(w.to) == 0 {
+                        stranded.push(w.to);
+                    }
                 }
             }
         }
+        // Never strand a memory: the new one if no candidate took it, and one that
+        // lost its last edge to a swap, are re-linked to their best remaining
+        // candidate (measured: stranded memories were question truths that then
+        // ranked last).
+        // (An empty plan means no related memory exists, or a snapshot is being
+        // loaded and brings its own edges.)
+        if !plan.is_empty() && self.degree(id) == 0 {
+            stranded.push(id);
+        }
+        for s in stranded {
+            if self.degree(s) == 0 {
+                overflows += self.relink(s);
+            }
+        }
         overflows
+    }
+
+    /// Links a memory without edges to its most similar memory that has room
+    /// (positive relevance; ties to the lower id); failing that, to its most
+    /// similar memory whose weakest edge is weaker and whose other end keeps an
+    /// edge, swapping that edge out; failing that, the same with a weakest edge
+    /// that is stronger (an edge is worth less than a memory that can be found
+    /// through the graph at all). Returns the overflows caused (0 or 1). A full
+    /// scan, but it runs only when a memory would otherwise have no edge.
+    fn relink(&mut self, s: u64) -> u64 {
+        let Some(slot) = self.slot(s) else { return 0 };
+        let inv_s = self.nodes[slot].inv_norm;
+        let mut room: Option<(u64, f32)> = None;
+        let mut full: Vec<(u64, f32)> = Vec::new();
+        for (j, n) in self.nodes.iter().enumerate() {
+            if n.id == s {
+                continue;
+            }
+            let rel = cosine(self.row(slot), inv_s, self.row(j), n.inv_norm) as f32;
+            if rel <= 0.0 {
+                continue;
+            }
+            if n.edges.len() < self.max_degree {
+                if room.is_none_or(|r| stronger(&(n.id, rel), &r) == std::cmp::Ordering::Less) {
+                    room = Some((n.id, rel));
+                }
+            } else {
+                full.push((n.id, rel));
+            }
+        }
+        if let Some((c, rel)) = room {
+            self.link(s, c, rel);
+            return 0;
+        }
+        full.sort_by(stronger);
+        for only_stronger in [true, false] {
+            for &(c, rel) in &full {
+                let weakest = self.node(c).and_then(|n| {
+                    n.edges.iter().copied().min_by(|a, b| a.relevance.total_cmp(&b.relevance).then(b.to.cmp(&a.to)))
+                });
+                if let Some(w) = weakest {
+                    if (!only_stronger || rel > w.relevance) && self.degree(w.to) > 1 {
+                        self.unlink(c, w.to);
+                        self.push_overflow(c, w);
+                        self.link(s, c, rel);
+                        return 1;
+                    }
+                }
+            }
+        }
+        0
     }
 
     fn degree(&self, id: u64) -> usize {
@@ -638,6 +707,30 @@ mod tests {
         }
         assert_eq!(g.hubs().len(), 3, "floor(0.05 * 60)");
         g.check_invariants().unwrap();
+    }
+
+    /// A swap that takes a memory's only edge re-links it: no memory with a
+    /// positively related peer ends up without edges, whatever the order.
+    #[test]
+    fn swaps_never_strand_a_memory() {
+        for seed in 0..40u64 {
+            let mut g = Graph::new(3, 2);
+            let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            for id in 1..=60u64 {
+                let mut v = [0f32; 3];
+                for c in &mut v {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    *c = (x % 1000) as f32 / 1000.0 + 0.01; // all positive: every pair is related
+                }
+                add(&mut g, id, &v);
+                g.check_invariants().unwrap();
+                for n in &g.nodes {
+                    assert!(!n.edges.is_empty() || g.len() == 1, "seed {seed}: memory {} stranded after {id}", n.id);
+                }
+            }
+        }
     }
 
     #[test]

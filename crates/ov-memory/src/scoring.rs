@@ -45,7 +45,7 @@ use std::collections::BinaryHeap;
 
 /// Default weight of semantic relevance in the fusion (lexical gets the rest):
 /// chosen on the public LoCoMo conversations (`make quality`).
-pub const DEFAULT_HYBRID_WEIGHT: f64 = 0.65;
+pub const DEFAULT_HYBRID_WEIGHT: f64 = 0.7;
 /// Most relevant memories that activate their neighbours.
 pub const SOURCES: usize = 64;
 /// Relevance (in standard deviations) at which a source activates fully.
