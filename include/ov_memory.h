@@ -143,6 +143,11 @@ typedef struct OvMemoryRecord {
   uint64_t access_count;
 } OvMemoryRecord;
 
+// Counts the tokens of `text` (`len` bytes of UTF-8 followed by a NUL, valid
+// only during the call) for ov_memory_context_with_counter(). Return the
+// count, or SIZE_MAX to fail the context call with INVALID_DATA.
+typedef size_t (*OvTokenCounter)(void *user_data, const char *text, size_t len);
+
 // Receives one log line: `line` points to `len` bytes of JSON followed by a NUL,
 // valid only during the call. Never called while the library holds a lock, so it
 // may call back into the store. It may be called from any thread that uses the store.
@@ -281,6 +286,22 @@ char *ov_memory_context_json(struct OVMemoryProduction *m,
                              size_t len,
                              size_t max_tokens,
                              const char *options_json);
+
+// ov_memory_context_json() with the caller's token counter instead of the
+// default `ceil(bytes / 4)`: `counter(user_data, text, len)` is called, on
+// this thread and with no library lock held, for each item's text as it
+// would appear in the context. NULL `counter` means the default.
+char *ov_memory_context_with_counter(struct OVMemoryProduction *m,
+                                     const float *query,
+                                     size_t len,
+                                     size_t max_tokens,
+                                     const char *options_json,
+                                     OvTokenCounter counter,
+                                     void *user_data);
+
+// The default token estimate of a NUL-terminated UTF-8 text: `ceil(bytes / 4)`
+// (what context assembly charges without a counter). 0 for NULL.
+size_t ov_estimate_tokens(const char *text);
 
 // Writes the ids of the hubs (the `min(5, max(1, floor(0.05 n)))` most central
 // memories, ties to the lower id) into `ids_out` (`capacity` entries, at least

@@ -22,7 +22,7 @@ export interface NativeStoreLike {
   size(): number
   retrieve(query: Float32Array | null, optionsJson: string): string
   retrieveAsync?(query: Float32Array | null, optionsJson: string): Promise<string>
-  context(query: Float32Array | null, optionsJson: string): string
+  context(query: Float32Array | null, optionsJson: string, counter?: ((text: string) => number) | null): string
   contextAsync?(query: Float32Array | null, optionsJson: string): Promise<string>
   health(): string
   metrics(): string
@@ -49,6 +49,7 @@ export interface NativeStoreLike {
 export interface NativeModule {
   NativeStore: {
     new (configJson: string): NativeStoreLike
+    estimateTokens(text: string): number
     fromBytes(bytes: Uint8Array, configJson?: string | null): NativeStoreLike
     open?(path: string, configJson?: string | null): NativeStoreLike
   }
@@ -390,6 +391,29 @@ export interface ContextOptions {
   maxItems?: number
   /** Prefix each item with its date, `[2023-05-08] ` (default true). */
   includeDates?: boolean
+  /**
+   * Counts an item's tokens (its text as it would appear in the context),
+   * instead of `ceil(bytes / 4)`: e.g. your model's tokenizer. Called
+   * synchronously; throwing or returning anything but a whole number ≥ 0
+   * fails the call with INVALID_DATA.
+   */
+  tokenCounter?: (text: string) => number
+}
+
+/** The default token estimate, `ceil(UTF-8 bytes / 4)`: what `context` charges without a `tokenCounter`. */
+export function estimateTokens(text: string): number {
+  return guard(() => nativeModule().NativeStore.estimateTokens(toText(text)))
+}
+
+/** Splits a `tokenCounter` (a function, never serialised) off the options. */
+function splitCounter(options: ContextOptions | undefined | null): [string, ((text: string) => number) | null] {
+  if (options === undefined || options === null) return ['{}', null]
+  if (typeof options !== 'object' || Array.isArray(options)) throw invalid('options', 'options must be an object', { got: kind(options) })
+  const { tokenCounter, ...rest } = options
+  if (tokenCounter !== undefined && tokenCounter !== null && typeof tokenCounter !== 'function') {
+    throw invalid('tokenCounter', 'tokenCounter must be a function', { got: kind(tokenCounter) })
+  }
+  return [toOptionsJson(rest), tokenCounter ?? null]
 }
 
 /** One injected memory. */
@@ -763,18 +787,23 @@ export class MemoryStore {
 
   /** Assembles a context for `query` within a token budget. */
   context(query: Vector | null, options: ContextOptions = {}): ContextResult {
-    return guard(() => JSON.parse(this.#n.context(toQuery(query), toOptionsJson(options))) as ContextResult)
+    return guard(() => {
+      const [o, counter] = splitCounter(options)
+      return JSON.parse(this.#n.context(toQuery(query), o, counter)) as ContextResult
+    })
   }
 
   /** `context` off the event loop. */
   contextAsync(query: Vector | null, options: ContextOptions = {}): Promise<ContextResult> {
     return guardAsync(async () => {
       const n = this.#n
-      const q = toQuery(query, !n.contextAsync)
-      const o = toOptionsJson(options)
-      if (n.contextAsync) return JSON.parse(await n.contextAsync(q, o)) as ContextResult
+      const [o, counter] = splitCounter(options)
+      // A JS token counter must run on this thread: the synchronous path, after a tick.
+      const native = n.contextAsync && !counter
+      const q = toQuery(query, !native)
+      if (native && n.contextAsync) return JSON.parse(await n.contextAsync(q, o)) as ContextResult
       await Promise.resolve()
-      return JSON.parse(n.context(q, o)) as ContextResult
+      return JSON.parse(n.context(q, o, counter)) as ContextResult
     })
   }
 

@@ -440,3 +440,21 @@ test('text queries: alone or with a vector, in context too, with dates', () => {
   assert.equal(code(() => s.context([1, 0, 0], { minItems: 9, maxItems: 8 })), 'INVALID_DATA')
   assert.equal(code(() => s.retrieve([1, 0, 0], { hybridWeight: 2 })), 'INVALID_DATA')
 })
+
+test('a token counter from JS replaces the default estimate; a broken one is INVALID_DATA', async () => {
+  const s = new MemoryStore({ embeddingDim: 3 })
+  s.add([1, 0, 0], 'one two three four five', { createdAt: Date.UTC(2023, 4, 8) })
+  const words = (t) => t.split(/\s+/).length
+  const r = s.context([1, 0, 0], { tokenCounter: words })
+  assert.equal(r.tokens_used, 6, '[2023-05-08] and five words')
+  const ra = await s.contextAsync([1, 0, 0], { tokenCounter: words, includeDates: false })
+  assert.equal(ra.tokens_used, 5)
+  assert.equal(api.estimateTokens('abcdefgh'), 2)
+  assert.equal(api.estimateTokens('ż'), 1)
+  const used = s.metabolism().used_tokens
+  for (const bad of [() => { throw new Error('no') }, () => -1, () => 1.5, () => 'x', () => NaN]) {
+    assert.equal(code(() => s.context([1, 0, 0], { tokenCounter: bad })), 'INVALID_DATA')
+  }
+  assert.equal(code(() => s.context([1, 0, 0], { tokenCounter: 5 })), 'INVALID_DATA')
+  assert.equal(s.metabolism().used_tokens, used, 'failed calls charged nothing')
+})

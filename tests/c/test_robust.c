@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,7 +233,42 @@ static void test_caller_time_and_options(void) {
     ov_memory_destroy(m);
 }
 
+/* A caller's token counter (here: words) replaces ceil(bytes / 4); SIZE_MAX fails the call. */
+static size_t count_words(void *user_data, const char *text, size_t len) {
+    int *calls = user_data;
+    (*calls)++;
+    size_t words = 0;
+    for (size_t i = 0; i < len; i++)
+        if (text[i] != ' ' && (i == 0 || text[i - 1] == ' ')) words++;
+    return words;
+}
+static size_t broken_counter(void *user_data, const char *text, size_t len) {
+    (void)user_data;
+    (void)text;
+    (void)len;
+    return SIZE_MAX;
+}
+
+static void test_token_counter(void) {
+    OVMemoryProduction *m = ov_memory_create_with_config("{\"embedding_dim\": 4}");
+    const float v[DIM] = {1, 0, 0, 0};
+    uint64_t id;
+    CHECK(ov_memory_add_f32(m, v, DIM, "one two three four five", 1.0, NULL, &id) == OV_STATUS_OK);
+    int calls = 0;
+    char *r = ov_memory_context_with_counter(m, v, DIM, 100, "{\"include_dates\": false}", count_words, &calls);
+    CHECK(r && strstr(r, "\"tokens_used\":5") && calls == 1);
+    ov_string_free(r);
+    r = ov_memory_context_with_counter(m, v, DIM, 100, "{\"include_dates\": false}", NULL, NULL);
+    CHECK(r && strstr(r, "\"tokens_used\":6")); /* the default: ceil(23 / 4) */
+    ov_string_free(r);
+    CHECK(ov_memory_context_with_counter(m, v, DIM, 100, NULL, broken_counter, NULL) == NULL);
+    CHECK(ov_last_error_code() == OV_STATUS_INVALID_DATA);
+    CHECK(ov_estimate_tokens("abcdefgh") == 2 && ov_estimate_tokens(NULL) == 0);
+    ov_memory_destroy(m);
+}
+
 int main(void) {
+    test_token_counter();
     test_closed_pipe_sink();
     test_replaced_callback_never_runs();
     test_special_files();

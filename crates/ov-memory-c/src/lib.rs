@@ -486,6 +486,58 @@ pub unsafe extern "C" fn ov_memory_context_json(
     })
 }
 
+/// Counts the tokens of `text` (`len` bytes of UTF-8 followed by a NUL, valid
+/// only during the call) for ov_memory_context_with_counter(). Return the
+/// count, or SIZE_MAX to fail the context call with INVALID_DATA.
+pub type OvTokenCounter =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> usize>;
+
+/// ov_memory_context_json() with the caller's token counter instead of the
+/// default `ceil(bytes / 4)`: `counter(user_data, text, len)` is called, on
+/// this thread and with no library lock held, for each item's text as it
+/// would appear in the context. NULL `counter` means the default.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_context_with_counter(
+    m: *mut OVMemoryProduction,
+    query: *const f32,
+    len: usize,
+    max_tokens: usize,
+    options_json: *const c_char,
+    counter: OvTokenCounter,
+    user_data: *mut c_void,
+) -> *mut c_char {
+    value_call(std::ptr::null_mut(), || {
+        // SAFETY: caller contract of each argument, as documented above.
+        let s = unsafe { store(m) }?;
+        let q = if query.is_null() && len == 0 { None } else { Some(unsafe { vector(query, len, s, "query") }?) };
+        let mut options = match unsafe { opt_c_str(options_json, "options_json") }? {
+            Some(text) => ContextOptions::from_json(text)?,
+            None => ContextOptions::default(),
+        };
+        options.max_tokens = max_tokens;
+        let count = |text: &str| -> ov_memory::Result<usize> {
+            let Some(f) = counter else { return Ok(ov_memory::estimate_tokens(text)) };
+            let c = std::ffi::CString::new(text).map_err(|_| Error::invalid("text", "text holds a NUL byte"))?;
+            // SAFETY: the callback's contract is the caller's; the text is valid during the call.
+            let n = unsafe { f(user_data, c.as_ptr(), text.len()) };
+            if n == usize::MAX {
+                return Err(Error::invalid("token_counter", "the token counter reported a failure"));
+            }
+            Ok(n)
+        };
+        let result = s.context_with_counter(q, &options, Some(&count))?;
+        Ok(to_c_string(ov_memory::frontend::to_json(&result)))
+    })
+}
+
+/// The default token estimate of a NUL-terminated UTF-8 text: `ceil(bytes / 4)`
+/// (what context assembly charges without a counter). 0 for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ov_estimate_tokens(text: *const c_char) -> usize {
+    // SAFETY: caller contract: NULL or a NUL-terminated string.
+    quiet_call(0, || unsafe { c_str(text, "text") }.map_or(0, ov_memory::estimate_tokens))
+}
+
 /// Writes the ids of the hubs (the `min(5, max(1, floor(0.05 n)))` most central
 /// memories, ties to the lower id) into `ids_out` (`capacity` entries, at least
 /// 5 is always enough) and their number to `*count_out`.

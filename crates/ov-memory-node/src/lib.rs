@@ -239,10 +239,38 @@ impl NativeStore {
         Ok(job(move || store.retrieve_json(q.as_deref(), &options)))
     }
 
-    #[napi]
-    pub fn context(&self, query: Option<Float32ArraySlice>, options_json: String) -> Result<String> {
+    /// `counter`, if given, counts each item's tokens (a JS function called
+    /// synchronously during this call).
+    #[napi(
+        ts_args_type = "query: Float32Array | null, optionsJson: string, counter?: ((text: string) => number) | null"
+    )]
+    pub fn context(
+        &self,
+        query: Option<Float32ArraySlice>,
+        options_json: String,
+        counter: Option<Function<'_, String, f64>>,
+    ) -> Result<String> {
         let options = core(ContextOptions::from_json(&options_json))?;
-        core(self.store()?.context_json(query.as_deref(), &options))
+        let store = self.store()?;
+        let result = match counter {
+            None => store.context_query(query.as_deref(), &options),
+            Some(f) => {
+                let count = |text: &str| -> ov_memory::Result<usize> {
+                    let n = f.call(text.to_owned()).map_err(|e| {
+                        CoreError::invalid("token_counter", format!("the token counter threw: {}", e.reason))
+                    })?;
+                    ov_memory::frontend::tokens_from_number(n)
+                };
+                store.context_with_counter(query.as_deref(), &options, Some(&count))
+            }
+        };
+        core(result).map(|r| to_json(&r))
+    }
+
+    /// The default token estimate, `ceil(bytes / 4)`.
+    #[napi]
+    pub fn estimate_tokens(text: String) -> u32 {
+        u32::try_from(ov_memory::estimate_tokens(&text)).unwrap_or(u32::MAX)
     }
 
     #[napi(ts_return_type = "Promise<string>")]

@@ -160,9 +160,33 @@ impl NativeStore {
         core(self.inner.retrieve_json(query.as_deref(), &options))
     }
 
-    pub fn context(&self, query: Option<Box<[f32]>>, options_json: &str) -> Result<String, JsValue> {
+    /// `counter`, if given, counts each item's tokens.
+    pub fn context(
+        &self,
+        query: Option<Box<[f32]>>,
+        options_json: &str,
+        counter: Option<js_sys::Function>,
+    ) -> Result<String, JsValue> {
         let options = core(ContextOptions::from_json(options_json))?;
-        core(self.inner.context_json(query.as_deref(), &options))
+        let result = match counter {
+            None => self.inner.context_query(query.as_deref(), &options),
+            Some(f) => {
+                let count = |text: &str| -> ov_memory::Result<usize> {
+                    let v = f
+                        .call1(&JsValue::NULL, &JsValue::from_str(text))
+                        .map_err(|_| CoreError::invalid("token_counter", "the token counter threw"))?;
+                    ov_memory::frontend::tokens_from_number(v.as_f64().unwrap_or(f64::NAN))
+                };
+                self.inner.context_with_counter(query.as_deref(), &options, Some(&count))
+            }
+        };
+        core(result).map(|r| to_json(&r))
+    }
+
+    /// The default token estimate, `ceil(bytes / 4)`.
+    #[wasm_bindgen(js_name = estimateTokens)]
+    pub fn estimate_tokens(text: &str) -> u32 {
+        u32::try_from(ov_memory::estimate_tokens(text)).unwrap_or(u32::MAX)
     }
 
     pub fn health(&self) -> String {

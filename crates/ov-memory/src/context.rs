@@ -340,6 +340,9 @@ pub(crate) fn date_of(unix_ms: i64) -> String {
     crate::log::rfc3339_millis(unix_ms).chars().take(10).collect()
 }
 
+/// A caller's token counter: the token count of a text, or an error.
+pub type TokenCounter<'a> = dyn Fn(&str) -> Result<usize> + 'a;
+
 /// The default token estimate: ceil(bytes / 4).
 pub fn estimate_tokens(text: &str) -> usize {
     text.len().div_ceil(4)
@@ -366,14 +369,18 @@ impl Store {
         self.context_query(query, options).map(|r| crate::frontend::to_json(&r))
     }
 
-    /// [`Store::context_query`] with a caller's token counter instead of ceil(bytes / 4).
-    /// The counter runs with no engine lock held; if it panics the call fails
+    /// [`Store::context_query`] with a caller's token counter instead of
+    /// ceil(bytes / 4): it gets each item's text as it would appear in the
+    /// context and returns its token count, or an error, which fails the call
+    /// with that error and changes nothing (front-ends report a host counter
+    /// that throws or returns a non-count as INVALID_DATA). The counter runs on
+    /// the calling thread with no engine lock held; if it panics the call fails
     /// with INTERNAL and nothing changes.
     pub fn context_with_counter(
         &self,
         query: Option<&[f32]>,
         options: &ContextOptions,
-        counter: Option<&(dyn Fn(&str) -> usize + Sync)>,
+        counter: Option<&TokenCounter<'_>>,
     ) -> Result<ContextResult> {
         self.call(Op::Context, true, |logs| {
             let deadline = self.deadline(options.timeout_ms)?;
@@ -517,7 +524,10 @@ impl Store {
                     guard.redundancy += 1;
                     continue;
                 }
-                let t = counter.map_or_else(|| estimate_tokens(&p.shown), |f| f(&p.shown));
+                let t = match counter {
+                    Some(f) => f(&p.shown)?,
+                    None => estimate_tokens(&p.shown),
+                };
                 if used.saturating_add(t) > options.max_tokens {
                     break;
                 }

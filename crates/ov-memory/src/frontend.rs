@@ -84,6 +84,16 @@ pub fn add_options(
     })
 }
 
+/// A JS number returned by a host token counter: a whole number ≥ 0.
+pub fn tokens_from_number(v: f64) -> Result<usize> {
+    if (0.0..=MAX_SAFE_INTEGER).contains(&v) && v.fract() == 0.0 {
+        Ok(v as usize)
+    } else {
+        Err(Error::invalid("token_counter", "the token counter must return a whole number >= 0")
+            .with("got", if v.is_finite() { Value::from(v) } else { Value::from(v.to_string()) }))
+    }
+}
+
 /// A store configuration from a JSON object text (`{}` gives the defaults).
 /// Every front-end takes the same text: empty text is an error everywhere.
 pub fn config_from_json(text: &str) -> Result<crate::Config> {

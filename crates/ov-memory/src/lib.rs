@@ -48,7 +48,9 @@ pub use breaker::{BreakerSnapshot, BreakerState};
 pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock, SharedClock};
 pub use config::{BreakerConfig, Config, Scoring};
-pub use context::{estimate_tokens, ContextItem, ContextOptions, ContextResult, GuardrailCounts, Trigger};
+pub use context::{
+    estimate_tokens, ContextItem, ContextOptions, ContextResult, GuardrailCounts, TokenCounter, Trigger,
+};
 pub use error::{Error, ErrorCode, Result};
 pub use graph::{EDGE_BYTES, NODE_OVERHEAD_BYTES};
 pub use health::{HealthReport, HealthStatus};

@@ -537,12 +537,18 @@ fn budget_stops_before_the_memory_that_would_pass_it() {
     let r = s.context(&[1.0, 0.0, 0.0], &ContextOptions { max_tokens: 8, ..opts.clone() }).unwrap();
     assert_eq!(r.items.iter().map(|i| i.id).take(2).collect::<Vec<_>>(), vec![a, b], "exactly 8 fits");
     // A caller's counter replaces ceil(bytes/4).
-    let words = |t: &str| t.split_whitespace().count();
+    let words = |t: &str| Ok(t.split_whitespace().count());
     let r = s
         .context_with_counter(Some(&[1.0, 0.0, 0.0]), &ContextOptions { max_tokens: 6, ..opts }, Some(&words))
         .unwrap();
     assert_eq!(r.tokens_used, 2 + 4);
     assert_eq!(r.context, "aaaa aaaa\n\nbbbb bbbb bbbb bbbb");
+    // A failing counter fails the call with its error and changes nothing.
+    let before = s.metabolism().used_tokens;
+    let broken = |_: &str| Err(ov_memory::Error::invalid("token_counter", "the counter failed"));
+    let e = s.context_with_counter(Some(&[1.0, 0.0, 0.0]), &floor(100, 3), Some(&broken)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidData);
+    assert_eq!(s.metabolism().used_tokens, before);
 }
 
 #[test]
