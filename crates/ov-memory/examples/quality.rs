@@ -8,8 +8,9 @@
 //! day; a question's truths are its evidence turns.
 //!
 //! Rankers, per question: `cosine` (exact, f64), `bm25` (the core's lexical
-//! index alone), `plain_fusion` (the baseline: textbook BM25 and cosine,
-//! z-standardised, equal weights, computed here), `fusion` (the core's relevance alone: alpha 1), `retrieve`
+//! index alone), `fusion` (the baseline: textbook BM25 and cosine,
+//! z-standardised, equal weights, computed here), `relevance` (the core's
+//! relevance alone: alpha 1), `retrieve`
 //! (defaults: embedding + text, data weights, timestamps), `retrieve_equal`
 //! (equal weights, every memory created at the same instant), and `context`
 //! (defaults; also at 256 and 512 tokens), each context call on a fresh copy
@@ -21,8 +22,9 @@
 //! rankers `tokens` is what their top 5 would cost. Printed as Markdown; with
 //! `QUALITY_JSON=<file>` also written as
 //! `{"<set>": {"<ranker>": {"acc@1", "R@5", "R@10", "hit@10", "MRR", "hit", "tokens", "items"}}}`.
-//! Sets: `qa_coding`, `qa_adversarial`, `locomo` (all its questions) and
-//! `locomo/<category>`. The ablation table switches each prior off in turn.
+//! Sets in the Markdown: `qa_coding`, `qa_adversarial`, `locomo` (all its
+//! questions) and `locomo/<category>`; in the JSON the LoCoMo-style directory's
+//! are `all` and `<category>`. The ablation table switches each prior off in turn.
 
 #[path = "../tests/common/qa.rs"]
 mod qa;
@@ -341,7 +343,7 @@ fn evaluate(set: &Set, table: &mut Table, ablation: &mut BTreeMap<String, Acc>) 
                 v
             };
             let plain_order = plain.order(&q.text, &by_index, 10);
-            record(table, &set.name, cat, "plain_fusion", |a| a.ranked(&plain_order, &q.truths, &texts));
+            record(table, &set.name, cat, "fusion", |a| a.ranked(&plain_order, &q.truths, &texts));
             cos.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             let cos_order: Vec<usize> = cos.iter().take(10).map(|x| x.1).collect();
             record(table, &set.name, cat, "cosine", |a| a.ranked(&cos_order, &q.truths, &texts));
@@ -355,7 +357,7 @@ fn evaluate(set: &Set, table: &mut Table, ablation: &mut BTreeMap<String, Acc>) 
             let bm = store.retrieve_query(None, &opts(Some(1.0), true)).unwrap_or_default();
             record(table, &set.name, cat, "bm25", |a| a.ranked(&order_of(&bm, &ids), &q.truths, &texts));
             let fu = store.retrieve(&q.embedding, &opts(Some(1.0), true)).unwrap();
-            record(table, &set.name, cat, "fusion", |a| a.ranked(&order_of(&fu, &ids), &q.truths, &texts));
+            record(table, &set.name, cat, "relevance", |a| a.ranked(&order_of(&fu, &ids), &q.truths, &texts));
             let re = store.retrieve(&q.embedding, &opts(None, true)).unwrap();
             record(table, &set.name, cat, "retrieve", |a| a.ranked(&order_of(&re, &ids), &q.truths, &texts));
             let eq_opts = RetrieveOptions { now: None, ..opts(None, true) };
@@ -401,7 +403,7 @@ fn main() {
     for set in &sets {
         evaluate(set, &mut table, &mut ablation);
     }
-    let rankers = ["cosine", "bm25", "plain_fusion", "fusion", "retrieve", "retrieve_equal"];
+    let rankers = ["cosine", "bm25", "fusion", "relevance", "retrieve", "retrieve_equal"];
     println!("#### Ranking (percent)\n");
     println!("| set | questions | ranker | acc@1 | R@5 | R@10 | hit@10 | MRR |");
     println!("|---|---:|---|---:|---:|---:|---:|---:|");
@@ -423,7 +425,7 @@ fn main() {
         if set.contains('/') && !set.starts_with("locomo/") {
             continue;
         }
-        for r in ["cosine", "fusion", "context", "context@256", "context@512"] {
+        for r in ["cosine", "relevance", "context", "context@256", "context@512"] {
             if let Some(a) = by.get(r) {
                 let j = a.json();
                 let label = if r.starts_with("context") { r.to_owned() } else { format!("top 5 by {r}") };
@@ -447,7 +449,12 @@ fn main() {
             for (r, a) in by {
                 m.insert(r.clone(), a.json());
             }
-            out.insert(set.clone(), Value::Object(m));
+            let key = match set.strip_prefix("locomo") {
+                Some("") => "all".to_owned(),
+                Some(cat) => cat.trim_start_matches('/').to_owned(),
+                None => set.clone(),
+            };
+            out.insert(key, Value::Object(m));
         }
         std::fs::write(&path, serde_json::to_string_pretty(&Value::Object(out)).unwrap()).unwrap();
         eprintln!("quality: figures written to {path}");
