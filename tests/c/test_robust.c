@@ -19,17 +19,7 @@
 
 #include "ov_memory.h"
 
-static int passed = 0, failed = 0;
-
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (cond) {                                                                       \
-            passed++;                                                                     \
-        } else {                                                                          \
-            failed++;                                                                     \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);      \
-        }                                                                                 \
-    } while (0)
+#include "check.h"
 
 #define DIM 4
 

@@ -473,17 +473,8 @@ pub unsafe extern "C" fn ov_memory_context_json(
     max_tokens: usize,
     options_json: *const c_char,
 ) -> *mut c_char {
-    value_call(std::ptr::null_mut(), || {
-        // SAFETY: caller contract of each argument, as documented above.
-        let s = unsafe { store(m) }?;
-        let q = if query.is_null() && len == 0 { None } else { Some(unsafe { vector(query, len, s, "query") }?) };
-        let mut options = match unsafe { opt_c_str(options_json, "options_json") }? {
-            Some(text) => ContextOptions::from_json(text)?,
-            None => ContextOptions::default(),
-        };
-        options.max_tokens = max_tokens;
-        Ok(to_c_string(s.context_json(q, &options)?))
-    })
+    // SAFETY: the same contract; no counter means the default estimate.
+    unsafe { ov_memory_context_with_counter(m, query, len, max_tokens, options_json, None, std::ptr::null_mut()) }
 }
 
 /// Counts the tokens of `text` (`len` bytes of UTF-8 followed by a NUL, valid
