@@ -29,7 +29,7 @@
 #[path = "../tests/common/qa.rs"]
 mod qa;
 
-use ov_memory::{estimate_tokens, AddOptions, Clock, Config, ContextOptions, ManualClock, RetrieveOptions, Store};
+use ov_memory::{estimate_tokens, AddOptions, Config, ContextOptions, ManualClock, RetrieveOptions, Store};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -386,7 +386,6 @@ fn evaluate(set: &Set, table: &mut Table, ablation: &mut BTreeMap<String, Acc>) 
                 record(table, &set.name, cat, ranker, |a| a.context(&items, &q.truths, r.tokens_used));
             }
         }
-        let _ = clock.unix_millis();
     }
 }
 
