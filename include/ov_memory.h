@@ -403,7 +403,14 @@ OvStatus ov_memory_set_log_sink(struct OVMemoryProduction *m, uint32_t sink);
 
 // Sends log lines to `callback(user_data, line, len)`; NULL turns logging off.
 // The callback must be safe to call from any thread that uses the store, and
-// `user_data` must stay valid until the callback is replaced or the store destroyed.
+// `user_data` must stay valid until the callback is replaced or the store
+// destroyed. Replacing is a barrier: when this function returns, the previous
+// callback is not running on any other thread and is never called again, so
+// its `user_data` may be freed at once (this waits for deliveries in flight;
+// a callback may itself replace the callback, but must not wait for another
+// thread that is replacing it). A line that cannot be written, including one
+// whose callback is being replaced, is dropped and counted
+// (`log_lines_dropped` in the metrics), never an error of the call that logged it.
 OvStatus ov_memory_set_log_callback(struct OVMemoryProduction *m,
                                     OvLogCallback callback,
                                     void *user_data);
