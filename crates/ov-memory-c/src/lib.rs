@@ -855,9 +855,8 @@ unsafe impl Sync for CCallback {}
 /// callback is not running on any other thread and is never called again, so
 /// its `user_data` may be freed at once (this waits for deliveries in flight;
 /// a callback may itself replace the callback, but must not wait for another
-/// thread that is replacing it). A line that cannot be written, including one
-/// whose callback is being replaced, is dropped and counted
-/// (`log_lines_dropped` in the metrics), never an error of the call that logged it.
+/// thread that is replacing it). Lines logged after the replacement go to the
+/// new callback. A callback cannot fail the call that logged.
 #[no_mangle]
 pub unsafe extern "C" fn ov_memory_set_log_callback(
     m: *mut OVMemoryProduction,
