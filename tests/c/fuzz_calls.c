@@ -5,7 +5,9 @@
  *   - count = memories added - memories deleted (a model of the live ids);
  *   - every id that retrieve, context or hubs returns is live;
  *   - the health report is complete JSON under 512 bytes with a known status;
- *   - loading corrupted snapshot bytes is MEMORY_CORRUPTION and changes nothing.
+ *   - loading corrupted snapshot bytes is MEMORY_CORRUPTION and changes nothing;
+ *   - text-only queries succeed only with a searchable text, and a failing
+ *     token counter fails the context call.
  * Built with AddressSanitizer + UBSan, so memory errors end the run too.
  * Usage: fuzz_calls SECONDS [SEED]. A failure prints the seed and the step. */
 #define _POSIX_C_SOURCE 200809L
@@ -103,15 +105,29 @@ static const char *random_text(int *ok) {
 
 static const char *random_options(int *ok) {
     static const char *good[] = {"{}", "{\"top_k\": 3}", "{\"top_k\": 1, \"alpha\": 1}", "{\"alpha\": 0}",
-                                 "{\"now\": 1700000000000}", "{\"timeout_ms\": 1000}", "{\"scoring\": \"product\"}"};
+                                 "{\"now\": 1700000000000}", "{\"timeout_ms\": 1000}", "{\"scoring\": \"product\"}",
+                                 "{\"text\": \"the user prefers tea\"}", "{\"text\": \"żółw 🐢\", \"hybrid_weight\": 0.3}"};
     static const char *bad[] = {"", "null", "[]", "{", "{\"top_k\": 0}", "{\"alpha\": 2}", "{\"nope\": 1}",
-                                "{\"top_k\": 1, \"top_k\": 2}", "{\"now\": -1}", "{\"timeout_ms\": 0}"};
+                                "{\"top_k\": 1, \"top_k\": 2}", "{\"now\": -1}", "{\"timeout_ms\": 0}",
+                                "{\"hybrid_weight\": -1}", "{\"text\": 5}"};
     if (pick(4) == 0) {
         *ok = 0;
         return bad[pick(sizeof bad / sizeof *bad)];
     }
     *ok = 1;
     return good[pick(sizeof good / sizeof *good)];
+}
+
+/* Token counters for ov_memory_context_with_counter: one that works, one that fails. */
+static size_t count_bytes(void *user_data, const char *text, size_t len) {
+    (void)user_data;
+    return strlen(text) == len ? len / 3 : 0;
+}
+static size_t failing_counter(void *user_data, const char *text, size_t len) {
+    (void)user_data;
+    (void)text;
+    (void)len;
+    return SIZE_MAX;
 }
 
 static void check_health(OVMemoryProduction *m) {
@@ -240,9 +256,11 @@ static void one_call(OVMemoryProduction *m, const char *path) {
     case 10: { /* retrieve_json */
         const char *o = random_options(&ook);
         int with = pick(5) != 0;
-        char *j = ov_memory_retrieve_json(m, v, DIM, with ? o : NULL);
+        int text_only = pick(4) == 0; /* NULL query: only options with a text can succeed */
+        char *j = ov_memory_retrieve_json(m, text_only ? NULL : v, text_only ? 0 : DIM, with ? o : NULL);
         expect_status(ov_last_error_code(), "retrieve_json");
-        EXPECT(!j || (vok && (ook || !with)), "invalid retrieve_json accepted");
+        EXPECT(!j || ((text_only || vok) && (ook || !with) && (!text_only || (with && strstr(o, "text")))),
+               "invalid retrieve_json accepted");
         if (j) check_json_ids(j, NULL, "retrieve_json id is live");
         ov_string_free(j);
         break;
@@ -251,7 +269,9 @@ static void one_call(OVMemoryProduction *m, const char *path) {
         const char *o = random_options(&ook);
         int with = pick(3) == 0;
         size_t budget = pick(10) == 0 ? 0 : 1 + pick(400);
-        char *j = ov_memory_context_json(m, v, DIM, budget, with ? o : NULL);
+        char *j = pick(2) ? ov_memory_context_json(m, v, DIM, budget, with ? o : NULL)
+                          : ov_memory_context_with_counter(m, v, DIM, budget, with ? o : NULL,
+                                                           pick(3) ? count_bytes : failing_counter, NULL);
         expect_status(ov_last_error_code(), "context");
         EXPECT(!j || (vok && budget > 0 && (ook || !with)), "invalid context accepted");
         if (j) check_json_ids(j, "items", "context id is live");
@@ -283,7 +303,9 @@ static void one_call(OVMemoryProduction *m, const char *path) {
         if (corrupt) EXPECT(s != OV_STATUS_OK, "corrupt bytes loaded");
         else EXPECT(s == OV_STATUS_OK || s == OV_STATUS_CIRCUIT_OPEN, "round trip");
         if (!corrupt && s == OV_STATUS_OK) EXPECT(ov_memory_count(m) == before, "a round trip keeps every memory");
-        OVMemoryProduction *copy = ov_memory_from_bytes(bytes, len);
+        OVMemoryProduction *copy = pick(2) ? ov_memory_from_bytes(bytes, len)
+                                           : ov_memory_from_bytes_with_config(bytes, len, pick(2) ? NULL
+                                                 : "{\"embedding_dim\": 6, \"max_nodes\": 300, \"max_degree\": 3}");
         EXPECT(corrupt ? copy == NULL : copy != NULL, "from_bytes");
         if (copy) EXPECT(ov_memory_count(copy) == before, "copy holds every memory");
         ov_memory_destroy(copy);
