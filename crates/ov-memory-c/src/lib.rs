@@ -105,6 +105,49 @@ unsafe fn vector<'a>(p: *const f32, len: usize, s: &Store, field: &str) -> ov_me
     unsafe { slice(p, len, field) }
 }
 
+/// A query vector that may be absent: NULL with `len` 0 means "no vector" (a
+/// text-only query); anything else is checked as by [`vector`].
+///
+/// # Safety
+/// As for [`vector`].
+unsafe fn opt_vector<'a>(p: *const f32, len: usize, s: &Store) -> ov_memory::Result<Option<&'a [f32]>> {
+    if p.is_null() && len == 0 {
+        return Ok(None);
+    }
+    // SAFETY: forwarded contract.
+    unsafe { vector(p, len, s, "query") }.map(Some)
+}
+
+/// The shared body of the single-memory adds: checks the store, the vector,
+/// the text, the options (built by `options`) and `id_out`, in that order,
+/// then adds and writes the id.
+///
+/// # Safety
+/// As for ov_memory_add_f32().
+unsafe fn add_one(
+    m: *mut OVMemoryProduction,
+    embedding: *const f32,
+    len: usize,
+    text: *const c_char,
+    id_out: *mut u64,
+    options: impl FnOnce() -> ov_memory::Result<AddOptions>,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: forwarded contract of each argument.
+        let s = unsafe { store(m) }?;
+        let e = unsafe { vector(embedding, len, s, "embedding") }?;
+        let text = unsafe { c_str(text, "text") }?;
+        let options = options()?;
+        if id_out.is_null() {
+            return Err(null("id_out"));
+        }
+        let id = s.add(e, text, options)?;
+        // SAFETY: checked non-NULL; caller provides a writable u64.
+        unsafe { *id_out = id };
+        Ok(())
+    })
+}
+
 fn boxed(store: Store) -> *mut OVMemoryProduction {
     Box::into_raw(Box::new(OVMemoryProduction { store }))
 }
@@ -191,21 +234,14 @@ pub unsafe extern "C" fn ov_memory_add_f32(
     metadata_json: *const c_char,
     id_out: *mut u64,
 ) -> OvStatus {
-    status_call(|| {
-        // SAFETY: caller contract of each argument, as documented above.
-        let s = unsafe { store(m) }?;
-        let e = unsafe { vector(embedding, len, s, "embedding") }?;
-        let text = unsafe { c_str(text, "text") }?;
-        let metadata =
-            unsafe { opt_c_str(metadata_json, "metadata_json") }?.map(ov_memory::parse_metadata_json).transpose()?;
-        if id_out.is_null() {
-            return Err(null("id_out"));
-        }
-        let id = s.add(e, text, AddOptions { weight: Some(weight), metadata, ..AddOptions::default() })?;
-        // SAFETY: checked non-NULL; caller provides a writable u64.
-        unsafe { *id_out = id };
-        Ok(())
-    })
+    // SAFETY: caller contract of each argument, as documented above.
+    unsafe {
+        add_one(m, embedding, len, text, id_out, || {
+            let metadata =
+                opt_c_str(metadata_json, "metadata_json")?.map(ov_memory::parse_metadata_json).transpose()?;
+            Ok(AddOptions { weight: Some(weight), metadata, ..AddOptions::default() })
+        })
+    }
 }
 
 /// Adds one memory with options: `len` floats (the store's dimension), UTF-8
@@ -222,23 +258,13 @@ pub unsafe extern "C" fn ov_memory_add_with(
     options_json: *const c_char,
     id_out: *mut u64,
 ) -> OvStatus {
-    status_call(|| {
-        // SAFETY: caller contract of each argument, as documented above.
-        let s = unsafe { store(m) }?;
-        let e = unsafe { vector(embedding, len, s, "embedding") }?;
-        let text = unsafe { c_str(text, "text") }?;
-        let options = match unsafe { opt_c_str(options_json, "options_json") }? {
-            Some(t) => AddOptions::from_json(t)?,
-            None => AddOptions::default(),
-        };
-        if id_out.is_null() {
-            return Err(null("id_out"));
-        }
-        let id = s.add(e, text, options)?;
-        // SAFETY: checked non-NULL; caller provides a writable u64.
-        unsafe { *id_out = id };
-        Ok(())
-    })
+    // SAFETY: caller contract of each argument, as documented above.
+    unsafe {
+        add_one(m, embedding, len, text, id_out, || match opt_c_str(options_json, "options_json")? {
+            Some(t) => AddOptions::from_json(t),
+            None => Ok(AddOptions::default()),
+        })
+    }
 }
 
 /// Adds `count` memories at once, all or nothing. `embeddings` holds
@@ -444,7 +470,7 @@ pub unsafe extern "C" fn ov_memory_retrieve_json(
     value_call(std::ptr::null_mut(), || {
         // SAFETY: caller contract of each argument, as documented above.
         let s = unsafe { store(m) }?;
-        let q = if query.is_null() && len == 0 { None } else { Some(unsafe { vector(query, len, s, "query") }?) };
+        let q = unsafe { opt_vector(query, len, s) }?;
         let options = match unsafe { opt_c_str(options_json, "options_json") }? {
             Some(text) => RetrieveOptions::from_json(text)?,
             None => RetrieveOptions::default(),
@@ -500,7 +526,7 @@ pub unsafe extern "C" fn ov_memory_context_with_counter(
     value_call(std::ptr::null_mut(), || {
         // SAFETY: caller contract of each argument, as documented above.
         let s = unsafe { store(m) }?;
-        let q = if query.is_null() && len == 0 { None } else { Some(unsafe { vector(query, len, s, "query") }?) };
+        let q = unsafe { opt_vector(query, len, s) }?;
         let mut options = match unsafe { opt_c_str(options_json, "options_json") }? {
             Some(text) => ContextOptions::from_json(text)?,
             None => ContextOptions::default(),
