@@ -248,13 +248,21 @@ pub struct ContextResult {
 struct Pending {
     id: u64,
     text: String,
-    /// The text as it appears in the context (with its date, if asked).
-    shown: String,
+    /// The text as it appears in the context when that differs from `text`
+    /// (with its date); `None` when it is `text` itself.
+    shown: Option<String>,
     metadata: Option<Value>,
     score: Score,
     /// The trigger that fired, if any (else only the floor can take it).
     trigger: Option<Trigger>,
     hops: u32,
+}
+
+impl Pending {
+    /// The text as it appears in the context.
+    fn shown(&self) -> &str {
+        self.shown.as_deref().unwrap_or(&self.text)
+    }
 }
 
 /// How many characters of text work (shingling, comparing) run between two deadline checks.
@@ -466,11 +474,7 @@ impl Store {
                         reserves -= 1;
                     }
                     let Some(node) = st.graph.node(id) else { continue };
-                    let shown = if options.include_dates {
-                        format!("[{}] {}", date_of(node.created_at), node.text)
-                    } else {
-                        node.text.clone()
-                    };
+                    let shown = options.include_dates.then(|| format!("[{}] {}", date_of(node.created_at), node.text));
                     pending.push(Pending {
                         id,
                         text: node.text.clone(),
@@ -525,8 +529,8 @@ impl Store {
                     continue;
                 }
                 let t = match counter {
-                    Some(f) => f(&p.shown)?,
-                    None => estimate_tokens(&p.shown),
+                    Some(f) => f(p.shown())?,
+                    None => estimate_tokens(p.shown()),
                 };
                 if used.saturating_add(t) > options.max_tokens {
                     break;
@@ -546,7 +550,7 @@ impl Store {
             let now_ms = self.clock.unix_millis();
             let window_us = LOOP_WINDOW_MS * 1000;
             let mut items: Vec<ContextItem> = Vec::with_capacity(chosen.len());
-            let mut shown: Vec<String> = Vec::with_capacity(chosen.len());
+            let mut shown: Vec<Option<String>> = Vec::with_capacity(chosen.len());
             for (p, t) in chosen {
                 if !st.graph.contains(p.id) {
                     used -= t;
@@ -585,7 +589,12 @@ impl Store {
             self.recorder.drift_detections.fetch_add(guard.drift, Ordering::Relaxed);
             self.recorder.loop_preventions.fetch_add(guard.loop_, Ordering::Relaxed);
             self.recorder.redundancy_filters.fetch_add(guard.redundancy, Ordering::Relaxed);
-            let context = shown.join(&options.separator);
+            let context = shown
+                .iter()
+                .zip(&items)
+                .map(|(s, it)| s.as_deref().unwrap_or(&it.text))
+                .collect::<Vec<_>>()
+                .join(&options.separator);
             logs.push(
                 Level::Info,
                 "context assembled",
