@@ -247,8 +247,11 @@ pub unsafe extern "C" fn ov_memory_add_f32(
 /// Adds one memory with options: `len` floats (the store's dimension), UTF-8
 /// `text`, and `options_json`: NULL (defaults) or a JSON object with any of
 /// `weight` (> 0, default 1), `metadata` (an object), `created_at` (Unix ms;
-/// default now; may lie in the past, at most a minute in the future) and
-/// `timeout_ms`. Unknown keys are rejected. Writes the new id to `*id_out`.
+/// default now; may lie in the past, at most a minute in the future),
+/// `namespace` (default ""), `key` (unique in the namespace: a memory with
+/// that key is replaced, keeping its id — an upsert), `expires_at` (Unix ms)
+/// or `ttl_ms`, and `timeout_ms`. Unknown keys are rejected. Writes the id to
+/// `*id_out`.
 #[no_mangle]
 pub unsafe extern "C" fn ov_memory_add_with(
     m: *mut OVMemoryProduction,
@@ -283,6 +286,30 @@ pub unsafe extern "C" fn ov_memory_add_batch(
     metadata_json: *const *const c_char,
     ids_out: *mut u64,
 ) -> OvStatus {
+    // SAFETY: the same contract, without options.
+    unsafe {
+        ov_memory_add_batch_with(m, embeddings, count, dim, texts, weights, metadata_json, std::ptr::null(), ids_out)
+    }
+}
+
+/// ov_memory_add_batch() with `options_json`: NULL or a JSON object with
+/// `namespace` (one for the batch), `keys` (one key or null per memory; a
+/// key that exists in the namespace replaces that memory, keeping its id),
+/// `expires_at` (one Unix ms time or null per memory) and `ttl_ms` (one for
+/// the batch). Writes the ids to `ids_out` (`count` entries).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ov_memory_add_batch_with(
+    m: *mut OVMemoryProduction,
+    embeddings: *const f32,
+    count: usize,
+    dim: usize,
+    texts: *const *const c_char,
+    weights: *const f64,
+    metadata_json: *const *const c_char,
+    options_json: *const c_char,
+    ids_out: *mut u64,
+) -> OvStatus {
     status_call(|| {
         // SAFETY: caller contract of each argument, as documented above.
         let s = unsafe { store(m) }?;
@@ -315,7 +342,8 @@ pub unsafe extern "C" fn ov_memory_add_batch(
                     .collect::<ov_memory::Result<Vec<Option<&str>>>>()?,
             ),
         };
-        let ids = s.add_batch_flat(flat, &texts, weights, metas.as_deref(), None, None)?;
+        let extra = ov_memory::frontend::BatchExtra::from_json(unsafe { opt_c_str(options_json, "options_json") }?)?;
+        let ids = s.add_batch_flat(flat, &texts, weights, metas.as_deref(), None, None, &extra)?;
         // SAFETY: ids_out holds `count` u64 per contract.
         unsafe { std::ptr::copy_nonoverlapping(ids.as_ptr(), ids_out, ids.len()) };
         Ok(())
@@ -555,9 +583,10 @@ pub unsafe extern "C" fn ov_estimate_tokens(text: *const c_char) -> usize {
     quiet_call(0, || unsafe { c_str(text, "text") }.map_or(0, ov_memory::estimate_tokens))
 }
 
-/// Writes the ids of the hubs (the `min(5, max(1, floor(0.05 n)))` most central
-/// memories, ties to the lower id) into `ids_out` (`capacity` entries, at least
-/// 5 is always enough) and their number to `*count_out`.
+/// Writes the ids of the hubs of the default namespace "" (the
+/// `min(5, max(1, floor(0.05 n)))` most central memories, ties to the lower
+/// id) into `ids_out` (`capacity` entries, at least 5 is always enough) and
+/// their number to `*count_out`.
 #[no_mangle]
 pub unsafe extern "C" fn ov_memory_hubs(
     m: *const OVMemoryProduction,
@@ -565,13 +594,27 @@ pub unsafe extern "C" fn ov_memory_hubs(
     capacity: usize,
     count_out: *mut usize,
 ) -> OvStatus {
+    // SAFETY: the same contract, with the default namespace.
+    unsafe { ov_memory_hubs_in(m, c"".as_ptr(), ids_out, capacity, count_out) }
+}
+
+/// ov_memory_hubs() for one namespace (a NUL-terminated UTF-8 name; "" is the default).
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_hubs_in(
+    m: *const OVMemoryProduction,
+    namespace: *const c_char,
+    ids_out: *mut u64,
+    capacity: usize,
+    count_out: *mut usize,
+) -> OvStatus {
     status_call(|| {
         // SAFETY: caller contract.
         let s = unsafe { store(m) }?;
+        let ns = unsafe { c_str(namespace, "namespace") }?;
         if ids_out.is_null() || count_out.is_null() {
             return Err(null(if ids_out.is_null() { "ids_out" } else { "count_out" }));
         }
-        let hubs = s.hubs();
+        let hubs = s.hubs_in(ns);
         if capacity < hubs.len() {
             return Err(Error::invalid("capacity", "capacity is smaller than the number of hubs")
                 .with("needed", hubs.len())
@@ -583,6 +626,263 @@ pub unsafe extern "C" fn ov_memory_hubs(
             *count_out = hubs.len();
         }
         Ok(())
+    })
+}
+
+// ---------------------------------------------------------------- managing memories
+
+/// Writes `value` to `*out` if `out` is not NULL.
+///
+/// # Safety
+/// `out` is NULL or valid for a write.
+unsafe fn put<T>(out: *mut T, value: T) {
+    if !out.is_null() {
+        // SAFETY: non-NULL and writable per contract.
+        unsafe { *out = value };
+    }
+}
+
+/// An optional options object: NULL gives the defaults.
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string.
+unsafe fn options<T: Default>(p: *const c_char, parse: fn(&str) -> ov_memory::Result<T>) -> ov_memory::Result<T> {
+    // SAFETY: forwarded contract.
+    match unsafe { opt_c_str(p, "options_json") }? {
+        Some(t) => parse(t),
+        None => Ok(T::default()),
+    }
+}
+
+/// Changes memory `id` in place; its id, namespace, key and created_at stay.
+/// `embedding` is NULL with `len` 0 (keep the embedding) or a new embedding
+/// of the store's dimension (the memory is re-linked). `patch_json` is NULL
+/// or a JSON object with any of `text`, `weight`, `metadata` (null removes
+/// it), `expires_at` (null removes the expiry), `ttl_ms`, `timeout_ms`; at
+/// least one change is needed. All or nothing. Errors: NOT_FOUND (absent or
+/// expired), INVALID_DATA, RESOURCE_EXHAUSTION, TIMEOUT, CIRCUIT_OPEN.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_update(
+    m: *mut OVMemoryProduction,
+    id: u64,
+    embedding: *const f32,
+    len: usize,
+    patch_json: *const c_char,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract of each argument, as documented above.
+        let s = unsafe { store(m) }?;
+        let e = if embedding.is_null() && len == 0 {
+            None
+        } else {
+            Some(unsafe { vector(embedding, len, s, "embedding") }?)
+        };
+        let patch = unsafe { opt_c_str(patch_json, "patch_json") }?;
+        s.update_with(id, e, patch)
+    })
+}
+
+/// One page of memories in ascending id order, as a JSON object
+/// `{"memories": [...], "next_after_id": id or null}` (each memory as
+/// ov_memory_get_many_json() gives it). `options_json` is NULL or an object
+/// with `namespace` (a name or a list; default ""), `filter` (a metadata
+/// filter), `after_id` (the previous page's `next_after_id`) and `limit`
+/// (1..=10000, default 100). Free with ov_string_free(). NULL on error.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_list_json(m: *const OVMemoryProduction, options_json: *const c_char) -> *mut c_char {
+    value_call(std::ptr::null_mut(), || {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        let o = unsafe { options(options_json, ov_memory::ListOptions::from_json) }?;
+        Ok(to_c_string(s.list_json(&o)?))
+    })
+}
+
+/// How many memories are in scope: `options_json` is NULL (the default
+/// namespace "") or an object with `namespace` and `filter`. Expired memories
+/// are not counted.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_count_with(
+    m: *const OVMemoryProduction,
+    options_json: *const c_char,
+    count_out: *mut usize,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        let o = unsafe { options(options_json, ov_memory::ScopeOptions::from_json) }?;
+        if count_out.is_null() {
+            return Err(null("count_out"));
+        }
+        let n = s.count(&o)?;
+        // SAFETY: checked non-NULL.
+        unsafe { put(count_out, n) };
+        Ok(())
+    })
+}
+
+/// The memories with the `count` ids of `ids`, as a JSON array in that order
+/// (`null` for an absent or expired id); each memory with `id`, `text`,
+/// `embedding`, `weight`, `metadata`, `created_at`, `last_accessed`,
+/// `access_count`, `neighbors`, `namespace`, `key`, `expires_at`. Free with
+/// ov_string_free(). NULL on error.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_get_many_json(
+    m: *const OVMemoryProduction,
+    ids: *const u64,
+    count: usize,
+) -> *mut c_char {
+    value_call(std::ptr::null_mut(), || {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        let ids = unsafe { slice(ids, count, "ids") }?;
+        Ok(to_c_string(s.get_many_json(ids)?))
+    })
+}
+
+/// Deletes every memory of `ids` (`count` entries) that exists; absent ids
+/// and repeats are skipped. Writes how many were deleted to `*deleted_out`
+/// (may be NULL).
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_delete_many(
+    m: *mut OVMemoryProduction,
+    ids: *const u64,
+    count: usize,
+    deleted_out: *mut usize,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        let ids = unsafe { slice(ids, count, "ids") }?;
+        let n = s.delete_many(ids)?;
+        unsafe { put(deleted_out, n) };
+        Ok(())
+    })
+}
+
+/// Deletes every memory of a namespace; writes how many to `*deleted_out` (may be NULL).
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_delete_namespace(
+    m: *mut OVMemoryProduction,
+    namespace: *const c_char,
+    deleted_out: *mut usize,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        let ns = unsafe { c_str(namespace, "namespace") }?;
+        let n = s.delete_namespace(ns)?;
+        unsafe { put(deleted_out, n) };
+        Ok(())
+    })
+}
+
+/// Removes every expired memory now (writes also do it); writes how many to
+/// `*removed_out` (may be NULL).
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_sweep(m: *mut OVMemoryProduction, removed_out: *mut usize) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let n = unsafe { store(m) }?.sweep()?;
+        unsafe { put(removed_out, n) };
+        Ok(())
+    })
+}
+
+/// Memories per namespace as a JSON object `{"name": count, ...}`. Free with
+/// ov_string_free(). NULL on error.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_namespaces_json(m: *const OVMemoryProduction) -> *mut c_char {
+    value_call(std::ptr::null_mut(), || {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        Ok(to_c_string(ov_memory::frontend::to_json(&s.namespaces())))
+    })
+}
+
+/// The memories in scope as JSON Lines (one object per line with every
+/// field, embeddings included; ascending ids). `options_json` is NULL (every
+/// namespace) or an object with `namespace` and `filter`. Free with
+/// ov_string_free(). NULL on error.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_export_jsonl(
+    m: *const OVMemoryProduction,
+    options_json: *const c_char,
+) -> *mut c_char {
+    value_call(std::ptr::null_mut(), || {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        let o = unsafe { options(options_json, ov_memory::ScopeOptions::from_json) }?;
+        Ok(to_c_string(s.export_jsonl(&o)?))
+    })
+}
+
+/// Adds the memories of a JSON Lines text (what ov_memory_export_jsonl()
+/// writes), all or nothing. `options_json` is NULL or an object with
+/// `keep_ids` (default true: each line keeps its `id`, which must not have
+/// been assigned by this store yet) and `timeout_ms`. Writes how many were
+/// imported and how many lines were skipped as already expired (either
+/// pointer may be NULL). INVALID_DATA names the bad `line`.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_import_jsonl(
+    m: *mut OVMemoryProduction,
+    jsonl: *const c_char,
+    options_json: *const c_char,
+    imported_out: *mut usize,
+    expired_out: *mut usize,
+) -> OvStatus {
+    status_call(|| {
+        // SAFETY: caller contract.
+        let s = unsafe { store(m) }?;
+        let text = unsafe { c_str(jsonl, "jsonl") }?;
+        let o = unsafe { options(options_json, ov_memory::ImportOptions::from_json) }?;
+        let r = s.import_jsonl(text, &o)?;
+        unsafe {
+            put(imported_out, r.imported);
+            put(expired_out, r.expired);
+        }
+        Ok(())
+    })
+}
+
+/// Answers `count` queries in one call (on every core), as a JSON array of
+/// result arrays (each as ov_memory_retrieve_json() returns). `embeddings`
+/// is NULL (text-only queries) or `count` × the store's dimension floats, row
+/// after row; `texts` is NULL or `count` entries, each NULL or the query's
+/// text. `options_json` as for ov_memory_retrieve_json(), without `text`.
+/// Free with ov_string_free(). NULL on error.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_retrieve_many_json(
+    m: *const OVMemoryProduction,
+    embeddings: *const f32,
+    texts: *const *const c_char,
+    count: usize,
+    options_json: *const c_char,
+) -> *mut c_char {
+    value_call(std::ptr::null_mut(), || {
+        // SAFETY: caller contract of each argument, as documented above.
+        let s = unsafe { store(m) }?;
+        let dim = s.config().embedding_dim;
+        let flat = if embeddings.is_null() {
+            None
+        } else {
+            let total = count.checked_mul(dim).ok_or_else(|| Error::invalid("count", "count * dim overflows"))?;
+            Some(unsafe { slice(embeddings, total, "embeddings") }?)
+        };
+        let texts = if texts.is_null() {
+            None
+        } else {
+            let ptrs = unsafe { slice(texts, count, "texts") }?;
+            Some(
+                ptrs.iter()
+                    .enumerate()
+                    // SAFETY: each entry is NULL or a NUL-terminated string per contract.
+                    .map(|(i, &p)| unsafe { opt_c_str(p, "texts") }.map_err(|e| e.with("index", i)))
+                    .collect::<ov_memory::Result<Vec<Option<&str>>>>()?,
+            )
+        };
+        let o = unsafe { options(options_json, RetrieveOptions::from_json) }?;
+        Ok(to_c_string(s.retrieve_many_flat(count, flat, None, texts.as_deref(), &o)?))
     })
 }
 

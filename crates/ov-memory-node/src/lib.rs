@@ -12,8 +12,8 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use ov_memory::frontend::{
-    add_options, budget_from_number, config_from_json, error_json, id_from_number, millis_from_numbers,
-    timeout_from_number, to_json,
+    add_options, budget_from_number, config_from_json, error_json, id_from_number, ids_from_numbers,
+    millis_from_numbers, timeout_from_number, to_json, BatchExtra,
 };
 use ov_memory::{ContextOptions, Error as CoreError, Level, LogSink, RetrieveOptions, Store};
 use std::sync::Arc;
@@ -127,13 +127,16 @@ impl NativeStore {
         metadata_json: Option<String>,
         timeout_ms: Option<f64>,
         created_at: Option<f64>,
+        extra_json: Option<String>,
     ) -> Result<f64> {
-        let options = core(add_options(weight, metadata_json.as_deref(), timeout_ms, created_at))?;
+        let options =
+            core(add_options(weight, metadata_json.as_deref(), timeout_ms, created_at, extra_json.as_deref()))?;
         let id = core(self.store()?.add(&embedding, &text, options))?;
         self.account(&env);
         Ok(id as f64)
     }
 
+    #[allow(clippy::too_many_arguments)]
     #[napi(ts_return_type = "Promise<string>")]
     pub fn add_async(
         &self,
@@ -143,8 +146,10 @@ impl NativeStore {
         metadata_json: Option<String>,
         timeout_ms: Option<f64>,
         created_at: Option<f64>,
+        extra_json: Option<String>,
     ) -> Result<AsyncTask<JsonJob>> {
-        let options = core(add_options(weight, metadata_json.as_deref(), timeout_ms, created_at))?;
+        let options =
+            core(add_options(weight, metadata_json.as_deref(), timeout_ms, created_at, extra_json.as_deref()))?;
         // One memcpy: the pool thread must not read JS memory.
         let (store, v) = (self.store()?.clone(), embedding.to_vec());
         Ok(job(move || store.add(&v, &text, options).map(|id| id.to_string())))
@@ -161,9 +166,11 @@ impl NativeStore {
         metadata_json: Option<Vec<Option<String>>>,
         timeout_ms: Option<f64>,
         created_at: Option<Vec<f64>>,
+        extra_json: Option<String>,
     ) -> Result<Vec<f64>> {
         let timeout = core(timeout_from_number(timeout_ms))?;
         let created = core(millis_from_numbers(created_at.as_deref(), "created_at"))?;
+        let extra = core(BatchExtra::from_json(extra_json.as_deref()))?;
         let ids = core(self.store()?.add_batch_flat(
             &embeddings,
             &texts,
@@ -171,11 +178,13 @@ impl NativeStore {
             metadata_json.as_deref(),
             created.as_deref(),
             timeout,
+            &extra,
         ))?;
         self.account(&env);
         Ok(ids.into_iter().map(|id| id as f64).collect())
     }
 
+    #[allow(clippy::too_many_arguments)]
     #[napi(ts_return_type = "Promise<string>")]
     pub fn add_batch_async(
         &self,
@@ -185,9 +194,11 @@ impl NativeStore {
         metadata_json: Option<Vec<Option<String>>>,
         timeout_ms: Option<f64>,
         created_at: Option<Vec<f64>>,
+        extra_json: Option<String>,
     ) -> Result<AsyncTask<JsonJob>> {
         let timeout = core(timeout_from_number(timeout_ms))?;
         let created = core(millis_from_numbers(created_at.as_deref(), "created_at"))?;
+        let extra = core(BatchExtra::from_json(extra_json.as_deref()))?;
         let (store, flat) = (self.store()?.clone(), embeddings.to_vec());
         Ok(job(move || {
             store
@@ -198,6 +209,7 @@ impl NativeStore {
                     metadata_json.as_deref(),
                     created.as_deref(),
                     timeout,
+                    &extra,
                 )
                 .map(|ids| to_json(&ids))
         }))
@@ -208,6 +220,117 @@ impl NativeStore {
     pub fn get(&self, id: f64) -> Result<Option<String>> {
         let s = self.store()?;
         core(id_from_number(id).and_then(|id| s.get_json(id)))
+    }
+
+    #[napi]
+    pub fn update(
+        &self,
+        env: Env,
+        id: f64,
+        embedding: Option<Float32ArraySlice>,
+        patch_json: Option<String>,
+    ) -> Result<()> {
+        let s = self.store()?;
+        core(id_from_number(id).and_then(|id| s.update_with(id, embedding.as_deref(), patch_json.as_deref())))?;
+        self.account(&env);
+        Ok(())
+    }
+
+    #[napi]
+    pub fn list(&self, options_json: String) -> Result<String> {
+        core(self.store()?.list_with_json(&options_json))
+    }
+
+    #[napi]
+    pub fn count(&self, options_json: String) -> Result<f64> {
+        core(self.store()?.count_with_json(&options_json)).map(|n| n as f64)
+    }
+
+    #[napi]
+    pub fn get_many(&self, ids: Vec<f64>) -> Result<String> {
+        let s = self.store()?;
+        core(ids_from_numbers(&ids).and_then(|ids| s.get_many_json(&ids)))
+    }
+
+    #[napi]
+    pub fn delete_many(&self, env: Env, ids: Vec<f64>) -> Result<f64> {
+        let s = self.store()?;
+        let n = core(ids_from_numbers(&ids).and_then(|ids| s.delete_many(&ids)))?;
+        self.account(&env);
+        Ok(n as f64)
+    }
+
+    #[napi]
+    pub fn delete_namespace(&self, env: Env, namespace: String) -> Result<f64> {
+        let n = core(self.store()?.delete_namespace(&namespace))?;
+        self.account(&env);
+        Ok(n as f64)
+    }
+
+    #[napi]
+    pub fn sweep(&self, env: Env) -> Result<f64> {
+        let n = core(self.store()?.sweep())?;
+        self.account(&env);
+        Ok(n as f64)
+    }
+
+    #[napi]
+    pub fn namespaces(&self) -> Result<String> {
+        Ok(self.store()?.namespaces_json())
+    }
+
+    #[napi]
+    pub fn hubs(&self, namespace: String) -> Result<Vec<f64>> {
+        Ok(self.store()?.hubs_in(&namespace).into_iter().map(|id| id as f64).collect())
+    }
+
+    #[napi]
+    pub fn export_jsonl(&self, options_json: String) -> Result<String> {
+        core(self.store()?.export_with_json(&options_json))
+    }
+
+    #[napi]
+    pub fn import_jsonl(&self, env: Env, jsonl: String, options_json: String) -> Result<String> {
+        let r = core(self.store()?.import_with_json(&jsonl, &options_json))?;
+        self.account(&env);
+        Ok(r)
+    }
+
+    #[napi]
+    pub fn retrieve_many(
+        &self,
+        count: u32,
+        embeddings: Option<Float32ArraySlice>,
+        has_embedding: Option<Uint8ArraySlice>,
+        texts: Option<Vec<Option<String>>>,
+        options_json: String,
+    ) -> Result<String> {
+        let options = core(RetrieveOptions::from_json(&options_json))?;
+        let has: Option<Vec<bool>> = has_embedding.map(|h| h.iter().map(|&b| b != 0).collect());
+        core(self.store()?.retrieve_many_flat(
+            count as usize,
+            embeddings.as_deref(),
+            has.as_deref(),
+            texts.as_deref(),
+            &options,
+        ))
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn retrieve_many_async(
+        &self,
+        count: u32,
+        embeddings: Option<Float32ArraySlice>,
+        has_embedding: Option<Uint8ArraySlice>,
+        texts: Option<Vec<Option<String>>>,
+        options_json: String,
+    ) -> Result<AsyncTask<JsonJob>> {
+        let options = core(RetrieveOptions::from_json(&options_json))?;
+        let has: Option<Vec<bool>> = has_embedding.map(|h| h.iter().map(|&b| b != 0).collect());
+        let (store, flat) = (self.store()?.clone(), embeddings.map(|e| e.to_vec()));
+        Ok(job(move || {
+            store.retrieve_many_flat(count as usize, flat.as_deref(), has.as_deref(), texts.as_deref(), &options)
+        }))
     }
 
     #[napi]

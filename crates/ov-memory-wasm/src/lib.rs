@@ -11,8 +11,8 @@
 //! the instance, so every failure is an `Err`.
 
 use ov_memory::frontend::{
-    add_options, budget_from_number, config_from_json, error_json, id_from_number, millis_from_numbers,
-    timeout_from_number, to_json,
+    add_options, budget_from_number, config_from_json, error_json, id_from_number, ids_from_numbers,
+    millis_from_numbers, timeout_from_number, to_json, BatchExtra,
 };
 use ov_memory::{Clock, ContextOptions, Error as CoreError, Level, LogSink, RetrieveOptions, Store};
 use std::sync::Arc;
@@ -97,8 +97,10 @@ impl NativeStore {
         metadata_json: Option<String>,
         timeout_ms: Option<f64>,
         created_at: Option<f64>,
+        extra_json: Option<String>,
     ) -> Result<f64, JsValue> {
-        let options = core(add_options(weight, metadata_json.as_deref(), timeout_ms, created_at))?;
+        let options =
+            core(add_options(weight, metadata_json.as_deref(), timeout_ms, created_at, extra_json.as_deref()))?;
         core(self.inner.add(embedding, text, options)).map(|id| id as f64)
     }
 
@@ -111,9 +113,11 @@ impl NativeStore {
         metadata_json: Option<Vec<JsValue>>,
         timeout_ms: Option<f64>,
         created_at: Option<Vec<f64>>,
+        extra_json: Option<String>,
     ) -> Result<Vec<f64>, JsValue> {
         let timeout = core(timeout_from_number(timeout_ms))?;
         let created = core(millis_from_numbers(created_at.as_deref(), "created_at"))?;
+        let extra = core(BatchExtra::from_json(extra_json.as_deref()))?;
         // Entries are JSON text or null/undefined; anything else is rejected.
         let metadata = match metadata_json {
             None => None,
@@ -138,6 +142,7 @@ impl NativeStore {
             metadata.as_deref(),
             created.as_deref(),
             timeout,
+            &extra,
         ))?;
         Ok(ids.into_iter().map(|id| id as f64).collect())
     }
@@ -145,6 +150,91 @@ impl NativeStore {
     /// The memory as JSON, or undefined for an unknown id.
     pub fn get(&self, id: f64) -> Result<Option<String>, JsValue> {
         core(id_from_number(id).and_then(|id| self.inner.get_json(id)))
+    }
+
+    pub fn update(&self, id: f64, embedding: Option<Box<[f32]>>, patch_json: Option<String>) -> Result<(), JsValue> {
+        core(id_from_number(id).and_then(|id| self.inner.update_with(id, embedding.as_deref(), patch_json.as_deref())))
+    }
+
+    pub fn list(&self, options_json: &str) -> Result<String, JsValue> {
+        core(self.inner.list_with_json(options_json))
+    }
+
+    pub fn count(&self, options_json: &str) -> Result<f64, JsValue> {
+        core(self.inner.count_with_json(options_json)).map(|n| n as f64)
+    }
+
+    #[wasm_bindgen(js_name = getMany)]
+    pub fn get_many(&self, ids: Vec<f64>) -> Result<String, JsValue> {
+        core(ids_from_numbers(&ids).and_then(|ids| self.inner.get_many_json(&ids)))
+    }
+
+    #[wasm_bindgen(js_name = deleteMany)]
+    pub fn delete_many(&self, ids: Vec<f64>) -> Result<f64, JsValue> {
+        core(ids_from_numbers(&ids).and_then(|ids| self.inner.delete_many(&ids))).map(|n| n as f64)
+    }
+
+    #[wasm_bindgen(js_name = deleteNamespace)]
+    pub fn delete_namespace(&self, namespace: &str) -> Result<f64, JsValue> {
+        core(self.inner.delete_namespace(namespace)).map(|n| n as f64)
+    }
+
+    pub fn sweep(&self) -> Result<f64, JsValue> {
+        core(self.inner.sweep()).map(|n| n as f64)
+    }
+
+    pub fn namespaces(&self) -> String {
+        self.inner.namespaces_json()
+    }
+
+    pub fn hubs(&self, namespace: &str) -> Vec<f64> {
+        self.inner.hubs_in(namespace).into_iter().map(|id| id as f64).collect()
+    }
+
+    #[wasm_bindgen(js_name = exportJsonl)]
+    pub fn export_jsonl(&self, options_json: &str) -> Result<String, JsValue> {
+        core(self.inner.export_with_json(options_json))
+    }
+
+    #[wasm_bindgen(js_name = importJsonl)]
+    pub fn import_jsonl(&self, jsonl: &str, options_json: &str) -> Result<String, JsValue> {
+        core(self.inner.import_with_json(jsonl, options_json))
+    }
+
+    /// Texts are strings or null/undefined; anything else is rejected.
+    #[wasm_bindgen(js_name = retrieveMany)]
+    pub fn retrieve_many(
+        &self,
+        count: u32,
+        embeddings: Option<Box<[f32]>>,
+        has_embedding: Option<Box<[u8]>>,
+        texts: Option<Vec<JsValue>>,
+        options_json: &str,
+    ) -> Result<String, JsValue> {
+        let options = core(RetrieveOptions::from_json(options_json))?;
+        let texts = match texts {
+            None => None,
+            Some(t) => Some(
+                t.iter()
+                    .enumerate()
+                    .map(|(i, j)| match j.as_string() {
+                        Some(t) => Ok(Some(t)),
+                        None if j.is_null() || j.is_undefined() => Ok(None),
+                        None => Err(to_js(
+                            CoreError::invalid("texts", "query texts must be strings or null").with("index", i),
+                        )),
+                    })
+                    .collect::<Result<Vec<Option<String>>, JsValue>>()?,
+            ),
+        };
+        let has: Option<Vec<bool>> = has_embedding.map(|h| h.iter().map(|&b| b != 0).collect());
+        core(self.inner.retrieve_many_flat(
+            count as usize,
+            embeddings.as_deref(),
+            has.as_deref(),
+            texts.as_deref(),
+            &options,
+        ))
     }
 
     pub fn delete(&self, id: f64) -> Result<(), JsValue> {

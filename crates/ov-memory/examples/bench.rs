@@ -194,7 +194,15 @@ fn main() {
     let batch_store = Store::new(Config { embedding_dim: DIM, max_nodes: 20_000, ..Config::default() }).unwrap();
     let t = Instant::now();
     batch_store
-        .add_batch_flat::<&String, &str>(&corpus, &texts.iter().collect::<Vec<_>>(), None, None, None, Some(600_000))
+        .add_batch_flat::<&String, &str>(
+            &corpus,
+            &texts.iter().collect::<Vec<_>>(),
+            None,
+            None,
+            None,
+            Some(600_000),
+            &Default::default(),
+        )
         .unwrap();
     let batch_s = t.elapsed().as_secs_f64();
 

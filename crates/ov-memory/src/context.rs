@@ -153,6 +153,10 @@ pub struct ContextOptions {
     /// Prefix each item with its date, `[2023-05-08] `. Default true.
     #[serde(alias = "includeDates")]
     pub include_dates: bool,
+    /// The namespace to draw from, or a list of them; default `""`.
+    pub namespace: Option<crate::manage::Namespaces>,
+    /// A metadata filter: only memories that pass are candidates or woken up.
+    pub filter: Option<serde_json::Value>,
 }
 
 /// Default floor of [`ContextOptions::min_items`], chosen on the public data (`make quality`).
@@ -175,6 +179,8 @@ impl Default for ContextOptions {
             min_items: DEFAULT_MIN_ITEMS,
             max_items: DEFAULT_MAX_ITEMS,
             include_dates: true,
+            namespace: None,
+            filter: None,
         }
     }
 }
@@ -417,14 +423,17 @@ impl Store {
                 validate::unit_interval(w, "hybrid_weight")?;
             }
             validate::now(options.now)?;
+            let spec = crate::manage::ScopeSpec::new(options.namespace.as_ref(), options.filter.as_ref())?;
+            let scope_key = spec.key();
 
             // Phase 1 (read lock): candidates, wake-up, scores, triggers.
             let (alpha, considered, pending, recent) = {
                 let st = self.state.read();
                 let alpha = options.alpha.unwrap_or_else(|| st.metabolism.alpha());
                 let scorer = self.scorer(alpha, None, options.now, options.hybrid_weight);
-                let ranking = Ranking::new(&st.graph, parts, scorer, &deadline, "context")?;
-                let k = options.candidates.min(st.graph.len());
+                let scope = spec.resolve(&st, self.clock.unix_millis(), &deadline, "context")?;
+                let ranking = Ranking::new(&st.graph, parts, scorer, &scope, &deadline, "context")?;
+                let k = options.candidates.min(ranking.scope_len());
                 let seeds = ranking.top_k(&st.graph, k, &deadline, "context")?;
                 // Multi-source BFS; overflow links cost 2 hops, so walk by hop levels.
                 let mut hops: HashMap<u64, u32> = seeds.iter().map(|r| (r.id, 0)).collect();
@@ -438,7 +447,7 @@ impl Store {
                     let steps = node.edges.iter().map(|e| (e.to, 1)).chain(node.overflow.iter().map(|e| (e.to, 2)));
                     for (to, cost) in steps {
                         let nh = h + cost;
-                        if nh > options.depth {
+                        if nh > options.depth || !st.graph.slot(to).is_some_and(|s| ranking.in_scope(s)) {
                             continue;
                         }
                         if hops.get(&to).is_none_or(|&old| nh < old) {
@@ -449,7 +458,9 @@ impl Store {
                 }
                 let bridge_set: HashSet<u64> = st
                     .last_injected
-                    .iter()
+                    .get(&scope_key)
+                    .into_iter()
+                    .flatten()
                     .filter_map(|id| st.graph.node(*id))
                     .flat_map(|n| n.edges.iter().map(|e| e.to))
                     .collect();
@@ -581,7 +592,7 @@ impl Store {
                 q.retain(|&t0| now_us.saturating_sub(t0) < window_us);
                 q.push_back(now_us);
             }
-            st.last_injected = items.iter().map(|i| i.id).collect();
+            st.last_injected.insert(scope_key.clone(), items.iter().map(|i| i.id).collect());
             st.metabolism.charge(used as u64);
             let metabolism = st.metabolism.report();
             drop(st);

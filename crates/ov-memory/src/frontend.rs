@@ -69,19 +69,71 @@ pub fn millis_from_numbers(v: Option<&[f64]>, field: &str) -> Result<Option<Vec<
     .transpose()
 }
 
-/// The options of one add as the JS front-ends pass them (JS numbers, metadata as JSON text).
+/// The options of one add beyond the common ones, as the JS front-ends pass
+/// them (one JSON object text, only when some are set).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct AddExtra {
+    namespace: Option<String>,
+    key: Option<String>,
+    #[serde(alias = "expiresAt")]
+    expires_at: Option<i64>,
+    #[serde(alias = "ttlMs")]
+    ttl_ms: Option<u64>,
+}
+
+/// The options of one add as the JS front-ends pass them (JS numbers,
+/// metadata as JSON text, `{namespace, key, expires_at, ttl_ms}` as JSON text).
 pub fn add_options(
     weight: Option<f64>,
     metadata_json: Option<&str>,
     timeout_ms: Option<f64>,
     created_at: Option<f64>,
+    extra_json: Option<&str>,
 ) -> Result<crate::AddOptions> {
+    let extra: AddExtra = match extra_json {
+        Some(t) => crate::retrieve::parse_options(t, "options")?,
+        None => AddExtra::default(),
+    };
     Ok(crate::AddOptions {
         weight,
         metadata: metadata_from_json(metadata_json)?,
         timeout_ms: timeout_from_number(timeout_ms)?,
         created_at: millis_from_number(created_at, "created_at")?,
+        namespace: extra.namespace,
+        key: extra.key,
+        expires_at: extra.expires_at,
+        ttl_ms: extra.ttl_ms,
     })
+}
+
+/// The batch-wide and per-item options of a batch add beyond the common ones
+/// (JSON keys `namespace`, `keys`, `expires_at`/`expiresAt`, `ttl_ms`/`ttlMs`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchExtra {
+    /// One namespace for the whole batch.
+    pub namespace: Option<String>,
+    /// One key (or null) per item.
+    pub keys: Option<Vec<Option<String>>>,
+    /// One expiry (or null) per item, Unix ms.
+    #[serde(alias = "expiresAt")]
+    pub expires_at: Option<Vec<Option<i64>>>,
+    /// One time to live for the whole batch, ms.
+    #[serde(alias = "ttlMs")]
+    pub ttl_ms: Option<u64>,
+}
+
+impl BatchExtra {
+    /// Parses the options from a JSON object text; `None` gives none.
+    pub fn from_json(text: Option<&str>) -> Result<BatchExtra> {
+        text.map(|t| crate::retrieve::parse_options(t, "options")).transpose().map(Option::unwrap_or_default)
+    }
+}
+
+/// JS numbers as memory ids (see [`id_from_number`]).
+pub fn ids_from_numbers(v: &[f64]) -> Result<Vec<u64>> {
+    v.iter().enumerate().map(|(i, &x)| id_from_number(x).map_err(|e| e.with("index", i))).collect()
 }
 
 /// A JS number returned by a host token counter: a whole number ≥ 0.
@@ -119,6 +171,7 @@ impl Store {
         metadata_json: Option<&[Option<M>]>,
         created_at: Option<&[i64]>,
         timeout_ms: Option<u64>,
+        extra: &BatchExtra,
     ) -> Result<Vec<u64>> {
         let dim = self.config().embedding_dim;
         let n = texts.len();
@@ -136,6 +189,12 @@ impl Store {
         if created_at.is_some_and(|c| c.len() != n) {
             return Err(Error::invalid("created_at", "created_at must have one entry per text"));
         }
+        if extra.keys.as_ref().is_some_and(|k| k.len() != n) {
+            return Err(Error::invalid("keys", "keys must have one entry per text"));
+        }
+        if extra.expires_at.as_ref().is_some_and(|k| k.len() != n) {
+            return Err(Error::invalid("expires_at", "expires_at must have one entry per text"));
+        }
         let items = (0..n)
             .map(|i| {
                 let meta = metadata_json.and_then(|m| m[i].as_ref()).map(AsRef::as_ref);
@@ -145,10 +204,104 @@ impl Store {
                     weight: weights.map(|w| w[i]),
                     metadata: metadata_from_json(meta).map_err(|e| e.with("index", i))?,
                     created_at: created_at.map(|c| c[i]),
+                    namespace: extra.namespace.clone(),
+                    key: extra.keys.as_ref().and_then(|k| k[i].clone()),
+                    expires_at: extra.expires_at.as_ref().and_then(|k| k[i]),
+                    ttl_ms: extra.ttl_ms,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         self.add_batch(&items, timeout_ms)
+    }
+
+    /// [`Store::update`] with the embedding passed apart from the other fields
+    /// (a vector, not JSON) and the rest as a JSON object text
+    /// ([`crate::MemoryUpdate`]'s keys; `embedding` must not appear in both).
+    pub fn update_with(&self, id: u64, embedding: Option<&[f32]>, patch_json: Option<&str>) -> Result<()> {
+        let mut patch = match patch_json {
+            Some(t) => crate::MemoryUpdate::from_json(t)?,
+            None => crate::MemoryUpdate::default(),
+        };
+        if let Some(e) = embedding {
+            if patch.embedding.is_some() {
+                return Err(Error::invalid("embedding", "give the embedding as a vector or in the update, not both"));
+            }
+            patch.embedding = Some(e.to_vec());
+        }
+        self.update(id, &patch)
+    }
+
+    /// [`Store::retrieve_many`] for queries given flat: `flat` holds the
+    /// embeddings of the queries that have one, in order (`has_embedding`
+    /// says which; `None`: every query has one if `flat` is given, none
+    /// otherwise), `texts` one text or none per query. `n` is the number of
+    /// queries. Returns the JSON array of hit arrays.
+    pub fn retrieve_many_flat<S: AsRef<str>>(
+        &self,
+        n: usize,
+        flat: Option<&[f32]>,
+        has_embedding: Option<&[bool]>,
+        texts: Option<&[Option<S>]>,
+        options: &crate::RetrieveOptions,
+    ) -> Result<String> {
+        let dim = self.config().embedding_dim;
+        if texts.is_some_and(|t| t.len() != n) {
+            return Err(Error::invalid("texts", "texts must have one entry per query"));
+        }
+        let has: Vec<bool> = match has_embedding {
+            Some(h) if h.len() != n => {
+                return Err(Error::invalid("has_embedding", "has_embedding must have one entry per query"))
+            }
+            Some(h) => h.to_vec(),
+            None => vec![flat.is_some(); n],
+        };
+        let with = has.iter().filter(|&&h| h).count();
+        let flat = flat.unwrap_or(&[]);
+        if Some(flat.len()) != with.checked_mul(dim) {
+            return Err(Error::invalid(
+                "embeddings",
+                "embeddings must hold embedding_dim values per query that has one",
+            )
+            .with("expected", with.saturating_mul(dim))
+            .with("got", flat.len()));
+        }
+        let mut next = 0;
+        let queries: Vec<crate::BatchQuery<'_>> = (0..n)
+            .map(|i| {
+                let embedding = has[i].then(|| {
+                    next += dim;
+                    &flat[next - dim..next]
+                });
+                crate::BatchQuery { embedding, text: texts.and_then(|t| t[i].as_ref()).map(AsRef::as_ref) }
+            })
+            .collect();
+        self.retrieve_many_json(&queries, options)
+    }
+
+    /// [`Store::list`] with options as a JSON object text, the page as JSON text.
+    pub fn list_with_json(&self, options_json: &str) -> Result<String> {
+        self.list_json(&crate::ListOptions::from_json(options_json)?)
+    }
+
+    /// [`Store::count`] with options as a JSON object text.
+    pub fn count_with_json(&self, options_json: &str) -> Result<usize> {
+        self.count(&crate::ScopeOptions::from_json(options_json)?)
+    }
+
+    /// [`Store::export_jsonl`] with options as a JSON object text.
+    pub fn export_with_json(&self, options_json: &str) -> Result<String> {
+        self.export_jsonl(&crate::ScopeOptions::from_json(options_json)?)
+    }
+
+    /// [`Store::import_jsonl`] with options as a JSON object text; the report as JSON text.
+    pub fn import_with_json(&self, jsonl: &str, options_json: &str) -> Result<String> {
+        let report = self.import_jsonl(jsonl, &crate::ImportOptions::from_json(options_json)?)?;
+        Ok(to_json(&report))
+    }
+
+    /// [`Store::namespaces`] as a JSON object text.
+    pub fn namespaces_json(&self) -> String {
+        to_json(&self.namespaces())
     }
 
     /// The memory as JSON text, or `None` for an unknown id (the JS `get` returns null).
@@ -187,7 +340,8 @@ mod tests {
         let flat = [1.0, 0.0, 0.0, 1.0];
         let metas = [None, Some(r#"{"k":1}"#)];
         assert_eq!(
-            s.add_batch_flat(&flat, &["a", "b"], Some(&[1.0, 2.0]), Some(&metas), None, None).unwrap(),
+            s.add_batch_flat(&flat, &["a", "b"], Some(&[1.0, 2.0]), Some(&metas), None, None, &BatchExtra::default())
+                .unwrap(),
             vec![1, 2]
         );
         assert_eq!(s.get(2).unwrap().metadata, Some(json!({"k": 1})));
@@ -198,12 +352,12 @@ mod tests {
             (&flat[..], &["a", "b"][..], Some(&[1.0][..])),
         ] {
             assert_eq!(
-                s.add_batch_flat(flat, texts, weights, none, None, None).unwrap_err().code(),
+                s.add_batch_flat(flat, texts, weights, none, None, None, &BatchExtra::default()).unwrap_err().code(),
                 ErrorCode::InvalidData
             );
         }
         let bad = [None, Some("[1]")];
-        let e = s.add_batch_flat(&flat, &["a", "b"], None, Some(&bad), None, None).unwrap_err();
+        let e = s.add_batch_flat(&flat, &["a", "b"], None, Some(&bad), None, None, &BatchExtra::default()).unwrap_err();
         assert_eq!(e.context()["index"], 1);
         assert_eq!(s.len(), 2);
         assert_eq!(s.get_json(9).unwrap(), None);

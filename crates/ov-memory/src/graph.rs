@@ -20,7 +20,7 @@
 use crate::clock::Deadline;
 use crate::error::Result;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// Fixed per-memory overhead in the size estimate: the node record, its index
 /// entry and allocation headers (measured on x86-64, rounded up).
@@ -46,6 +46,12 @@ pub(crate) struct Node {
     pub created_at: i64,
     pub last_accessed: i64,
     pub access_count: u64,
+    /// The namespace, as an index into [`Namespaces`].
+    pub ns: u32,
+    /// The caller's key, unique within the namespace.
+    pub key: Option<String>,
+    /// When the memory expires, Unix ms.
+    pub expires_at: Option<i64>,
     pub inv_norm: f32,
     pub edges: Vec<Edge>,
     pub overflow: Vec<Edge>,
@@ -62,8 +68,61 @@ pub(crate) struct NewNode {
     pub weight: f64,
     pub metadata: Option<Map<String, Value>>,
     pub metadata_bytes: usize,
-    pub now_ms: i64,
+    pub created_at: i64,
+    pub last_accessed: i64,
+    pub access_count: u64,
+    pub ns: u32,
+    pub key: Option<String>,
+    pub expires_at: Option<i64>,
     pub norm: f64,
+}
+
+/// The namespaces in use, interned: a memory stores a `u32`, scans compare
+/// integers. Entries are never removed (an emptied namespace keeps its index).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Namespaces {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+    counts: Vec<usize>,
+}
+
+impl Namespaces {
+    /// The index of a namespace, if any memory ever used it.
+    pub(crate) fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    /// The index of a namespace, interning it if new.
+    pub(crate) fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.ids.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_owned());
+        self.ids.insert(name.to_owned(), i);
+        self.counts.push(0);
+        i
+    }
+
+    /// The name of an interned namespace.
+    pub(crate) fn name(&self, i: u32) -> &str {
+        self.names.get(i as usize).map_or("", String::as_str)
+    }
+
+    /// Memories per namespace (only namespaces that hold some), by name.
+    pub(crate) fn counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.names.iter().zip(&self.counts).filter(|(_, &c)| c > 0).map(|(n, &c)| (n.clone(), c as u64)).collect()
+    }
+
+    /// Memories in one namespace.
+    pub(crate) fn count(&self, i: u32) -> usize {
+        self.counts.get(i as usize).copied().unwrap_or(0)
+    }
+
+    /// How many namespaces were ever used (interned).
+    pub(crate) fn len(&self) -> usize {
+        self.names.len()
+    }
 }
 
 /// The graph and the vectors.
@@ -78,6 +137,12 @@ pub(crate) struct Graph {
     estimate_bytes: u64,
     /// BM25 over the texts, kept in step with the nodes.
     pub(crate) lexical: crate::lexical::Lexical,
+    /// The namespaces and how many memories each holds.
+    pub(crate) namespaces: Namespaces,
+    /// (namespace, key) → id, for upserts.
+    keys: HashMap<(u32, String), u64>,
+    /// (expires_at, id) of every memory that expires, soonest first.
+    expiry: BTreeSet<(i64, u64)>,
 }
 
 /// Dot product with eight independent accumulators, a shape LLVM vectorises
@@ -186,7 +251,74 @@ impl Graph {
             edge_count: 0,
             estimate_bytes: 0,
             lexical: crate::lexical::Lexical::default(),
+            namespaces: Namespaces::default(),
+            keys: HashMap::new(),
+            expiry: BTreeSet::new(),
         }
+    }
+
+    /// The id of the memory with this key in namespace `ns`.
+    pub(crate) fn by_key(&self, ns: u32, key: &str) -> Option<u64> {
+        self.keys.get(&(ns, key.to_owned())).copied()
+    }
+
+    /// Ids of the memories that have expired at `now_ms` (expires_at ≤ now), soonest first.
+    pub(crate) fn expired(&self, now_ms: i64) -> Vec<u64> {
+        self.expiry.iter().take_while(|(t, _)| *t <= now_ms).map(|&(_, id)| id).collect()
+    }
+
+    /// Whether any memory has expired at `now_ms`.
+    pub(crate) fn any_expired(&self, now_ms: i64) -> bool {
+        self.expiry.first().is_some_and(|&(t, _)| t <= now_ms)
+    }
+
+    /// The embedding dimension.
+    pub(crate) fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Replaces a memory's text (the lexical index follows). Returns false if absent.
+    pub(crate) fn set_text(&mut self, id: u64, text: String) -> bool {
+        let Some(slot) = self.slot(id) else { return false };
+        let old = self.nodes[slot].text.len();
+        self.estimate_bytes = (self.estimate_bytes + text.len() as u64).saturating_sub(old as u64);
+        self.lexical.remove(id);
+        self.lexical.add(id, &text);
+        self.nodes[slot].text = text;
+        true
+    }
+
+    /// Replaces a memory's metadata.
+    pub(crate) fn set_metadata(&mut self, id: u64, metadata: Option<Map<String, Value>>, bytes: usize) {
+        if let Some(slot) = self.slot(id) {
+            let old = self.nodes[slot].metadata_bytes;
+            self.estimate_bytes = (self.estimate_bytes + bytes as u64).saturating_sub(old as u64);
+            self.nodes[slot].metadata = metadata;
+            self.nodes[slot].metadata_bytes = bytes;
+        }
+    }
+
+    /// Sets or clears a memory's expiry.
+    pub(crate) fn set_expiry(&mut self, id: u64, expires_at: Option<i64>) {
+        if let Some(slot) = self.slot(id) {
+            if let Some(t) = self.nodes[slot].expires_at {
+                self.expiry.remove(&(t, id));
+            }
+            if let Some(t) = expires_at {
+                self.expiry.insert((t, id));
+            }
+            self.nodes[slot].expires_at = expires_at;
+        }
+    }
+
+    /// The estimate of bytes held by memory `id` without its edges (0 if absent).
+    pub(crate) fn node_bytes(&self, id: u64) -> u64 {
+        self.node(id).map_or(0, |n| self.node_cost(n.text.len(), n.key.as_ref(), n.metadata_bytes))
+    }
+
+    /// The estimate of bytes held by one memory without its edges.
+    fn node_cost(&self, text_bytes: usize, key: Option<&String>, metadata_bytes: usize) -> u64 {
+        self.node_estimate(text_bytes + key.map_or(0, String::len), metadata_bytes)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -270,14 +402,19 @@ impl Graph {
         ids
     }
 
-    /// The best `max_degree` existing memories to link a new vector to, by
-    /// positive relevance (ties: lower id). `extra` are vectors about to be
-    /// inserted before this one (a batch), as (id, vector, inverse norm).
+    /// The best `max_degree` existing memories of namespace `ns` to link a new
+    /// vector to, by positive relevance (ties: lower id), skipping the ids in
+    /// `exclude` (sorted; memories a batch replaces). `extra` are vectors about
+    /// to be inserted before this one (a batch), as (id, vector, inverse norm,
+    /// namespace).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn plan_links(
         &self,
         v: &[f32],
         inv: f32,
-        extra: &[(u64, &[f32], f32)],
+        ns: u32,
+        exclude: &[u64],
+        extra: &[(u64, &[f32], f32, u32)],
         deadline: &Deadline,
         op: &str,
     ) -> Result<Vec<(u64, f32)>> {
@@ -296,13 +433,21 @@ impl Graph {
             best.insert(pos, cand);
             best.truncate(k);
         };
-        for (i, (node, row)) in self.iter().enumerate() {
-            deadline.check_every(i, op)?;
-            offer(node.id, cosine(v, inv, row, node.inv_norm));
+        // One namespace only: skip the scan when the store holds no other memory of it.
+        if self.namespaces.count(ns) > 0 {
+            for (i, (node, row)) in self.iter().enumerate() {
+                deadline.check_every(i, op)?;
+                if node.ns != ns || exclude.binary_search(&node.id).is_ok() {
+                    continue;
+                }
+                offer(node.id, cosine(v, inv, row, node.inv_norm));
+            }
         }
-        for (i, (id, row, inv_b)) in extra.iter().enumerate() {
+        for (i, (id, row, inv_b, ns_b)) in extra.iter().enumerate() {
             deadline.check_every(i, op)?;
-            offer(*id, cosine(v, inv, row, *inv_b));
+            if *ns_b == ns {
+                offer(*id, cosine(v, inv, row, *inv_b));
+            }
         }
         Ok(best)
     }
@@ -312,18 +457,30 @@ impl Graph {
     pub(crate) fn insert(&mut self, n: NewNode, vector: &[f32], plan: &[(u64, f32)]) -> u64 {
         debug_assert_eq!(vector.len(), self.dim);
         let id = n.id;
-        self.estimate_bytes += self.node_estimate(n.text.len(), n.metadata_bytes);
+        self.estimate_bytes += self.node_cost(n.text.len(), n.key.as_ref(), n.metadata_bytes);
         self.lexical.add(id, &n.text);
         self.index.insert(id, self.nodes.len());
+        if let Some(c) = self.namespaces.counts.get_mut(n.ns as usize) {
+            *c += 1;
+        }
+        if let Some(k) = &n.key {
+            self.keys.insert((n.ns, k.clone()), id);
+        }
+        if let Some(t) = n.expires_at {
+            self.expiry.insert((t, id));
+        }
         self.nodes.push(Node {
             id,
             text: n.text,
             weight: n.weight,
             metadata: n.metadata,
             metadata_bytes: n.metadata_bytes,
-            created_at: n.now_ms,
-            last_accessed: n.now_ms,
-            access_count: 0,
+            created_at: n.created_at,
+            last_accessed: n.last_accessed,
+            access_count: n.access_count,
+            ns: n.ns,
+            key: n.key,
+            expires_at: n.expires_at,
             inv_norm: inv_norm(n.norm),
             edges: Vec::with_capacity(self.max_degree),
             overflow: Vec::new(),
@@ -383,13 +540,14 @@ impl Graph {
     /// that is stronger (an edge is worth less than a memory that can be found
     /// through the graph at all). Returns the overflows caused (0 or 1). A full
     /// scan, but it runs only when a memory would otherwise have no edge.
-    fn relink(&mut self, s: u64) -> u64 {
+    pub(crate) fn relink(&mut self, s: u64) -> u64 {
         let Some(slot) = self.slot(s) else { return 0 };
         let inv_s = self.nodes[slot].inv_norm;
+        let ns = self.nodes[slot].ns;
         let mut room: Option<(u64, f32)> = None;
         let mut full: Vec<(u64, f32)> = Vec::new();
         for (j, n) in self.nodes.iter().enumerate() {
-            if n.id == s {
+            if n.id == s || n.ns != ns {
                 continue;
             }
             let rel = cosine(self.row(slot), inv_s, self.row(j), n.inv_norm) as f32;
@@ -427,7 +585,7 @@ impl Graph {
         0
     }
 
-    fn degree(&self, id: u64) -> usize {
+    pub(crate) fn degree(&self, id: u64) -> usize {
         self.node(id).map_or(0, |n| n.edges.len())
     }
 
@@ -520,9 +678,18 @@ impl Graph {
             }
         }
         let refs = (node.overflow.len() + node.overflow_in.len()) as u64;
-        self.estimate_bytes = self
-            .estimate_bytes
-            .saturating_sub(self.node_estimate(node.text.len(), node.metadata_bytes) + refs * EDGE_BYTES);
+        self.estimate_bytes = self.estimate_bytes.saturating_sub(
+            self.node_cost(node.text.len(), node.key.as_ref(), node.metadata_bytes) + refs * EDGE_BYTES,
+        );
+        if let Some(c) = self.namespaces.counts.get_mut(node.ns as usize) {
+            *c = c.saturating_sub(1);
+        }
+        if let Some(k) = node.key {
+            self.keys.remove(&(node.ns, k));
+        }
+        if let Some(t) = node.expires_at {
+            self.expiry.remove(&(t, id));
+        }
         // Swap the last row into the hole.
         let last = self.nodes.len() - 1;
         self.nodes.swap_remove(slot);
@@ -567,14 +734,17 @@ impl Graph {
         Ok(())
     }
 
-    /// The hubs: the `min(5, max(1, floor(0.05·n)))` most central memories, ties to the lower id.
-    pub(crate) fn hubs(&self) -> Vec<u64> {
-        let n = self.nodes.len();
+    /// The hubs of namespace `ns`: its `min(5, max(1, floor(0.05·n)))` most
+    /// central memories (n: memories of the namespace that `visible` admits),
+    /// ties to the lower id.
+    pub(crate) fn hubs(&self, ns: u32, visible: impl Fn(&Node) -> bool) -> Vec<u64> {
+        let mut all: Vec<(f64, u64)> =
+            self.nodes.iter().filter(|x| x.ns == ns && visible(x)).map(|x| (x.centrality, x.id)).collect();
+        let n = all.len();
         if n == 0 {
             return Vec::new();
         }
         let k = ((n as f64 * 0.05).floor() as usize).clamp(1, 5);
-        let mut all: Vec<(f64, u64)> = self.nodes.iter().map(|x| (x.centrality, x.id)).collect();
         all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         all.truncate(k);
         all.into_iter().map(|(_, id)| id).collect()
@@ -607,6 +777,9 @@ impl Graph {
                 if !other.edges.iter().any(|x| x.to == n.id && x.relevance == e.relevance) {
                     return Err(format!("edge {}-{} is not symmetric", n.id, e.to));
                 }
+                if other.ns != n.ns {
+                    return Err(format!("edge {}-{} crosses namespaces", n.id, e.to));
+                }
             }
             for o in &n.overflow {
                 let Some(t) = self.node(o.to) else {
@@ -632,6 +805,32 @@ impl Graph {
         if edges != 2 * self.edge_count {
             return Err(format!("edge count {} but {} edge ends", self.edge_count, edges));
         }
+        let mut per_ns = vec![0usize; self.namespaces.names.len()];
+        let (mut keyed, mut expiring) = (0usize, 0usize);
+        for n in &self.nodes {
+            match per_ns.get_mut(n.ns as usize) {
+                Some(c) => *c += 1,
+                None => return Err(format!("{} has an unknown namespace {}", n.id, n.ns)),
+            }
+            if let Some(k) = &n.key {
+                keyed += 1;
+                if self.keys.get(&(n.ns, k.clone())) != Some(&n.id) {
+                    return Err(format!("key of {} is not indexed", n.id));
+                }
+            }
+            if let Some(t) = n.expires_at {
+                expiring += 1;
+                if !self.expiry.contains(&(t, n.id)) {
+                    return Err(format!("expiry of {} is not indexed", n.id));
+                }
+            }
+        }
+        if per_ns != self.namespaces.counts {
+            return Err("namespace counts are stale".into());
+        }
+        if keyed != self.keys.len() || expiring != self.expiry.len() {
+            return Err("key or expiry index holds stale entries".into());
+        }
         Ok(())
     }
 }
@@ -648,8 +847,22 @@ mod tests {
 
     fn add(g: &mut Graph, id: u64, v: &[f32]) -> u64 {
         let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-        let plan = g.plan_links(v, inv_norm(norm), &[], &deadline(), "add").unwrap();
-        let n = NewNode { id, text: format!("m{id}"), weight: 1.0, metadata: None, metadata_bytes: 0, now_ms: 0, norm };
+        let ns = g.namespaces.intern("");
+        let plan = g.plan_links(v, inv_norm(norm), ns, &[], &[], &deadline(), "add").unwrap();
+        let n = NewNode {
+            id,
+            text: format!("m{id}"),
+            weight: 1.0,
+            metadata: None,
+            metadata_bytes: 0,
+            created_at: 0,
+            last_accessed: 0,
+            access_count: 0,
+            ns,
+            key: None,
+            expires_at: None,
+            norm,
+        };
         g.insert(n, v, &plan)
     }
 
@@ -701,11 +914,11 @@ mod tests {
             add(&mut g, id, &[1.0, id as f32 * 0.01]);
         }
         // n = 3: floor(0.15) = 0 → 1 hub. All have degree 2; highest mean relevance wins.
-        assert_eq!(g.hubs().len(), 1);
+        assert_eq!(g.hubs(0, |_| true).len(), 1);
         for id in 4..=60 {
             add(&mut g, id, &[(id as f32).cos(), (id as f32).sin()]);
         }
-        assert_eq!(g.hubs().len(), 3, "floor(0.05 * 60)");
+        assert_eq!(g.hubs(0, |_| true).len(), 3, "floor(0.05 * 60)");
         g.check_invariants().unwrap();
     }
 

@@ -116,19 +116,34 @@ impl Lexical {
     }
 
     /// BM25 scores of every memory that shares a token with `query` (the
-    /// others score 0), in no particular order. `tick` is called once per
-    /// posting visited (for deadline checks).
+    /// others score 0), in no particular order, computed over the memories
+    /// `in_scope` admits (`scope_len` of them): document frequencies and the
+    /// collection size count only those, so a namespace's scores do not depend
+    /// on another's texts. `tick` is called once per posting visited (for
+    /// deadline checks).
     pub(crate) fn scores(
         &self,
         query: &str,
+        scope_len: usize,
+        in_scope: impl Fn(u64) -> bool,
         mut tick: impl FnMut(usize) -> crate::Result<()>,
     ) -> crate::Result<HashMap<u64, f64>> {
-        let n = self.docs.len() as f64;
+        let n = scope_len as f64;
         let mut out: HashMap<u64, f64> = HashMap::new();
-        if self.docs.is_empty() {
+        if self.docs.is_empty() || scope_len == 0 {
             return Ok(out);
         }
-        let avg = (self.total_len as f64 / n).max(1e-9);
+        let whole = scope_len == self.docs.len();
+        let avg = if BM25_B > 0.0 {
+            let total: u64 = if whole {
+                self.total_len
+            } else {
+                self.docs.iter().filter(|(id, _)| in_scope(**id)).map(|(_, d)| u64::from(d.len)).sum()
+            };
+            (total as f64 / n).max(1e-9)
+        } else {
+            1.0 // unused: without length normalisation the average length cancels
+        };
         let mut seen: Vec<u32> = Vec::new();
         let mut visited = 0usize;
         for t in tokens(query) {
@@ -138,15 +153,29 @@ impl Lexical {
             }
             seen.push(term);
             let list = &self.postings[term as usize];
-            if list.is_empty() {
+            let df = if whole {
+                list.len()
+            } else {
+                let mut df = 0usize;
+                for &(id, _) in list {
+                    tick(visited)?;
+                    visited += 1;
+                    df += usize::from(in_scope(id));
+                }
+                df
+            };
+            if df == 0 {
                 continue;
             }
-            let df = list.len() as f64;
+            let df = df as f64;
             let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
             for &(id, tf) in list {
                 tick(visited)?;
                 visited += 1;
-                let len = self.docs.get(&id).map_or(0.0, |d| f64::from(d.len));
+                if !whole && !in_scope(id) {
+                    continue;
+                }
+                let len = if BM25_B > 0.0 { self.docs.get(&id).map_or(0.0, |d| f64::from(d.len)) } else { 0.0 };
                 let tf = f64::from(tf);
                 let s = idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1 * (1.0 - BM25_B + BM25_B * len / avg));
                 *out.entry(id).or_insert(0.0) += s;
@@ -183,11 +212,11 @@ mod tests {
         ix.add(1, "Caroline went to the LGBTQ support group");
         ix.add(2, "Melanie painted a sunrise");
         ix.add(3, "Caroline talked about her painting with Melanie");
-        let s = ix.scores("When did Caroline go to the support group?", ok).unwrap();
+        let s = ix.scores("When did Caroline go to the support group?", 3, |_| true, ok).unwrap();
         assert!(s[&1] > s[&3], "{s:?}");
         assert!(!s.contains_key(&2));
         // idf matches the formula for a term in 1 of 3 documents.
-        let only = ix.scores("sunrise", ok).unwrap();
+        let only = ix.scores("sunrise", 3, |_| true, ok).unwrap();
         let idf = (1.0f64 + (3.0 - 1.0 + 0.5) / 1.5).ln();
         let len = 3.0; // melanie, painted, sunrise
         let avg = (5.0 + 3.0 + 5.0) / 3.0;
@@ -195,9 +224,14 @@ mod tests {
         assert!((only[&2] - want).abs() < 1e-12, "{} vs {want}", only[&2]);
         ix.remove(1);
         assert_eq!(ix.len(), 2);
-        assert!(!ix.scores("LGBTQ", ok).unwrap().contains_key(&1));
+        assert!(!ix.scores("LGBTQ", 2, |_| true, ok).unwrap().contains_key(&1));
         ix.remove(1); // twice: nothing happens
         ix.add(4, "LGBTQ");
-        assert_eq!(ix.scores("lgbtq", ok).unwrap().keys().copied().collect::<Vec<_>>(), [4]);
+        assert_eq!(ix.scores("lgbtq", 3, |_| true, ok).unwrap().keys().copied().collect::<Vec<_>>(), [4]);
+        // A scope counts only its own documents: "painted" alone in a scope of one.
+        let scoped = ix.scores("painted melanie", 1, |id| id == 2, ok).unwrap();
+        assert_eq!(scoped.keys().copied().collect::<Vec<_>>(), [2]);
+        let idf1 = (1.0f64 + 0.5 / 1.5).ln();
+        assert!((scoped[&2] - 2.0 * idf1).abs() < 1e-12, "{scoped:?}");
     }
 }

@@ -28,12 +28,14 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod filter;
 pub mod frontend;
 mod graph;
 pub mod health;
 mod json;
 pub mod lexical;
 pub mod log;
+mod manage;
 pub mod metabolism;
 pub mod metrics;
 mod retrieve;
@@ -52,9 +54,13 @@ pub use context::{
     estimate_tokens, ContextItem, ContextOptions, ContextResult, GuardrailCounts, TokenCounter, Trigger,
 };
 pub use error::{Error, ErrorCode, Result};
+pub use filter::Filter;
 pub use graph::{EDGE_BYTES, NODE_OVERHEAD_BYTES};
 pub use health::{HealthReport, HealthStatus};
 pub use log::{Level, LogCallback, LogSink};
+pub use manage::{
+    BatchQuery, ImportOptions, ImportReport, ListOptions, MemoryUpdate, Namespaces, Page, ScopeOptions, MAX_PAGE,
+};
 pub use metabolism::{MetabolicState, MetabolismReport};
 pub use metrics::{MetricsReport, Op};
 pub use retrieve::{Hit, RetrieveOptions};

@@ -35,12 +35,35 @@ pub enum Op {
     Save,
     /// A snapshot read.
     Load,
+    /// A memory changed in place.
+    Update,
+    /// A page of memories listed (also `count`, `get_many`, export).
+    List,
+    /// Several memories deleted (`delete_many`, `delete_namespace`, `sweep`).
+    DeleteMany,
+    /// Memories imported from JSON Lines.
+    Import,
+    /// Several queries answered in one call.
+    RetrieveMany,
 }
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 8] =
-        [Op::Add, Op::AddBatch, Op::Get, Op::Delete, Op::Retrieve, Op::Context, Op::Save, Op::Load];
+    pub const ALL: [Op; 13] = [
+        Op::Add,
+        Op::AddBatch,
+        Op::Get,
+        Op::Delete,
+        Op::Retrieve,
+        Op::Context,
+        Op::Save,
+        Op::Load,
+        Op::Update,
+        Op::List,
+        Op::DeleteMany,
+        Op::Import,
+        Op::RetrieveMany,
+    ];
 
     /// The operation's name in metrics (`"add"`, `"add_batch"`, …).
     pub const fn name(self) -> &'static str {
@@ -53,6 +76,11 @@ impl Op {
             Op::Context => "context",
             Op::Save => "save",
             Op::Load => "load",
+            Op::Update => "update",
+            Op::List => "list",
+            Op::DeleteMany => "delete_many",
+            Op::Import => "import",
+            Op::RetrieveMany => "retrieve_many",
         }
     }
 }
@@ -124,6 +152,7 @@ pub struct Recorder {
     pub(crate) loop_preventions: AtomicU64,
     pub(crate) redundancy_filters: AtomicU64,
     pub(crate) fractal_overflows: AtomicU64,
+    pub(crate) expired_removed: AtomicU64,
 }
 
 impl Recorder {
@@ -145,6 +174,7 @@ impl Recorder {
             loop_preventions: AtomicU64::new(0),
             redundancy_filters: AtomicU64::new(0),
             fractal_overflows: AtomicU64::new(0),
+            expired_removed: AtomicU64::new(0),
         }
     }
 
@@ -252,6 +282,8 @@ impl Recorder {
             loop_preventions: self.loop_preventions.load(Ordering::Relaxed),
             redundancy_filters: self.redundancy_filters.load(Ordering::Relaxed),
             fractal_overflows: self.fractal_overflows.load(Ordering::Relaxed),
+            expired_removed: self.expired_removed.load(Ordering::Relaxed),
+            namespaces: rest.namespaces,
             log_lines_dropped: rest.log_lines_dropped,
             node_count: rest.node_count,
             edge_count: rest.edge_count,
@@ -352,6 +384,10 @@ pub struct MetricsReport {
     pub redundancy_filters: u64,
     /// Edges moved to an overflow layer by relevance-based swapping.
     pub fractal_overflows: u64,
+    /// Expired memories removed (on writes and by `sweep`).
+    pub expired_removed: u64,
+    /// Memories per namespace (namespaces that hold at least one).
+    pub namespaces: BTreeMap<String, u64>,
     /// Log lines that could not be written (closed pipe, panicking callback) and were dropped.
     pub log_lines_dropped: u64,
     /// Memories stored.
@@ -461,6 +497,13 @@ impl MetricsReport {
             "Edges moved to overflow layers.",
             &one(self.fractal_overflows as f64),
         );
+        metric("expired_removed_total", "counter", "Expired memories removed.", &one(self.expired_removed as f64));
+        let per_ns: Vec<_> = self
+            .namespaces
+            .iter()
+            .map(|(ns, n)| (format!("{{namespace=\"{}\"}}", prom_label(ns)), *n as f64))
+            .collect();
+        metric("namespace_memories", "gauge", "Memories stored per namespace.", &per_ns);
         metric(
             "log_lines_dropped_total",
             "counter",
@@ -513,6 +556,11 @@ impl MetricsReport {
     }
 }
 
+/// A label value escaped as the exposition format requires (`\\`, `\"`, `\n`).
+fn prom_label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
 fn prom_num(v: f64) -> String {
     if v.is_finite() {
         format!("{v}")
@@ -536,6 +584,7 @@ pub(crate) struct StoreFigures {
     pub max_nodes: u64,
     pub breaker: BreakerSnapshot,
     pub metabolism: MetabolismReport,
+    pub namespaces: BTreeMap<String, u64>,
 }
 
 #[cfg(test)]
@@ -552,6 +601,7 @@ mod tests {
             max_nodes: 1,
             breaker: crate::breaker::Breaker::new(Default::default()).snapshot(0),
             metabolism: crate::metabolism::Metabolism::new(1).report(),
+            namespaces: BTreeMap::new(),
         }
     }
 

@@ -7,9 +7,10 @@ use crate::clock::Deadline;
 use crate::config::Scoring;
 use crate::error::{Error, Result};
 use crate::log::Level;
+use crate::manage::{BatchQuery, Namespaces, ScopeSpec};
 use crate::metrics::Op;
-use crate::scoring::{QueryParts, Ranking, Scorer};
-use crate::store::Store;
+use crate::scoring::{QueryParts, Ranking, Scope, Scorer};
+use crate::store::{State, Store};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -18,7 +19,7 @@ pub use crate::scoring::Score;
 
 /// Options of [`Store::retrieve`]. JSON keys: `top_k`/`topK`, `alpha`,
 /// `timeout_ms`/`timeoutMs`, `scoring`, `now`, `text`,
-/// `hybrid_weight`/`hybridWeight`.
+/// `hybrid_weight`/`hybridWeight`, `namespace`, `filter`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetrieveOptions {
@@ -42,6 +43,10 @@ pub struct RetrieveOptions {
     /// configured `hybrid_weight`.
     #[serde(alias = "hybridWeight")]
     pub hybrid_weight: Option<f64>,
+    /// The namespace to search, or a list of them; default `""`.
+    pub namespace: Option<Namespaces>,
+    /// A metadata filter (see the `filter` module); only memories that pass are ranked.
+    pub filter: Option<Value>,
 }
 
 impl Default for RetrieveOptions {
@@ -54,6 +59,8 @@ impl Default for RetrieveOptions {
             now: None,
             text: None,
             hybrid_weight: None,
+            namespace: None,
+            filter: None,
         }
     }
 }
@@ -88,8 +95,17 @@ pub struct Hit {
     pub metadata: Option<Value>,
     /// When it was made, Unix ms.
     pub created_at: i64,
+    /// Its namespace.
+    pub namespace: String,
     /// The score and its parts.
     pub score: Score,
+}
+
+/// Retrieve options, checked once per call.
+struct Checked {
+    spec: ScopeSpec,
+    top_k: usize,
+    scorer: Scorer,
 }
 
 impl Store {
@@ -175,14 +191,7 @@ impl Store {
         })
     }
 
-    fn retrieve_in(
-        &self,
-        query: Option<&[f32]>,
-        options: &RetrieveOptions,
-        deadline: &Deadline,
-        logs: &mut crate::log::LogBuf,
-    ) -> Result<Vec<Hit>> {
-        let parts = self.query_parts(query, options.text.as_deref(), logs)?;
+    fn check_options(&self, options: &RetrieveOptions, logs: &mut crate::log::LogBuf) -> Result<Checked> {
         if options.top_k == 0 {
             return Err(Error::invalid("top_k", "top_k must be at least 1"));
         }
@@ -192,6 +201,7 @@ impl Store {
         if let Some(w) = options.hybrid_weight {
             validate::unit_interval(w, "hybrid_weight")?;
         }
+        let spec = ScopeSpec::new(options.namespace.as_ref(), options.filter.as_ref())?;
         if options.top_k > self.config.max_top_k {
             logs.push(
                 Level::Warning,
@@ -199,29 +209,112 @@ impl Store {
                 json!({ "top_k": options.top_k, "max_top_k": self.config.max_top_k }),
             );
         }
-        let st = self.state.read();
-        let k = options.top_k.min(st.graph.len());
         let scorer = self.scorer(alpha, options.scoring, options.now, options.hybrid_weight);
-        let ranking = Ranking::new(&st.graph, parts, scorer, deadline, "retrieve")?;
-        let ranked = ranking.top_k(&st.graph, k, deadline, "retrieve")?;
-        let mut hits = Vec::with_capacity(ranked.len());
-        for r in ranked {
-            // Copying texts is work too: a result of many long texts stays within the deadline.
-            deadline.check("retrieve")?;
-            if let Some(n) = st.graph.node(r.id) {
-                hits.push(Hit {
-                    id: r.id,
-                    text: n.text.clone(),
-                    metadata: n.metadata.clone().map(Value::Object),
-                    created_at: n.created_at,
-                    score: r.score,
-                });
-            }
-        }
+        Ok(Checked { spec, top_k: options.top_k, scorer })
+    }
+
+    fn retrieve_in(
+        &self,
+        query: Option<&[f32]>,
+        options: &RetrieveOptions,
+        deadline: &Deadline,
+        logs: &mut crate::log::LogBuf,
+    ) -> Result<Vec<Hit>> {
+        let parts = self.query_parts(query, options.text.as_deref(), logs)?;
+        let checked = self.check_options(options, logs)?;
+        let st = self.state.read();
+        let scope = checked.spec.resolve(&st, self.clock.unix_millis(), deadline, "retrieve")?;
+        let hits = rank(&st, parts, &checked, &scope, deadline, "retrieve")?;
         drop(st);
         logs.push(Level::Debug, "retrieved", json!({ "results": hits.len(), "top_k": options.top_k }));
         Ok(hits)
     }
+
+    /// Answers several queries in one call, under one read lock and one
+    /// deadline, with the same options (each query brings its own embedding
+    /// and/or text; `options.text` must be unset). The queries run in
+    /// parallel on every core (sequentially in the browser); the result is
+    /// the same as one [`Store::retrieve_query`] per query. All or nothing: one
+    /// bad query fails the call with INVALID_DATA naming its `index`.
+    pub fn retrieve_many(&self, queries: &[BatchQuery<'_>], options: &RetrieveOptions) -> Result<Vec<Vec<Hit>>> {
+        self.call(Op::RetrieveMany, true, |logs| {
+            let deadline = self.deadline(options.timeout_ms)?;
+            self.retrieve_many_in(queries, options, &deadline, logs)
+        })
+    }
+
+    /// [`Store::retrieve_many`] as a JSON array of arrays, serialised under the deadline.
+    pub fn retrieve_many_json(&self, queries: &[BatchQuery<'_>], options: &RetrieveOptions) -> Result<String> {
+        self.call(Op::RetrieveMany, true, |logs| {
+            let deadline = self.deadline(options.timeout_ms)?;
+            let all = self.retrieve_many_in(queries, options, &deadline, logs)?;
+            json_array(&all, &deadline, "retrieve_many")
+        })
+    }
+
+    fn retrieve_many_in(
+        &self,
+        queries: &[BatchQuery<'_>],
+        options: &RetrieveOptions,
+        deadline: &Deadline,
+        logs: &mut crate::log::LogBuf,
+    ) -> Result<Vec<Vec<Hit>>> {
+        if queries.is_empty() {
+            return Err(Error::invalid("queries", "retrieve_many needs at least one query"));
+        }
+        if options.text.is_some() {
+            return Err(Error::invalid("text", "in retrieve_many each query carries its own text"));
+        }
+        let mut parts = Vec::with_capacity(queries.len());
+        for (i, q) in queries.iter().enumerate() {
+            parts.push(self.query_parts(q.embedding, q.text, logs).map_err(|e| e.with("index", i))?);
+        }
+        let checked = self.check_options(options, logs)?;
+        let st = self.state.read();
+        let scope = checked.spec.resolve(&st, self.clock.unix_millis(), deadline, "retrieve_many")?;
+        let one = |p: &QueryParts<'_>| rank(&st, *p, &checked, &scope, deadline, "retrieve_many");
+        #[cfg(not(target_arch = "wasm32"))]
+        let all: Result<Vec<Vec<Hit>>> = {
+            use rayon::prelude::*;
+            parts.par_iter().map(one).collect()
+        };
+        #[cfg(target_arch = "wasm32")]
+        let all: Result<Vec<Vec<Hit>>> = parts.iter().map(one).collect();
+        drop(st);
+        let all = all?;
+        logs.push(Level::Debug, "retrieved many", json!({ "queries": all.len(), "top_k": options.top_k }));
+        Ok(all)
+    }
+}
+
+/// The top hits of one query in `scope` (under the caller's read lock).
+fn rank(
+    st: &State,
+    parts: QueryParts<'_>,
+    checked: &Checked,
+    scope: &Scope,
+    deadline: &Deadline,
+    op: &str,
+) -> Result<Vec<Hit>> {
+    let k = checked.top_k.min(scope.len());
+    let ranking = Ranking::new(&st.graph, parts, checked.scorer, scope, deadline, op)?;
+    let ranked = ranking.top_k(&st.graph, k, deadline, op)?;
+    let mut hits = Vec::with_capacity(ranked.len());
+    for r in ranked {
+        // Copying texts is work too: a result of many long texts stays within the deadline.
+        deadline.check(op)?;
+        if let Some(n) = st.graph.node(r.id) {
+            hits.push(Hit {
+                id: r.id,
+                text: n.text.clone(),
+                metadata: n.metadata.clone().map(Value::Object),
+                created_at: n.created_at,
+                namespace: st.graph.namespaces.name(n.ns).to_owned(),
+                score: r.score,
+            });
+        }
+    }
+    Ok(hits)
 }
 
 /// Serialises `items` as a JSON array, checking the deadline before each item.

@@ -136,42 +136,112 @@ impl Stats {
     }
 }
 
+/// The memories a read may see: those of its namespaces that pass its filter
+/// and have not expired. Everything a query computes — the statistics of
+/// relevance, BM25's document frequencies, graph activation, the top k — is
+/// over this set only, so a namespace's results never depend on another's
+/// memories.
+#[derive(Debug, Clone)]
+pub(crate) struct Scope {
+    /// Admitted slots; `None`: every memory.
+    mask: Option<Vec<bool>>,
+    count: usize,
+}
+
+impl Scope {
+    /// Every memory of `graph`.
+    pub(crate) fn all(graph: &Graph) -> Scope {
+        Scope { mask: None, count: graph.len() }
+    }
+
+    /// The memories of the namespaces `ns` (interned indices) that pass
+    /// `filter` and have not expired at `now_ms`.
+    pub(crate) fn new(
+        graph: &Graph,
+        ns: &[u32],
+        filter: Option<&crate::filter::Filter>,
+        now_ms: i64,
+        deadline: &Deadline,
+        op: &str,
+    ) -> Result<Scope> {
+        let in_ns: usize = ns.iter().map(|&i| graph.namespaces.count(i)).sum();
+        if filter.is_none() && in_ns == graph.len() && !graph.any_expired(now_ms) {
+            return Ok(Scope::all(graph));
+        }
+        let mut mask = vec![false; graph.len()];
+        let mut count = 0;
+        if in_ns > 0 {
+            for (i, (node, _)) in graph.iter().enumerate() {
+                deadline.check_every(i, op)?;
+                let ok = ns.contains(&node.ns)
+                    && node.expires_at.is_none_or(|t| t > now_ms)
+                    && filter.is_none_or(|f| f.matches(node.metadata.as_ref()));
+                mask[i] = ok;
+                count += usize::from(ok);
+            }
+        }
+        Ok(Scope { mask: Some(mask), count })
+    }
+
+    /// Whether the memory in `slot` is in scope.
+    pub(crate) fn contains(&self, slot: usize) -> bool {
+        self.mask.as_ref().is_none_or(|m| m.get(slot).copied().unwrap_or(false))
+    }
+
+    /// How many memories are in scope.
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The admitted slots, in storage order.
+    pub(crate) fn slots(&self, n: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..n).filter(move |&i| self.contains(i))
+    }
+}
+
 /// Every memory's relevance and activation for one query, by storage slot.
 #[derive(Debug)]
-pub(crate) struct Ranking {
+pub(crate) struct Ranking<'s> {
     cos: Vec<f32>,
     lex: Vec<f32>,
     rel: Vec<f32>,
     g: Vec<f32>,
     scorer: Scorer,
+    scope: &'s Scope,
 }
 
-impl Ranking {
-    /// Scores every memory of `graph` for `query` (deadline-checked every 1 024).
+impl<'s> Ranking<'s> {
+    /// Scores every memory of `graph` in `scope` for `query` (deadline-checked every 1 024).
     pub(crate) fn new(
         graph: &Graph,
         query: QueryParts<'_>,
         scorer: Scorer,
+        scope: &'s Scope,
         deadline: &Deadline,
         op: &str,
-    ) -> Result<Ranking> {
+    ) -> Result<Ranking<'s>> {
         let n = graph.len();
+        let in_scope = scope.len();
         let mut cos = vec![0f32; if query.embedding.is_some() { n } else { 0 }];
         let (mut sum, mut sum_sq) = (0f64, 0f64);
         if let Some((q, inv_q)) = query.embedding {
             for (i, (node, row)) in graph.iter().enumerate() {
                 deadline.check_every(i, op)?;
+                if !scope.contains(i) {
+                    continue;
+                }
                 let c = cosine(q, inv_q, row, node.inv_norm);
                 cos[i] = c as f32;
                 sum += c;
                 sum_sq += c * c;
             }
         }
-        let cos_stats = Stats::from_sums(sum, sum_sq, n);
+        let cos_stats = Stats::from_sums(sum, sum_sq, in_scope);
         let mut lex = vec![0f32; if query.text.is_some() { n } else { 0 }];
         let mut lex_stats = Stats::default();
         if let Some(text) = query.text {
-            let scores = graph.lexical.scores(text, |i| deadline.check_every(i, op))?;
+            let admits = |id: u64| graph.slot(id).is_some_and(|slot| scope.contains(slot));
+            let scores = graph.lexical.scores(text, in_scope, admits, |i| deadline.check_every(i, op))?;
             let (mut s1, mut s2) = (0f64, 0f64);
             for (id, l) in scores {
                 if let Some(slot) = graph.slot(id) {
@@ -180,7 +250,7 @@ impl Ranking {
                     s2 += l * l;
                 }
             }
-            lex_stats = Stats::from_sums(s1, s2, n);
+            lex_stats = Stats::from_sums(s1, s2, in_scope);
         }
         let w = match (query.embedding.is_some(), query.text.is_some()) {
             (true, true) => scorer.hybrid_weight,
@@ -190,12 +260,25 @@ impl Ranking {
         let mut rel = vec![0f32; n];
         for (i, r) in rel.iter_mut().enumerate() {
             deadline.check_every(i, op)?;
+            if !scope.contains(i) {
+                continue;
+            }
             let zc = if cos.is_empty() { 0.0 } else { cos_stats.z(f64::from(cos[i])) };
             let zl = if lex.is_empty() { 0.0 } else { lex_stats.z(f64::from(lex[i])) };
             *r = (w * zc + (1.0 - w) * zl) as f32;
         }
-        let g = activation(graph, &rel);
-        Ok(Ranking { cos, lex, rel, g, scorer })
+        let g = activation(graph, &rel, scope);
+        Ok(Ranking { cos, lex, rel, g, scorer, scope })
+    }
+
+    /// Whether the memory in `slot` is in this query's scope.
+    pub(crate) fn in_scope(&self, slot: usize) -> bool {
+        self.scope.contains(slot)
+    }
+
+    /// How many memories are in scope.
+    pub(crate) fn scope_len(&self) -> usize {
+        self.scope.len()
     }
 
     /// The score of the memory in `slot`.
@@ -245,6 +328,9 @@ impl Ranking {
         }
         for slot in 0..graph.len() {
             deadline.check_every(slot, op)?;
+            if !self.scope.contains(slot) {
+                continue;
+            }
             if heap.len() == k {
                 if let Some(worst) = heap.peek() {
                     if self.upper_bound(graph, slot) < worst.p {
@@ -269,10 +355,10 @@ impl Ranking {
     }
 }
 
-/// Spreading activation from the most relevant memories to their neighbours.
-fn activation(graph: &Graph, rel: &[f32]) -> Vec<f32> {
+/// Spreading activation from the most relevant memories in scope to their neighbours in scope.
+fn activation(graph: &Graph, rel: &[f32], scope: &Scope) -> Vec<f32> {
     let mut g = vec![0f32; rel.len()];
-    let mut sources: Vec<usize> = (0..rel.len()).filter(|&i| rel[i] > 0.0).collect();
+    let mut sources: Vec<usize> = scope.slots(rel.len()).filter(|&i| rel[i] > 0.0).collect();
     if sources.len() > SOURCES {
         sources.select_nth_unstable_by(SOURCES - 1, |&a, &b| rel[b].total_cmp(&rel[a]).then(a.cmp(&b)));
         sources.truncate(SOURCES);
@@ -282,7 +368,7 @@ fn activation(graph: &Graph, rel: &[f32]) -> Vec<f32> {
         let node = graph.node_at(src);
         let links = node.edges.iter().map(|e| (e, 1.0)).chain(node.overflow.iter().map(|e| (e, OVERFLOW_FACTOR)));
         for (e, factor) in links {
-            if let Some(slot) = graph.slot(e.to) {
+            if let Some(slot) = graph.slot(e.to).filter(|&s| scope.contains(s)) {
                 let v = (a * f64::from(e.relevance) * factor) as f32;
                 if v > g[slot] {
                     g[slot] = v;

@@ -1,7 +1,7 @@
 //! Snapshots: the whole store — memories, graph, configuration, id
 //! counter and metabolism, not runtime metrics — as bytes or a file.
 //!
-//! # Format (version 1, little-endian)
+//! # Format (version 2, little-endian; version 1 files still load)
 //!
 //! ```text
 //! header   "OVMEMSNP" (8 bytes) · version u32 · section count u32 (= 5)
@@ -12,7 +12,12 @@
 //!                id u64 · weight f64 · created_at i64 · last_accessed i64 ·
 //!                access_count u64 · text length u64 · text (UTF-8) ·
 //!                metadata length u64 (0 = none) · metadata (JSON object) ·
+//!                namespace length u64 · namespace (UTF-8) ·
+//!                key length u64 (0 = none) · key (UTF-8) ·
+//!                expires_at i64 (i64::MIN = never) ·
 //!                embedding (embedding_dim × f32)
+//!                (version 1 records lack the namespace, key and expires_at
+//!                fields: they load into namespace "" without key or expiry)
 //!   4 adjacency  count u64, then per directed edge entry: from u64 · to u64 ·
 //!                relevance f32 (each undirected edge appears once per end, in
 //!                each memory's own order, so centrality is bit-identical)
@@ -44,14 +49,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The first 8 bytes of every snapshot.
 pub const MAGIC: &[u8; 8] = b"OVMEMSNP";
-/// The format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The format version this build writes (it reads this one and every older one).
+pub const VERSION: u32 = 2;
+/// The oldest format version this build reads.
+pub const MIN_VERSION: u32 = 1;
+/// `expires_at` of a memory that never expires, in the file.
+const NEVER: i64 = i64::MIN;
 
 const SECTIONS: [(u32, &str); 5] = [(1, "config"), (2, "state"), (3, "memories"), (4, "adjacency"), (5, "overflow")];
 const HEADER_BYTES: usize = 16;
 const SECTION_HEADER_BYTES: usize = 16;
-/// Fixed bytes of one memory record before its text, metadata and vector.
-const MEMORY_FIXED_BYTES: usize = 8 * 7;
+/// Fixed bytes of one memory record besides its text, metadata and vector (version 1).
+const MEMORY_FIXED_BYTES_V1: usize = 8 * 7;
+/// … and in version 2 (namespace and key lengths, expires_at).
+const MEMORY_FIXED_BYTES: usize = 8 * 10;
 const EDGE_BYTES: usize = 8 + 8 + 4;
 
 fn corrupt(section: &str, check: &str, message: impl Into<String>) -> Error {
@@ -114,6 +125,13 @@ pub(crate) fn encode(config: &Config, st: &State) -> Vec<u8> {
         let meta = node.metadata.as_ref().map(|m| serde_json::to_vec(m).unwrap_or_default()).unwrap_or_default();
         put_u64(&mut mems, meta.len() as u64);
         mems.extend_from_slice(&meta);
+        let ns = g.namespaces.name(node.ns);
+        put_u64(&mut mems, ns.len() as u64);
+        mems.extend_from_slice(ns.as_bytes());
+        let key = node.key.as_deref().unwrap_or("");
+        put_u64(&mut mems, key.len() as u64);
+        mems.extend_from_slice(key.as_bytes());
+        mems.extend_from_slice(&node.expires_at.unwrap_or(NEVER).to_le_bytes());
         for x in row {
             mems.extend_from_slice(&x.to_le_bytes());
         }
@@ -207,8 +225,8 @@ pub(crate) struct Decoded {
     pub graph: Graph,
 }
 
-/// Splits the input into its five checked section payloads.
-fn sections(bytes: &[u8]) -> Result<Vec<&[u8]>> {
+/// The format version and the five checked section payloads.
+fn sections(bytes: &[u8]) -> Result<(u32, Vec<&[u8]>)> {
     if bytes.len() < HEADER_BYTES {
         return Err(corrupt("header", "length", "input is shorter than a snapshot header").with("bytes", bytes.len()));
     }
@@ -217,10 +235,10 @@ fn sections(bytes: &[u8]) -> Result<Vec<&[u8]>> {
     }
     let mut r = Reader { buf: bytes, pos: 8, section: "header" };
     let version = r.u32("version")?;
-    if version != VERSION {
+    if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err(corrupt("header", "version", format!("unsupported snapshot version {version}"))
             .with("version", version)
-            .with("supported", VERSION));
+            .with("supported", format!("{MIN_VERSION}..={VERSION}")));
     }
     let count = r.u32("section count")?;
     if count as usize != SECTIONS.len() {
@@ -246,12 +264,12 @@ fn sections(bytes: &[u8]) -> Result<Vec<&[u8]>> {
     }
     r.section = "trailer";
     r.done()?;
-    Ok(out)
+    Ok((version, out))
 }
 
 /// Checks and decodes snapshot bytes.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
-    let s = sections(bytes)?;
+    let (version, s) = sections(bytes)?;
 
     let config_text =
         std::str::from_utf8(s[0]).map_err(|_| corrupt("config", "utf8", "the configuration is not valid UTF-8"))?;
@@ -275,7 +293,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
 
     let mut graph = Graph::new(dim, config.max_degree);
     let mut r = Reader { buf: s[2], pos: 0, section: "memories" };
-    let n = r.count("memory count", MEMORY_FIXED_BYTES + 4 * dim)?;
+    let fixed = if version >= 2 { MEMORY_FIXED_BYTES } else { MEMORY_FIXED_BYTES_V1 };
+    let n = r.count("memory count", fixed + 4 * dim)?;
     graph.try_reserve(n)?;
     let mut vector = vec![0f32; dim];
     for i in 0..n {
@@ -290,6 +309,21 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
             std::str::from_utf8(r.take(text_len, "text")?).map_err(|_| bad("utf8", "text is not valid UTF-8"))?;
         let meta_len = r.len("metadata length")?;
         let meta_bytes = r.take(meta_len, "metadata")?;
+        let (mut namespace, mut key, mut expires_at) = ("", None, None);
+        if version >= 2 {
+            let len = r.len("namespace length")?;
+            namespace = std::str::from_utf8(r.take(len, "namespace")?)
+                .map_err(|_| bad("utf8", "namespace is not valid UTF-8"))?;
+            crate::validate::namespace(namespace).map_err(|e| bad("namespace", e.message()))?;
+            let len = r.len("key length")?;
+            let k = std::str::from_utf8(r.take(len, "key")?).map_err(|_| bad("utf8", "key is not valid UTF-8"))?;
+            if !k.is_empty() {
+                crate::validate::key(k).map_err(|e| bad("key", e.message()))?;
+                key = Some(k.to_owned());
+            }
+            let t = r.i64("expires_at")?;
+            expires_at = (t != NEVER).then_some(t);
+        }
         for x in vector.iter_mut() {
             *x = r.f32("embedding")?;
         }
@@ -324,12 +358,25 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
         if !crate::validate::norm_in_range(norm) {
             return Err(bad("embedding", "embedding norm is zero or outside the accepted range"));
         }
-        let node =
-            NewNode { id, text: text.to_owned(), weight, metadata, metadata_bytes: meta_len, now_ms: created_at, norm };
+        let ns = graph.namespaces.intern(namespace);
+        if key.as_deref().is_some_and(|k| graph.by_key(ns, k).is_some()) {
+            return Err(bad("key", "duplicate key in a namespace"));
+        }
+        let node = NewNode {
+            id,
+            text: text.to_owned(),
+            weight,
+            metadata,
+            metadata_bytes: meta_len,
+            created_at,
+            last_accessed,
+            access_count,
+            ns,
+            key,
+            expires_at,
+            norm,
+        };
         graph.insert(node, &vector, &[]);
-        let loaded = graph.node_mut(id).ok_or_else(|| bad("ids", "memory vanished while loading"))?;
-        loaded.last_accessed = last_accessed;
-        loaded.access_count = access_count;
     }
     r.done()?;
 

@@ -50,10 +50,17 @@ pub struct Memory {
     pub access_count: u64,
     /// Honeycomb neighbours, ascending ids.
     pub neighbors: Vec<u64>,
+    /// The namespace (`""` by default).
+    pub namespace: String,
+    /// The key, unique within the namespace, if one was given.
+    pub key: Option<String>,
+    /// When the memory expires, Unix ms, if it does.
+    pub expires_at: Option<i64>,
 }
 
 /// Options of [`Store::add`]. JSON keys (C's `ov_memory_add_with`):
-/// `weight`, `metadata`, `timeout_ms`/`timeoutMs`, `created_at`/`createdAt`.
+/// `weight`, `metadata`, `timeout_ms`/`timeoutMs`, `created_at`/`createdAt`,
+/// `namespace`, `key`, `expires_at`/`expiresAt`, `ttl_ms`/`ttlMs`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AddOptions {
@@ -69,6 +76,18 @@ pub struct AddOptions {
     /// more than a minute in the future of the store's clock.
     #[serde(alias = "createdAt")]
     pub created_at: Option<i64>,
+    /// The namespace (a user, an agent, …); default `""`. Reads see one
+    /// namespace (or a list) and never another's memories.
+    pub namespace: Option<String>,
+    /// A key unique within the namespace: adding with a key that exists
+    /// replaces that memory (same id) — an upsert.
+    pub key: Option<String>,
+    /// When the memory expires, Unix ms (after the store's clock).
+    #[serde(alias = "expiresAt")]
+    pub expires_at: Option<i64>,
+    /// Time to live in ms from the store's clock (instead of `expires_at`).
+    #[serde(alias = "ttlMs")]
+    pub ttl_ms: Option<u64>,
 }
 
 impl AddOptions {
@@ -79,7 +98,7 @@ impl AddOptions {
 }
 
 /// One item of [`Store::add_batch`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NewMemory<'a> {
     /// The embedding.
     pub embedding: &'a [f32],
@@ -91,6 +110,14 @@ pub struct NewMemory<'a> {
     pub metadata: Option<Value>,
     /// Creation time, Unix ms (default: the store's clock); see [`AddOptions::created_at`].
     pub created_at: Option<i64>,
+    /// Namespace (default `""`); see [`AddOptions::namespace`].
+    pub namespace: Option<String>,
+    /// Key for upserts; see [`AddOptions::key`].
+    pub key: Option<String>,
+    /// Expiry, Unix ms; see [`AddOptions::expires_at`].
+    pub expires_at: Option<i64>,
+    /// Time to live, ms; see [`AddOptions::ttl_ms`].
+    pub ttl_ms: Option<u64>,
 }
 
 /// Mutable data behind the store's lock.
@@ -99,8 +126,9 @@ pub(crate) struct State {
     pub(crate) graph: Graph,
     pub(crate) next_id: u64,
     pub(crate) metabolism: Metabolism,
-    /// Ids injected by the previous `context` call (the bridge trigger reads them).
-    pub(crate) last_injected: Vec<u64>,
+    /// Ids injected by the previous `context` call of each scope (its
+    /// namespaces), which the bridge trigger reads.
+    pub(crate) last_injected: HashMap<String, Vec<u64>>,
     /// Recent injection times (monotonic µs) per id, for the loop guardrail.
     pub(crate) injections: HashMap<u64, VecDeque<u64>>,
 }
@@ -126,14 +154,26 @@ pub(crate) struct Autosave {
 }
 
 /// A checked and prepared memory, ready to be planned and inserted.
-struct Prepared {
-    vector: Vec<f32>,
-    norm: f64,
-    text: String,
-    weight: f64,
-    metadata: Option<serde_json::Map<String, Value>>,
-    metadata_bytes: usize,
-    created_at: i64,
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub(crate) vector: Vec<f32>,
+    pub(crate) norm: f64,
+    pub(crate) text: String,
+    pub(crate) weight: f64,
+    pub(crate) metadata: Option<serde_json::Map<String, Value>>,
+    pub(crate) metadata_bytes: usize,
+    /// `None`: keep the replaced memory's (or the clock's, for a new one).
+    pub(crate) created_at: Option<i64>,
+    pub(crate) namespace: String,
+    pub(crate) key: Option<String>,
+    pub(crate) expires_at: Option<i64>,
+    /// An explicit id (import); `None`: the next id, or the replaced memory's.
+    pub(crate) id: Option<u64>,
+    /// The memory this one replaces (same id): an upsert or an update.
+    pub(crate) replace: Option<u64>,
+    /// Access history carried over (import).
+    pub(crate) last_accessed: Option<i64>,
+    pub(crate) access_count: u64,
 }
 
 impl Store {
@@ -151,7 +191,7 @@ impl Store {
                 graph: Graph::new(config.embedding_dim, config.max_degree),
                 next_id: 1,
                 metabolism: Metabolism::new(config.budget_tokens),
-                last_injected: Vec::new(),
+                last_injected: HashMap::new(),
                 injections: HashMap::new(),
             }),
             breaker: Breaker::new(config.breaker.clone()),
@@ -241,13 +281,20 @@ impl Store {
         );
     }
 
-    fn prepare(&self, item: &NewMemory<'_>, logs: &mut LogBuf) -> Result<Prepared> {
+    pub(crate) fn prepare(&self, item: &NewMemory<'_>, logs: &mut LogBuf) -> Result<Prepared> {
         let norm = validate::embedding(item.embedding, self.config.embedding_dim, "embedding", logs)?;
         validate::text(item.text, self.config.max_text_chars)?;
         let weight = item.weight.unwrap_or(1.0);
         validate::weight(weight)?;
         let (metadata, metadata_bytes) = validate::metadata(item.metadata.clone(), self.config.max_metadata_bytes)?;
-        let created_at = validate::created_at(item.created_at, self.clock.unix_millis())?;
+        let now = self.clock.unix_millis();
+        let created_at = validate::created_at(item.created_at, now)?;
+        let namespace = item.namespace.clone().unwrap_or_default();
+        validate::namespace(&namespace)?;
+        if let Some(k) = &item.key {
+            validate::key(k)?;
+        }
+        let expires_at = validate::expiry(item.expires_at, item.ttl_ms, now)?;
         Ok(Prepared {
             vector: item.embedding.to_vec(),
             norm,
@@ -255,25 +302,38 @@ impl Store {
             weight,
             metadata,
             metadata_bytes,
-            created_at,
+            created_at: item.created_at.map(|_| created_at),
+            namespace,
+            key: item.key.clone(),
+            expires_at,
+            id: None,
+            replace: None,
+            last_accessed: None,
+            access_count: 0,
         })
     }
 
-    fn check_capacity(&self, st: &State, items: &[Prepared]) -> Result<()> {
+    fn check_capacity(&self, st: &State, items: &[Prepared], new: usize) -> Result<()> {
         let n = st.graph.len();
-        if n + items.len() > self.config.max_nodes {
+        if n + new > self.config.max_nodes {
             return Err(Error::new(ErrorCode::ResourceExhaustion, "max_nodes would be exceeded")
                 .with("limit", self.config.max_nodes)
                 .with("current", n)
-                .with("adding", items.len()));
+                .with("adding", new));
         }
         if let Some(mb) = self.config.effective_max_memory_mb() {
             let limit = (mb * 1024.0 * 1024.0) as u64;
             // Edges are not planned yet: count the most they can add (max_degree each, both ends).
             let edges = (2 * crate::graph::EDGE_BYTES) * self.config.max_degree as u64;
-            let adding: u64 =
-                items.iter().map(|p| st.graph.node_estimate(p.text.len(), p.metadata_bytes) + edges).sum();
-            let current = st.graph.estimate_bytes();
+            let adding: u64 = items
+                .iter()
+                .map(|p| {
+                    let key = p.key.as_ref().map_or(0, String::len);
+                    st.graph.node_estimate(p.text.len() + key, p.metadata_bytes) + edges
+                })
+                .sum();
+            let freed: u64 = items.iter().filter_map(|p| p.replace).map(|id| st.graph.node_bytes(id)).sum();
+            let current = st.graph.estimate_bytes().saturating_sub(freed);
             if current + adding > limit {
                 return Err(Error::new(ErrorCode::ResourceExhaustion, "max_memory_mb would be exceeded")
                     .with("limit_bytes", limit)
@@ -281,41 +341,149 @@ impl Store {
                     .with("adding_bytes", adding));
             }
         }
-        if st.next_id.checked_add(items.len() as u64).is_none() {
+        if st.next_id.checked_add(new as u64).is_none() {
             return Err(Error::new(ErrorCode::ResourceExhaustion, "memory ids are exhausted"));
         }
         Ok(())
     }
 
+    /// Removes the memories that have expired by the store's clock; returns how many.
+    pub(crate) fn sweep_locked(&self, st: &mut State) -> usize {
+        let expired = st.graph.expired(self.clock.unix_millis());
+        for &id in &expired {
+            st.graph.remove(id);
+            st.forget(id);
+        }
+        self.recorder.expired_removed.fetch_add(expired.len() as u64, Ordering::Relaxed);
+        expired.len()
+    }
+
+    /// Resolves ids and upsert keys of prepared items (under the write lock):
+    /// an item whose key names an existing memory of its namespace replaces it.
+    /// Returns how many items are new memories.
+    fn resolve(&self, st: &mut State, items: &mut [Prepared]) -> Result<usize> {
+        let mut seen_keys: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+        let mut seen_ids: std::collections::HashSet<u64> = std::collections::HashSet::new();
+        let mut new = 0;
+        for (i, p) in items.iter_mut().enumerate() {
+            if let Some(k) = &p.key {
+                if !seen_keys.insert((p.namespace.clone(), k.clone())) {
+                    return Err(Error::invalid("key", "two items of one batch have the same namespace and key")
+                        .with("index", i)
+                        .with("key", k.clone()));
+                }
+                let existing = st.graph.namespaces.get(&p.namespace).and_then(|ns| st.graph.by_key(ns, k));
+                match (existing, p.id, p.replace) {
+                    (Some(e), Some(id), _) if e != id => {
+                        return Err(Error::invalid("key", "the key is already used by another memory")
+                            .with("index", i)
+                            .with("key", k.clone())
+                            .with("id", e));
+                    }
+                    (Some(e), None, None) => p.replace = Some(e),
+                    (Some(e), None, Some(r)) if e != r => {
+                        return Err(Error::invalid("key", "the key is already used by another memory")
+                            .with("key", k.clone())
+                            .with("id", e));
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(id) = p.id {
+                if id == 0 || st.graph.contains(id) {
+                    return Err(Error::invalid("id", "the id is zero or already used").with("index", i).with("id", id));
+                }
+            }
+            if let Some(id) = p.id.or(p.replace) {
+                if !seen_ids.insert(id) {
+                    return Err(Error::invalid("id", "two items of one batch name the same memory")
+                        .with("index", i)
+                        .with("id", id));
+                }
+            }
+            if p.replace.is_none() {
+                new += 1;
+            }
+        }
+        Ok(new)
+    }
+
     /// Plans and inserts prepared items under the write lock. All-or-nothing:
     /// the plans (the only step that can fail, on the deadline) are made first.
-    fn insert_all(&self, st: &mut State, items: Vec<Prepared>, deadline: &Deadline, op: Op) -> Result<Vec<u64>> {
-        self.check_capacity(st, &items)?;
-        st.graph.try_reserve(items.len())?;
-        let first = st.next_id;
-        let ids: Vec<u64> = (0..items.len() as u64).map(|i| first + i).collect();
+    /// Items that replace a memory (upserts, updates of the embedding) keep its
+    /// id, its creation time (unless given) and its access history; a batch is
+    /// applied as if the memories it replaces were removed first and then
+    /// every item added in order.
+    pub(crate) fn insert_all(
+        &self,
+        st: &mut State,
+        mut items: Vec<Prepared>,
+        deadline: &Deadline,
+        op: Op,
+    ) -> Result<Vec<u64>> {
+        let new = self.resolve(st, &mut items)?;
+        self.check_capacity(st, &items, new)?;
+        st.graph.try_reserve(new)?;
+        let mut next = st.next_id;
+        let ids: Vec<u64> = items
+            .iter()
+            .map(|p| {
+                p.id.or(p.replace).unwrap_or_else(|| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect();
+        let top = items.iter().filter_map(|p| p.id).max().map_or(next, |m| next.max(m.saturating_add(1)));
         let inv: Vec<f32> = items.iter().map(|p| crate::graph::inv_norm(p.norm)).collect();
+        let ns: Vec<u32> = items.iter().map(|p| st.graph.namespaces.intern(&p.namespace)).collect();
+        let mut exclude: Vec<u64> = items.iter().filter_map(|p| p.replace).collect();
+        exclude.sort_unstable();
         // Each item also links to the batch items before it: one list, passed as prefixes.
-        let batch: Vec<(u64, &[f32], f32)> =
-            items.iter().enumerate().map(|(j, p)| (ids[j], p.vector.as_slice(), inv[j])).collect();
+        let batch: Vec<(u64, &[f32], f32, u32)> =
+            items.iter().enumerate().map(|(j, p)| (ids[j], p.vector.as_slice(), inv[j], ns[j])).collect();
         let mut plans = Vec::with_capacity(items.len());
         for (i, p) in items.iter().enumerate() {
-            plans.push(st.graph.plan_links(&p.vector, inv[i], &batch[..i], deadline, op.name())?);
+            plans.push(st.graph.plan_links(&p.vector, inv[i], ns[i], &exclude, &batch[..i], deadline, op.name())?);
         }
+        // From here on nothing fails.
+        let mut carried: HashMap<u64, (i64, i64, u64)> = HashMap::new();
+        let mut orphans: Vec<u64> = Vec::new();
+        for &id in &exclude {
+            if let Some(n) = st.graph.node(id) {
+                carried.insert(id, (n.created_at, n.last_accessed, n.access_count));
+                orphans.extend(n.edges.iter().map(|e| e.to));
+            }
+            st.graph.remove(id);
+        }
+        let now = self.clock.unix_millis();
         let mut overflows = 0;
-        for ((p, plan), &id) in items.into_iter().zip(plans).zip(&ids) {
+        for (((p, plan), &id), ns) in items.into_iter().zip(plans).zip(&ids).zip(ns) {
+            let old = p.replace.and_then(|r| carried.get(&r).copied());
+            let created_at = p.created_at.or(old.map(|o| o.0)).unwrap_or(now);
             let node = NewNode {
                 id,
                 text: p.text,
                 weight: p.weight,
                 metadata: p.metadata,
                 metadata_bytes: p.metadata_bytes,
-                now_ms: p.created_at,
+                created_at,
+                last_accessed: p.last_accessed.or(old.map(|o| o.1)).unwrap_or(created_at),
+                access_count: old.map_or(p.access_count, |o| o.2),
+                ns,
+                key: p.key,
+                expires_at: p.expires_at,
                 norm: p.norm,
             };
             overflows += st.graph.insert(node, &p.vector, &plan);
         }
-        st.next_id = first + ids.len() as u64;
+        // A replaced memory's former neighbours that lost their only edge are re-linked.
+        for id in orphans {
+            if st.graph.contains(id) && st.graph.degree(id) == 0 {
+                overflows += st.graph.relink(id);
+            }
+        }
+        st.next_id = top;
         self.recorder.fractal_overflows.fetch_add(overflows, Ordering::Relaxed);
         Ok(ids)
     }
@@ -348,9 +516,14 @@ impl Store {
                 weight: options.weight,
                 metadata: options.metadata,
                 created_at: options.created_at,
+                namespace: options.namespace,
+                key: options.key,
+                expires_at: options.expires_at,
+                ttl_ms: options.ttl_ms,
             };
             let p = self.prepare(&item, logs)?;
             let mut st = self.state.write();
+            self.sweep_locked(&mut st);
             let ids = self.insert_all(&mut st, vec![p], &deadline, Op::Add)?;
             let id = ids[0];
             if logs.enabled(Level::Debug) {
@@ -377,6 +550,7 @@ impl Store {
                 prepared.push(p);
             }
             let mut st = self.state.write();
+            self.sweep_locked(&mut st);
             let ids = self.insert_all(&mut st, prepared, &deadline, Op::AddBatch)?;
             logs.push(Level::Info, "memories added", json!({ "count": ids.len(), "first_id": ids[0] }));
             Ok(ids)
@@ -385,24 +559,32 @@ impl Store {
         r
     }
 
-    /// A copy of one memory. Never blocked by the breaker.
+    /// A copy of one memory (NOT_FOUND if absent or expired). Never blocked by the breaker.
     pub fn get(&self, id: u64) -> Result<Memory> {
         self.call(Op::Get, false, |_| {
             let st = self.state.read();
-            let n = st.graph.node(id).ok_or_else(|| Error::not_found(id))?;
-            let mut neighbors: Vec<u64> = n.edges.iter().map(|e| e.to).collect();
-            neighbors.sort_unstable();
-            Ok(Memory {
-                id,
-                text: n.text.clone(),
-                embedding: st.graph.vector(id).map(<[f32]>::to_vec).unwrap_or_default(),
-                weight: n.weight,
-                metadata: n.metadata.clone().map(Value::Object),
-                created_at: n.created_at,
-                last_accessed: n.last_accessed,
-                access_count: n.access_count,
-                neighbors,
-            })
+            self.memory(&st, id, self.clock.unix_millis()).ok_or_else(|| Error::not_found(id))
+        })
+    }
+
+    /// A copy of memory `id` if it exists and has not expired at `now_ms`.
+    pub(crate) fn memory(&self, st: &State, id: u64, now_ms: i64) -> Option<Memory> {
+        let n = st.graph.node(id).filter(|n| n.expires_at.is_none_or(|t| t > now_ms))?;
+        let mut neighbors: Vec<u64> = n.edges.iter().map(|e| e.to).collect();
+        neighbors.sort_unstable();
+        Some(Memory {
+            id,
+            text: n.text.clone(),
+            embedding: st.graph.vector(id).map(<[f32]>::to_vec).unwrap_or_default(),
+            weight: n.weight,
+            metadata: n.metadata.clone().map(Value::Object),
+            created_at: n.created_at,
+            last_accessed: n.last_accessed,
+            access_count: n.access_count,
+            neighbors,
+            namespace: st.graph.namespaces.name(n.ns).to_owned(),
+            key: n.key.clone(),
+            expires_at: n.expires_at,
         })
     }
 
@@ -410,11 +592,11 @@ impl Store {
     pub fn delete(&self, id: u64) -> Result<()> {
         let r = self.call(Op::Delete, true, |logs| {
             let mut st = self.state.write();
+            self.sweep_locked(&mut st);
             if !st.graph.remove(id) {
                 return Err(Error::not_found(id));
             }
-            st.injections.remove(&id);
-            st.last_injected.retain(|&x| x != id);
+            st.forget(id);
             logs.push(Level::Info, "memory deleted", json!({ "id": id }));
             Ok(())
         });
@@ -462,12 +644,14 @@ impl Store {
         }
     }
 
-    /// Whether a memory with this id exists (not recorded in metrics).
+    /// Whether a memory with this id exists and has not expired (not recorded in metrics).
     pub fn contains(&self, id: u64) -> bool {
-        self.state.read().graph.contains(id)
+        let now = self.clock.unix_millis();
+        self.state.read().graph.node(id).is_some_and(|n| n.expires_at.is_none_or(|t| t > now))
     }
 
-    /// Number of memories.
+    /// Number of memories held, in every namespace (expired ones still count
+    /// until the next write or [`Store::sweep`] removes them).
     pub fn len(&self) -> usize {
         self.state.read().graph.len()
     }
@@ -487,9 +671,20 @@ impl Store {
         self.state.read().graph.edge_count()
     }
 
-    /// The hubs: the `min(5, max(1, floor(0.05·n)))` most central memories, ties to the lower id.
+    /// The hubs of the default namespace `""`: its `min(5, max(1, floor(0.05·n)))`
+    /// most central memories, ties to the lower id. See [`Store::hubs_in`].
     pub fn hubs(&self) -> Vec<u64> {
-        self.state.read().graph.hubs()
+        self.hubs_in("")
+    }
+
+    /// The hubs of one namespace (expired memories excluded).
+    pub fn hubs_in(&self, namespace: &str) -> Vec<u64> {
+        let now = self.clock.unix_millis();
+        let st = self.state.read();
+        match st.graph.namespaces.get(namespace) {
+            Some(ns) => st.graph.hubs(ns, |n| n.expires_at.is_none_or(|t| t > now)),
+            None => Vec::new(),
+        }
     }
 
     /// The centrality of a memory, or NOT_FOUND.
@@ -540,6 +735,7 @@ impl Store {
                 max_nodes: self.config.max_nodes as u64,
                 breaker: self.breaker.snapshot(now),
                 metabolism: st.metabolism.report(),
+                namespaces: st.graph.namespaces.counts(),
             }
         };
         self.recorder.report(now, figures)

@@ -188,3 +188,55 @@ pub(crate) fn query_text(t: &str, max_chars: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// Longest namespace, in bytes.
+pub const MAX_NAMESPACE_BYTES: usize = 256;
+/// Longest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Most namespaces one read may name.
+pub const MAX_NAMESPACES_PER_QUERY: usize = 1024;
+
+/// Checks a namespace: any UTF-8 string (`""` is the default namespace) of at
+/// most [`MAX_NAMESPACE_BYTES`] bytes without control characters.
+pub(crate) fn namespace(ns: &str) -> Result<()> {
+    if ns.len() > MAX_NAMESPACE_BYTES {
+        return Err(Error::invalid("namespace", format!("a namespace has at most {MAX_NAMESPACE_BYTES} bytes"))
+            .with("limit", MAX_NAMESPACE_BYTES)
+            .with("got", ns.len()));
+    }
+    if ns.chars().any(char::is_control) {
+        return Err(Error::invalid("namespace", "a namespace must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Checks a key: 1 to [`MAX_KEY_BYTES`] bytes.
+pub(crate) fn key(k: &str) -> Result<()> {
+    if k.is_empty() {
+        return Err(Error::invalid("key", "a key must not be empty"));
+    }
+    if k.len() > MAX_KEY_BYTES {
+        return Err(Error::invalid("key", format!("a key has at most {MAX_KEY_BYTES} bytes"))
+            .with("limit", MAX_KEY_BYTES)
+            .with("got", k.len()));
+    }
+    Ok(())
+}
+
+/// Resolves `expires_at` / `ttl_ms` (at most one) to an expiry time, which
+/// must lie after the clock's `now_ms`.
+pub(crate) fn expiry(expires_at: Option<i64>, ttl_ms: Option<u64>, now_ms: i64) -> Result<Option<i64>> {
+    let t = match (expires_at, ttl_ms) {
+        (Some(_), Some(_)) => return Err(Error::invalid("expires_at", "give expires_at or ttl_ms, not both")),
+        (Some(t), None) => t,
+        (None, Some(0)) => return Err(Error::invalid("ttl_ms", "ttl_ms must be at least 1")),
+        (None, Some(ttl)) => now_ms.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
+        (None, None) => return Ok(None),
+    };
+    if t <= now_ms {
+        return Err(Error::invalid("expires_at", "expires_at must lie in the future of the store's clock")
+            .with("expires_at", t)
+            .with("now", now_ms));
+    }
+    Ok(Some(t))
+}

@@ -124,8 +124,8 @@ proptest! {
         s.check_integrity().unwrap();
         // The batch path rejects the same way, whole.
         let good = vec_for(7, 8);
-        let items = [NewMemory { embedding: &good, text: "ok", weight: None, metadata: None, created_at: None },
-                     NewMemory { embedding: &good[..4], text: "short", weight: None, metadata: None, created_at: None }];
+        let items = [NewMemory { embedding: &good, text: "ok", weight: None, metadata: None, created_at: None, ..Default::default() },
+                     NewMemory { embedding: &good[..4], text: "short", weight: None, metadata: None, created_at: None, ..Default::default() }];
         let e = s.add_batch(&items, None).unwrap_err();
         prop_assert_eq!(e.code(), ErrorCode::InvalidData);
         prop_assert_eq!(&e.context()["index"], &json!(1));

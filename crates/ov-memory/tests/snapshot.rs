@@ -349,7 +349,7 @@ fn autosave_every_n_changes() {
     s.delete(1).unwrap();
     assert_eq!(Store::open(&path).unwrap().ids(), vec![2], "the third change saved");
     let flat = [1.0, 1.0, 0.5, 0.5, 0.2, 0.9];
-    s.add_batch_flat::<&str, &str>(&flat, &["a", "b", "c"], None, None, None, None).unwrap();
+    s.add_batch_flat::<&str, &str>(&flat, &["a", "b", "c"], None, None, None, None, &Default::default()).unwrap();
     assert_eq!(Store::open(&path).unwrap().len(), 4, "a batch of three counts three");
     // A failing autosave does not fail the call; it is recorded as a failed save.
     s.set_autosave(Some(dir.join("missing").join("auto.ovm")), 1).unwrap();

@@ -1,0 +1,344 @@
+//! Metadata filters: a small JSON language, checked once per call and then
+//! evaluated inside the scan, so a filtered `top_k` is the exact top k among
+//! the memories that pass.
+//!
+//! A filter is a JSON object. Each key is either a dotted path into the
+//! memory's metadata (`"user.city"` reads `{"user": {"city": …}}`) or a logical
+//! operator; all keys of one object must hold (AND).
+//!
+//! | form | matches when |
+//! |---|---|
+//! | `{"topic": "tea"}` | the value at `topic` equals `"tea"` (JSON equality; `1` equals `1.0`) |
+//! | `{"n": {"$ne": 3}}` | the value is absent or differs |
+//! | `{"tag": {"$in": ["a", "b"]}}` / `$nin` | the value equals one of / none of the list (`$nin` also matches an absent value) |
+//! | `{"n": {"$gt": 2, "$lte": 9}}` | numbers compare numerically, strings lexicographically (by UTF-8 bytes); other types never match |
+//! | `{"email": {"$exists": true}}` | the path is present (`false`: absent) |
+//! | `{"$and": [f, …]}`, `{"$or": [f, …]}` | every / at least one sub-filter matches (non-empty lists) |
+//! | `{"$not": f}` | the sub-filter does not match |
+//!
+//! A memory without metadata behaves as `{}`. An invalid filter — an unknown
+//! `$operator`, an operand of the wrong type, an empty path or list, nesting
+//! deeper than [`MAX_DEPTH`], more than [`MAX_CLAUSES`] clauses — is
+//! INVALID_DATA whose context names the clause (`path`, e.g.
+//! `filter.$and[1].age.$gt`).
+
+use crate::error::{Error, Result};
+use serde_json::{Map, Value};
+use std::cmp::Ordering;
+
+/// Deepest nesting of operators a filter may have.
+pub const MAX_DEPTH: usize = 32;
+/// Most clauses (conditions on a path, plus logical operators) a filter may have.
+pub const MAX_CLAUSES: usize = 1024;
+
+/// A checked filter, ready to evaluate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter(Node);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Field(Vec<String>, Cond),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Cond {
+    Eq(Value),
+    Ne(Value),
+    In(Vec<Value>),
+    Nin(Vec<Value>),
+    Cmp(Ordering, bool, Value),
+    Exists(bool),
+}
+
+struct Builder {
+    clauses: usize,
+}
+
+fn bad(path: &str, message: impl Into<String>) -> Error {
+    Error::invalid("filter", message).with("path", path.to_owned())
+}
+
+impl Builder {
+    fn count(&mut self, path: &str) -> Result<()> {
+        self.clauses += 1;
+        if self.clauses > MAX_CLAUSES {
+            return Err(bad(path, format!("a filter may have at most {MAX_CLAUSES} clauses")));
+        }
+        Ok(())
+    }
+
+    fn object(&mut self, v: &Value, path: &str, depth: usize) -> Result<Node> {
+        if depth > MAX_DEPTH {
+            return Err(bad(path, format!("a filter may nest at most {MAX_DEPTH} levels")));
+        }
+        let Value::Object(map) = v else {
+            return Err(bad(path, "a filter is a JSON object"));
+        };
+        let mut all = Vec::with_capacity(map.len());
+        for (k, v) in map {
+            let here = format!("{path}.{k}");
+            self.count(&here)?;
+            all.push(match k.as_str() {
+                "$and" | "$or" => {
+                    let Value::Array(items) = v else {
+                        return Err(bad(&here, format!("{k} takes a non-empty list of filters")));
+                    };
+                    if items.is_empty() {
+                        return Err(bad(&here, format!("{k} takes a non-empty list of filters")));
+                    }
+                    let subs = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| self.object(f, &format!("{here}[{i}]"), depth + 1))
+                        .collect::<Result<Vec<_>>>()?;
+                    if k == "$and" {
+                        Node::And(subs)
+                    } else {
+                        Node::Or(subs)
+                    }
+                }
+                "$not" => Node::Not(Box::new(self.object(v, &here, depth + 1)?)),
+                op if op.starts_with('$') => return Err(bad(&here, format!("unknown filter operator {op}"))),
+                field => {
+                    let parts: Vec<String> = field.split('.').map(str::to_owned).collect();
+                    if parts.iter().any(String::is_empty) {
+                        return Err(bad(&here, "a field path has an empty part"));
+                    }
+                    self.field(parts, v, &here)?
+                }
+            });
+        }
+        Ok(if all.len() == 1 { all.pop().unwrap_or(Node::And(Vec::new())) } else { Node::And(all) })
+    }
+
+    /// The conditions on one path: a plain value (equality) or an object of `$` operators.
+    fn field(&mut self, parts: Vec<String>, v: &Value, path: &str) -> Result<Node> {
+        let Value::Object(ops) = v else {
+            return Ok(Node::Field(parts, Cond::Eq(v.clone())));
+        };
+        if ops.is_empty() || !ops.keys().all(|k| k.starts_with('$')) {
+            if ops.keys().any(|k| k.starts_with('$')) {
+                return Err(bad(path, "operators and plain keys cannot be mixed in one condition"));
+            }
+            // A plain object: equality with that object.
+            return Ok(Node::Field(parts, Cond::Eq(v.clone())));
+        }
+        let mut conds = Vec::with_capacity(ops.len());
+        for (op, arg) in ops {
+            let here = format!("{path}.{op}");
+            if !conds.is_empty() {
+                self.count(&here)?;
+            }
+            let list = |arg: &Value| match arg {
+                Value::Array(a) => Ok(a.clone()),
+                _ => Err(bad(&here, format!("{op} takes a list"))),
+            };
+            let cmp = |ord: Ordering, eq: bool| match arg {
+                Value::Number(_) | Value::String(_) => Ok(Cond::Cmp(ord, eq, arg.clone())),
+                _ => Err(bad(&here, format!("{op} takes a number or a string"))),
+            };
+            conds.push(match op.as_str() {
+                "$eq" => Cond::Eq(arg.clone()),
+                "$ne" => Cond::Ne(arg.clone()),
+                "$in" => Cond::In(list(arg)?),
+                "$nin" => Cond::Nin(list(arg)?),
+                "$gt" => cmp(Ordering::Greater, false)?,
+                "$gte" => cmp(Ordering::Greater, true)?,
+                "$lt" => cmp(Ordering::Less, false)?,
+                "$lte" => cmp(Ordering::Less, true)?,
+                "$exists" => match arg {
+                    Value::Bool(b) => Cond::Exists(*b),
+                    _ => return Err(bad(&here, "$exists takes true or false")),
+                },
+                _ => return Err(bad(&here, format!("unknown filter operator {op}"))),
+            });
+        }
+        let mut nodes: Vec<Node> = conds.into_iter().map(|c| Node::Field(parts.clone(), c)).collect();
+        Ok(if nodes.len() == 1 { nodes.pop().unwrap_or(Node::And(Vec::new())) } else { Node::And(nodes) })
+    }
+}
+
+/// JSON equality, with numbers compared by value (`1 == 1.0`; integers exactly).
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            if let (Some(x), Some(y)) = (x.as_i64(), y.as_i64()) {
+                x == y
+            } else if let (Some(x), Some(y)) = (x.as_u64(), y.as_u64()) {
+                x == y
+            } else {
+                x.as_f64() == y.as_f64()
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        (Value::String(x), Value::String(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
+        _ => None,
+    }
+}
+
+fn lookup<'a>(meta: Option<&'a Map<String, Value>>, path: &[String]) -> Option<&'a Value> {
+    let mut cur = meta?.get(path.first()?)?;
+    for p in &path[1..] {
+        cur = cur.as_object()?.get(p)?;
+    }
+    Some(cur)
+}
+
+impl Node {
+    fn matches(&self, meta: Option<&Map<String, Value>>) -> bool {
+        match self {
+            Node::And(all) => all.iter().all(|n| n.matches(meta)),
+            Node::Or(any) => any.iter().any(|n| n.matches(meta)),
+            Node::Not(n) => !n.matches(meta),
+            Node::Field(path, cond) => {
+                let v = lookup(meta, path);
+                match cond {
+                    Cond::Eq(want) => v.is_some_and(|v| json_eq(v, want)),
+                    Cond::Ne(want) => !v.is_some_and(|v| json_eq(v, want)),
+                    Cond::In(list) => v.is_some_and(|v| list.iter().any(|w| json_eq(v, w))),
+                    Cond::Nin(list) => !v.is_some_and(|v| list.iter().any(|w| json_eq(v, w))),
+                    Cond::Cmp(ord, or_eq, want) => {
+                        v.and_then(|v| compare(v, want)).is_some_and(|o| o == *ord || (*or_eq && o == Ordering::Equal))
+                    }
+                    Cond::Exists(want) => v.is_some() == *want,
+                }
+            }
+        }
+    }
+}
+
+impl Filter {
+    /// Checks a filter given as a JSON value (INVALID_DATA naming the bad clause).
+    pub fn new(v: &Value) -> Result<Filter> {
+        Builder { clauses: 0 }.object(v, "filter", 0).map(Filter)
+    }
+
+    /// Checks a filter given as JSON text (strict: duplicate keys are rejected).
+    pub fn from_json(text: &str) -> Result<Filter> {
+        Filter::new(&crate::json::parse_object(text, "filter")?)
+    }
+
+    /// Whether a memory with this metadata passes.
+    pub fn matches(&self, metadata: Option<&Map<String, Value>>) -> bool {
+        self.0.matches(metadata)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn m(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    fn check(filter: Value, meta: Value) -> bool {
+        Filter::new(&filter).unwrap().matches(Some(&m(meta)))
+    }
+
+    #[test]
+    fn operators() {
+        let doc = json!({"topic": "tea", "n": 3, "x": 1.5, "user": {"city": "Oslo", "age": 40}, "tags": ["a", "b"], "z": null});
+        let yes = [
+            json!({}),
+            json!({"topic": "tea"}),
+            json!({"n": 3.0}),
+            json!({"user.city": "Oslo"}),
+            json!({"user": {"city": "Oslo", "age": 40}}),
+            json!({"tags": ["a", "b"]}),
+            json!({"z": null}),
+            json!({"n": {"$eq": 3}}),
+            json!({"n": {"$ne": 4}}),
+            json!({"missing": {"$ne": 4}}),
+            json!({"topic": {"$in": ["coffee", "tea"]}}),
+            json!({"topic": {"$nin": ["coffee"]}}),
+            json!({"missing": {"$nin": ["coffee"]}}),
+            json!({"n": {"$gt": 2, "$lte": 3}}),
+            json!({"x": {"$gte": 1.5, "$lt": 2}}),
+            json!({"topic": {"$gt": "coffee"}}),
+            json!({"user.age": {"$lt": 41}}),
+            json!({"topic": {"$exists": true}, "missing": {"$exists": false}}),
+            json!({"$and": [{"topic": "tea"}, {"n": 3}]}),
+            json!({"$or": [{"topic": "coffee"}, {"n": 3}]}),
+            json!({"$not": {"topic": "coffee"}}),
+            json!({"$not": {"$or": [{"n": 1}, {"n": 2}]}}),
+        ];
+        for f in yes {
+            assert!(check(f.clone(), doc.clone()), "{f} should match");
+        }
+        let no = [
+            json!({"topic": "coffee"}),
+            json!({"n": "3"}),
+            json!({"user.city.x": "Oslo"}),
+            json!({"missing": null}),
+            json!({"n": {"$ne": 3}}),
+            json!({"topic": {"$in": ["coffee"]}}),
+            json!({"missing": {"$in": ["coffee"]}}),
+            json!({"topic": {"$nin": ["tea"]}}),
+            json!({"n": {"$gt": 3}}),
+            json!({"n": {"$gt": "2"}}),
+            json!({"topic": {"$lt": 5}}),
+            json!({"missing": {"$lt": 5}}),
+            json!({"topic": {"$exists": false}}),
+            json!({"$and": [{"topic": "tea"}, {"n": 4}]}),
+            json!({"$or": [{"topic": "coffee"}, {"n": 4}]}),
+            json!({"$not": {"topic": "tea"}}),
+        ];
+        for f in no {
+            assert!(!check(f.clone(), doc.clone()), "{f} should not match");
+        }
+        // No metadata behaves as {}.
+        let f = Filter::new(&json!({"a": {"$exists": false}})).unwrap();
+        assert!(f.matches(None));
+        assert!(!Filter::new(&json!({"a": 1})).unwrap().matches(None));
+    }
+
+    #[test]
+    fn invalid_filters_name_the_clause() {
+        let cases = [
+            (json!([1]), "filter"),
+            (json!({"$and": []}), "filter.$and"),
+            (json!({"$or": {"a": 1}}), "filter.$or"),
+            (json!({"$and": [{"a": 1}, 3]}), "filter.$and[1]"),
+            (json!({"$nor": [{"a": 1}]}), "filter.$nor"),
+            (json!({"a": {"$gtx": 1}}), "filter.a.$gtx"),
+            (json!({"a": {"$gt": true}}), "filter.a.$gt"),
+            (json!({"a": {"$lt": null}}), "filter.a.$lt"),
+            (json!({"a": {"$in": 1}}), "filter.a.$in"),
+            (json!({"a": {"$nin": "x"}}), "filter.a.$nin"),
+            (json!({"a": {"$exists": 1}}), "filter.a.$exists"),
+            (json!({"a": {"$gt": 1, "b": 2}}), "filter.a"),
+            (json!({"a..b": 1}), "filter.a..b"),
+            (json!({"": 1}), "filter."),
+            (json!({"$not": 1}), "filter.$not"),
+            (json!({"$and": [{"$or": [{"x": {"$in": [1], "$foo": 2}}]}]}), "filter.$and[0].$or[0].x.$foo"),
+        ];
+        for (f, path) in cases {
+            let e = Filter::new(&f).unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::InvalidData, "{f}");
+            assert_eq!(e.context()["path"], json!(path), "{f}: {e}");
+        }
+        let mut deep = json!({"a": 1});
+        for _ in 0..40 {
+            deep = json!({ "$not": deep });
+        }
+        assert!(Filter::new(&deep).unwrap_err().message().contains("nest"));
+        let many: Vec<Value> = (0..2000).map(|i| json!({ "a": i })).collect();
+        assert!(Filter::new(&json!({ "$or": many })).unwrap_err().message().contains("clauses"));
+        assert!(Filter::from_json(r#"{"a": 1, "a": 2}"#).is_err(), "duplicate keys");
+    }
+}
