@@ -16,6 +16,7 @@ CFLAGS_TEST  := -std=c11 -Wall -Wextra -Werror -g -I include -I tests/c
 LIBS_STATIC  := -L $(RELEASE_LIB) -l:libov_memory.a -lpthread -ldl -lm
 SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 VALGRIND     := valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible \
+                --suppressions=tests/c/valgrind.supp \
                 --errors-for-leak-kinds=definite,indirect,possible -q
 NPM_STAMP    := bindings/node_modules/.ov-installed
 NODE_ADDON   := bindings/node/native/ov-memory.node

@@ -199,8 +199,11 @@ OvStatus ov_memory_add_f32(struct OVMemoryProduction *m,
 // Adds one memory with options: `len` floats (the store's dimension), UTF-8
 // `text`, and `options_json`: NULL (defaults) or a JSON object with any of
 // `weight` (> 0, default 1), `metadata` (an object), `created_at` (Unix ms;
-// default now; may lie in the past, at most a minute in the future) and
-// `timeout_ms`. Unknown keys are rejected. Writes the new id to `*id_out`.
+// default now; may lie in the past, at most a minute in the future),
+// `namespace` (default ""), `key` (unique in the namespace: a memory with
+// that key is replaced, keeping its id — an upsert), `expires_at` (Unix ms)
+// or `ttl_ms`, and `timeout_ms`. Unknown keys are rejected. Writes the id to
+// `*id_out`.
 OvStatus ov_memory_add_with(struct OVMemoryProduction *m,
                             const float *embedding,
                             size_t len,
@@ -221,6 +224,21 @@ OvStatus ov_memory_add_batch(struct OVMemoryProduction *m,
                              const double *weights,
                              const char *const *metadata_json,
                              uint64_t *ids_out);
+
+// ov_memory_add_batch() with `options_json`: NULL or a JSON object with
+// `namespace` (one for the batch), `keys` (one key or null per memory; a
+// key that exists in the namespace replaces that memory, keeping its id),
+// `expires_at` (one Unix ms time or null per memory) and `ttl_ms` (one for
+// the batch). Writes the ids to `ids_out` (`count` entries).
+OvStatus ov_memory_add_batch_with(struct OVMemoryProduction *m,
+                                  const float *embeddings,
+                                  size_t count,
+                                  size_t dim,
+                                  const char *const *texts,
+                                  const double *weights,
+                                  const char *const *metadata_json,
+                                  const char *options_json,
+                                  uint64_t *ids_out);
 
 // Deletes a memory with all its edges. Its id is never reused.
 OvStatus ov_memory_delete(struct OVMemoryProduction *m, uint64_t id);
@@ -303,13 +321,109 @@ char *ov_memory_context_with_counter(struct OVMemoryProduction *m,
 // (what context assembly charges without a counter). 0 for NULL.
 size_t ov_estimate_tokens(const char *text);
 
-// Writes the ids of the hubs (the `min(5, max(1, floor(0.05 n)))` most central
-// memories, ties to the lower id) into `ids_out` (`capacity` entries, at least
-// 5 is always enough) and their number to `*count_out`.
+// Writes the ids of the hubs of the default namespace "" (the
+// `min(5, max(1, floor(0.05 n)))` most central memories, ties to the lower
+// id) into `ids_out` (`capacity` entries, at least 5 is always enough) and
+// their number to `*count_out`.
 OvStatus ov_memory_hubs(const struct OVMemoryProduction *m,
                         uint64_t *ids_out,
                         size_t capacity,
                         size_t *count_out);
+
+// ov_memory_hubs() for one namespace (a NUL-terminated UTF-8 name; "" is the default).
+OvStatus ov_memory_hubs_in(const struct OVMemoryProduction *m,
+                           const char *namespace_,
+                           uint64_t *ids_out,
+                           size_t capacity,
+                           size_t *count_out);
+
+// Changes memory `id` in place; its id, namespace, key and created_at stay.
+// `embedding` is NULL with `len` 0 (keep the embedding) or a new embedding
+// of the store's dimension (the memory is re-linked). `patch_json` is NULL
+// or a JSON object with any of `text`, `weight`, `metadata` (null removes
+// it), `expires_at` (null removes the expiry), `ttl_ms`, `timeout_ms`; at
+// least one change is needed. All or nothing. Errors: NOT_FOUND (absent or
+// expired), INVALID_DATA, RESOURCE_EXHAUSTION, TIMEOUT, CIRCUIT_OPEN.
+OvStatus ov_memory_update(struct OVMemoryProduction *m,
+                          uint64_t id,
+                          const float *embedding,
+                          size_t len,
+                          const char *patch_json);
+
+// One page of memories in ascending id order, as a JSON object
+// `{"memories": [...], "next_after_id": id or null}` (each memory as
+// ov_memory_get_many_json() gives it). `options_json` is NULL or an object
+// with `namespace` (a name or a list; default ""), `filter` (a metadata
+// filter), `after_id` (the previous page's `next_after_id`) and `limit`
+// (1..=10000, default 100). Free with ov_string_free(). NULL on error.
+char *ov_memory_list_json(const struct OVMemoryProduction *m, const char *options_json);
+
+// How many memories are in scope: `options_json` is NULL (the default
+// namespace "") or an object with `namespace` and `filter`. Expired memories
+// are not counted.
+OvStatus ov_memory_count_with(const struct OVMemoryProduction *m,
+                              const char *options_json,
+                              size_t *count_out);
+
+// The memories with the `count` ids of `ids`, as a JSON array in that order
+// (`null` for an absent or expired id); each memory with `id`, `text`,
+// `embedding`, `weight`, `metadata`, `created_at`, `last_accessed`,
+// `access_count`, `neighbors`, `namespace`, `key`, `expires_at`. Free with
+// ov_string_free(). NULL on error.
+char *ov_memory_get_many_json(const struct OVMemoryProduction *m,
+                              const uint64_t *ids,
+                              size_t count);
+
+// Deletes every memory of `ids` (`count` entries) that exists; absent ids
+// and repeats are skipped. Writes how many were deleted to `*deleted_out`
+// (may be NULL).
+OvStatus ov_memory_delete_many(struct OVMemoryProduction *m,
+                               const uint64_t *ids,
+                               size_t count,
+                               size_t *deleted_out);
+
+// Deletes every memory of a namespace; writes how many to `*deleted_out` (may be NULL).
+OvStatus ov_memory_delete_namespace(struct OVMemoryProduction *m,
+                                    const char *namespace_,
+                                    size_t *deleted_out);
+
+// Removes every expired memory now (writes also do it); writes how many to
+// `*removed_out` (may be NULL).
+OvStatus ov_memory_sweep(struct OVMemoryProduction *m, size_t *removed_out);
+
+// Memories per namespace as a JSON object `{"name": count, ...}`. Free with
+// ov_string_free(). NULL on error.
+char *ov_memory_namespaces_json(const struct OVMemoryProduction *m);
+
+// The memories in scope as JSON Lines (one object per line with every
+// field, embeddings included; ascending ids). `options_json` is NULL (every
+// namespace) or an object with `namespace` and `filter`. Free with
+// ov_string_free(). NULL on error.
+char *ov_memory_export_jsonl(const struct OVMemoryProduction *m, const char *options_json);
+
+// Adds the memories of a JSON Lines text (what ov_memory_export_jsonl()
+// writes), all or nothing. `options_json` is NULL or an object with
+// `keep_ids` (default true: each line keeps its `id`, which must not have
+// been assigned by this store yet) and `timeout_ms`. Writes how many were
+// imported and how many lines were skipped as already expired (either
+// pointer may be NULL). INVALID_DATA names the bad `line`.
+OvStatus ov_memory_import_jsonl(struct OVMemoryProduction *m,
+                                const char *jsonl,
+                                const char *options_json,
+                                size_t *imported_out,
+                                size_t *expired_out);
+
+// Answers `count` queries in one call (on every core), as a JSON array of
+// result arrays (each as ov_memory_retrieve_json() returns). `embeddings`
+// is NULL (text-only queries) or `count` × the store's dimension floats, row
+// after row; `texts` is NULL or `count` entries, each NULL or the query's
+// text. `options_json` as for ov_memory_retrieve_json(), without `text`.
+// Free with ov_string_free(). NULL on error.
+char *ov_memory_retrieve_many_json(const struct OVMemoryProduction *m,
+                                   const float *embeddings,
+                                   const char *const *texts,
+                                   size_t count,
+                                   const char *options_json);
 
 // Saves a snapshot of the whole store to `path` atomically (temporary file in
 // the same directory, fsync, rename, fsync of the directory): after a crash the

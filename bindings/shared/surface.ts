@@ -13,11 +13,24 @@
 
 /** What a native module provides (napi-rs or wasm-bindgen). Not public API. */
 export interface NativeStoreLike {
-  add(embedding: Float32Array, text: string, weight?: number | null, metadataJson?: string | null, timeoutMs?: number | null, createdAt?: number | null): number
-  addAsync?(embedding: Float32Array, text: string, weight?: number | null, metadataJson?: string | null, timeoutMs?: number | null, createdAt?: number | null): Promise<string>
-  addBatch(embeddings: Float32Array, texts: string[], weights?: number[] | null, metadataJson?: Array<string | null> | null, timeoutMs?: number | null, createdAt?: number[] | null): number[] | Float64Array
-  addBatchAsync?(embeddings: Float32Array, texts: string[], weights?: number[] | null, metadataJson?: Array<string | null> | null, timeoutMs?: number | null, createdAt?: number[] | null): Promise<string>
+  add(embedding: Float32Array, text: string, weight?: number | null, metadataJson?: string | null, timeoutMs?: number | null, createdAt?: number | null, extraJson?: string | null): number
+  addAsync?(embedding: Float32Array, text: string, weight?: number | null, metadataJson?: string | null, timeoutMs?: number | null, createdAt?: number | null, extraJson?: string | null): Promise<string>
+  addBatch(embeddings: Float32Array, texts: string[], weights?: number[] | null, metadataJson?: Array<string | null> | null, timeoutMs?: number | null, createdAt?: number[] | null, extraJson?: string | null): number[] | Float64Array
+  addBatchAsync?(embeddings: Float32Array, texts: string[], weights?: number[] | null, metadataJson?: Array<string | null> | null, timeoutMs?: number | null, createdAt?: number[] | null, extraJson?: string | null): Promise<string>
   get(id: number): string | null | undefined
+  update(id: number, embedding: Float32Array | null, patchJson: string | null): void
+  list(optionsJson: string): string
+  count(optionsJson: string): number
+  getMany(ids: number[]): string
+  deleteMany(ids: number[]): number
+  deleteNamespace(namespace: string): number
+  sweep(): number
+  namespaces(): string
+  hubs(namespace: string): number[] | Float64Array
+  exportJsonl(optionsJson: string): string
+  importJsonl(jsonl: string, optionsJson: string): string
+  retrieveMany(count: number, embeddings: Float32Array | null, hasEmbedding: Uint8Array | null, texts: Array<string | null> | null, optionsJson: string): string
+  retrieveManyAsync?(count: number, embeddings: Float32Array | null, hasEmbedding: Uint8Array | null, texts: Array<string | null> | null, optionsJson: string): Promise<string>
   delete(id: number): void
   size(): number
   retrieve(query: Float32Array | null, optionsJson: string): string
@@ -225,6 +238,73 @@ function toMetadataJson(m: unknown): string | undefined {
   return text
 }
 
+/** Rejects option keys the method does not know (as the engine does for the options it parses). */
+function checkKeys(o: object, allowed: readonly string[], field = 'options'): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) throw invalid(field, `unknown option ${k}`, { option: k })
+  }
+}
+
+const ADD_KEYS = ['weight', 'metadata', 'timeoutMs', 'timeout_ms', 'createdAt', 'created_at', 'namespace', 'key', 'expiresAt', 'expires_at', 'ttlMs', 'ttl_ms'] as const
+const BATCH_KEYS = ['weights', 'metadata', 'timeoutMs', 'timeout_ms', 'createdAt', 'created_at', 'namespace', 'keys', 'expiresAt', 'expires_at', 'ttlMs', 'ttl_ms'] as const
+
+/** Reads an option given in camelCase or snake_case. */
+function either<T>(o: Record<string, unknown>, camel: string, snake: string): T | undefined {
+  if (o[camel] !== undefined && o[snake] !== undefined) throw invalid(camel, `give ${camel} or ${snake}, not both`)
+  return (o[camel] ?? o[snake]) as T | undefined
+}
+
+/** Add options with every key in its camelCase spelling (unknown keys rejected). */
+function normaliseAdd(options: unknown): AddOptions {
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object' || Array.isArray(options)) throw invalid('options', 'options must be an object', { got: kind(options) })
+  const o = options as Record<string, unknown>
+  checkKeys(o, ADD_KEYS)
+  return {
+    weight: o.weight as number | undefined,
+    metadata: o.metadata as Record<string, unknown> | null | undefined,
+    timeoutMs: either(o, 'timeoutMs', 'timeout_ms'),
+    createdAt: either(o, 'createdAt', 'created_at'),
+    namespace: o.namespace as string | undefined,
+    key: o.key as string | undefined,
+    expiresAt: either(o, 'expiresAt', 'expires_at'),
+    ttlMs: either(o, 'ttlMs', 'ttl_ms'),
+  }
+}
+
+/** Batch options with every key in its camelCase spelling (unknown keys rejected). */
+function normaliseBatch(options: unknown): AddBatchOptions {
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object' || Array.isArray(options)) throw invalid('options', 'options must be an object', { got: kind(options) })
+  const o = options as Record<string, unknown>
+  checkKeys(o, BATCH_KEYS)
+  return {
+    weights: o.weights as number[] | undefined,
+    metadata: o.metadata as Array<Record<string, unknown> | null> | undefined,
+    timeoutMs: either(o, 'timeoutMs', 'timeout_ms'),
+    createdAt: either(o, 'createdAt', 'created_at'),
+    namespace: o.namespace as string | undefined,
+    keys: o.keys as Array<string | null> | undefined,
+    expiresAt: either(o, 'expiresAt', 'expires_at'),
+    ttlMs: either(o, 'ttlMs', 'ttl_ms'),
+  }
+}
+
+/** The options of one add that go to the engine as JSON (only when set). */
+function toAddExtraJson(o: AddOptions): string | undefined {
+  const { namespace, key, expiresAt, ttlMs } = o
+  if (namespace === undefined && key === undefined && expiresAt === undefined && ttlMs === undefined) return undefined
+  return toOptionsJson({ namespace, key, expires_at: expiresAt, ttl_ms: ttlMs })
+}
+
+function toIds(v: unknown, field = 'ids'): number[] {
+  if (!Array.isArray(v)) throw invalid(field, `${field} must be an array of numbers`, { got: kind(v) })
+  return Array.from(v, (x, i) => {
+    if (typeof x !== 'number') throw invalid(field, `${field}[${i}] is not a number`, { index: i, got: kind(x) })
+    return x
+  })
+}
+
 function toOptionsJson(o: unknown, field = 'options'): string {
   if (o === undefined || o === null) return '{}'
   if (typeof o !== 'object' || Array.isArray(o)) throw invalid(field, `${field} must be an object`, { got: kind(o) })
@@ -274,8 +354,27 @@ export interface StoreOptions {
   [key: string]: unknown
 }
 
+/** The namespaces a read sees: one name or a list of names (default `""`). */
+export type Namespaces = string | readonly string[]
+
+/**
+ * A metadata filter: `{ "topic": "tea" }` (equality), operators `$eq`, `$ne`,
+ * `$in`, `$nin`, `$gt`, `$gte`, `$lt`, `$lte` (numbers, or strings
+ * lexicographically), `$exists`, and `$and`, `$or`, `$not`; dotted paths
+ * (`"user.city"`) reach into nested objects. See the README.
+ */
+export type Filter = Record<string, unknown>
+
 /** Options of `add`. */
 export interface AddOptions {
+  /** The namespace (a user, an agent, …; default `""`). */
+  namespace?: string
+  /** A key unique in the namespace: adding with an existing key replaces that memory, keeping its id. */
+  key?: string
+  /** When the memory expires, Unix ms (after now). */
+  expiresAt?: number
+  /** Time to live in ms (instead of `expiresAt`). */
+  ttlMs?: number
   /** Importance weight, finite and > 0 (default 1). */
   weight?: number
   /** A JSON object of at most 64 KiB. */
@@ -299,6 +398,82 @@ export interface AddBatchOptions {
   timeoutMs?: number
   /** One creation time (Unix ms) per text (default: now). */
   createdAt?: readonly number[]
+  /** One namespace for the whole batch (default `""`). */
+  namespace?: string
+  /** One key (or null) per text: an existing key in the namespace is replaced, keeping its id. */
+  keys?: ReadonlyArray<string | null | undefined>
+  /** One expiry time (Unix ms, or null) per text. */
+  expiresAt?: ReadonlyArray<number | null | undefined>
+  /** One time to live in ms for the whole batch. */
+  ttlMs?: number
+}
+
+/** A change to one memory; absent fields stay as they are. */
+export interface MemoryUpdate {
+  /** A new text (re-indexed). */
+  text?: string
+  /** A new embedding (the memory is re-linked into the honeycomb). */
+  embedding?: Vector
+  /** A new weight. */
+  weight?: number
+  /** New metadata; null removes it. */
+  metadata?: Record<string, unknown> | null
+  /** New expiry, Unix ms; null removes it. */
+  expiresAt?: number | null
+  /** New expiry as a time to live from now, ms. */
+  ttlMs?: number
+  /** Deadline in ms. */
+  timeoutMs?: number
+}
+
+/** Options of `list`. */
+export interface ListOptions {
+  /** Namespaces to list (default `""`). */
+  namespace?: Namespaces
+  /** Only memories whose metadata passes. */
+  filter?: Filter
+  /** Only ids above this (the previous page's `next_after_id`). */
+  afterId?: number
+  /** Page size, 1..=10 000 (default 100). */
+  limit?: number
+}
+
+/** One page of `list`. */
+export interface Page {
+  /** Ascending ids. */
+  memories: Memory[]
+  /** Pass as `afterId` for the next page; null after the last. */
+  next_after_id: number | null
+}
+
+/** Which memories `count` and `exportJsonl` take. */
+export interface ScopeOptions {
+  /** Namespaces (count: default `""`; export: default every namespace). */
+  namespace?: Namespaces
+  /** Only memories whose metadata passes. */
+  filter?: Filter
+}
+
+/** Options of `importJsonl`. */
+export interface ImportOptions {
+  /** Keep each line's id (default true; an id this store already assigned is rejected). */
+  keepIds?: boolean
+  /** Deadline in ms. */
+  timeoutMs?: number
+}
+
+/** What `importJsonl` did. */
+export interface ImportReport {
+  /** Memories added (or replaced through their key). */
+  imported: number
+  /** Lines skipped because the memory had already expired. */
+  expired: number
+}
+
+/** One query of `retrieveMany`: a vector, a text, or both. */
+export interface BatchQuery {
+  embedding?: Vector | null
+  text?: string | null
 }
 
 /** A stored memory. */
@@ -315,6 +490,12 @@ export interface Memory {
   access_count: number
   /** Honeycomb neighbours, ascending ids. */
   neighbors: number[]
+  /** The namespace (`""` by default). */
+  namespace: string
+  /** The key, if one was given. */
+  key: string | null
+  /** Expiry, Unix ms, if any. */
+  expires_at: number | null
 }
 
 /** A score and its parts. */
@@ -344,6 +525,8 @@ export interface Hit {
   metadata: Record<string, unknown> | null
   /** Unix ms. */
   created_at: number
+  /** The memory's namespace. */
+  namespace: string
   score: Score
 }
 
@@ -363,6 +546,10 @@ export interface RetrieveOptions {
   text?: string
   /** Weight of semantic relevance in the fusion, in [0, 1] (default: the store's, 0.7). */
   hybridWeight?: number
+  /** The namespace to search, or a list (default `""`). */
+  namespace?: Namespaces
+  /** Only memories whose metadata passes are ranked (the top k of those). */
+  filter?: Filter
 }
 
 /** Options of `context`. */
@@ -391,6 +578,10 @@ export interface ContextOptions {
   maxItems?: number
   /** Prefix each item with its date, `[2023-05-08] ` (default true). */
   includeDates?: boolean
+  /** The namespace to draw from, or a list (default `""`). */
+  namespace?: Namespaces
+  /** Only memories whose metadata passes are candidates or woken up. */
+  filter?: Filter
   /**
    * Counts an item's tokens (its text as it would appear in the context),
    * instead of `ceil(bytes / 4)`: e.g. your model's tokenizer. Called
@@ -498,6 +689,10 @@ export interface Metrics {
   loop_preventions: number
   redundancy_filters: number
   fractal_overflows: number
+  /** Expired memories removed (by writes and `sweep`). */
+  expired_removed: number
+  /** Memories per namespace. */
+  namespaces: Record<string, number>
   /** Log lines that could not be written (a closed pipe, a throwing callback) and were dropped. */
   log_lines_dropped: number
   node_count: number
@@ -689,19 +884,19 @@ export class MemoryStore {
   /** Adds a memory and links it into the honeycomb; returns its id. */
   add(embedding: Vector, text: string, options: AddOptions = {}): number {
     return guard(() => {
-      const o = options ?? {}
-      return this.#n.add(toVector(embedding, 'embedding'), toText(text), toOptionalNumber(o.weight, 'weight'), toMetadataJson(o.metadata), toOptionalNumber(o.timeoutMs, 'timeoutMs'), toOptionalNumber(o.createdAt, 'createdAt'))
+      const o = normaliseAdd(options)
+      return this.#n.add(toVector(embedding, 'embedding'), toText(text), toOptionalNumber(o.weight, 'weight'), toMetadataJson(o.metadata), toOptionalNumber(o.timeoutMs, 'timeoutMs'), toOptionalNumber(o.createdAt, 'createdAt'), toAddExtraJson(o))
     })
   }
 
   /** `add` off the event loop (Node: on the thread pool). */
   addAsync(embedding: Vector, text: string, options: AddOptions = {}): Promise<number> {
     return guardAsync(async () => {
-      const o = options ?? {}
+      const o = normaliseAdd(options)
       const n = this.#n
       // Without a native async call the work runs after an await: take a private
       // copy, since the caller may change its array meanwhile (napi copies natively).
-      const args = [n.addAsync ? toVector(embedding, 'embedding') : toOwnedVector(embedding, 'embedding'), toText(text), toOptionalNumber(o.weight, 'weight'), toMetadataJson(o.metadata), toOptionalNumber(o.timeoutMs, 'timeoutMs'), toOptionalNumber(o.createdAt, 'createdAt')] as const
+      const args = [n.addAsync ? toVector(embedding, 'embedding') : toOwnedVector(embedding, 'embedding'), toText(text), toOptionalNumber(o.weight, 'weight'), toMetadataJson(o.metadata), toOptionalNumber(o.timeoutMs, 'timeoutMs'), toOptionalNumber(o.createdAt, 'createdAt'), toAddExtraJson(o)] as const
       if (n.addAsync) return Number(JSON.parse(await n.addAsync(...args)))
       await Promise.resolve()
       return n.add(...args)
@@ -709,7 +904,7 @@ export class MemoryStore {
   }
 
   #batchArgs(embeddings: Vector, texts: readonly string[], options: AddBatchOptions, owned = false) {
-    const o = options ?? {}
+    const o = normaliseBatch(options)
     if (!Array.isArray(texts)) throw invalid('texts', 'texts must be an array of strings', { got: kind(texts) })
     const t = texts.map((x, i) => toText(x, `texts[${i}]`))
     let weights: number[] | undefined
@@ -728,7 +923,11 @@ export class MemoryStore {
       created = Array.from(o.createdAt, (c, i) => toOptionalNumber(c, `createdAt[${i}]`) ?? NaN)
     }
     const flat = owned ? toOwnedVector(embeddings, 'embeddings') : toVector(embeddings, 'embeddings')
-    return [flat, t, weights, metas, toOptionalNumber(o.timeoutMs, 'timeoutMs'), created] as const
+    const { namespace, keys, expiresAt, ttlMs } = o
+    const extra = namespace === undefined && keys === undefined && expiresAt === undefined && ttlMs === undefined
+      ? undefined
+      : toOptionsJson({ namespace, keys, expires_at: expiresAt, ttl_ms: ttlMs })
+    return [flat, t, weights, metas, toOptionalNumber(o.timeoutMs, 'timeoutMs'), created, extra] as const
   }
 
   /**
@@ -761,6 +960,126 @@ export class MemoryStore {
   /** Deletes a memory and its edges; throws NOT_FOUND for an unknown id. */
   delete(id: number): void {
     guard(() => this.#n.delete(toId(id)))
+  }
+
+  /**
+   * Changes a memory in place: its id, namespace, key and `created_at` stay.
+   * All or nothing; NOT_FOUND for an unknown or expired id.
+   */
+  update(id: number, patch: MemoryUpdate): void {
+    guard(() => {
+      if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) throw invalid('update', 'update must be an object', { got: kind(patch) })
+      const { embedding, ...rest } = patch
+      const e = embedding === undefined || embedding === null ? null : toVector(embedding, 'embedding')
+      this.#n.update(toId(id), e, toOptionsJson(rest, 'update'))
+    })
+  }
+
+  /** One page of memories in ascending id order (default: namespace `""`, 100 per page). */
+  list(options: ListOptions = {}): Page {
+    return guard(() => {
+      const page = JSON.parse(this.#n.list(toOptionsJson(options))) as Omit<Page, 'memories'> & { memories: Array<Omit<Memory, 'embedding'> & { embedding: number[] }> }
+      return { ...page, memories: page.memories.map((m) => ({ ...m, embedding: Float32Array.from(m.embedding) })) }
+    })
+  }
+
+  /** How many memories are in scope (default: namespace `""`); expired ones are not counted. */
+  count(options: ScopeOptions = {}): number {
+    return guard(() => this.#n.count(toOptionsJson(options)))
+  }
+
+  /** The memories with these ids, in order; null where an id is unknown or expired. */
+  getMany(ids: readonly number[]): Array<Memory | null> {
+    return guard(() => {
+      const all = JSON.parse(this.#n.getMany(toIds(ids))) as Array<(Omit<Memory, 'embedding'> & { embedding: number[] }) | null>
+      return all.map((m) => (m === null ? null : { ...m, embedding: Float32Array.from(m.embedding) }))
+    })
+  }
+
+  /** Deletes every listed memory that exists; returns how many were deleted. */
+  deleteMany(ids: readonly number[]): number {
+    return guard(() => this.#n.deleteMany(toIds(ids)))
+  }
+
+  /** Deletes every memory of a namespace; returns how many. */
+  deleteNamespace(namespace: string): number {
+    return guard(() => this.#n.deleteNamespace(toText(namespace, 'namespace')))
+  }
+
+  /** Removes every expired memory now (writes also do it); returns how many. */
+  sweep(): number {
+    return guard(() => this.#n.sweep())
+  }
+
+  /** Memories per namespace. */
+  namespaces(): Record<string, number> {
+    return guard(() => JSON.parse(this.#n.namespaces()) as Record<string, number>)
+  }
+
+  /** The most central memories of a namespace (default `""`). */
+  hubs(namespace = ''): number[] {
+    return guard(() => Array.from(this.#n.hubs(toText(namespace, 'namespace'))))
+  }
+
+  /**
+   * The memories in scope as JSON Lines (every field, embeddings included;
+   * ascending ids). Without a namespace, every namespace.
+   */
+  exportJsonl(options: ScopeOptions = {}): string {
+    return guard(() => this.#n.exportJsonl(toOptionsJson(options)))
+  }
+
+  /** Adds the memories of a JSON Lines text (as `exportJsonl` writes), all or nothing. */
+  importJsonl(jsonl: string, options: ImportOptions = {}): ImportReport {
+    return guard(() => JSON.parse(this.#n.importJsonl(toText(jsonl, 'jsonl'), toOptionsJson(options))) as ImportReport)
+  }
+
+  #manyArgs(queries: readonly BatchQuery[], options: RetrieveOptions, owned = false) {
+    if (!Array.isArray(queries)) throw invalid('queries', 'queries must be an array', { got: kind(queries) })
+    const has = new Uint8Array(queries.length)
+    const vectors: Float32Array[] = []
+    const texts: Array<string | null> = []
+    queries.forEach((q: BatchQuery, i: number) => {
+      if (q === null || typeof q !== 'object') throw invalid('queries', `queries[${i}] must be an object`, { index: i, got: kind(q) })
+      if (q.embedding !== undefined && q.embedding !== null) {
+        vectors.push(toVector(q.embedding, `queries[${i}].embedding`))
+        has[i] = 1
+      }
+      texts.push(q.text === undefined || q.text === null ? null : toText(q.text, `queries[${i}].text`))
+    })
+    const total = vectors.reduce((n, v) => n + v.length, 0)
+    let flat: Float32Array | null = null
+    if (vectors.length > 0) {
+      flat = vectors.length === 1 && !owned ? vectors[0] : new Float32Array(total)
+      if (flat !== vectors[0] || owned) {
+        let at = 0
+        for (const v of vectors) {
+          flat.set(v, at)
+          at += v.length
+        }
+      }
+    }
+    return [queries.length, flat, has, texts, toOptionsJson(options)] as const
+  }
+
+  /**
+   * Answers several queries in one call (Node: on every core; the browser
+   * answers them in turn), with the same options; each query brings its own
+   * vector and/or text. The same results as one `retrieve` per query.
+   */
+  retrieveMany(queries: readonly BatchQuery[], options: RetrieveOptions = {}): Hit[][] {
+    return guard(() => JSON.parse(this.#n.retrieveMany(...this.#manyArgs(queries, options))) as Hit[][])
+  }
+
+  /** `retrieveMany` off the event loop. */
+  retrieveManyAsync(queries: readonly BatchQuery[], options: RetrieveOptions = {}): Promise<Hit[][]> {
+    return guardAsync(async () => {
+      const n = this.#n
+      const args = this.#manyArgs(queries, options, !n.retrieveManyAsync)
+      if (n.retrieveManyAsync) return JSON.parse(await n.retrieveManyAsync(...args)) as Hit[][]
+      await Promise.resolve()
+      return JSON.parse(n.retrieveMany(...args)) as Hit[][]
+    })
   }
 
   /** Number of memories. */

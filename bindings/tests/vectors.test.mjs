@@ -39,10 +39,55 @@ function run(store, step) {
       const r = store.context(step.embedding === null ? null : Float32Array.from(step.embedding), step.options)
       return { ids: r.items.map((i) => i.id), context: r.context }
     }
+    case 'add_with': {
+      const o = step.options
+      return { id: store.add(Float32Array.from(step.embedding.map(num)), step.text, {
+        weight: o.weight, metadata: o.metadata, createdAt: o.created_at, namespace: o.namespace, key: o.key,
+        expiresAt: o.expires_at, ttlMs: o.ttl_ms, ...(o.namespaces === undefined ? {} : { namespaces: o.namespaces }),
+      }) }
+    }
+    case 'add_batch_with': {
+      const o = step.options
+      const flat = Float32Array.from(step.embeddings.flat())
+      return { ids: store.addBatch(flat, step.texts, { namespace: o.namespace, keys: o.keys, expiresAt: o.expires_at, ttlMs: o.ttl_ms }) }
+    }
+    case 'update':
+      store.update(step.id, { ...step.patch, ...(step.embedding ? { embedding: step.embedding } : {}) })
+      return {}
+    case 'list': {
+      const page = store.list(step.options)
+      return { ids: page.memories.map((m) => m.id), next_after_id: page.next_after_id }
+    }
+    case 'count_with':
+      return { count: store.count(step.options) }
+    case 'get_many': {
+      const all = store.getMany(step.ids)
+      const col = (k) => all.map((m) => (m === null ? null : m[k]))
+      return { ids: col('id'), texts: col('text'), namespaces: col('namespace'), keys: col('key'), weights: col('weight'), expires_at: col('expires_at') }
+    }
+    case 'delete_many':
+      return { deleted: store.deleteMany(step.ids) }
+    case 'delete_namespace':
+      return { deleted: store.deleteNamespace(step.namespace) }
+    case 'sweep':
+      return { removed: store.sweep() }
+    case 'namespaces':
+      return { namespaces: store.namespaces() }
+    case 'export': {
+      const text = store.exportJsonl(step.options)
+      return { ids: text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l).id) }
+    }
+    case 'import':
+      return store.importJsonl(step.jsonl, step.options)
+    case 'retrieve_many':
+      return { ids: store.retrieveMany(step.queries, step.options).map((hits) => hits.map((h) => h.id)) }
     default:
       throw new Error(`unknown op ${step.op}`)
   }
 }
+
+/** Fields of a step's result that the vectors compare as JSON values (the new operations' outputs). */
+const RESULT_FIELDS = ['next_after_id', 'texts', 'namespaces', 'keys', 'weights', 'expires_at', 'deleted', 'removed', 'imported', 'expired']
 
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
 
@@ -64,8 +109,10 @@ for (const file of files) {
       const want = step.expect
       assert.equal(r.error, want.error, `step ${i} (${step.op})`)
       if (want.error) continue
-      if ('id' in want) assert.equal(r.ok, want.id, `step ${i}: id`)
-      if ('count' in want) assert.equal(r.ok, want.count, `step ${i}: count`)
+      const flat = typeof r.ok === 'object' && r.ok !== null && !('embedding' in r.ok)
+      if ('id' in want) assert.equal(flat ? r.ok.id : r.ok, want.id, `step ${i}: id`)
+      if ('count' in want) assert.equal(flat ? r.ok.count : r.ok, want.count, `step ${i}: count`)
+      for (const k of RESULT_FIELDS) if (k in want) assert.deepEqual(r.ok[k], want[k], `step ${i}: ${k}`)
       if ('text' in want) assert.equal(r.ok.text, want.text, `step ${i}: text`)
       if ('weight' in want) assert.equal(r.ok.weight, want.weight, `step ${i}: weight`)
       if ('metadata' in want) assert.deepEqual(r.ok.metadata, want.metadata, `step ${i}: metadata`)

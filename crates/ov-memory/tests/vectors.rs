@@ -2,7 +2,7 @@
 //! The C, Node and wasm runners read the same files; see tests/vectors/README.md.
 
 use ov_memory::{AddOptions, Config, Store};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::PathBuf;
 
 fn vectors_dir() -> PathBuf {
@@ -73,8 +73,83 @@ pub fn run_step(store: &Store, step: &Value) -> Result<Value, ov_memory::Error> 
                 serde_json::json!({ "ids": r.items.iter().map(|i| i.id).collect::<Vec<_>>(), "context": r.context })
             })
         }
+        "add_with" => {
+            let e = floats(&step["embedding"]);
+            let opts = AddOptions::from_json(&step["options"].to_string())?;
+            store.add(&e, step["text"].as_str().unwrap(), opts).map(|id| json!({ "id": id }))
+        }
+        "add_batch_with" => {
+            let rows: Vec<Vec<f32>> = step["embeddings"].as_array().unwrap().iter().map(floats).collect();
+            let flat: Vec<f32> = rows.concat();
+            let texts: Vec<&str> = step["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+            let extra = ov_memory::frontend::BatchExtra::from_json(Some(&step["options"].to_string()))?;
+            store
+                .add_batch_flat::<&str, &str>(&flat, &texts, None, None, None, None, &extra)
+                .map(|ids| json!({ "ids": ids }))
+        }
+        "update" => {
+            let e = step.get("embedding").map(floats);
+            store
+                .update_with(step["id"].as_u64().unwrap(), e.as_deref(), Some(&step["patch"].to_string()))
+                .map(|()| json!({}))
+        }
+        "list" => {
+            let page: Value = serde_json::from_str(&store.list_with_json(&step["options"].to_string())?).unwrap();
+            let ids: Vec<Value> = page["memories"].as_array().unwrap().iter().map(|m| m["id"].clone()).collect();
+            Ok(json!({ "ids": ids, "next_after_id": page["next_after_id"] }))
+        }
+        "count_with" => store.count_with_json(&step["options"].to_string()).map(|n| json!({ "count": n })),
+        "get_many" => {
+            let ids: Vec<u64> = step["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+            let all: Value = serde_json::from_str(&store.get_many_json(&ids)?).unwrap();
+            Ok(many_fields(&all))
+        }
+        "delete_many" => {
+            let ids: Vec<u64> = step["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+            store.delete_many(&ids).map(|n| json!({ "deleted": n }))
+        }
+        "delete_namespace" => {
+            store.delete_namespace(step["namespace"].as_str().unwrap()).map(|n| json!({ "deleted": n }))
+        }
+        "sweep" => store.sweep().map(|n| json!({ "removed": n })),
+        "namespaces" => Ok(json!({ "namespaces": serde_json::from_str::<Value>(&store.namespaces_json()).unwrap() })),
+        "export" => {
+            let text = store.export_with_json(&step["options"].to_string())?;
+            let ids: Vec<Value> =
+                text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].clone()).collect();
+            Ok(json!({ "ids": ids }))
+        }
+        "import" => {
+            let r = store.import_with_json(step["jsonl"].as_str().unwrap(), &step["options"].to_string())?;
+            Ok(serde_json::from_str(&r).unwrap())
+        }
+        "retrieve_many" => {
+            let qs = step["queries"].as_array().unwrap();
+            let embs: Vec<Option<Vec<f32>>> = qs.iter().map(|q| q.get("embedding").map(floats)).collect();
+            let queries: Vec<ov_memory::BatchQuery<'_>> = qs
+                .iter()
+                .zip(&embs)
+                .map(|(q, e)| ov_memory::BatchQuery {
+                    embedding: e.as_deref(),
+                    text: q.get("text").and_then(Value::as_str),
+                })
+                .collect();
+            let opts = ov_memory::RetrieveOptions::from_json(&step["options"].to_string())?;
+            store.retrieve_many(&queries, &opts).map(|all| {
+                json!({ "ids": all.iter().map(|h| h.iter().map(|x| x.id).collect::<Vec<_>>()).collect::<Vec<_>>() })
+            })
+        }
         other => panic!("unknown op {other}"),
     }
+}
+
+/// The fields of a `get_many` answer the vectors compare, one array per field (null for a missing memory).
+fn many_fields(all: &Value) -> Value {
+    let col = |k: &str| -> Vec<Value> {
+        all.as_array().unwrap().iter().map(|m| if m.is_null() { Value::Null } else { m[k].clone() }).collect()
+    };
+    json!({ "ids": col("id"), "texts": col("text"), "namespaces": col("namespace"), "keys": col("key"),
+            "weights": col("weight"), "expires_at": col("expires_at") })
 }
 
 fn check_fields(name: &str, i: usize, got: &Value, expect: &Value) {
