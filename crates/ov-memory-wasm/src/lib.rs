@@ -89,6 +89,7 @@ impl NativeStore {
         Ok(NativeStore { inner: store })
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn add(
         &self,
         embedding: &[f32],
@@ -104,6 +105,7 @@ impl NativeStore {
         core(self.inner.add(embedding, text, options)).map(|id| id as f64)
     }
 
+    #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(js_name = addBatch)]
     pub fn add_batch(
         &self,

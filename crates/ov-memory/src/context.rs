@@ -206,6 +206,10 @@ pub struct ContextItem {
     pub text: String,
     /// Its metadata, if any.
     pub metadata: Option<Value>,
+    /// When it was made, Unix ms.
+    pub created_at: i64,
+    /// Its namespace.
+    pub namespace: String,
     /// Score and factors.
     pub score: Score,
     /// The trigger that fired.
@@ -258,6 +262,8 @@ struct Pending {
     /// (with its date); `None` when it is `text` itself.
     shown: Option<String>,
     metadata: Option<Value>,
+    created_at: i64,
+    namespace: String,
     score: Score,
     /// The trigger that fired, if any (else only the floor can take it).
     trigger: Option<Trigger>,
@@ -491,6 +497,8 @@ impl Store {
                         text: node.text.clone(),
                         shown,
                         metadata: node.metadata.clone().map(Value::Object),
+                        created_at: node.created_at,
+                        namespace: st.graph.namespaces.name(node.ns).to_owned(),
                         score,
                         trigger,
                         hops,
@@ -577,6 +585,8 @@ impl Store {
                     id: p.id,
                     text: p.text,
                     metadata: p.metadata,
+                    created_at: p.created_at,
+                    namespace: p.namespace,
                     score: p.score,
                     trigger: p.trigger.unwrap_or(Trigger::Floor),
                     hops: p.hops,

@@ -163,6 +163,7 @@ impl Store {
     /// (one per text, each absent or an object), optional creation times (Unix
     /// ms, one per text). All or nothing, like
     /// [`Store::add_batch`].
+    #[allow(clippy::too_many_arguments)]
     pub fn add_batch_flat<T: AsRef<str>, M: AsRef<str>>(
         &self,
         flat: &[f32],
