@@ -7,7 +7,9 @@
  *   - the health report is complete JSON under 512 bytes with a known status;
  *   - loading corrupted snapshot bytes is MEMORY_CORRUPTION and changes nothing;
  *   - text-only queries succeed only with a searchable text, and a failing
- *     token counter fails the context call.
+ *     token counter fails the context call;
+ *   - upserts keep ids, updates never change the count, listed and
+ *     batch-retrieved ids are live, exported text imports into a new store.
  * Built with AddressSanitizer + UBSan, so memory errors end the run too.
  * Usage: fuzz_calls SECONDS [SEED]. A failure prints the seed and the step. */
 #define _POSIX_C_SOURCE 200809L
@@ -164,7 +166,7 @@ static void one_call(OVMemoryProduction *m, const char *path) {
     int vok = random_vector(v), tok = 1, ook = 1;
     size_t before = ov_memory_count(m);
     OvStatus s;
-    switch (pick(22)) {
+    switch (pick(28)) {
     case 0: case 1: case 2: { /* add_f32 */
         const char *t = random_text(&tok);
         double w = pick(10) == 0 ? (pick(2) ? -1.0 : NAN) : 0.5 + pick(3);
@@ -368,6 +370,124 @@ static void one_call(OVMemoryProduction *m, const char *path) {
         ov_memory_record_free(NULL);
         break;
     }
+    case 21: { /* add_with in a namespace, with a key (an upsert keeps the id), or a far expiry */
+        static const char *opts[] = {"{\"namespace\": \"a\", \"key\": \"k0\"}", "{\"namespace\": \"b\", \"key\": \"k0\"}",
+                                     "{\"namespace\": \"a\", \"key\": \"k1\", \"metadata\": {\"n\": 2}}",
+                                     "{\"namespace\": \"b\", \"expires_at\": 4102444800000}",
+                                     "{\"namespace\": \"a\", \"key\": \"\"}", "{\"namespace\": 3}",
+                                     "{\"expires_at\": 1}", "{\"ttl_ms\": 0}"};
+        unsigned k = pick(8);
+        const char *t = random_text(&tok);
+        uint64_t id = 0;
+        s = ov_memory_add_with(m, v, DIM, t, opts[k], &id);
+        expect_status(s, "add_with namespace");
+        if (s == OV_STATUS_OK) {
+            EXPECT(vok && tok && k < 4, "invalid add_with accepted");
+            if (!is_live(id)) model_add(id);
+        }
+        break;
+    }
+    case 22: { /* update: a live or an unknown id, good or bad changes */
+        static const char *patches[] = {"{\"text\": \"changed\"}", "{\"weight\": 3, \"metadata\": null}",
+                                        "{\"metadata\": {\"n\": 1}}", NULL, "{}", "{\"weight\": -1}",
+                                        "{\"text\": \"\"}", "{\"expires_at\": 5}", "{\"nope\": 1}"};
+        uint64_t id = nlive && pick(4) ? live[pick((unsigned)nlive)] : rnd() % 100000;
+        unsigned k = pick(9);
+        int with_vector = pick(2);
+        s = ov_memory_update(m, id, with_vector ? v : NULL, with_vector ? DIM : 0, patches[k]);
+        expect_status(s, "update");
+        if (s == OV_STATUS_OK)
+            EXPECT(is_live(id) && (with_vector ? vok && k < 5 : k < 3), "invalid update accepted");
+        break;
+    }
+    case 23: { /* list, count, get_many: every id live */
+        static const char *opts[] = {NULL, "{\"namespace\": [\"\", \"a\", \"b\"], \"limit\": 7}",
+                                     "{\"namespace\": \"a\", \"filter\": {\"n\": {\"$gte\": 1}}}",
+                                     "{\"filter\": {\"$bad\": 1}}", "{\"limit\": 0}"};
+        unsigned k = pick(5);
+        char *j = ov_memory_list_json(m, opts[k]);
+        expect_status(ov_last_error_code(), "list");
+        EXPECT(!j == (k >= 3), "list");
+        if (j) check_json_ids(j, "memories", "listed id is live");
+        ov_string_free(j);
+        size_t n = 0;
+        static const char *scopes[] = {NULL, "{\"namespace\": [\"\", \"a\", \"b\"]}",
+                                       "{\"namespace\": \"a\", \"filter\": {\"n\": {\"$gte\": 1}}}"};
+        s = ov_memory_count_with(m, scopes[pick(3)], &n);
+        EXPECT(s == OV_STATUS_OK && n <= before, "count_with");
+        uint64_t ids[3] = {nlive ? live[pick((unsigned)nlive)] : 1, rnd() % 100000, 0};
+        j = ov_memory_get_many_json(m, ids, pick(4));
+        EXPECT(j != NULL, "get_many");
+        ov_string_free(j);
+        break;
+    }
+    case 24: { /* delete_many and delete_namespace */
+        if (pick(3)) {
+            uint64_t ids[4];
+            size_t n = pick(5), distinct_live = 0, deleted = 99;
+            for (size_t i = 0; i < n; i++) ids[i] = nlive && pick(2) ? live[pick((unsigned)nlive)] : rnd() % 100000;
+            for (size_t i = 0; i < n; i++) {
+                int seen = 0;
+                for (size_t j = 0; j < i; j++) seen |= ids[j] == ids[i];
+                distinct_live += !seen && is_live(ids[i]);
+            }
+            s = ov_memory_delete_many(m, n ? ids : NULL, n, &deleted);
+            expect_status(s, "delete_many");
+            if (s == OV_STATUS_OK) {
+                EXPECT(deleted == distinct_live, "delete_many count");
+                for (size_t i = 0; i < n; i++) model_del(ids[i]);
+            }
+        } else {
+            size_t deleted = 0;
+            s = ov_memory_delete_namespace(m, pick(2) ? "a" : "b", &deleted);
+            expect_status(s, "delete_namespace");
+            reloaded = s == OV_STATUS_OK; /* the model does not know namespaces: rebuild it */
+        }
+        break;
+    }
+    case 25: { /* export, then import into a copy (same count) or import bad text here (nothing changes) */
+        char *j = ov_memory_export_jsonl(m, pick(2) ? NULL : "{\"namespace\": \"a\"}");
+        EXPECT(j != NULL, "export");
+        if (!j) break;
+        if (pick(2)) {
+            OVMemoryProduction *copy = ov_memory_create_with_config(
+                "{\"embedding_dim\": 6, \"max_nodes\": 300, \"max_degree\": 3}");
+            size_t imported = 0;
+            s = ov_memory_import_jsonl(copy, j, NULL, &imported, NULL);
+            EXPECT(s == OV_STATUS_OK, "exported text imports");
+            ov_memory_destroy(copy);
+        } else {
+            size_t len = strlen(j);
+            if (len) j[pick((unsigned)len)] = (char)(pick(2) ? '{' : 'x');
+            s = ov_memory_import_jsonl(m, j, pick(2) ? NULL : "{\"keep_ids\": false}", NULL, NULL);
+            expect_status(s, "import");
+            /* Changing one character may keep it valid (an id, a digit); any import then adds or fails. */
+            if (s == OV_STATUS_OK) reloaded = 1;
+        }
+        ov_string_free(j);
+        break;
+    }
+    case 26: { /* retrieve_many */
+        float flat[3 * DIM];
+        for (int q = 0; q < 3; q++) memcpy(flat + q * DIM, v, sizeof v);
+        const char *texts[3] = {"tea", NULL, "cats"};
+        int with_texts = pick(2);
+        char *j = ov_memory_retrieve_many_json(m, pick(4) ? flat : NULL, with_texts ? texts : NULL, pick(4),
+                                               pick(2) ? NULL : "{\"top_k\": 3, \"namespace\": [\"\", \"a\"]}");
+        expect_status(ov_last_error_code(), "retrieve_many");
+        if (j) {
+            cJSON *doc = cJSON_Parse(j);
+            const cJSON *hits;
+            cJSON_ArrayForEach(hits, doc) {
+                char *one = cJSON_PrintUnformatted(hits);
+                check_json_ids(one, NULL, "retrieve_many id is live");
+                free(one);
+            }
+            cJSON_Delete(doc);
+        }
+        ov_string_free(j);
+        break;
+    }
     default: /* health: never blocked */
         check_health(m);
         break;
@@ -375,16 +495,29 @@ static void one_call(OVMemoryProduction *m, const char *path) {
     /* A failed call changes nothing; a successful one changes what the model says. */
     size_t after = ov_memory_count(m);
     if (reloaded) {
-        /* A snapshot file replaced the contents (ids and counter included): rebuild the model. */
+        /* The contents were replaced or changed in ways the model does not follow (a snapshot
+         * file, a deleted namespace, an import): rebuild it from a listing of every namespace. */
         reloaded = 0;
         nlive = 0;
-        for (uint64_t id = 1; id <= max_id_seen && nlive < after; id++) {
-            OvMemoryRecord *r = NULL;
-            if (ov_memory_get(m, id, &r) == OV_STATUS_OK) {
-                model_add(id);
-                ov_memory_record_free(r);
-            }
-        }
+        char *names = ov_memory_namespaces_json(m);
+        cJSON *counts = names ? cJSON_Parse(names) : NULL, *o = cJSON_CreateObject();
+        cJSON *list = cJSON_AddArrayToObject(o, "namespace");
+        cJSON_AddItemToArray(list, cJSON_CreateString(""));
+        const cJSON *ns;
+        cJSON_ArrayForEach(ns, counts) cJSON_AddItemToArray(list, cJSON_CreateString(ns->string));
+        cJSON_AddNumberToObject(o, "limit", 10000);
+        char *opts = cJSON_PrintUnformatted(o);
+        char *j = ov_memory_list_json(m, opts);
+        free(opts);
+        cJSON_Delete(o);
+        cJSON_Delete(counts);
+        ov_string_free(names);
+        cJSON *page = j ? cJSON_Parse(j) : NULL;
+        const cJSON *mem;
+        cJSON_ArrayForEach(mem, cJSON_GetObjectItemCaseSensitive(page, "memories"))
+            model_add((uint64_t)cJSON_GetObjectItemCaseSensitive(mem, "id")->valuedouble);
+        cJSON_Delete(page);
+        ov_string_free(j);
         EXPECT(nlive == after, "the loaded ids are all found");
     }
     EXPECT(after == nlive, "count = adds - deletes");
