@@ -158,7 +158,7 @@ test-rust:
 
 # Each C program is built against the committed header and run three times:
 # plain, under AddressSanitizer + UBSan, and under valgrind.
-C_TESTS := test_api test_robust test_vectors test_qa seed_example readme_quickstart
+C_TESTS := test_api test_robust test_vectors test_qa seed_example readme_quickstart readme_manage
 C_ARGS_test_vectors := tests/vectors
 C_ARGS_test_qa := tests/data/qa_coding.jsonl tests/qa/coding_expected.json build/c_snapshot.ovm build/c_snapshot_expected.json
 
@@ -173,6 +173,10 @@ $(BUILD)/src_test_vectors.c: tests/c/test_vectors.c ; @mkdir -p $(BUILD); cp $< 
 $(BUILD)/src_test_qa.c: tests/c/test_qa.c ; @mkdir -p $(BUILD); cp $< $@
 $(BUILD)/src_seed_example.c: tests/seed-examples/example.c ; @mkdir -p $(BUILD); cp $< $@
 $(BUILD)/src_readme_quickstart.c: $(BUILD)/readme_quickstart.c ; cp $< $@
+# The README's "Managing memories" C snippets, in order, as one program.
+$(BUILD)/src_readme_manage.c: README.md tests/c/readme_snippets.py
+	@mkdir -p $(BUILD)
+	python3 tests/c/readme_snippets.py README.md $@
 
 test-c: deps-c build $(foreach t,$(C_TESTS),$(BUILD)/src_$(t).c)
 	@set -e; for t in $(C_TESTS); do \
@@ -183,6 +187,12 @@ test-c: deps-c build $(foreach t,$(C_TESTS),$(BUILD)/src_$(t).c)
 	  ./$(BUILD)/$$t $$args > $(BUILD)/$$t.out; tail -n 3 $(BUILD)/$$t.out; \
 	  ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/$$t-san $$args > $(BUILD)/$$t.san.out; \
 	  $(VALGRIND) ./$(BUILD)/$$t $$args > $(BUILD)/$$t.valgrind.out; \
+	done
+	@# What the README's managing-memories snippets say they print.
+	@for want in "alice sees: only her own" 'namespaces: {"alice":1,"bob":1}' "big invoices: invoice 1042 only" \
+	  "not invoices: 1" "upsert kept the id: yes" "bad update: INVALID_DATA" "swept now: 0" "imported: 2" \
+	  "two answers: yes"; do \
+	  grep -qxF "$$want" $(BUILD)/readme_manage.out || { echo "README C snippet: missing '$$want'"; exit 1; }; \
 	done
 	@# The seed example links the shared library, as most C programs will.
 	$(CC) $(CFLAGS_TEST) tests/seed-examples/example.c -L $(RELEASE_LIB) -lov_memory \

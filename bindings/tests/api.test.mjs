@@ -2,6 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
+import { readFileSync } from 'node:fs'
 import { api, target } from './target.mjs'
 
 const { MemoryStore, OvMemoryError, ERROR_CODES } = api
@@ -457,4 +458,101 @@ test('a token counter from JS replaces the default estimate; a broken one is INV
   }
   assert.equal(code(() => s.context([1, 0, 0], { tokenCounter: 5 })), 'INVALID_DATA')
   assert.equal(s.metabolism().used_tokens, used, 'failed calls charged nothing')
+})
+
+// ---------------------------------------------------------------- managing memories
+
+test("the README's managing-memories snippets run and print what they say", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  const blocks = [...readme.matchAll(/<!-- manage-js -->\s*```js\n([\s\S]*?)```/g)].map((m) => m[1])
+  assert.ok(blocks.length >= 6, 'one JS snippet per feature')
+  const store = new MemoryStore({ embeddingDim: 3 })
+  const out = []
+  const log = (...args) => out.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '))
+  // eslint-disable-next-line no-new-func
+  new Function('store', 'MemoryStore', 'console', blocks.join('\n'))(store, MemoryStore, { log })
+  const text = out.join('\n')
+  for (const want of [
+    'alice sees: ["Alice prefers green tea"]',
+    'namespaces: {"alice":1,"bob":1}',
+    'big invoices: ["Invoice 1042 is overdue"]',
+    'not invoices: 1',
+    'upsert kept the id: true',
+    'updated: Favourite colour: dark green',
+    'swept now: 0',
+    'imported: 2',
+    'two answers: ["Alice prefers green tea","Favourite colour: dark green"]',
+  ]) assert.ok(out.includes(want), `missing "${want}" in:\n${text}`)
+  store.free()
+})
+
+test('namespaces, filters, update, list, export/import and retrieveMany agree with one another', async () => {
+  const s = new MemoryStore({ embeddingDim: 8 })
+  for (let i = 0; i < 30; i++) {
+    s.add(unit(i), `memory ${i} about ${i % 2 ? 'tea' : 'chess'}`, { namespace: `u${i % 3}`, metadata: { i, odd: i % 2 === 1 }, key: i < 3 ? `k${i}` : undefined })
+  }
+  assert.deepEqual(s.namespaces(), { u0: 10, u1: 10, u2: 10 })
+  assert.equal(s.count(), 0, 'the default namespace is empty')
+  const hits = s.retrieve(unit(4), { namespace: ['u0', 'u1'], filter: { odd: true }, topK: 30 })
+  assert.ok(hits.length > 0 && hits.every((h) => h.metadata.odd && ['u0', 'u1'].includes(h.namespace)))
+  assert.equal(hits.length, s.count({ namespace: ['u0', 'u1'], filter: { odd: true } }))
+  // A snake_case key works as its camelCase twin; an unknown key is refused.
+  assert.equal(s.add(unit(0), 'replaced', { namespace: 'u0', key: 'k0', created_at: 1_600_000_000_000 }), 1)
+  assert.equal(s.get(1).created_at, 1_600_000_000_000)
+  assert.equal(code(() => s.add(unit(0), 'x', { namespaces: 'u0' })), 'INVALID_DATA')
+  assert.equal(code(() => s.add(unit(0), 'x', { ttlMs: 5, ttl_ms: 5 })), 'INVALID_DATA')
+  // Update keeps identity; a bad update changes nothing.
+  const before = s.exportJsonl()
+  assert.equal(code(() => s.update(1, { text: 'fine', weight: -1 })), 'INVALID_DATA')
+  assert.equal(code(() => s.update(1, { embedding: [1, 2] })), 'INVALID_DATA')
+  assert.equal(code(() => s.update(999, { text: 'x' })), 'NOT_FOUND')
+  assert.equal(code(() => s.update(1, null)), 'INVALID_DATA')
+  assert.equal(s.exportJsonl(), before)
+  s.update(1, { embedding: unit(20), metadata: null, expiresAt: Date.now() + 3_600_000 })
+  const m = s.get(1)
+  assert.equal(m.metadata, null)
+  assert.ok(m.expires_at > Date.now())
+  assert.deepEqual(Array.from(m.embedding), Array.from(unit(20)))
+  // Pages cover everything once.
+  const seen = []
+  let afterId
+  for (;;) {
+    const page = s.list({ namespace: ['u0', 'u1', 'u2'], limit: 7, afterId })
+    seen.push(...page.memories.map((x) => x.id))
+    if (page.next_after_id === null) break
+    afterId = page.next_after_id
+  }
+  assert.deepEqual(seen, Array.from({ length: 30 }, (_, i) => i + 1))
+  assert.deepEqual(s.getMany([3, 999, 2]).map((x) => x && x.id), [3, null, 2])
+  // Export / import: same results in a new store.
+  const copy = new MemoryStore({ embeddingDim: 8 })
+  assert.deepEqual(copy.importJsonl(s.exportJsonl()), { imported: 30, expired: 0 })
+  const now = Date.now()
+  for (const ns of ['u0', 'u1', 'u2']) {
+    const o = { namespace: ns, text: 'tea', topK: 5, now }
+    assert.deepEqual(copy.retrieve(unit(7), o).map((h) => [h.id, h.score.P]), s.retrieve(unit(7), o).map((h) => [h.id, h.score.P]))
+  }
+  assert.equal(code(() => copy.importJsonl('{"id": 1, "text": "used", "embedding": [1,0,0,0,0,0,0,0]}')), 'INVALID_DATA')
+  assert.equal(code(() => copy.importJsonl('{"text": 1}\n', { keepIds: false })), 'INVALID_DATA')
+  // retrieveMany = one retrieve per query, sync and async.
+  const queries = [{ embedding: unit(1) }, { text: 'chess' }, { embedding: Array.from(unit(5)), text: 'tea' }]
+  const one = queries.map((q) => s.retrieve(q.embedding ?? null, { namespace: 'u1', topK: 4, text: q.text, now }))
+  assert.deepEqual(s.retrieveMany(queries, { namespace: 'u1', topK: 4, now }), one)
+  assert.deepEqual(await s.retrieveManyAsync(queries, { namespace: 'u1', topK: 4, now }), one)
+  assert.equal(code(() => s.retrieveMany([])), 'INVALID_DATA')
+  assert.equal(code(() => s.retrieveMany([{ text: 'x' }], { text: 'y' })), 'INVALID_DATA')
+  assert.equal(code(() => s.retrieveMany([{ embedding: 'no' }])), 'INVALID_DATA')
+  assert.equal(code(() => s.retrieveMany('no')), 'INVALID_DATA')
+  // Deleting.
+  assert.equal(s.deleteMany([2, 2, 999]), 1)
+  assert.equal(s.deleteNamespace('u2'), 10)
+  assert.deepEqual(s.hubs('u2'), [])
+  assert.ok(s.hubs('u0').length >= 1)
+  assert.equal(s.metrics().namespaces.u2, undefined)
+  assert.equal(s.sweep(), 0)
+  assert.equal(code(() => s.deleteNamespace(5)), 'INVALID_DATA')
+  assert.equal(code(() => s.getMany('1')), 'INVALID_DATA')
+  assert.equal(code(() => s.deleteMany([1.5])), 'INVALID_DATA')
+  copy.free()
+  s.free()
 })
