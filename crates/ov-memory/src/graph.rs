@@ -143,6 +143,8 @@ pub(crate) struct Graph {
     keys: HashMap<(u32, String), u64>,
     /// (expires_at, id) of every memory that expires, soonest first.
     expiry: BTreeSet<(i64, u64)>,
+    /// Metadata columns for filters, by storage slot (built on first use).
+    pub(crate) columns: crate::filter::ColumnCache,
 }
 
 /// Dot product with eight independent accumulators, a shape LLVM vectorises
@@ -254,7 +256,13 @@ impl Graph {
             namespaces: Namespaces::default(),
             keys: HashMap::new(),
             expiry: BTreeSet::new(),
+            columns: crate::filter::ColumnCache::default(),
         }
+    }
+
+    /// Every memory, in storage order.
+    pub(crate) fn nodes(&self) -> &[Node] {
+        &self.nodes
     }
 
     /// The id of the memory with this key in namespace `ns`.
@@ -295,6 +303,7 @@ impl Graph {
             self.estimate_bytes = (self.estimate_bytes + bytes as u64).saturating_sub(old as u64);
             self.nodes[slot].metadata = metadata;
             self.nodes[slot].metadata_bytes = bytes;
+            self.columns.0.get_mut().set(slot, self.nodes[slot].metadata.as_ref());
         }
     }
 
@@ -488,6 +497,7 @@ impl Graph {
             centrality: 0.0,
         });
         self.vectors.extend_from_slice(vector);
+        self.columns.0.get_mut().push(self.nodes.last().and_then(|n| n.metadata.as_ref()));
         let mut overflows = 0;
         let mut stranded: Vec<u64> = Vec::new();
         for &(c, rel) in plan {
@@ -693,6 +703,7 @@ impl Graph {
         // Swap the last row into the hole.
         let last = self.nodes.len() - 1;
         self.nodes.swap_remove(slot);
+        self.columns.0.get_mut().swap_remove(slot);
         if slot != last {
             let (dst, src) = self.vectors.split_at_mut(last * self.dim);
             dst[slot * self.dim..(slot + 1) * self.dim].copy_from_slice(&src[..self.dim]);

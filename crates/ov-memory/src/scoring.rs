@@ -59,6 +59,11 @@ pub const C_G: f64 = 0.0;
 pub const C_R: f64 = 0.5;
 /// Default weight of importance among the priors.
 pub const C_W: f64 = 0.5;
+/// A scope holding at least this share of the memories (in fifths) is scanned
+/// whole: measured on the 14 k corpus, skipping rows stopped paying below
+/// about 40 % (every other row: 3.4–3.9 ms skipped, 2.6–3.0 ms whole; 30 %:
+/// 1.8 ms skipped, 2.5 ms whole).
+const DENSE_SCAN_FIFTHS: usize = 2;
 /// Activation through an overflow ("fractal") link counts this much of a direct edge.
 pub const OVERFLOW_FACTOR: f64 = 0.5;
 
@@ -171,11 +176,14 @@ impl Scope {
         let mut mask = vec![false; graph.len()];
         let mut count = 0;
         if in_ns > 0 {
-            for (i, (node, _)) in graph.iter().enumerate() {
+            // The filter runs on the store's metadata columns (see `filter`).
+            let mut cols = graph.columns.0.lock();
+            let compiled = filter.map(|f| f.compile(&mut cols, graph.nodes()));
+            for (i, node) in graph.nodes().iter().enumerate() {
                 deadline.check_every(i, op)?;
                 let ok = ns.contains(&node.ns)
                     && node.expires_at.is_none_or(|t| t > now_ms)
-                    && filter.is_none_or(|f| f.matches(node.metadata.as_ref()));
+                    && compiled.as_ref().is_none_or(|f| f.matches(&cols, i, node.metadata.as_ref()));
                 mask[i] = ok;
                 count += usize::from(ok);
             }
@@ -225,12 +233,20 @@ impl<'s> Ranking<'s> {
         let mut cos = vec![0f32; if query.embedding.is_some() { n } else { 0 }];
         let (mut sum, mut sum_sq) = (0f64, 0f64);
         if let Some((q, inv_q)) = query.embedding {
+            // Skipping rows breaks the hardware's sequential prefetch: measured on
+            // the 14 k corpus, scoring every other row cost more than scoring all.
+            // So a scope holding at least 40 % of the memories is scanned whole
+            // (the extra cosines are discarded); a smaller one row by row.
+            let dense = scope.len().saturating_mul(5) >= n.saturating_mul(DENSE_SCAN_FIFTHS);
             for (i, (node, row)) in graph.iter().enumerate() {
                 deadline.check_every(i, op)?;
-                if !scope.contains(i) {
+                if !dense && !scope.contains(i) {
                     continue;
                 }
                 let c = cosine(q, inv_q, row, node.inv_norm);
+                if dense && !scope.contains(i) {
+                    continue;
+                }
                 cos[i] = c as f32;
                 sum += c;
                 sum_sq += c * c;

@@ -706,10 +706,11 @@ impl Store {
     }
 
     /// A host's view of the memory this store holds: the size estimate of its
-    /// memories plus the fixed cost of its metrics (latency histograms, the
-    /// health window). The Node front-end reports it to V8's garbage collector.
+    /// memories, the fixed cost of its metrics (latency histograms, the
+    /// health window) and the metadata columns that filtered reads built. The Node front-end reports it to V8's garbage collector.
     pub fn heap_estimate_bytes(&self) -> u64 {
-        self.memory_estimate_bytes() + self.recorder.heap_bytes()
+        let columns = self.state.read().graph.columns.0.lock().heap_bytes();
+        self.memory_estimate_bytes() + self.recorder.heap_bytes() + columns
     }
 
     fn capacity_pct(&self, st: &State) -> f64 {
