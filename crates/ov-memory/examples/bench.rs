@@ -49,6 +49,13 @@ fn texts() -> Vec<String> {
         .collect()
 }
 
+/// The 1-, 5- and 15-minute load averages (what else ran beside the bench).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -110,7 +117,10 @@ fn main() {
     let norms: Vec<f64> = (0..n_total)
         .map(|i| corpus[i * DIM..(i + 1) * DIM].iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt())
         .collect();
-    println!("corpus: {n_total} memories × {DIM} dims, {nq} queries; rustc release build\n");
+    println!(
+        "corpus: {n_total} memories × {DIM} dims, {nq} queries; rustc release build; load average at the start: {}\n",
+        load_average()
+    );
 
     // ---------------------------------------------------------------- build
     let rss0 = rss_kib();
@@ -237,6 +247,7 @@ fn main() {
     println!("| measured RSS growth while building | {:.1} MiB |", (rss1.saturating_sub(rss0)) as f64 / 1024.0);
     println!();
     filters_and_batches(&batch_store, &queries, nq);
+    println!("\nload average at the end: {}", load_average());
 }
 
 /// Filtered against unfiltered retrieval on the same store (interleaved, so

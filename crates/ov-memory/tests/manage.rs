@@ -392,6 +392,10 @@ fn list_pages_through_every_memory_in_id_order() {
     assert_eq!(s.delete_namespace("other").unwrap(), 5);
     assert_eq!(s.namespaces().get("other"), None);
     assert_eq!(s.namespaces()[""], 17);
+    s.add(&[1.0, 0.0], "m", in_ns("a \"quoted\" \\ name")).unwrap();
+    let prom = s.prometheus();
+    assert!(prom.contains("ov_memory_namespace_memories{namespace=\"\"} 17"), "{prom}");
+    assert!(prom.contains(r#"ov_memory_namespace_memories{namespace="a \"quoted\" \\ name"} 1"#), "{prom}");
 }
 
 #[test]
