@@ -240,8 +240,17 @@ quality:
 
 # Speed, memory and exactness on the real corpus (tests/data/corpus): the engine
 # against a brute-force peer, then the napi build against the wasm build.
-bench: node web
+# The peers (faiss, hnswlib, usearch, numpy) go into a project-local venv.
+BENCH_VENV := $(BUILD)/bench-venv
+$(BENCH_VENV)/.installed:
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q faiss-cpu hnswlib usearch numpy
+	touch $@
+
+bench: node web $(BENCH_VENV)/.installed
 	$(CARGO) run -q --release -p ov-memory --example bench
+	@echo
+	$(BENCH_VENV)/bin/python bindings/bench/peers.py $(CURDIR)
 	@echo
 	node bindings/bench/bench.mjs
 

@@ -129,6 +129,7 @@ fn main() {
     let mut add_lat = Lat::new();
     let build = Instant::now();
     let mut rows = Vec::new();
+    let mut exact_full = None;
     let mut added = 0;
     for &upto in &checkpoints {
         while added < upto {
@@ -155,6 +156,9 @@ fn main() {
                 // The data's own ground truth (float64 brute force over the stored vectors).
                 assert!(truth[qi].iter().filter(|t| got.contains(t)).count() >= 9, "query {qi}");
             }
+        }
+        if upto == n_total {
+            exact_full = Some((ours.p50() / 1000.0, ours.0.value_at_quantile(0.99) as f64 / 1000.0));
         }
         rows.push(format!(
             "| {upto} | {} | {} | {:.1}× | {:.4} |",
@@ -246,6 +250,25 @@ fn main() {
     );
     println!("| measured RSS growth while building | {:.1} MiB |", (rss1.saturating_sub(rss0)) as f64 / 1024.0);
     println!();
+    // For the peers' bench (bindings/bench/peers.py), which prints ratios to faiss, hnswlib and usearch.
+    let (exact_p50, exact_p99) = exact_full.unwrap_or((f64::NAN, f64::NAN));
+    let summary = serde_json::json!({
+        "memories": n_total,
+        "dim": DIM,
+        "exact_alpha1_p50_ms": exact_p50,
+        "exact_alpha1_p99_ms": exact_p99,
+        "default_score_p50_ms": scored.p50() / 1000.0,
+        "ingest_single_adds_s": add_lat.0.mean() * add_lat.0.len() as f64 / 1e6,
+        "ingest_add_batch_s": batch_s,
+        "to_bytes_ms": save_ms,
+        "from_bytes_ms": load_ms,
+        "rss_growth_bytes_per_memory": (rss1.saturating_sub(rss0)) as f64 * 1024.0 / n_total as f64,
+        "load_average": load_average(),
+    });
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build/bench_ours.json");
+    if std::fs::create_dir_all(out.parent().unwrap()).and_then(|()| std::fs::write(&out, summary.to_string())).is_ok() {
+        println!("(summary for the peers' comparison: build/bench_ours.json)\n");
+    }
     filters_and_batches(&batch_store, &queries, nq);
     println!("\nload average at the end: {}", load_average());
 }

@@ -22,6 +22,9 @@ use crate::error::Result;
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
+/// A hash map with a fast, randomly seeded hasher (ids and words are hashed on every lookup).
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Fixed per-memory overhead in the size estimate: the node record, its index
 /// entry and allocation headers (measured on x86-64, rounded up).
 pub const NODE_OVERHEAD_BYTES: u64 = 256;
@@ -82,7 +85,7 @@ pub(crate) struct NewNode {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Namespaces {
     names: Vec<String>,
-    ids: HashMap<String, u32>,
+    ids: FastMap<String, u32>,
     counts: Vec<usize>,
 }
 
@@ -132,7 +135,7 @@ pub(crate) struct Graph {
     max_degree: usize,
     nodes: Vec<Node>,
     vectors: Vec<f32>,
-    index: HashMap<u64, usize>,
+    index: FastMap<u64, usize>,
     edge_count: usize,
     estimate_bytes: u64,
     /// BM25 over the texts, kept in step with the nodes.
@@ -140,7 +143,7 @@ pub(crate) struct Graph {
     /// The namespaces and how many memories each holds.
     pub(crate) namespaces: Namespaces,
     /// (namespace, key) → id, for upserts.
-    keys: HashMap<(u32, String), u64>,
+    keys: FastMap<(u32, String), u64>,
     /// (expires_at, id) of every memory that expires, soonest first.
     expiry: BTreeSet<(i64, u64)>,
     /// Metadata columns for filters, by storage slot (built on first use).
@@ -249,12 +252,12 @@ impl Graph {
             max_degree,
             nodes: Vec::new(),
             vectors: Vec::new(),
-            index: HashMap::new(),
+            index: FastMap::default(),
             edge_count: 0,
             estimate_bytes: 0,
             lexical: crate::lexical::Lexical::default(),
             namespaces: Namespaces::default(),
-            keys: HashMap::new(),
+            keys: FastMap::default(),
             expiry: BTreeSet::new(),
             columns: crate::filter::ColumnCache::default(),
         }

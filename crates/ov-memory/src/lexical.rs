@@ -25,7 +25,7 @@
 //! copies of documents or lack deletion. This index is ~150 lines, shares the
 //! store's ids and lock, and costs per memory about 20 bytes per distinct word.
 
-use std::collections::HashMap;
+use crate::graph::FastMap as HashMap;
 use unicode_segmentation::UnicodeSegmentation;
 
 /// BM25 term-frequency saturation.
@@ -66,7 +66,7 @@ pub(crate) struct Lexical {
 impl Lexical {
     /// Indexes a memory's text.
     pub(crate) fn add(&mut self, id: u64, text: &str) {
-        let mut tf: HashMap<u32, u32> = HashMap::new();
+        let mut tf: HashMap<u32, u32> = HashMap::default();
         let mut len = 0u32;
         for t in tokens(text) {
             let next = self.postings.len() as u32;
@@ -129,7 +129,7 @@ impl Lexical {
         mut tick: impl FnMut(usize) -> crate::Result<()>,
     ) -> crate::Result<HashMap<u64, f64>> {
         let n = scope_len as f64;
-        let mut out: HashMap<u64, f64> = HashMap::new();
+        let mut out: HashMap<u64, f64> = HashMap::default();
         if self.docs.is_empty() || scope_len == 0 {
             return Ok(out);
         }

@@ -85,6 +85,28 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
+/// Appends floats as little-endian bytes: one copy on little-endian targets.
+fn put_f32s(out: &mut Vec<u8>, xs: &[f32]) {
+    if cfg!(target_endian = "little") {
+        out.extend_from_slice(bytemuck::cast_slice(xs));
+    } else {
+        for x in xs {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+}
+
+/// Reads `out.len()` little-endian floats from `bytes` (exactly 4 per float).
+fn get_f32s(bytes: &[u8], out: &mut [f32]) {
+    if cfg!(target_endian = "little") {
+        bytemuck::cast_slice_mut::<f32, u8>(out).copy_from_slice(bytes);
+    } else {
+        for (x, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+    }
+}
+
 fn section(out: &mut Vec<u8>, kind: u32, payload: &[u8]) {
     put_u32(out, kind);
     put_u64(out, payload.len() as u64);
@@ -132,9 +154,7 @@ pub(crate) fn encode(config: &Config, st: &State) -> Vec<u8> {
         put_u64(&mut mems, key.len() as u64);
         mems.extend_from_slice(key.as_bytes());
         mems.extend_from_slice(&node.expires_at.unwrap_or(NEVER).to_le_bytes());
-        for x in row {
-            mems.extend_from_slice(&x.to_le_bytes());
-        }
+        put_f32s(&mut mems, row);
         for e in &node.edges {
             put_u64(&mut adjacency, node.id);
             put_u64(&mut adjacency, e.to);
@@ -324,9 +344,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
             let t = r.i64("expires_at")?;
             expires_at = (t != NEVER).then_some(t);
         }
-        for x in vector.iter_mut() {
-            *x = r.f32("embedding")?;
-        }
+        get_f32s(r.take(4 * dim, "embedding")?, &mut vector);
         if id == 0 || id >= next_id {
             return Err(bad("ids", "id is 0 or not below next_id").with("id", id));
         }

@@ -439,13 +439,33 @@ impl Store {
         let ns: Vec<u32> = items.iter().map(|p| st.graph.namespaces.intern(&p.namespace)).collect();
         let mut exclude: Vec<u64> = items.iter().filter_map(|p| p.replace).collect();
         exclude.sort_unstable();
-        // Each item also links to the batch items before it: one list, passed as prefixes.
-        let batch: Vec<(u64, &[f32], f32, u32)> =
-            items.iter().enumerate().map(|(j, p)| (ids[j], p.vector.as_slice(), inv[j], ns[j])).collect();
-        let mut plans = Vec::with_capacity(items.len());
-        for (i, p) in items.iter().enumerate() {
-            plans.push(st.graph.plan_links(&p.vector, inv[i], ns[i], &exclude, &batch[..i], deadline, op.name())?);
+        // Each item also links to the batch items before it: one list, passed as
+        // prefixes, over one contiguous copy of the batch's vectors (scanning
+        // them from their separate allocations made a batch 2x slower than adds).
+        let dim = st.graph.dim();
+        let mut flat: Vec<f32> = Vec::new();
+        flat.try_reserve(items.len().saturating_mul(dim)).map_err(|_| {
+            Error::new(ErrorCode::ResourceExhaustion, "out of memory while planning a batch")
+                .with("adding", items.len())
+        })?;
+        for p in &items {
+            flat.extend_from_slice(&p.vector);
         }
+        let batch: Vec<(u64, &[f32], f32, u32)> =
+            (0..items.len()).map(|j| (ids[j], &flat[j * dim..(j + 1) * dim], inv[j], ns[j])).collect();
+        // Planning only reads the graph: the plans of a batch are made in parallel
+        // on native targets (in turn in the browser).
+        let graph = &st.graph;
+        let plan = |i: usize| graph.plan_links(batch[i].1, inv[i], ns[i], &exclude, &batch[..i], deadline, op.name());
+        #[cfg(not(target_arch = "wasm32"))]
+        let plans: Vec<Vec<(u64, f32)>> = if items.len() > 1 {
+            use rayon::prelude::*;
+            (0..items.len()).into_par_iter().map(plan).collect::<Result<_>>()?
+        } else {
+            (0..items.len()).map(plan).collect::<Result<_>>()?
+        };
+        #[cfg(target_arch = "wasm32")]
+        let plans: Vec<Vec<(u64, f32)>> = (0..items.len()).map(plan).collect::<Result<_>>()?;
         // From here on nothing fails.
         let mut carried: HashMap<u64, (i64, i64, u64)> = HashMap::new();
         let mut orphans: Vec<u64> = Vec::new();

@@ -683,3 +683,41 @@ fn filter_columns_agree_with_the_metadata_after_every_change() {
         check(&s, round);
     }
 }
+
+/// A batch's links are planned in parallel, yet the honeycomb is the one that
+/// the same memories added one by one build.
+#[test]
+fn a_parallel_batch_builds_the_same_honeycomb_as_single_adds() {
+    let (one, _) = store(6);
+    let (many, _) = store(6);
+    let mut x = 5u64;
+    let mut flat = Vec::new();
+    for _ in 0..300 {
+        for _ in 0..6 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            flat.push((x % 2000) as f32 / 1000.0 - 0.9);
+        }
+    }
+    let texts: Vec<String> = (0..300).map(|i| format!("memory {i}")).collect();
+    for (i, t) in texts.iter().enumerate() {
+        one.add(&flat[i * 6..(i + 1) * 6], t, in_ns(if i % 4 == 0 { "b" } else { "a" })).unwrap();
+    }
+    let items: Vec<ov_memory::NewMemory<'_>> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ov_memory::NewMemory {
+            embedding: &flat[i * 6..(i + 1) * 6],
+            text: t,
+            namespace: Some(if i % 4 == 0 { "b" } else { "a" }.into()),
+            ..Default::default()
+        })
+        .collect();
+    many.add_batch(&items, None).unwrap();
+    many.check_integrity().unwrap();
+    for id in one.ids() {
+        assert_eq!(one.get(id).unwrap().neighbors, many.get(id).unwrap().neighbors, "memory {id}");
+    }
+    assert_eq!(one.edge_count(), many.edge_count());
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""`make bench`, peers part: faiss, hnswlib and usearch on the same real corpus
+(tests/data/corpus: 14 152 all-MiniLM-L6-v2 vectors of 384 dims, 200
+perturbed queries), one query thread, and the ratio of OV-Memory's figures
+(build/bench_ours.json, written by the engine's bench in the same `make bench`
+run) to each peer's.
+
+faiss IndexFlatIP on unit vectors is exact cosine: the peer for exact top-10.
+hnswlib (M 16, ef_construction 200) and usearch (connectivity 16, expansion_add
+200) are approximate: the peers for ingest and snapshot save/load, and the
+reference for an approximate mode OV-Memory does not have yet.
+
+Usage: peers.py REPO_ROOT
+"""
+import json
+import os
+import sys
+import tempfile
+import time
+
+import faiss
+import hnswlib
+import numpy as np
+from usearch.index import Index
+
+ROOT = sys.argv[1] if len(sys.argv) > 1 else "."
+DATA = os.path.join(ROOT, "tests", "data", "corpus")
+DIM = 384
+ROUNDS = 3
+
+
+def load(name):
+    v = np.fromfile(os.path.join(DATA, name), dtype="<f4")
+    return v.reshape(-1, DIM)
+
+
+def unit(m):
+    return (m / np.linalg.norm(m, axis=1, keepdims=True)).astype(np.float32)
+
+
+def timed(f):
+    t = time.perf_counter()
+    r = f()
+    return r, time.perf_counter() - t
+
+
+def percentiles(samples_s):
+    a = np.array(samples_s) * 1000.0
+    return float(np.percentile(a, 50)), float(np.percentile(a, 99))
+
+
+def per_query(search, queries):
+    """Latency of one query at a time, ROUNDS passes; returns (p50 ms, p99 ms, results of the last pass)."""
+    lat, out = [], []
+    for _ in range(ROUNDS):
+        out = []
+        for q in queries:
+            r, dt = timed(lambda: search(q))
+            lat.append(dt)
+            out.append(r)
+    return (*percentiles(lat), out)
+
+
+def recall(got, truth):
+    return sum(len(set(map(int, g)) & set(map(int, t))) for g, t in zip(got, truth)) / (10 * len(truth))
+
+
+def main():
+    faiss.omp_set_num_threads(1)
+    corpus, queries = load("corpus_fortunes.f32"), load("corpus_queries.f32")
+    n = len(corpus)
+    xb, xq = unit(corpus), unit(queries)
+    print(f"### Peers on the same corpus ({n} × {DIM}, {len(xq)} queries, one thread)\n")
+    print(f"load average at the start: {' '.join(open('/proc/loadavg').read().split()[:3])}\n")
+
+    flat = faiss.IndexFlatIP(DIM)
+    flat.add(xb)
+    f50, f99, exact = per_query(lambda q: flat.search(q[None, :], 10)[1][0], xq)
+
+    hnsw = hnswlib.Index(space="cosine", dim=DIM)
+    hnsw.set_num_threads(1)
+    hnsw.init_index(max_elements=n, M=16, ef_construction=200, random_seed=1)
+    _, hnsw_build = timed(lambda: hnsw.add_items(xb, np.arange(n)))
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "h.bin")
+        _, hnsw_save = timed(lambda: hnsw.save_index(path))
+        again = hnswlib.Index(space="cosine", dim=DIM)
+        _, hnsw_load = timed(lambda: again.load_index(path, max_elements=n))
+        hnsw_bytes = os.path.getsize(path)
+    hnsw_rows = []
+    for ef in (16, 32, 64, 128):
+        hnsw.set_ef(ef)
+        p50, p99, got = per_query(lambda q: hnsw.knn_query(q, k=10)[0][0], xq)
+        hnsw_rows.append((ef, p50, p99, recall(got, exact)))
+
+    us = Index(ndim=DIM, metric="cos", dtype="f32", connectivity=16, expansion_add=200)
+    _, us_build = timed(lambda: us.add(np.arange(n), xb, threads=1))
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "u.usearch")
+        _, us_save = timed(lambda: us.save(path))
+        _, us_load = timed(lambda: Index.restore(path))
+    us_rows = []
+    for ef in (16, 32, 64, 128):
+        us.expansion_search = ef
+        p50, p99, got = per_query(lambda q: us.search(q, 10, threads=1).keys, xq)
+        us_rows.append((ef, p50, p99, recall(got, exact)))
+
+    print("| peer | operation | p50 ms | p99 ms | recall@10 vs exact |")
+    print("|---|---|---:|---:|---:|")
+    print(f"| faiss IndexFlatIP | exact top-10 | {f50:.3f} | {f99:.3f} | 1.0000 |")
+    for ef, p50, p99, r in hnsw_rows:
+        print(f"| hnswlib M16 | top-10, ef {ef} | {p50:.3f} | {p99:.3f} | {r:.4f} |")
+    for ef, p50, p99, r in us_rows:
+        print(f"| usearch c16 | top-10, expansion {ef} | {p50:.3f} | {p99:.3f} | {r:.4f} |")
+    print()
+    print("| peer | build (1 thread) | save | load | file |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| hnswlib M16 efC200 | {hnsw_build:.2f} s | {hnsw_save * 1000:.1f} ms | {hnsw_load * 1000:.1f} ms | {hnsw_bytes / 1048576:.1f} MiB |")
+    print(f"| usearch c16 ea200 | {us_build:.2f} s | {us_save * 1000:.1f} ms | {us_load * 1000:.1f} ms | |")
+    print()
+
+    ours_path = os.path.join(ROOT, "build", "bench_ours.json")
+    if not os.path.exists(ours_path):
+        print("(no build/bench_ours.json: run the engine's bench first for the ratios)")
+        return
+    ours = json.load(open(ours_path))
+    raw = DIM * 4
+    rows = [
+        ("exact top-10 p50 (alpha 1)", f"{ours['exact_alpha1_p50_ms']:.3f} ms", "faiss IndexFlatIP", f"{f50:.3f} ms", ours["exact_alpha1_p50_ms"] / f50),
+        ("exact top-10 p50, default score", f"{ours['default_score_p50_ms']:.3f} ms", "faiss IndexFlatIP", f"{f50:.3f} ms", ours["default_score_p50_ms"] / f50),
+        ("ingest, single adds", f"{ours['ingest_single_adds_s']:.2f} s", "hnswlib M16 efC200", f"{hnsw_build:.2f} s", ours["ingest_single_adds_s"] / hnsw_build),
+        ("ingest, one add_batch", f"{ours['ingest_add_batch_s']:.2f} s", "hnswlib M16 efC200", f"{hnsw_build:.2f} s", ours["ingest_add_batch_s"] / hnsw_build),
+        ("snapshot to bytes", f"{ours['to_bytes_ms']:.1f} ms", "hnswlib save_index", f"{hnsw_save * 1000:.1f} ms", ours["to_bytes_ms"] / (hnsw_save * 1000)),
+        ("snapshot from bytes", f"{ours['from_bytes_ms']:.1f} ms", "hnswlib load_index", f"{hnsw_load * 1000:.1f} ms", ours["from_bytes_ms"] / (hnsw_load * 1000)),
+        ("RSS growth per memory", f"{ours['rss_growth_bytes_per_memory']:.0f} B", "the raw vector", f"{raw} B", ours["rss_growth_bytes_per_memory"] / raw),
+    ]
+    print(f"### OV-Memory against its peers (ours: build/bench_ours.json, load average then {ours['load_average']})\n")
+    print("| what | OV-Memory | peer | peer's figure | ratio (ours / peer) |")
+    print("|---|---:|---|---:|---:|")
+    for what, o, peer, p, r in rows:
+        print(f"| {what} | {o} | {peer} | {p} | {r:.2f}× |")
+    print(f"\nload average at the end: {' '.join(open('/proc/loadavg').read().split()[:3])}")
+
+
+if __name__ == "__main__":
+    main()
