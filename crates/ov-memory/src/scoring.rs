@@ -238,19 +238,22 @@ impl<'s> Ranking<'s> {
             // So a scope holding at least 40 % of the memories is scanned whole
             // (the extra cosines are discarded); a smaller one row by row.
             let dense = scope.len().saturating_mul(5) >= n.saturating_mul(DENSE_SCAN_FIFTHS);
-            for (i, (node, row)) in graph.iter().enumerate() {
-                deadline.check_every(i, op)?;
-                if !dense && !scope.contains(i) {
-                    continue;
+            crate::graph::with_simd(|| {
+                for (i, (inv, row)) in graph.rows().enumerate() {
+                    deadline.check_every(i, op)?;
+                    if !dense && !scope.contains(i) {
+                        continue;
+                    }
+                    let c = cosine(q, inv_q, row, inv);
+                    if dense && !scope.contains(i) {
+                        continue;
+                    }
+                    cos[i] = c as f32;
+                    sum += c;
+                    sum_sq += c * c;
                 }
-                let c = cosine(q, inv_q, row, node.inv_norm);
-                if dense && !scope.contains(i) {
-                    continue;
-                }
-                cos[i] = c as f32;
-                sum += c;
-                sum_sq += c * c;
-            }
+                Ok::<(), crate::Error>(())
+            })?;
         }
         let cos_stats = Stats::from_sums(sum, sum_sq, in_scope);
         let mut lex = vec![0f32; if query.text.is_some() { n } else { 0 }];
