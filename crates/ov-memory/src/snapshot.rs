@@ -37,12 +37,12 @@
 
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
+use crate::graph::FastMap;
 use crate::graph::{Graph, NewNode};
 use crate::metabolism::Metabolism;
 use crate::metrics::Op;
 use crate::store::{State, Store};
 use serde_json::{Map, Value};
-use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -400,7 +400,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
 
     let mut r = Reader { buf: s[3], pos: 0, section: "adjacency" };
     let n = r.count("edge entry count", EDGE_BYTES)?;
-    let mut seen: HashSet<(u64, u64)> = HashSet::with_capacity(n);
+    // (from, to) → relevance: finds duplicates now and asymmetric edges below.
+    let mut lookup: FastMap<(u64, u64), f32> = FastMap::default();
+    lookup.try_reserve(n).map_err(|_| corrupt("adjacency", "count", "too many edge entries to hold"))?;
     let mut entries: Vec<(u64, u64, f32)> = Vec::with_capacity(n);
     for i in 0..n {
         let (from, to, rel) = (r.u64("from")?, r.u64("to")?, r.f32("relevance")?);
@@ -415,13 +417,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
         if !(rel.is_finite() && rel > 0.0 && rel <= 1.0) {
             return Err(bad("relevance", "relevance outside (0, 1]"));
         }
-        if !seen.insert((from, to)) {
+        if lookup.insert((from, to), rel).is_some() {
             return Err(bad("duplicate", "duplicate edge"));
         }
         entries.push((from, to, rel));
     }
     r.done()?;
-    let lookup: HashMap<(u64, u64), f32> = entries.iter().map(|&(a, b, r)| ((a, b), r)).collect();
     for &(a, b, rel) in &entries {
         if lookup.get(&(b, a)) != Some(&rel) {
             return Err(corrupt("adjacency", "symmetry", format!("edge {a}-{b} is not symmetric")));
@@ -431,7 +432,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     let mut r = Reader { buf: s[4], pos: 0, section: "overflow" };
     let n = r.count("overflow entry count", EDGE_BYTES)?;
     let mut over: Vec<(u64, u64, f32)> = Vec::with_capacity(n);
-    let mut seen_over: HashSet<(u64, u64)> = HashSet::with_capacity(n);
+    let mut seen_over: FastMap<(u64, u64), ()> = FastMap::default();
+    seen_over.try_reserve(n).map_err(|_| corrupt("overflow", "count", "too many overflow entries to hold"))?;
     for i in 0..n {
         let (owner, target, rel) = (r.u64("owner")?, r.u64("target")?, r.f32("relevance")?);
         let bad = |check: &str, what: &str| {
@@ -443,7 +445,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
         if !(rel.is_finite() && rel > 0.0 && rel <= 1.0) {
             return Err(bad("relevance", "relevance outside (0, 1]"));
         }
-        if !seen_over.insert((owner, target)) {
+        if seen_over.insert((owner, target), ()).is_some() {
             return Err(bad("duplicate", "duplicate overflow entry"));
         }
         over.push((owner, target, rel));
