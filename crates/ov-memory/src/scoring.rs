@@ -339,6 +339,19 @@ impl<'s> Ranking<'s> {
         }
     }
 
+    /// The most P could be for `slot` whatever its recency and weight: reads
+    /// only this query's arrays, so most memories are ruled out without
+    /// touching their records.
+    fn loose_bound(&self, slot: usize) -> f64 {
+        match self.scorer.scoring {
+            Scoring::Geometric => {
+                let (cg, cr, cw) = self.scorer.priors;
+                f64::from(self.rel[slot]) + (1.0 - self.scorer.alpha) * (cg * f64::from(self.g[slot]) + cr + cw)
+            }
+            Scoring::Product => f64::INFINITY,
+        }
+    }
+
     /// The best `k` memories by P (exact), best first; ties to the lower id.
     pub(crate) fn top_k(&self, graph: &Graph, k: usize, deadline: &Deadline, op: &str) -> Result<Vec<Ranked>> {
         let mut heap: BinaryHeap<Ranked> = BinaryHeap::with_capacity(k + 1);
@@ -352,7 +365,8 @@ impl<'s> Ranking<'s> {
             }
             if heap.len() == k {
                 if let Some(worst) = heap.peek() {
-                    if self.upper_bound(graph, slot) < worst.p {
+                    // First a bound that reads no memory record (W/(1+W) < 1), then the tighter one.
+                    if self.loose_bound(slot) < worst.p || self.upper_bound(graph, slot) < worst.p {
                         continue;
                     }
                 }
