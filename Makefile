@@ -286,6 +286,9 @@ tsan:
 	rustup component add rust-src --toolchain nightly
 	$(TSAN_ENV) $(CARGO) +nightly test -Zbuild-std --target $(TSAN_TARGET) --target-dir target/tsan \
 	  -p ov-memory --test production -- --test-threads=2 concurrent reads_share a_replaced callback context_text_work
+	@# rayon: batch planning and retrieve_many run on the global thread pool.
+	$(TSAN_ENV) $(CARGO) +nightly test -Zbuild-std --target $(TSAN_TARGET) --target-dir target/tsan \
+	  -p ov-memory --test manage -- retrieve_many parallel_batch
 	$(TSAN_ENV) $(CARGO) +nightly test -Zbuild-std --target $(TSAN_TARGET) --target-dir target/tsan \
 	  -p ov-memory-c --lib -- concurrency
 	@echo "tsan: no data race reported"

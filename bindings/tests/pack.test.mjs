@@ -51,4 +51,11 @@ test('the packed tarball installs and runs the seed examples and the README quic
   const out = run('node', ['quickstart.js'], app)
   assert.match(out, /The user prefers green tea/)
   assert.match(out, /HEALTHY/)
+
+  // The package's own README (shown on the registry): its snippets, in order, as one program.
+  const pkgReadme = readFileSync(join(bindings, 'node', 'README.md'), 'utf8')
+  const blocks = [...pkgReadme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+  assert.ok(blocks.length >= 2, 'the package README has its snippets')
+  writeFileSync(join(app, 'package-readme.js'), blocks.join('\n') + "\nconsole.log('package README ran:', store.list({ namespace: 'alice' }).memories.map((m) => m.text).join(' | '))\n")
+  assert.match(run('node', ['package-readme.js'], app), /package README ran: Alice lives in Bergen \| Alice is in a meeting/)
 })
