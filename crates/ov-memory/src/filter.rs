@@ -487,14 +487,16 @@ impl Columns {
     }
 }
 
-/// The column cache behind a lock, so reads (which share the store's lock) can build columns.
+/// The column cache behind its own lock, so reads (which share the store's
+/// lock) can build columns: a read takes it exclusively only to make sure its
+/// columns exist, then shares it while it evaluates.
 #[derive(Debug, Default)]
-pub(crate) struct ColumnCache(pub(crate) parking_lot::Mutex<Columns>);
+pub(crate) struct ColumnCache(pub(crate) parking_lot::RwLock<Columns>);
 
 impl Clone for ColumnCache {
     fn clone(&self) -> Self {
-        let c = self.0.lock();
-        ColumnCache(parking_lot::Mutex::new(Columns { cols: c.cols.clone(), tick: c.tick }))
+        let c = self.0.read();
+        ColumnCache(parking_lot::RwLock::new(Columns { cols: c.cols.clone(), tick: c.tick }))
     }
 }
 

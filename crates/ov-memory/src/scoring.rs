@@ -176,14 +176,24 @@ impl Scope {
         let mut mask = vec![false; graph.len()];
         let mut count = 0;
         if in_ns > 0 {
-            // The filter runs on the store's metadata columns (see `filter`).
-            let mut cols = graph.columns.0.lock();
-            let compiled = filter.map(|f| f.compile(&mut cols, graph.nodes()));
+            // The filter runs on the store's metadata columns (see `filter`): built
+            // if missing under the exclusive lock, then evaluated under the shared one.
+            let (compiled, cols) = match filter {
+                Some(f) => {
+                    let mut w = graph.columns.0.write();
+                    let c = f.compile(&mut w, graph.nodes());
+                    (Some(c), Some(parking_lot::RwLockWriteGuard::downgrade(w)))
+                }
+                None => (None, None),
+            };
             for (i, node) in graph.nodes().iter().enumerate() {
                 deadline.check_every(i, op)?;
                 let ok = ns.contains(&node.ns)
                     && node.expires_at.is_none_or(|t| t > now_ms)
-                    && compiled.as_ref().is_none_or(|f| f.matches(&cols, i, node.metadata.as_ref()));
+                    && match (&compiled, &cols) {
+                        (Some(f), Some(c)) => f.matches(c, i, node.metadata.as_ref()),
+                        _ => true,
+                    };
                 mask[i] = ok;
                 count += usize::from(ok);
             }

@@ -729,7 +729,7 @@ impl Store {
     /// memories, the fixed cost of its metrics (latency histograms, the
     /// health window) and the metadata columns that filtered reads built. The Node front-end reports it to V8's garbage collector.
     pub fn heap_estimate_bytes(&self) -> u64 {
-        let columns = self.state.read().graph.columns.0.lock().heap_bytes();
+        let columns = self.state.read().graph.columns.0.read().heap_bytes();
         self.memory_estimate_bytes() + self.recorder.heap_bytes() + columns
     }
 
