@@ -272,14 +272,8 @@ impl Store {
         let checked = self.check_options(options, logs)?;
         let st = self.state.read();
         let scope = checked.spec.resolve(&st, self.clock.unix_millis(), deadline, "retrieve_many")?;
-        let one = |p: &QueryParts<'_>| rank(&st, *p, &checked, &scope, deadline, "retrieve_many");
-        #[cfg(not(target_arch = "wasm32"))]
-        let all: Result<Vec<Vec<Hit>>> = {
-            use rayon::prelude::*;
-            parts.par_iter().map(one).collect()
-        };
-        #[cfg(target_arch = "wasm32")]
-        let all: Result<Vec<Vec<Hit>>> = parts.iter().map(one).collect();
+        let all =
+            crate::store::par_map(parts.len(), |i| rank(&st, parts[i], &checked, &scope, deadline, "retrieve_many"));
         drop(st);
         let all = all?;
         logs.push(Level::Debug, "retrieved many", json!({ "queries": all.len(), "top_k": options.top_k }));

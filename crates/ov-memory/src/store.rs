@@ -120,6 +120,21 @@ pub struct NewMemory<'a> {
     pub ttl_ms: Option<u64>,
 }
 
+/// `f(0), …, f(n − 1)` in order, computed on every core (rayon's global pool)
+/// on native targets; in turn in the browser (one thread) and under Miri
+/// (whose Stacked Borrows model rejects crossbeam-epoch, inside rayon, though
+/// the code is sound there: ThreadSanitizer runs these paths instead). On
+/// error one of the errors is returned (the callers' only possible error is
+/// the deadline, the same for every item).
+pub(crate) fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> Result<T> + Sync + Send) -> Result<Vec<T>> {
+    #[cfg(not(any(target_arch = "wasm32", miri)))]
+    if n > 1 {
+        use rayon::prelude::*;
+        return (0..n).into_par_iter().map(f).collect();
+    }
+    (0..n).map(f).collect()
+}
+
 /// Mutable data behind the store's lock.
 #[derive(Debug, Clone)]
 pub(crate) struct State {
@@ -457,15 +472,7 @@ impl Store {
         // on native targets (in turn in the browser).
         let graph = &st.graph;
         let plan = |i: usize| graph.plan_links(batch[i].1, inv[i], ns[i], &exclude, &batch[..i], deadline, op.name());
-        #[cfg(not(target_arch = "wasm32"))]
-        let plans: Vec<Vec<(u64, f32)>> = if items.len() > 1 {
-            use rayon::prelude::*;
-            (0..items.len()).into_par_iter().map(plan).collect::<Result<_>>()?
-        } else {
-            (0..items.len()).map(plan).collect::<Result<_>>()?
-        };
-        #[cfg(target_arch = "wasm32")]
-        let plans: Vec<Vec<(u64, f32)>> = (0..items.len()).map(plan).collect::<Result<_>>()?;
+        let plans: Vec<Vec<(u64, f32)>> = par_map(items.len(), plan)?;
         // From here on nothing fails.
         let mut carried: HashMap<u64, (i64, i64, u64)> = HashMap::new();
         let mut orphans: Vec<u64> = Vec::new();
