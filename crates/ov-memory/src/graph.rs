@@ -1008,7 +1008,8 @@ mod tests {
     /// positively related peer ends up without edges, whatever the order.
     #[test]
     fn swaps_never_strand_a_memory() {
-        for seed in 0..40u64 {
+        // Miri interprets every step: a few seeds there, forty natively.
+        for seed in 0..if cfg!(miri) { 3u64 } else { 40 } {
             let mut g = Graph::new(3, 2);
             let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
             for id in 1..=60u64 {
