@@ -54,6 +54,27 @@ fn to_js(e: CoreError) -> JsValue {
     js_sys::Error::new(&error_json(&e)).into()
 }
 
+/// A JS array whose entries are strings or null/undefined (anything else is
+/// INVALID_DATA naming `field` and the index).
+fn optional_strings(
+    v: Option<Vec<JsValue>>,
+    field: &str,
+    message: &str,
+) -> Result<Option<Vec<Option<String>>>, JsValue> {
+    v.map(|entries| {
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, j)| match j.as_string() {
+                Some(t) => Ok(Some(t)),
+                None if j.is_null() || j.is_undefined() => Ok(None),
+                None => Err(to_js(CoreError::invalid(field, message).with("index", i))),
+            })
+            .collect()
+    })
+    .transpose()
+}
+
 fn core<T>(r: ov_memory::Result<T>) -> Result<T, JsValue> {
     r.map_err(to_js)
 }
@@ -120,23 +141,7 @@ impl NativeStore {
         let timeout = core(timeout_from_number(timeout_ms))?;
         let created = core(millis_from_numbers(created_at.as_deref(), "created_at"))?;
         let extra = core(BatchExtra::from_json(extra_json.as_deref()))?;
-        // Entries are JSON text or null/undefined; anything else is rejected.
-        let metadata = match metadata_json {
-            None => None,
-            Some(m) => Some(
-                m.iter()
-                    .enumerate()
-                    .map(|(i, j)| match j.as_string() {
-                        Some(t) => Ok(Some(t)),
-                        None if j.is_null() || j.is_undefined() => Ok(None),
-                        None => Err(to_js(
-                            CoreError::invalid("metadata", "metadata entries must be JSON text or null")
-                                .with("index", i),
-                        )),
-                    })
-                    .collect::<Result<Vec<Option<String>>, JsValue>>()?,
-            ),
-        };
+        let metadata = optional_strings(metadata_json, "metadata", "metadata entries must be JSON text or null")?;
         let ids = core(self.inner.add_batch_flat(
             embeddings,
             &texts,
@@ -214,21 +219,7 @@ impl NativeStore {
         options_json: &str,
     ) -> Result<String, JsValue> {
         let options = core(RetrieveOptions::from_json(options_json))?;
-        let texts = match texts {
-            None => None,
-            Some(t) => Some(
-                t.iter()
-                    .enumerate()
-                    .map(|(i, j)| match j.as_string() {
-                        Some(t) => Ok(Some(t)),
-                        None if j.is_null() || j.is_undefined() => Ok(None),
-                        None => Err(to_js(
-                            CoreError::invalid("texts", "query texts must be strings or null").with("index", i),
-                        )),
-                    })
-                    .collect::<Result<Vec<Option<String>>, JsValue>>()?,
-            ),
-        };
+        let texts = optional_strings(texts, "texts", "query texts must be strings or null")?;
         let has: Option<Vec<bool>> = has_embedding.map(|h| h.iter().map(|&b| b != 0).collect());
         core(self.inner.retrieve_many_flat(
             count as usize,
