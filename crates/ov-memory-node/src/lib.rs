@@ -306,11 +306,10 @@ impl NativeStore {
         options_json: String,
     ) -> Result<String> {
         let options = core(RetrieveOptions::from_json(&options_json))?;
-        let has: Option<Vec<bool>> = has_embedding.map(|h| h.iter().map(|&b| b != 0).collect());
         core(self.store()?.retrieve_many_flat(
             count as usize,
             embeddings.as_deref(),
-            has.as_deref(),
+            has_embedding.as_deref(),
             texts.as_deref(),
             &options,
         ))
@@ -326,8 +325,8 @@ impl NativeStore {
         options_json: String,
     ) -> Result<AsyncTask<JsonJob>> {
         let options = core(RetrieveOptions::from_json(&options_json))?;
-        let has: Option<Vec<bool>> = has_embedding.map(|h| h.iter().map(|&b| b != 0).collect());
         let (store, flat) = (self.store()?.clone(), embeddings.map(|e| e.to_vec()));
+        let has = has_embedding.map(|h| h.to_vec());
         Ok(job(move || {
             store.retrieve_many_flat(count as usize, flat.as_deref(), has.as_deref(), texts.as_deref(), &options)
         }))

@@ -220,11 +220,10 @@ impl NativeStore {
     ) -> Result<String, JsValue> {
         let options = core(RetrieveOptions::from_json(options_json))?;
         let texts = optional_strings(texts, "texts", "query texts must be strings or null")?;
-        let has: Option<Vec<bool>> = has_embedding.map(|h| h.iter().map(|&b| b != 0).collect());
         core(self.inner.retrieve_many_flat(
             count as usize,
             embeddings.as_deref(),
-            has.as_deref(),
+            has_embedding.as_deref(),
             texts.as_deref(),
             &options,
         ))

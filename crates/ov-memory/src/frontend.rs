@@ -233,15 +233,16 @@ impl Store {
     }
 
     /// [`Store::retrieve_many`] for queries given flat: `flat` holds the
-    /// embeddings of the queries that have one, in order (`has_embedding`
-    /// says which; `None`: every query has one if `flat` is given, none
+    /// embeddings of the queries that have one, in order (`has_embedding`,
+    /// one byte per query, non-zero for those that have one, as JS passes a
+    /// `Uint8Array`; `None`: every query has one if `flat` is given, none
     /// otherwise), `texts` one text or none per query. `n` is the number of
     /// queries. Returns the JSON array of hit arrays.
     pub fn retrieve_many_flat<S: AsRef<str>>(
         &self,
         n: usize,
         flat: Option<&[f32]>,
-        has_embedding: Option<&[bool]>,
+        has_embedding: Option<&[u8]>,
         texts: Option<&[Option<S>]>,
         options: &crate::RetrieveOptions,
     ) -> Result<String> {
@@ -253,7 +254,7 @@ impl Store {
             Some(h) if h.len() != n => {
                 return Err(Error::invalid("has_embedding", "has_embedding must have one entry per query"))
             }
-            Some(h) => h.to_vec(),
+            Some(h) => h.iter().map(|&b| b != 0).collect(),
             None => vec![flat.is_some(); n],
         };
         let with = has.iter().filter(|&&h| h).count();
