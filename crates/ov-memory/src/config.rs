@@ -107,6 +107,13 @@ pub struct Config {
     /// Token budget of the metabolism (default 100 000).
     #[serde(alias = "budgetTokens")]
     pub budget_tokens: u64,
+    /// A namespace holding more memories than this (default 10 000) is served
+    /// by its approximate index: new memories find their honeycomb neighbours
+    /// through it and retrieval takes its semantic candidates from it (then
+    /// scores them exactly). Up to this size every read and insert scans
+    /// exactly. 0: always approximate.
+    #[serde(alias = "exactLimit")]
+    pub exact_limit: usize,
 }
 
 impl Default for Config {
@@ -132,6 +139,7 @@ impl Default for Config {
             monitoring: true,
             log_level: crate::log::Level::Info,
             budget_tokens: 100_000,
+            exact_limit: crate::graph::DEFAULT_EXACT_LIMIT,
         }
     }
 }

@@ -436,7 +436,8 @@ impl Store {
             let (alpha, considered, pending, recent) = {
                 let st = self.state.read();
                 let alpha = options.alpha.unwrap_or_else(|| st.metabolism.alpha());
-                let scorer = self.scorer(alpha, None, options.now, options.hybrid_weight);
+                let mut scorer = self.scorer(alpha, None, options.now, options.hybrid_weight);
+                scorer.search_ef = Some(crate::scoring::DEFAULT_EF.max(options.candidates));
                 let scope = spec.resolve(&st, self.clock.unix_millis(), &deadline, "context")?;
                 let ranking = Ranking::new(&st.graph, parts, scorer, &scope, &deadline, "context")?;
                 let k = options.candidates.min(ranking.scope_len());

@@ -17,6 +17,7 @@
 //! at most `max_degree` entries (the strongest); a memory dropped from it is
 //! still stored and still found by search.
 
+use crate::ann::{AnnPlan, Cand, Hnsw, Rows};
 use crate::clock::Deadline;
 use crate::error::Result;
 use serde_json::{Map, Value};
@@ -151,7 +152,16 @@ pub(crate) struct Graph {
     expiry: BTreeSet<(i64, u64)>,
     /// Metadata columns for filters, by storage slot (built on first use).
     pub(crate) columns: crate::filter::ColumnCache,
+    /// The approximate index of each namespace (by interned index).
+    pub(crate) ann: Vec<Hnsw>,
+    /// Each slot's position in its namespace's index.
+    ann_pos: Vec<u32>,
+    /// Namespaces holding more memories than this are served by their index.
+    pub(crate) exact_limit: usize,
 }
+
+/// Default of `Config::exact_limit`.
+pub const DEFAULT_EXACT_LIMIT: usize = 10_000;
 
 /// Dot product with eight independent accumulators, a shape LLVM vectorises
 /// natively (SSE/AVX) without reordering any sum. Lane `i` accumulates
@@ -286,7 +296,60 @@ impl Graph {
             keys: FastMap::default(),
             expiry: BTreeSet::new(),
             columns: crate::filter::ColumnCache::default(),
+            ann: Vec::new(),
+            ann_pos: Vec::new(),
+            exact_limit: DEFAULT_EXACT_LIMIT,
         }
+    }
+
+    /// The same graph, approximate above `limit` memories per namespace.
+    pub(crate) fn with_exact_limit(mut self, limit: usize) -> Graph {
+        self.exact_limit = limit;
+        self
+    }
+
+    /// The stored rows as the approximate index reads them.
+    pub(crate) fn ann_rows(&self) -> Rows<'_> {
+        Rows { vectors: &self.vectors, inv: &self.inv_norms, dim: self.dim }
+    }
+
+    /// Whether namespace `ns` is served by its approximate index.
+    pub(crate) fn approximate(&self, ns: u32) -> bool {
+        self.namespaces.count(ns) > self.exact_limit
+    }
+
+    /// The index of namespace `ns`, if it has one.
+    pub(crate) fn index_of(&self, ns: u32) -> Option<&Hnsw> {
+        self.ann.get(ns as usize)
+    }
+
+    /// Plans where a new vector goes in namespace `ns`'s index: its level (the
+    /// `offset`-th insert from now into that index) and the candidates of each
+    /// level, by memory id.
+    pub(crate) fn plan_ann(&self, v: &[f32], inv: f32, ns: u32, offset: u64) -> AnnPlan {
+        let Some(h) = self.index_of(ns) else {
+            return AnnPlan { level: crate::ann::level_of(offset), layers: Vec::new() };
+        };
+        let level = crate::ann::level_of(h.inserted + offset);
+        let layers = h
+            .plan(self.ann_rows(), v, inv, level)
+            .into_iter()
+            .map(|l| l.into_iter().map(|c| (c.sim, self.nodes[h.slots[c.node as usize] as usize].id)).collect())
+            .collect();
+        AnnPlan { level, layers }
+    }
+
+    /// The best `max_degree` link candidates among an index plan's level-0
+    /// candidates (the approximate counterpart of the scan in `plan_links`).
+    fn links_from_plan(&self, plan: &AnnPlan, exclude: &[u64]) -> Vec<(u64, f32)> {
+        let mut best: Vec<(u64, f32)> = plan
+            .layers
+            .first()
+            .map(|l| l.iter().filter(|(s, id)| *s > 0.0 && exclude.binary_search(id).is_err()).map(|&(s, id)| (id, s)).collect())
+            .unwrap_or_default();
+        best.sort_by(stronger);
+        best.truncate(self.max_degree);
+        best
     }
 
     /// Every memory, in storage order.
@@ -378,6 +441,7 @@ impl Graph {
         self.inv_norms.try_reserve(n).map_err(|_| oom("vector slab"))?;
         self.nodes.try_reserve(n).map_err(|_| oom("memory records"))?;
         self.index.try_reserve(n).map_err(|_| oom("id index"))?;
+        self.ann_pos.try_reserve(n).map_err(|_| oom("approximate index"))?;
         Ok(())
     }
 
@@ -429,6 +493,11 @@ impl Graph {
         &self.vectors[i * self.dim..(i + 1) * self.dim]
     }
 
+    /// The inverse norm and vector of one slot.
+    pub(crate) fn row_at(&self, slot: usize) -> (f32, &[f32]) {
+        (self.inv_norms[slot], self.row(slot))
+    }
+
     /// Every slot's inverse norm and vector, in storage order (what scans read).
     pub(crate) fn rows(&self) -> impl Iterator<Item = (f32, &[f32])> {
         self.inv_norms.iter().copied().zip(self.vectors.chunks_exact(self.dim.max(1)))
@@ -459,11 +528,16 @@ impl Graph {
         ns: u32,
         exclude: &[u64],
         extra: &[(u64, &[f32], f32, u32)],
+        ann: Option<&AnnPlan>,
         deadline: &Deadline,
         op: &str,
     ) -> Result<Vec<(u64, f32)>> {
         let k = self.max_degree;
         let mut best: Vec<(u64, f32)> = Vec::with_capacity(k + 1);
+        let approximate = ann.is_some() && self.approximate(ns);
+        if approximate {
+            best = ann.map(|p| self.links_from_plan(p, exclude)).unwrap_or_default();
+        }
         let mut offer = |id: u64, rel: f64| {
             let rel = rel as f32;
             if rel <= 0.0 {
@@ -478,8 +552,9 @@ impl Graph {
             best.truncate(k);
         };
         with_simd(|| {
-            // One namespace only: skip the scan when the store holds no other memory of it.
-            if self.namespaces.count(ns) > 0 {
+            // One namespace only: skip the scan when the store holds no other memory
+            // of it, or when its index gave the candidates.
+            if self.namespaces.count(ns) > 0 && !approximate {
                 for (i, ((inv_b, row), node)) in self.rows().zip(&self.nodes).enumerate() {
                     deadline.check_every(i, op)?;
                     if node.ns != ns || exclude.binary_search(&node.id).is_ok() {
@@ -501,9 +576,10 @@ impl Graph {
 
     /// Adds a node and applies its link plan. Returns how many edges were
     /// displaced into overflow layers. Never fails: everything was checked before.
-    pub(crate) fn insert(&mut self, n: NewNode, vector: &[f32], plan: &[(u64, f32)]) -> u64 {
+    pub(crate) fn insert(&mut self, n: NewNode, vector: &[f32], plan: &[(u64, f32)], ann: Option<AnnPlan>) -> u64 {
         debug_assert_eq!(vector.len(), self.dim);
         let id = n.id;
+        let ns = n.ns;
         self.estimate_bytes += self.node_cost(n.text.len(), n.key.as_ref(), n.metadata_bytes);
         self.lexical.add(id, &n.text);
         self.index.insert(id, self.nodes.len());
@@ -537,6 +613,9 @@ impl Graph {
         self.vectors.extend_from_slice(vector);
         self.inv_norms.push(inv_norm(n.norm));
         self.columns.0.get_mut().push(self.nodes.last().and_then(|n| n.metadata.as_ref()));
+        if let Some(a) = ann {
+            self.index_insert(ns, a);
+        }
         let mut overflows = 0;
         let mut stranded: Vec<u64> = Vec::new();
         for &(c, rel) in plan {
@@ -580,6 +659,141 @@ impl Graph {
             }
         }
         overflows
+    }
+
+    /// Adds the last slot to its namespace's index, its plan's candidates
+    /// translated from ids to current positions.
+    fn index_insert(&mut self, ns: u32, plan: AnnPlan) {
+        let slot = self.nodes.len() - 1;
+        while self.ann.len() <= ns as usize {
+            self.ann.push(Hnsw::default());
+        }
+        let layers: Vec<Vec<Cand>> = plan
+            .layers
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|&(sim, id)| {
+                        // (The new memory itself may be named: an upsert keeps its id.)
+                        let s = *self.index.get(&id)?;
+                        let node = *self.ann_pos.get(s)?;
+                        (self.nodes[s].ns == ns).then_some(Cand { sim, node })
+                    })
+                    .collect()
+            })
+            .collect();
+        let rows = Rows { vectors: &self.vectors, inv: &self.inv_norms, dim: self.dim };
+        let pos = self.ann[ns as usize].insert(rows, slot as u32, plan.level, layers);
+        self.ann_pos.push(pos);
+    }
+
+    /// Rebuilds every namespace's index from the stored vectors, in storage
+    /// order (loading a snapshot written before indexes were saved).
+    pub(crate) fn rebuild_indexes(&mut self) {
+        self.ann.clear();
+        self.ann_pos.clear();
+        let n = self.nodes.len();
+        // Insert slot by slot: plan against the index as built so far.
+        let (nodes, vectors) = (std::mem::take(&mut self.nodes), std::mem::take(&mut self.vectors));
+        let inv_norms = std::mem::take(&mut self.inv_norms);
+        for slot in 0..n {
+            let ns = nodes[slot].ns;
+            while self.ann.len() <= ns as usize {
+                self.ann.push(Hnsw::default());
+            }
+            let rows = Rows { vectors: &vectors, inv: &inv_norms, dim: self.dim };
+            let h = &self.ann[ns as usize];
+            let v = &vectors[slot * self.dim..(slot + 1) * self.dim];
+            let level = crate::ann::level_of(h.inserted);
+            let layers = h.plan(rows, v, inv_norms[slot], level);
+            let pos = self.ann[ns as usize].insert(rows, slot as u32, level, layers);
+            self.ann_pos.push(pos);
+        }
+        self.nodes = nodes;
+        self.vectors = vectors;
+        self.inv_norms = inv_norms;
+    }
+
+    /// The saved indexes: per namespace (by name) its name, its node count and
+    /// the ids of its nodes in position order, then [`Hnsw::encode`].
+    pub(crate) fn encode_indexes(&self, out: &mut Vec<u8>) {
+        // By name, so that the bytes do not depend on the order namespaces were first used.
+        let mut order: Vec<(&str, &Hnsw)> = (0..self.ann.len())
+            .filter(|&ns| self.ann[ns].inserted > 0)
+            .map(|ns| (self.namespaces.name(ns as u32), &self.ann[ns]))
+            .collect();
+        order.sort_by(|a, b| a.0.cmp(b.0));
+        out.extend_from_slice(&(order.len() as u64).to_le_bytes());
+        for (name, h) in order {
+            out.extend_from_slice(&(name.len() as u64).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+            for &slot in &h.slots {
+                out.extend_from_slice(&self.nodes[slot as usize].id.to_le_bytes());
+            }
+            h.encode(out);
+        }
+    }
+
+    /// Loads what [`Graph::encode_indexes`] wrote; checks that every memory is
+    /// in exactly its own namespace's index.
+    pub(crate) fn decode_indexes(&mut self, mut bytes: &[u8]) -> Result<(), String> {
+        let b = &mut bytes;
+        let u64_at = |b: &mut &[u8]| -> Result<u64, String> {
+            if b.len() < 8 {
+                return Err("the index section is cut off".into());
+            }
+            let (h, t) = b.split_at(8);
+            *b = t;
+            Ok(u64::from_le_bytes(h.try_into().map_err(|_| "bad length")?))
+        };
+        let count = u64_at(b)? as usize;
+        if count > b.len() {
+            return Err(format!("{count} indexes do not fit the section"));
+        }
+        let mut ann: Vec<Hnsw> = Vec::new();
+        let mut pos = vec![u32::MAX; self.nodes.len()];
+        for _ in 0..count {
+            let name_len = u64_at(b)? as usize;
+            if name_len > b.len() {
+                return Err("a namespace name runs past the section".into());
+            }
+            let (name, rest) = b.split_at(name_len);
+            *b = rest;
+            let name = std::str::from_utf8(name).map_err(|_| "a namespace name is not UTF-8")?;
+            let ns = self.namespaces.intern(name) as usize;
+            if ns < ann.len() && ann[ns].len() > 0 {
+                return Err(format!("two indexes for namespace {name:?}"));
+            }
+            let len = u64_at(b)? as usize;
+            if len > self.nodes.len() {
+                return Err(format!("index {ns} holds {len} nodes for {} memories", self.nodes.len()));
+            }
+            let mut slots = Vec::with_capacity(len);
+            for p in 0..len {
+                let id = u64_at(b)?;
+                let slot = *self.index.get(&id).ok_or_else(|| format!("index {ns} names unknown memory {id}"))?;
+                if self.nodes[slot].ns as usize != ns || pos[slot] != u32::MAX {
+                    return Err(format!("memory {id} is in the wrong index or twice"));
+                }
+                pos[slot] = p as u32;
+                slots.push(slot as u32);
+            }
+            let h = Hnsw::decode(b, slots).ok_or_else(|| format!("index {ns} is malformed"))?;
+            while ann.len() <= ns {
+                ann.push(Hnsw::default());
+            }
+            ann[ns] = h;
+        }
+        if !b.is_empty() {
+            return Err("the index section has trailing bytes".into());
+        }
+        if pos.contains(&u32::MAX) {
+            return Err("a memory is missing from its namespace's index".into());
+        }
+        self.ann = ann;
+        self.ann_pos = pos;
+        Ok(())
     }
 
     /// Links a memory without edges to its most similar memory that has room
@@ -739,8 +953,26 @@ impl Graph {
         if let Some(t) = node.expires_at {
             self.expiry.remove(&(t, id));
         }
+        // Out of its index first (the repair reads vectors that are about to move).
+        if let (Some(&d), Some(h)) = (self.ann_pos.get(slot), self.ann.get_mut(node.ns as usize)) {
+            let rows = Rows { vectors: &self.vectors, inv: &self.inv_norms, dim: self.dim };
+            if let Some(moved) = h.remove(rows, d) {
+                self.ann_pos[moved as usize] = d;
+            }
+        }
         // Swap the last row into the hole.
         let last = self.nodes.len() - 1;
+        if slot != last {
+            let moved_ns = self.nodes[last].ns as usize;
+            if let (Some(&p), Some(h)) = (self.ann_pos.get(last), self.ann.get_mut(moved_ns)) {
+                if let Some(s) = h.slots.get_mut(p as usize) {
+                    *s = slot as u32;
+                }
+            }
+        }
+        if slot < self.ann_pos.len() {
+            self.ann_pos.swap_remove(slot);
+        }
         self.nodes.swap_remove(slot);
         self.inv_norms.swap_remove(slot);
         self.columns.0.get_mut().swap_remove(slot);
@@ -882,6 +1114,20 @@ impl Graph {
                 }
             }
         }
+        if self.ann_pos.len() != self.nodes.len() || self.ann.iter().map(Hnsw::len).sum::<usize>() != self.nodes.len() {
+            return Err("index positions disagree with the slab".into());
+        }
+        for (ns, h) in self.ann.iter().enumerate() {
+            h.check().map_err(|e| format!("index of namespace {ns}: {e}"))?;
+            if h.len() != self.namespaces.count(ns as u32) {
+                return Err(format!("index of namespace {ns} holds {} of {}", h.len(), self.namespaces.count(ns as u32)));
+            }
+            for (p, &slot) in h.slots.iter().enumerate() {
+                if self.ann_pos.get(slot as usize) != Some(&(p as u32)) || self.nodes[slot as usize].ns as usize != ns {
+                    return Err(format!("index of namespace {ns}: position {p} is stale"));
+                }
+            }
+        }
         if per_ns != self.namespaces.counts {
             return Err("namespace counts are stale".into());
         }
@@ -905,7 +1151,8 @@ mod tests {
     fn add(g: &mut Graph, id: u64, v: &[f32]) -> u64 {
         let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
         let ns = g.namespaces.intern("");
-        let plan = g.plan_links(v, inv_norm(norm), ns, &[], &[], &deadline(), "add").unwrap();
+        let ann = g.plan_ann(v, inv_norm(norm), ns, 0);
+        let plan = g.plan_links(v, inv_norm(norm), ns, &[], &[], Some(&ann), &deadline(), "add").unwrap();
         let n = NewNode {
             id,
             text: format!("m{id}"),
@@ -920,7 +1167,7 @@ mod tests {
             expires_at: None,
             norm,
         };
-        g.insert(n, v, &plan)
+        g.insert(n, v, &plan, Some(ann))
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod context;
 pub mod error;
 pub mod filter;
 pub mod frontend;
+mod ann;
 mod graph;
 pub mod health;
 mod json;

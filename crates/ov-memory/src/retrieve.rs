@@ -47,6 +47,12 @@ pub struct RetrieveOptions {
     pub namespace: Option<Namespaces>,
     /// A metadata filter (see the `filter` module); only memories that pass are ranked.
     pub filter: Option<Value>,
+    /// Scan every memory even in namespaces served by their approximate
+    /// index (see `Config::exact_limit`). Default false.
+    pub exact: bool,
+    /// Candidates taken from each approximate index (1..=10 000; at least
+    /// `top_k` are taken). Default 96: more finds more of the exact top k, slower.
+    pub ef: Option<usize>,
 }
 
 impl Default for RetrieveOptions {
@@ -61,6 +67,8 @@ impl Default for RetrieveOptions {
             hybrid_weight: None,
             namespace: None,
             filter: None,
+            exact: false,
+            ef: None,
         }
     }
 }
@@ -101,6 +109,9 @@ pub struct Hit {
     pub score: Score,
 }
 
+/// The largest `ef` a query may ask for.
+pub const MAX_EF: usize = 10_000;
+
 /// Retrieve options, checked once per call.
 struct Checked {
     spec: ScopeSpec,
@@ -123,6 +134,7 @@ impl Store {
             now_ms: now.unwrap_or_else(|| self.clock.unix_millis()),
             hybrid_weight: hybrid_weight.unwrap_or(self.config.hybrid_weight),
             priors: (self.config.graph_weight, self.config.recency_weight, self.config.importance_weight),
+            search_ef: Some(crate::scoring::DEFAULT_EF),
         }
     }
 
@@ -209,7 +221,14 @@ impl Store {
                 json!({ "top_k": options.top_k, "max_top_k": self.config.max_top_k }),
             );
         }
-        let scorer = self.scorer(alpha, options.scoring, options.now, options.hybrid_weight);
+        if let Some(ef) = options.ef {
+            if !(1..=MAX_EF).contains(&ef) {
+                return Err(Error::invalid("ef", format!("ef must be in 1..={MAX_EF}")).with("ef", ef));
+            }
+        }
+        let mut scorer = self.scorer(alpha, options.scoring, options.now, options.hybrid_weight);
+        scorer.search_ef =
+            (!options.exact && options.top_k <= MAX_EF).then(|| options.ef.unwrap_or(crate::scoring::DEFAULT_EF).max(options.top_k));
         Ok(Checked { spec, top_k: options.top_k, scorer })
     }
 

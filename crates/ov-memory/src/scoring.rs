@@ -38,7 +38,7 @@
 use crate::clock::Deadline;
 use crate::config::Scoring;
 use crate::error::Result;
-use crate::graph::{cosine, Graph, Node};
+use crate::graph::{cosine, FastMap, Graph, Node};
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -115,7 +115,23 @@ pub(crate) struct Scorer {
     pub hybrid_weight: f64,
     /// The prior weights (graph, recency, importance).
     pub priors: (f64, f64, f64),
+    /// Candidates asked of a namespace's approximate index (its `ef`); `None`:
+    /// always scan exactly.
+    pub search_ef: Option<usize>,
 }
+
+/// Default `ef` of approximate retrieval: candidates taken from each
+/// namespace's index (at least `top_k`).
+pub const DEFAULT_EF: usize = 96;
+
+/// Most memories drawn to estimate the mean and spread of semantic relevance
+/// when a query is served by the approximate index.
+pub const STATS_SAMPLE: usize = 1024;
+
+/// A filtered scope smaller than this fraction of its namespaces is scanned
+/// exactly even when they are indexed (a graph search would walk mostly
+/// memories that the filter rejects).
+pub const APPROXIMATE_MIN_SHARE: f64 = 0.1;
 
 /// Mean and standard deviation of a signal over the memories in scope.
 #[derive(Debug, Clone, Copy, Default)]
@@ -151,12 +167,15 @@ pub(crate) struct Scope {
     /// Admitted slots; `None`: every memory.
     mask: Option<Vec<bool>>,
     count: usize,
+    /// The namespaces it covers (interned).
+    namespaces: Vec<u32>,
 }
 
 impl Scope {
     /// Every memory of `graph`.
     pub(crate) fn all(graph: &Graph) -> Scope {
-        Scope { mask: None, count: graph.len() }
+        let namespaces = (0..graph.namespaces.len() as u32).filter(|&i| graph.namespaces.count(i) > 0).collect();
+        Scope { mask: None, count: graph.len(), namespaces }
     }
 
     /// The memories of the namespaces `ns` (interned indices) that pass
@@ -173,6 +192,7 @@ impl Scope {
         if filter.is_none() && in_ns == graph.len() && !graph.any_expired(now_ms) {
             return Ok(Scope::all(graph));
         }
+        let namespaces = ns.to_vec();
         let mut mask = vec![false; graph.len()];
         let mut count = 0;
         if in_ns > 0 {
@@ -198,7 +218,16 @@ impl Scope {
                 count += usize::from(ok);
             }
         }
-        Ok(Scope { mask: Some(mask), count })
+        Ok(Scope { mask: Some(mask), count, namespaces })
+    }
+
+    /// Whether `graph`'s approximate indexes should serve this scope: all its
+    /// namespaces are indexed and it is not a small filtered part of them.
+    fn approximate(&self, graph: &Graph) -> bool {
+        let total: usize = self.namespaces.iter().map(|&i| graph.namespaces.count(i)).sum();
+        !self.namespaces.is_empty()
+            && self.namespaces.iter().all(|&i| graph.approximate(i))
+            && self.count as f64 >= APPROXIMATE_MIN_SHARE * total as f64
     }
 
     /// Whether the memory in `slot` is in scope.
@@ -217,27 +246,78 @@ impl Scope {
     }
 }
 
-/// Every memory's relevance and activation for one query, by storage slot.
+/// Where a memory's entries are in a [`Ranking`]'s arrays.
+#[derive(Debug)]
+enum Positions {
+    /// Every memory, at its storage slot (an exact scan).
+    Dense,
+    /// Only the candidates of an approximate search: their slots, and slot → position.
+    Sparse { slots: Vec<usize>, at: FastMap<usize, usize> },
+}
+
+/// The relevance and activation of the memories a query ranks: every memory
+/// in scope (exact), or the candidates its namespaces' approximate indexes
+/// and its lexical matches give (approximate). Any other memory is scored on
+/// demand ([`Ranking::score`]).
 #[derive(Debug)]
 pub(crate) struct Ranking<'s> {
     cos: Vec<f32>,
     lex: Vec<f32>,
     rel: Vec<f32>,
     g: Vec<f32>,
+    pos: Positions,
     scorer: Scorer,
     scope: &'s Scope,
+    query: Option<(&'s [f32], f32)>,
+    has_text: bool,
+    cos_stats: Stats,
+    lex_stats: Stats,
+    /// The semantic share of relevance.
+    w: f64,
+    /// Lexical scores by slot (approximate rankings only).
+    lex_by_slot: FastMap<usize, f32>,
 }
 
 impl<'s> Ranking<'s> {
-    /// Scores every memory of `graph` in `scope` for `query` (deadline-checked every 1 024).
+    /// Scores the memories of `graph` in `scope` for `query` (deadline-checked every 1 024).
     pub(crate) fn new(
         graph: &Graph,
-        query: QueryParts<'_>,
+        query: QueryParts<'s>,
         scorer: Scorer,
         scope: &'s Scope,
         deadline: &Deadline,
         op: &str,
     ) -> Result<Ranking<'s>> {
+        let w = match (query.embedding.is_some(), query.text.is_some()) {
+            (true, true) => scorer.hybrid_weight,
+            (true, false) => 1.0,
+            _ => 0.0,
+        };
+        let mut r = Ranking {
+            cos: Vec::new(),
+            lex: Vec::new(),
+            rel: Vec::new(),
+            g: Vec::new(),
+            pos: Positions::Dense,
+            scorer,
+            scope,
+            query: query.embedding,
+            has_text: query.text.is_some(),
+            cos_stats: Stats::default(),
+            lex_stats: Stats::default(),
+            w,
+            lex_by_slot: FastMap::default(),
+        };
+        match scorer.search_ef {
+            Some(ef) if query.embedding.is_some() && scope.approximate(graph) => r.approximate(graph, query, ef, deadline, op)?,
+            _ => r.exact(graph, query, deadline, op)?,
+        }
+        Ok(r)
+    }
+
+    /// Every memory in scope, scanned.
+    fn exact(&mut self, graph: &Graph, query: QueryParts<'_>, deadline: &Deadline, op: &str) -> Result<()> {
+        let scope = self.scope;
         let n = graph.len();
         let in_scope = scope.len();
         let mut cos = vec![0f32; if query.embedding.is_some() { n } else { 0 }];
@@ -265,9 +345,8 @@ impl<'s> Ranking<'s> {
                 Ok::<(), crate::Error>(())
             })?;
         }
-        let cos_stats = Stats::from_sums(sum, sum_sq, in_scope);
+        self.cos_stats = Stats::from_sums(sum, sum_sq, in_scope);
         let mut lex = vec![0f32; if query.text.is_some() { n } else { 0 }];
-        let mut lex_stats = Stats::default();
         if let Some(text) = query.text {
             let admits = |id: u64| graph.slot(id).is_some_and(|slot| scope.contains(slot));
             let scores = graph.lexical.scores(text, in_scope, admits, |i| deadline.check_every(i, op))?;
@@ -279,25 +358,154 @@ impl<'s> Ranking<'s> {
                     s2 += l * l;
                 }
             }
-            lex_stats = Stats::from_sums(s1, s2, in_scope);
+            self.lex_stats = Stats::from_sums(s1, s2, in_scope);
         }
-        let w = match (query.embedding.is_some(), query.text.is_some()) {
-            (true, true) => scorer.hybrid_weight,
-            (true, false) => 1.0,
-            _ => 0.0,
-        };
         let mut rel = vec![0f32; n];
         for (i, r) in rel.iter_mut().enumerate() {
             deadline.check_every(i, op)?;
             if !scope.contains(i) {
                 continue;
             }
-            let zc = if cos.is_empty() { 0.0 } else { cos_stats.z(f64::from(cos[i])) };
-            let zl = if lex.is_empty() { 0.0 } else { lex_stats.z(f64::from(lex[i])) };
-            *r = (w * zc + (1.0 - w) * zl) as f32;
+            let zc = if cos.is_empty() { 0.0 } else { self.cos_stats.z(f64::from(cos[i])) };
+            let zl = if lex.is_empty() { 0.0 } else { self.lex_stats.z(f64::from(lex[i])) };
+            *r = (self.w * zc + (1.0 - self.w) * zl) as f32;
         }
-        let g = activation(graph, &rel, scope);
-        Ok(Ranking { cos, lex, rel, g, scorer, scope })
+        self.g = activation(graph, &rel, scope);
+        (self.cos, self.lex, self.rel) = (cos, lex, rel);
+        Ok(())
+    }
+
+    /// The candidates of each namespace's approximate index (the `ef` most
+    /// similar memories in scope) and the query's `ef` best lexical matches,
+    /// scored exactly. The statistics of semantic relevance are estimated
+    /// from an even sample of the scope (at most [`STATS_SAMPLE`] memories);
+    /// the lexical ones are exact (BM25 visits every match anyway).
+    fn approximate(&mut self, graph: &Graph, query: QueryParts<'_>, ef: usize, deadline: &Deadline, op: &str) -> Result<()> {
+        let scope = self.scope;
+        let Some((q, inv_q)) = query.embedding else { return self.exact(graph, query, deadline, op) };
+        let mut slots: Vec<usize> = Vec::with_capacity(ef + ef / 2);
+        let mut cos: Vec<f32> = Vec::with_capacity(ef + ef / 2);
+        let rows = graph.ann_rows();
+        crate::graph::with_simd(|| {
+            for &ns in &scope.namespaces {
+                if let Some(h) = graph.index_of(ns) {
+                    for c in h.search(rows, q, inv_q, ef, &|slot| scope.contains(slot as usize)) {
+                        slots.push(h.slots[c.node as usize] as usize);
+                        cos.push(c.sim);
+                    }
+                }
+            }
+        });
+        deadline.check(op)?;
+        let stride = (scope.len() / STATS_SAMPLE).max(1);
+        let (mut sum, mut sum_sq, mut m) = (0f64, 0f64, 0usize);
+        crate::graph::with_simd(|| {
+            for slot in scope.slots(graph.len()).step_by(stride) {
+                let (inv, row) = graph.row_at(slot);
+                let c = cosine(q, inv_q, row, inv);
+                sum += c;
+                sum_sq += c * c;
+                m += 1;
+            }
+        });
+        self.cos_stats = Stats::from_sums(sum, sum_sq, m);
+        let mut at: FastMap<usize, usize> = slots.iter().enumerate().map(|(p, &s)| (s, p)).collect();
+        if let Some(text) = query.text {
+            let admits = |id: u64| graph.slot(id).is_some_and(|slot| scope.contains(slot));
+            let scores = graph.lexical.scores(text, scope.len(), admits, |i| deadline.check_every(i, op))?;
+            let (mut s1, mut s2) = (0f64, 0f64);
+            let mut best: Vec<(f32, usize)> = Vec::with_capacity(scores.len());
+            for (id, l) in scores {
+                if let Some(slot) = graph.slot(id) {
+                    self.lex_by_slot.insert(slot, l as f32);
+                    best.push((l as f32, slot));
+                    s1 += l;
+                    s2 += l * l;
+                }
+            }
+            self.lex_stats = Stats::from_sums(s1, s2, scope.len());
+            if best.len() > ef {
+                best.select_nth_unstable_by(ef - 1, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                best.truncate(ef);
+            }
+            for (_, slot) in best {
+                if let std::collections::hash_map::Entry::Vacant(e) = at.entry(slot) {
+                    e.insert(slots.len());
+                    slots.push(slot);
+                    let (inv, row) = graph.row_at(slot);
+                    cos.push(cosine(q, inv_q, row, inv) as f32);
+                }
+            }
+        }
+        let lex: Vec<f32> = if self.has_text {
+            slots.iter().map(|s| self.lex_by_slot.get(s).copied().unwrap_or(0.0)).collect()
+        } else {
+            Vec::new()
+        };
+        (self.cos, self.lex) = (cos, lex);
+        self.rel = (0..slots.len()).map(|p| self.relevance(f64::from(self.cos[p]), self.lex.get(p).copied())).collect();
+        self.g = vec![0f32; slots.len()];
+        self.pos = Positions::Sparse { slots, at };
+        // Activation from the most relevant candidates. With a graph prior, the
+        // neighbours they reach join the candidates (scored exactly), as in a scan.
+        let Positions::Sparse { slots, at } = &mut self.pos else { return Ok(()) };
+        let mut sources: Vec<usize> = (0..slots.len()).filter(|&p| self.rel[p] > 0.0).collect();
+        if sources.len() > SOURCES {
+            sources.select_nth_unstable_by(SOURCES - 1, |&a, &b| {
+                self.rel[b].total_cmp(&self.rel[a]).then(slots[a].cmp(&slots[b]))
+            });
+            sources.truncate(SOURCES);
+        }
+        let grow = self.scorer.priors.0 > 0.0 && self.scorer.alpha < 1.0;
+        for src in sources {
+            let a = (f64::from(self.rel[src]) / G_SATURATION).min(1.0);
+            let node = graph.node_at(slots[src]);
+            let links = node.edges.iter().map(|e| (e, 1.0)).chain(node.overflow.iter().map(|e| (e, OVERFLOW_FACTOR)));
+            for (e, factor) in links {
+                let Some(slot) = graph.slot(e.to).filter(|&s| scope.contains(s)) else { continue };
+                let p = match at.get(&slot) {
+                    Some(&p) => p,
+                    None if grow => {
+                        let (inv, row) = graph.row_at(slot);
+                        let c = cosine(q, inv_q, row, inv) as f32;
+                        let l = self.has_text.then(|| self.lex_by_slot.get(&slot).copied().unwrap_or(0.0));
+                        at.insert(slot, slots.len());
+                        slots.push(slot);
+                        self.cos.push(c);
+                        if let Some(l) = l {
+                            self.lex.push(l);
+                        }
+                        let zc = self.cos_stats.z(f64::from(c));
+                        let zl = l.map_or(0.0, |l| self.lex_stats.z(f64::from(l)));
+                        self.rel.push((self.w * zc + (1.0 - self.w) * zl) as f32);
+                        self.g.push(0.0);
+                        slots.len() - 1
+                    }
+                    None => continue,
+                };
+                let v = (a * f64::from(e.relevance) * factor) as f32;
+                if v > self.g[p] {
+                    self.g[p] = v;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fused relevance of a semantic and a lexical score.
+    fn relevance(&self, cos: f64, lex: Option<f32>) -> f32 {
+        let zc = if self.query.is_some() { self.cos_stats.z(cos) } else { 0.0 };
+        let zl = lex.map_or(0.0, |l| self.lex_stats.z(f64::from(l)));
+        (self.w * zc + (1.0 - self.w) * zl) as f32
+    }
+
+    /// The position of `slot` in this ranking's arrays.
+    #[inline(always)]
+    fn at(&self, slot: usize) -> Option<usize> {
+        match &self.pos {
+            Positions::Dense => (slot < self.rel.len()).then_some(slot),
+            Positions::Sparse { at, .. } => at.get(&slot).copied(),
+        }
     }
 
     /// Whether the memory in `slot` is in this query's scope.
@@ -313,10 +521,24 @@ impl<'s> Ranking<'s> {
     /// The score of the memory in `slot`.
     pub(crate) fn score(&self, graph: &Graph, slot: usize) -> Score {
         let node = graph.node_at(slot);
-        let s = self.cos.get(slot).map_or(0.0, |&c| f64::from(c).max(0.0));
-        let l = self.lex.get(slot).map_or(0.0, |&x| f64::from(x));
-        let rel = f64::from(self.rel[slot]);
-        let g = f64::from(self.g[slot]);
+        let (s, l, rel, g) = match self.at(slot) {
+            Some(p) => (
+                self.cos.get(p).map_or(0.0, |&c| f64::from(c).max(0.0)),
+                self.lex.get(p).map_or(0.0, |&x| f64::from(x)),
+                f64::from(self.rel[p]),
+                f64::from(self.g[p]),
+            ),
+            // Not a candidate of an approximate ranking: scored now, without activation.
+            None => {
+                let c = self.query.map_or(0.0, |(q, inv_q)| {
+                    let (inv, row) = graph.row_at(slot);
+                    crate::graph::with_simd(|| cosine(q, inv_q, row, inv))
+                });
+                let l = self.has_text.then(|| self.lex_by_slot.get(&slot).copied().unwrap_or(0.0));
+                let rel = if self.scope.contains(slot) { f64::from(self.relevance(c, l)) } else { 0.0 };
+                (f64::from(c as f32).max(0.0), l.map_or(0.0, f64::from), rel, 0.0)
+            }
+        };
         let r = self.recency(node);
         let w = node.weight;
         let p = match self.scorer.scoring {
@@ -335,48 +557,53 @@ impl<'s> Ranking<'s> {
         (-age_secs / self.scorer.tau_secs).exp()
     }
 
-    /// The most P could be for `slot` whatever its recency (skips `exp` for
-    /// memories that cannot enter the result).
-    fn upper_bound(&self, graph: &Graph, slot: usize) -> f64 {
+    /// The most P could be for the memory at position `p` (slot `slot`)
+    /// whatever its recency (skips `exp` for memories that cannot enter the result).
+    fn upper_bound(&self, graph: &Graph, p: usize, slot: usize) -> f64 {
         match self.scorer.scoring {
             Scoring::Geometric => {
                 let w = graph.node_at(slot).weight;
                 let (cg, cr, cw) = self.scorer.priors;
-                f64::from(self.rel[slot])
-                    + (1.0 - self.scorer.alpha) * (cg * f64::from(self.g[slot]) + cr + cw * w / (1.0 + w))
+                f64::from(self.rel[p]) + (1.0 - self.scorer.alpha) * (cg * f64::from(self.g[p]) + cr + cw * w / (1.0 + w))
             }
             Scoring::Product => f64::INFINITY,
         }
     }
 
-    /// The most P could be for `slot` whatever its recency and weight: reads
-    /// only this query's arrays, so most memories are ruled out without
+    /// The most P could be for position `p` whatever its recency and weight:
+    /// reads only this query's arrays, so most memories are ruled out without
     /// touching their records.
-    fn loose_bound(&self, slot: usize) -> f64 {
+    fn loose_bound(&self, p: usize) -> f64 {
         match self.scorer.scoring {
             Scoring::Geometric => {
                 let (cg, cr, cw) = self.scorer.priors;
-                f64::from(self.rel[slot]) + (1.0 - self.scorer.alpha) * (cg * f64::from(self.g[slot]) + cr + cw)
+                f64::from(self.rel[p]) + (1.0 - self.scorer.alpha) * (cg * f64::from(self.g[p]) + cr + cw)
             }
             Scoring::Product => f64::INFINITY,
         }
     }
 
-    /// The best `k` memories by P (exact), best first; ties to the lower id.
+    /// The best `k` memories by P, best first; ties to the lower id. Exact
+    /// over the ranked memories (all of the scope, or the approximate candidates).
     pub(crate) fn top_k(&self, graph: &Graph, k: usize, deadline: &Deadline, op: &str) -> Result<Vec<Ranked>> {
         let mut heap: BinaryHeap<Ranked> = BinaryHeap::with_capacity(k + 1);
         if k == 0 {
             return Ok(Vec::new());
         }
-        for slot in 0..graph.len() {
-            deadline.check_every(slot, op)?;
+        let (count, sparse) = match &self.pos {
+            Positions::Dense => (graph.len(), None),
+            Positions::Sparse { slots, .. } => (slots.len(), Some(slots)),
+        };
+        for p in 0..count {
+            deadline.check_every(p, op)?;
+            let slot = sparse.map_or(p, |s| s[p]);
             if !self.scope.contains(slot) {
                 continue;
             }
             if heap.len() == k {
                 if let Some(worst) = heap.peek() {
                     // First a bound that reads no memory record (W/(1+W) < 1), then the tighter one.
-                    if self.loose_bound(slot) < worst.p || self.upper_bound(graph, slot) < worst.p {
+                    if self.loose_bound(p) < worst.p || self.upper_bound(graph, p, slot) < worst.p {
                         continue;
                     }
                 }

@@ -50,13 +50,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The first 8 bytes of every snapshot.
 pub const MAGIC: &[u8; 8] = b"OVMEMSNP";
 /// The format version this build writes (it reads this one and every older one).
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// The oldest format version this build reads.
 pub const MIN_VERSION: u32 = 1;
 /// `expires_at` of a memory that never expires, in the file.
 const NEVER: i64 = i64::MIN;
 
-const SECTIONS: [(u32, &str); 5] = [(1, "config"), (2, "state"), (3, "memories"), (4, "adjacency"), (5, "overflow")];
+const SECTIONS: [(u32, &str); 6] =
+    [(1, "config"), (2, "state"), (3, "memories"), (4, "adjacency"), (5, "overflow"), (6, "index")];
+/// Sections of a version 1 or 2 file (no saved index: it is rebuilt on load).
+const SECTIONS_V2: usize = 5;
 const HEADER_BYTES: usize = 16;
 const SECTION_HEADER_BYTES: usize = 16;
 /// Fixed bytes of one memory record besides its text, metadata and vector (version 1).
@@ -175,6 +178,9 @@ pub(crate) fn encode(config: &Config, st: &State) -> Vec<u8> {
     let mut over = n_over.to_le_bytes().to_vec();
     over.extend_from_slice(&overflow);
     section(&mut out, 5, &over);
+    let mut index = Vec::new();
+    g.encode_indexes(&mut index);
+    section(&mut out, 6, &index);
     out
 }
 
@@ -261,11 +267,12 @@ fn sections(bytes: &[u8]) -> Result<(u32, Vec<&[u8]>)> {
             .with("supported", format!("{MIN_VERSION}..={VERSION}")));
     }
     let count = r.u32("section count")?;
-    if count as usize != SECTIONS.len() {
-        return Err(corrupt("header", "section_count", format!("expected {} sections, found {count}", SECTIONS.len())));
+    let expected = if version < 3 { SECTIONS_V2 } else { SECTIONS.len() };
+    if count as usize != expected {
+        return Err(corrupt("header", "section_count", format!("expected {expected} sections, found {count}")));
     }
-    let mut out = Vec::with_capacity(SECTIONS.len());
-    for (kind, name) in SECTIONS {
+    let mut out = Vec::with_capacity(expected);
+    for &(kind, name) in &SECTIONS[..expected] {
         r.section = name;
         if bytes.len() - r.pos < SECTION_HEADER_BYTES {
             return Err(corrupt(name, "length", format!("the {name} section header is cut off")));
@@ -394,7 +401,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
             expires_at,
             norm,
         };
-        graph.insert(node, &vector, &[]);
+        graph.insert(node, &vector, &[], None);
     }
     r.done()?;
 
@@ -453,6 +460,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     r.done()?;
 
     graph.load_links(&entries, &over).map_err(|what| corrupt("adjacency", "degree", what))?;
+    match s.get(5) {
+        Some(index) => graph.decode_indexes(index).map_err(|what| corrupt("index", "structure", what))?,
+        None => graph.rebuild_indexes(),
+    }
     graph.check_invariants().map_err(|what| corrupt("adjacency", "invariants", what))?;
     Ok(Decoded { config, next_id, metabolism: Metabolism::with_used(budget, used), graph })
 }
@@ -632,6 +643,7 @@ impl Store {
         check_limits(mine, &d.graph)?;
         let mut st = self.state.write();
         st.graph = d.graph;
+        st.graph.exact_limit = mine.exact_limit;
         st.next_id = d.next_id;
         st.metabolism = d.metabolism;
         st.last_injected.clear();

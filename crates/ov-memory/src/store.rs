@@ -135,6 +135,9 @@ pub(crate) fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> Result<T> + Sync +
     (0..n).map(f).collect()
 }
 
+/// Items of a batch planned together (see `Store::insert_all`).
+const BATCH_CHUNK: usize = 256;
+
 /// Mutable data behind the store's lock.
 #[derive(Debug, Clone)]
 pub(crate) struct State {
@@ -203,7 +206,7 @@ impl Store {
         let start = clock.monotonic_micros();
         Ok(Store {
             state: RwLock::new(State {
-                graph: Graph::new(config.embedding_dim, config.max_degree),
+                graph: Graph::new(config.embedding_dim, config.max_degree).with_exact_limit(config.exact_limit),
                 next_id: 1,
                 metabolism: Metabolism::new(config.budget_tokens),
                 last_injected: HashMap::new(),
@@ -468,42 +471,98 @@ impl Store {
         }
         let batch: Vec<(u64, &[f32], f32, u32)> =
             (0..items.len()).map(|j| (ids[j], &flat[j * dim..(j + 1) * dim], inv[j], ns[j])).collect();
-        // Planning only reads the graph: the plans of a batch are made in parallel
-        // on native targets (in turn in the browser).
-        let graph = &st.graph;
-        let plan = |i: usize| graph.plan_links(batch[i].1, inv[i], ns[i], &exclude, &batch[..i], deadline, op.name());
-        let plans: Vec<Vec<(u64, f32)>> = par_map(items.len(), plan)?;
-        // From here on nothing fails.
+        // A large batch goes in chunks: each chunk is planned (in parallel) against
+        // the store as the chunks before it left it, and compares its items with
+        // each other directly. Were the deadline to pass after a chunk was
+        // applied, the store is put back from a copy taken first (all or nothing).
+        let chunk = if items.len() > BATCH_CHUNK { BATCH_CHUNK } else { items.len().max(1) };
+        let mut backup = (items.len() > chunk).then(|| st.graph.clone());
         let mut carried: HashMap<u64, (i64, i64, u64)> = HashMap::new();
         let mut orphans: Vec<u64> = Vec::new();
-        for &id in &exclude {
-            if let Some(n) = st.graph.node(id) {
-                carried.insert(id, (n.created_at, n.last_accessed, n.access_count));
-                orphans.extend(n.edges.iter().map(|e| e.to));
-            }
-            st.graph.remove(id);
-        }
         let now = self.clock.unix_millis();
         let mut overflows = 0;
-        for (((p, plan), &id), ns) in items.into_iter().zip(plans).zip(&ids).zip(ns) {
-            let old = p.replace.and_then(|r| carried.get(&r).copied());
-            let created_at = p.created_at.or(old.map(|o| o.0)).unwrap_or(now);
-            let node = NewNode {
-                id,
-                text: p.text,
-                weight: p.weight,
-                metadata: p.metadata,
-                metadata_bytes: p.metadata_bytes,
-                created_at,
-                last_accessed: p.last_accessed.or(old.map(|o| o.1)).unwrap_or(created_at),
-                access_count: old.map_or(p.access_count, |o| o.2),
-                ns,
-                key: p.key,
-                expires_at: p.expires_at,
-                norm: p.norm,
+        let mut items: Vec<Option<Prepared>> = items.into_iter().map(Some).collect();
+        for start in (0..batch.len()).step_by(chunk) {
+            let end = (start + chunk).min(batch.len());
+            // The level each item will take in its namespace's index.
+            let mut offsets: HashMap<u32, u64> = HashMap::new();
+            let levels: Vec<(u64, u8)> = (start..end)
+                .map(|i| {
+                    let o = offsets.entry(ns[i]).or_insert(0);
+                    *o += 1;
+                    let before = st.graph.index_of(ns[i]).map_or(0, |h| h.inserted);
+                    (*o - 1, crate::ann::level_of(before + *o - 1))
+                })
+                .collect();
+            let graph = &st.graph;
+            let plan = |j: usize| {
+                deadline.check(op.name())?;
+                let i = start + j;
+                let mut ann = graph.plan_ann(batch[i].1, inv[i], ns[i], levels[j].0);
+                let links = graph.plan_links(
+                    batch[i].1,
+                    inv[i],
+                    ns[i],
+                    &exclude,
+                    &batch[start..i],
+                    Some(&ann),
+                    deadline,
+                    op.name(),
+                )?;
+                // The index learns of the chunk's earlier items directly too.
+                ann.layers.resize(ann.layers.len().max(ann.level as usize + 1), Vec::new());
+                for (jj, earlier) in batch[start..i].iter().enumerate() {
+                    if earlier.3 == ns[i] {
+                        let sim = crate::graph::cosine(batch[i].1, inv[i], earlier.1, earlier.2) as f32;
+                        for l in 0..=ann.level.min(levels[jj].1) {
+                            ann.layers[l as usize].push((sim, earlier.0));
+                        }
+                    }
+                }
+                Ok((links, ann))
             };
-            overflows += st.graph.insert(node, &p.vector, &plan);
+            let plans = match par_map(end - start, plan) {
+                Ok(p) => p,
+                Err(e) => {
+                    if let (Some(b), true) = (backup.take(), start > 0) {
+                        st.graph = b;
+                    }
+                    return Err(e);
+                }
+            };
+            if start == 0 {
+                // From here on nothing fails (or the copy is put back).
+                for &id in &exclude {
+                    if let Some(n) = st.graph.node(id) {
+                        carried.insert(id, (n.created_at, n.last_accessed, n.access_count));
+                        orphans.extend(n.edges.iter().map(|e| e.to));
+                    }
+                    st.graph.remove(id);
+                }
+            }
+            for (i, (plan, ann)) in (start..end).zip(plans) {
+                let Some(p) = items[i].take() else { continue };
+                let id = ids[i];
+                let old = p.replace.and_then(|r| carried.get(&r).copied());
+                let created_at = p.created_at.or(old.map(|o| o.0)).unwrap_or(now);
+                let node = NewNode {
+                    id,
+                    text: p.text,
+                    weight: p.weight,
+                    metadata: p.metadata,
+                    metadata_bytes: p.metadata_bytes,
+                    created_at,
+                    last_accessed: p.last_accessed.or(old.map(|o| o.1)).unwrap_or(created_at),
+                    access_count: old.map_or(p.access_count, |o| o.2),
+                    ns: ns[i],
+                    key: p.key,
+                    expires_at: p.expires_at,
+                    norm: p.norm,
+                };
+                overflows += st.graph.insert(node, &p.vector, &plan, Some(ann));
+            }
         }
+        drop(backup);
         // A replaced memory's former neighbours that lost their only edge are re-linked.
         for id in orphans {
             if st.graph.contains(id) && st.graph.degree(id) == 0 {

@@ -171,7 +171,7 @@ fn hostile_lengths_never_allocate_beyond_the_input() {
     let bytes = small_snapshot();
     let mut forged = bytes[..16].to_vec();
     let mut rest = &bytes[16..];
-    for kind in 1..=5u32 {
+    for kind in 1..=6u32 {
         let len = u64::from_le_bytes(rest[4..12].try_into().unwrap()) as usize;
         let mut payload = rest[16..16 + len].to_vec();
         if kind == 3 {

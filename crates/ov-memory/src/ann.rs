@@ -1,0 +1,550 @@
+//! The approximate index: one HNSW graph (hierarchical navigable small
+//! world, Malkov & Yashunin 2016) per namespace, over the vectors the
+//! [`crate::graph::Graph`] already stores.
+//!
+//! Every memory is in its namespace's index from the moment it is added. A
+//! namespace holding more than `Config::exact_below` memories is served
+//! from it: link planning on insert asks the index for candidates instead of
+//! scanning every memory (so ingest is about n log n), and retrieval takes
+//! its semantic candidates from it and rescores them exactly. Smaller
+//! namespaces are scanned exactly, as before.
+//!
+//! Layout, by *node* (a dense position in this index, not the graph's slot):
+//! level 0 is one flat array of `M0` links per node (hnswlib's layout); the
+//! few nodes with upper levels keep them in small vectors. Node levels are
+//! drawn from a counter-based hash, so an index depends only on the order in
+//! which its namespace's memories arrived — not on the platform, the thread
+//! count or other namespaces.
+//!
+//! Deleting node `d` (the graph removes a memory) repairs each neighbour that
+//! linked back to `d` with the best of `d`'s other neighbours, then moves the
+//! last node into `d`'s position and renames it in its neighbours' lists.
+//! Links that still name a vanished position (from nodes that were not `d`'s
+//! neighbours) are harmless: a search skips positions past the end and
+//! computes true similarities for whatever a link names, so stale links cost a
+//! little navigability, never a wrong answer.
+//!
+//! Similarities are the engine's cosine ([`crate::graph::cosine`]), so the
+//! index ranks exactly as an exact scan would and results are bit-identical
+//! on every platform.
+
+use crate::graph::cosine;
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// Links per node on the upper levels, and the most a new node makes.
+pub const M: usize = 16;
+/// Links per node on level 0.
+pub const M0: usize = 2 * M;
+/// Candidates examined when a node is inserted.
+pub const EF_CONSTRUCTION: usize = 128;
+/// The highest level a node can have.
+const MAX_LEVEL: u8 = 15;
+/// An empty level-0 link entry.
+const NONE: u32 = u32::MAX;
+
+/// The stored vectors an index reads: rows of `dim` floats by graph slot, with inverse norms.
+#[derive(Clone, Copy)]
+pub(crate) struct Rows<'a> {
+    pub vectors: &'a [f32],
+    pub inv: &'a [f32],
+    pub dim: usize,
+}
+
+impl<'a> Rows<'a> {
+    #[inline(always)]
+    fn row(&self, slot: u32) -> (&'a [f32], f32) {
+        let s = slot as usize;
+        (self.vectors.get(s * self.dim..(s + 1) * self.dim).unwrap_or(&[]), self.inv.get(s).copied().unwrap_or(0.0))
+    }
+}
+
+/// A candidate: a similarity and a node, ordered by similarity then by node.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Cand {
+    pub sim: f32,
+    pub node: u32,
+}
+
+impl Eq for Cand {}
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Cand {
+    /// Greater: more similar (ties: the lower node).
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.sim.total_cmp(&other.sim).then(other.node.cmp(&self.node))
+    }
+}
+
+/// A reusable visited set (one per thread): a stamp per node, so clearing is O(1).
+#[derive(Default)]
+struct Visited {
+    stamp: u32,
+    marks: Vec<u32>,
+}
+
+impl Visited {
+    fn reset(&mut self, n: usize) {
+        if self.marks.len() < n {
+            self.marks.resize(n, 0);
+        }
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.marks.iter_mut().for_each(|m| *m = 0);
+            self.stamp = 1;
+        }
+    }
+    /// Marks `i`; true if it was not marked yet.
+    #[inline(always)]
+    fn insert(&mut self, i: u32) -> bool {
+        match self.marks.get_mut(i as usize) {
+            Some(m) if *m != self.stamp => {
+                *m = self.stamp;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+thread_local! {
+    static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
+}
+
+/// The level of the `count`-th node ever inserted into an index: geometric
+/// with ratio 1/M (`M` = 16 = 2⁴: four trailing zero bits of a hash per
+/// level), from a fixed hash so that it is the same everywhere.
+pub(crate) fn level_of(count: u64) -> u8 {
+    // splitmix64
+    let mut z = count.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    ((z.trailing_zeros() / 4) as u8).min(MAX_LEVEL)
+}
+
+/// One namespace's HNSW graph.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Hnsw {
+    /// Graph slot of each node.
+    pub(crate) slots: Vec<u32>,
+    levels: Vec<u8>,
+    /// Level-0 links, `M0` per node, unused entries `NONE`.
+    links0: Vec<u32>,
+    /// Levels 1..=level of each node: `upper[node][l - 1]`.
+    upper: Vec<Vec<Vec<u32>>>,
+    entry: Option<u32>,
+    /// Nodes ever inserted (drives the levels).
+    pub(crate) inserted: u64,
+}
+
+/// What an insert found, planned without changing the index: per level
+/// (index 0 = level 0) the candidates, most similar first, named by memory id
+/// (positions may move before the plan is applied).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AnnPlan {
+    pub level: u8,
+    pub layers: Vec<Vec<(f32, u64)>>,
+}
+
+impl Hnsw {
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn top(&self) -> u8 {
+        self.entry.map_or(0, |e| self.levels[e as usize])
+    }
+
+    /// Links of `node` on `level` (empty for levels it does not have).
+    #[inline(always)]
+    fn links(&self, node: u32, level: u8) -> &[u32] {
+        let n = node as usize;
+        if level == 0 {
+            let l = self.links0.get(n * M0..(n + 1) * M0).unwrap_or(&[]);
+            let len = l.iter().position(|&x| x == NONE).unwrap_or(l.len());
+            &l[..len]
+        } else {
+            self.upper.get(n).and_then(|u| u.get(level as usize - 1)).map_or(&[], |v| v.as_slice())
+        }
+    }
+
+    fn set_links(&mut self, node: u32, level: u8, list: &[u32]) {
+        let n = node as usize;
+        if level == 0 {
+            let l = &mut self.links0[n * M0..(n + 1) * M0];
+            l.fill(NONE);
+            l[..list.len().min(M0)].copy_from_slice(&list[..list.len().min(M0)]);
+        } else if let Some(v) = self.upper.get_mut(n).and_then(|u| u.get_mut(level as usize - 1)) {
+            v.clear();
+            v.extend_from_slice(list);
+        }
+    }
+
+    #[inline(always)]
+    fn sim(&self, rows: Rows<'_>, q: &[f32], inv_q: f32, node: u32) -> f32 {
+        let (row, inv) = rows.row(self.slots[node as usize]);
+        cosine(q, inv_q, row, inv) as f32
+    }
+
+    fn sim_nodes(&self, rows: Rows<'_>, a: u32, b: u32) -> f32 {
+        let (ra, ia) = rows.row(self.slots[a as usize]);
+        let (rb, ib) = rows.row(self.slots[b as usize]);
+        cosine(ra, ia, rb, ib) as f32
+    }
+
+    /// The `ef` nodes most similar to `q` on `level` that `admit` accepts,
+    /// reached from `entries`; most similar first. Nodes `admit` rejects are
+    /// still walked through.
+    fn search_layer(
+        &self,
+        rows: Rows<'_>,
+        q: &[f32],
+        inv_q: f32,
+        entries: &[Cand],
+        ef: usize,
+        level: u8,
+        admit: &dyn Fn(u32) -> bool,
+    ) -> Vec<Cand> {
+        let n = self.len();
+        VISITED.with(|v| {
+            let mut visited = v.borrow_mut();
+            visited.reset(n);
+            let mut frontier: BinaryHeap<Cand> = BinaryHeap::new();
+            let mut found: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::new();
+            for &e in entries {
+                if (e.node as usize) < n && visited.insert(e.node) {
+                    frontier.push(e);
+                    if admit(self.slots[e.node as usize]) {
+                        found.push(std::cmp::Reverse(e));
+                        if found.len() > ef {
+                            found.pop();
+                        }
+                    }
+                }
+            }
+            while let Some(c) = frontier.pop() {
+                if found.len() >= ef && found.peek().is_some_and(|w| c.sim < w.0.sim) {
+                    break;
+                }
+                for &nb in self.links(c.node, level) {
+                    if (nb as usize) >= n || !visited.insert(nb) {
+                        continue;
+                    }
+                    let s = self.sim(rows, q, inv_q, nb);
+                    if found.len() < ef || found.peek().is_some_and(|w| s > w.0.sim) {
+                        let cand = Cand { sim: s, node: nb };
+                        frontier.push(cand);
+                        if admit(self.slots[nb as usize]) {
+                            found.push(std::cmp::Reverse(cand));
+                            if found.len() > ef {
+                                found.pop();
+                            }
+                        }
+                    }
+                }
+            }
+            let mut out: Vec<Cand> = found.into_iter().map(|r| r.0).collect();
+            out.sort_by(|a, b| b.cmp(a));
+            out
+        })
+    }
+
+    /// From the top level down to `down_to + 1`, the one most similar node (greedy).
+    fn descend(&self, rows: Rows<'_>, q: &[f32], inv_q: f32, down_to: u8) -> Option<Cand> {
+        let e = self.entry?;
+        let mut best = Cand { sim: self.sim(rows, q, inv_q, e), node: e };
+        let mut level = self.top();
+        while level > down_to {
+            loop {
+                let mut moved = false;
+                for &nb in self.links(best.node, level) {
+                    if (nb as usize) >= self.len() {
+                        continue;
+                    }
+                    let c = Cand { sim: self.sim(rows, q, inv_q, nb), node: nb };
+                    if c > best {
+                        best = c;
+                        moved = true;
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+            level -= 1;
+        }
+        Some(best)
+    }
+
+    /// The `ef` nodes most similar to `q` that `admit` (given a graph slot) accepts, most similar first.
+    pub(crate) fn search(
+        &self,
+        rows: Rows<'_>,
+        q: &[f32],
+        inv_q: f32,
+        ef: usize,
+        admit: &dyn Fn(u32) -> bool,
+    ) -> Vec<Cand> {
+        match self.descend(rows, q, inv_q, 0) {
+            Some(ep) => self.search_layer(rows, q, inv_q, &[ep], ef.max(1), 0, admit),
+            None => Vec::new(),
+        }
+    }
+
+    /// Searches for the neighbours a new node of `level` would get (read-only).
+    /// Candidates are named by node; the caller turns them into memory ids.
+    pub(crate) fn plan(&self, rows: Rows<'_>, q: &[f32], inv_q: f32, level: u8) -> Vec<Vec<Cand>> {
+        let Some(mut ep) = self.descend(rows, q, inv_q, level) else {
+            return Vec::new();
+        };
+        let top = self.top().min(level);
+        let mut layers = vec![Vec::new(); top as usize + 1];
+        let mut entries = vec![ep];
+        for l in (0..=top).rev() {
+            let found = self.search_layer(rows, q, inv_q, &entries, EF_CONSTRUCTION, l, &|_| true);
+            if let Some(&best) = found.first() {
+                ep = best;
+            }
+            entries = if found.is_empty() { vec![ep] } else { found.clone() };
+            layers[l as usize] = found;
+        }
+        layers
+    }
+
+    /// hnswlib's neighbour heuristic: walking the candidates from the most
+    /// similar, keep one only if it is more similar to the base than to every
+    /// one kept, up to `max`. `cands` are (similarity to the base, node).
+    fn select(&self, rows: Rows<'_>, cands: &mut Vec<Cand>, max: usize) -> Vec<u32> {
+        cands.sort_by(|a, b| b.cmp(a));
+        cands.dedup_by_key(|c| c.node);
+        let mut kept: Vec<u32> = Vec::with_capacity(max);
+        for c in cands.iter() {
+            if kept.len() >= max {
+                break;
+            }
+            if kept.iter().all(|&k| self.sim_nodes(rows, c.node, k) <= c.sim) {
+                kept.push(c.node);
+            }
+        }
+        kept
+    }
+
+    /// Adds a node for graph slot `slot` with its planned candidates (named by
+    /// node, already translated to current positions; the caller may append
+    /// nodes it knows about). Returns the new node's position.
+    pub(crate) fn insert(&mut self, rows: Rows<'_>, slot: u32, level: u8, mut layers: Vec<Vec<Cand>>) -> u32 {
+        let x = self.slots.len() as u32;
+        self.slots.push(slot);
+        self.levels.push(level);
+        self.links0.extend(std::iter::repeat_n(NONE, M0));
+        self.upper.push(vec![Vec::new(); level as usize]);
+        self.inserted += 1;
+        let Some(_) = self.entry else {
+            self.entry = Some(x);
+            return x;
+        };
+        let top = self.top();
+        for l in 0..=level.min(top) {
+            let Some(cands) = layers.get_mut(l as usize) else { continue };
+            cands.retain(|c| c.node != x && (c.node as usize) < self.len());
+            let chosen = self.select(rows, cands, M);
+            self.set_links(x, l, &chosen);
+            let cap = if l == 0 { M0 } else { M };
+            for &e in &chosen {
+                let mut list = self.links(e, l).to_vec();
+                if list.contains(&x) {
+                    continue;
+                }
+                if list.len() < cap {
+                    list.push(x);
+                } else {
+                    let mut pool: Vec<Cand> =
+                        list.iter().chain([&x]).map(|&o| Cand { sim: self.sim_nodes(rows, e, o), node: o }).collect();
+                    list = self.select(rows, &mut pool, cap);
+                }
+                self.set_links(e, l, &list);
+            }
+        }
+        if level > top {
+            self.entry = Some(x);
+        }
+        x
+    }
+
+    /// Removes node `d`. The last node moves into its position: returns that
+    /// node's graph slot if one moved (the caller records its new position `d`).
+    pub(crate) fn remove(&mut self, rows: Rows<'_>, d: u32) -> Option<u32> {
+        let n = self.len();
+        if (d as usize) >= n {
+            return None;
+        }
+        // Repair: each neighbour that linked back to d takes d's best other neighbour.
+        for l in 0..=self.levels[d as usize] {
+            let around: Vec<u32> = self.links(d, l).iter().copied().filter(|&o| (o as usize) < n && o != d).collect();
+            for &p in &around {
+                let mut list = self.links(p, l).to_vec();
+                let Some(pos) = list.iter().position(|&o| o == d) else { continue };
+                list.remove(pos);
+                let best = around
+                    .iter()
+                    .filter(|&&o| o != p && !list.contains(&o))
+                    .map(|&o| Cand { sim: self.sim_nodes(rows, p, o), node: o })
+                    .max();
+                if let Some(b) = best {
+                    list.push(b.node);
+                }
+                self.set_links(p, l, &list);
+            }
+        }
+        let last = (n - 1) as u32;
+        let moved = if d != last {
+            // Move the last node into d and rename it where its neighbours name it.
+            let slot = self.slots[last as usize];
+            self.slots[d as usize] = slot;
+            self.levels[d as usize] = self.levels[last as usize];
+            let (lo, hi) = self.links0.split_at_mut(last as usize * M0);
+            lo[d as usize * M0..(d as usize + 1) * M0].copy_from_slice(&hi[..M0]);
+            self.upper.swap(d as usize, last as usize);
+            for l in 0..=self.levels[d as usize] {
+                let around: Vec<u32> = self.links(d, l).to_vec();
+                for p in around {
+                    if p == last || (p as usize) >= n {
+                        continue;
+                    }
+                    let mut list = self.links(p, l).to_vec();
+                    if let Some(i) = list.iter().position(|&o| o == last) {
+                        // (A stale link may already name position d.)
+                        if list.contains(&d) || p == d {
+                            list.remove(i);
+                        } else {
+                            list[i] = d;
+                        }
+                        self.set_links(p, l, &list);
+                    }
+                }
+            }
+            Some(slot)
+        } else {
+            None
+        };
+        self.slots.pop();
+        self.levels.pop();
+        self.links0.truncate(last as usize * M0);
+        self.upper.pop();
+        if self.entry == Some(d) {
+            // Any node of the highest remaining level.
+            self.entry = (0..self.len() as u32).max_by_key(|&i| (self.levels[i as usize], std::cmp::Reverse(i)));
+        } else if self.entry == Some(last) {
+            self.entry = Some(d);
+        }
+        // A self-link can appear when d's neighbour was the moved node: drop it.
+        if moved.is_some() {
+            for l in 0..=self.levels[d as usize] {
+                let list: Vec<u32> = self.links(d, l).iter().copied().filter(|&o| o != d).collect();
+                self.set_links(d, l, &list);
+            }
+        }
+        moved
+    }
+
+    /// Structural checks for tests and snapshot loading: positions in range, no
+    /// self-links or duplicates, capacities, the entry point has the top level.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let n = self.len();
+        if self.levels.len() != n || self.upper.len() != n || self.links0.len() != n * M0 {
+            return Err("index arrays disagree in length".into());
+        }
+        match self.entry {
+            None if n > 0 => return Err("index without an entry point".into()),
+            Some(e) if (e as usize) >= n => return Err("entry point out of range".into()),
+            Some(e) if self.levels.iter().any(|&l| l > self.levels[e as usize]) => {
+                return Err("entry point below the top level".into())
+            }
+            _ => {}
+        }
+        for i in 0..n as u32 {
+            if self.upper[i as usize].len() != self.levels[i as usize] as usize {
+                return Err(format!("node {i}: upper levels disagree with its level"));
+            }
+            for l in 0..=self.levels[i as usize] {
+                let list = self.links(i, l);
+                let cap = if l == 0 { M0 } else { M };
+                if list.len() > cap {
+                    return Err(format!("node {i} level {l}: {} links", list.len()));
+                }
+                let mut seen = list.to_vec();
+                seen.sort_unstable();
+                seen.dedup();
+                if seen.len() != list.len() || list.contains(&i) {
+                    return Err(format!("node {i} level {l}: duplicate or self link"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The index in a snapshot's terms: `inserted`, entry (or `u32::MAX`), then
+    /// per node its level and its link lists (level 0 first), each as a count
+    /// and positions.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.inserted.to_le_bytes());
+        out.extend_from_slice(&self.entry.unwrap_or(NONE).to_le_bytes());
+        for i in 0..self.len() as u32 {
+            out.push(self.levels[i as usize]);
+            for l in 0..=self.levels[i as usize] {
+                let list = self.links(i, l);
+                out.push(list.len() as u8);
+                for &o in list {
+                    out.extend_from_slice(&o.to_le_bytes());
+                }
+            }
+        }
+    }
+
+    /// Reads what [`Hnsw::encode`] wrote for nodes at `slots`; `None` if malformed.
+    pub(crate) fn decode(bytes: &mut &[u8], slots: Vec<u32>) -> Option<Hnsw> {
+        fn take<'b>(b: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
+            if b.len() < n {
+                return None;
+            }
+            let (h, t) = b.split_at(n);
+            *b = t;
+            Some(h)
+        }
+        let inserted = u64::from_le_bytes(take(bytes, 8)?.try_into().ok()?);
+        let entry = u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?);
+        let n = slots.len();
+        let mut h = Hnsw {
+            slots,
+            levels: Vec::with_capacity(n),
+            links0: vec![NONE; n * M0],
+            upper: Vec::with_capacity(n),
+            entry: (entry != NONE).then_some(entry),
+            inserted,
+        };
+        for i in 0..n {
+            let level = take(bytes, 1)?[0];
+            if level > MAX_LEVEL {
+                return None;
+            }
+            h.levels.push(level);
+            h.upper.push(vec![Vec::new(); level as usize]);
+            for l in 0..=level {
+                let count = take(bytes, 1)?[0] as usize;
+                if count > if l == 0 { M0 } else { M } {
+                    return None;
+                }
+                let raw = take(bytes, count * 4)?;
+                let list: Vec<u32> = raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+                h.set_links(i as u32, l, &list);
+            }
+        }
+        h.check().ok()?;
+        Some(h)
+    }
+}
