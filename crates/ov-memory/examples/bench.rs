@@ -145,7 +145,10 @@ fn main() {
             let q = &queries[qi * DIM..(qi + 1) * DIM];
             let got = ours.time(|| {
                 store
-                    .retrieve(q, &RetrieveOptions { top_k: 10, alpha: Some(1.0), ..RetrieveOptions::default() })
+                    .retrieve(
+                        q,
+                        &RetrieveOptions { top_k: 10, alpha: Some(1.0), exact: true, ..RetrieveOptions::default() },
+                    )
                     .unwrap()
             });
             let want = peer.time(|| brute_force(&corpus, &norms, upto, q));
@@ -173,8 +176,9 @@ fn main() {
         let mut hits = 0;
         for (qi, t) in truth.iter().enumerate() {
             let q = &queries[qi * DIM..(qi + 1) * DIM];
-            let got =
-                store.retrieve(q, &RetrieveOptions { top_k: 10, alpha: Some(1.0), ..Default::default() }).unwrap();
+            let got = store
+                .retrieve(q, &RetrieveOptions { top_k: 10, alpha: Some(1.0), exact: true, ..Default::default() })
+                .unwrap();
             hits += t.iter().filter(|x| got.iter().any(|h| h.id - 1 == **x)).count();
         }
         hits as f64 / (truth.len() * 10) as f64
@@ -189,11 +193,43 @@ fn main() {
     }
     println!("\nrecall@10 against the data's exact ground truth (corpus_queries.json): {recall_truth:.4}\n");
 
+    // ---------------------------------------------------------------- approximate
+    // Recall against the engine's own exact answer (alpha 1: ranked by cosine).
+    let exact_ids: Vec<Vec<u64>> = (0..nq)
+        .map(|qi| {
+            let q = &queries[qi * DIM..(qi + 1) * DIM];
+            let o = RetrieveOptions { top_k: 10, alpha: Some(1.0), exact: true, ..Default::default() };
+            store.retrieve(q, &o).unwrap().iter().map(|h| h.id).collect()
+        })
+        .collect();
+    let mut approx = Vec::new();
+    println!("### Approximate retrieve top-10 (alpha 1) at {n_total} memories: recall against the exact scan\n");
+    println!("| ef | p50 ms | p99 ms | max ms | qps | recall@10 |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for ef in [16usize, 32, 64, 96, 128] {
+        let o = RetrieveOptions { top_k: 10, alpha: Some(1.0), ef: Some(ef), ..Default::default() };
+        let mut lat = Lat::new();
+        let mut found = 0;
+        for _ in 0..3 {
+            found = 0;
+            for (qi, want) in exact_ids.iter().enumerate() {
+                let q = &queries[qi * DIM..(qi + 1) * DIM];
+                let got = lat.time(|| store.retrieve(q, &o).unwrap());
+                found += want.iter().filter(|id| got.iter().any(|h| h.id == **id)).count();
+            }
+        }
+        let recall = found as f64 / (10 * nq) as f64;
+        println!("| {ef} | {} | {recall:.4} |", lat.row());
+        approx.push(serde_json::json!({ "ef": ef, "p50_ms": lat.p50() / 1000.0,
+            "p99_ms": lat.0.value_at_quantile(0.99) as f64 / 1000.0, "recall": recall }));
+    }
+    println!();
+
     // ---------------------------------------------------------------- other operations at full size
     let (mut scored, mut ctx) = (Lat::new(), Lat::new());
     for qi in 0..nq {
         let q = &queries[qi * DIM..(qi + 1) * DIM];
-        scored.time(|| store.retrieve(q, &RetrieveOptions::top_k(10)).unwrap());
+        scored.time(|| store.retrieve(q, &RetrieveOptions { exact: true, ..RetrieveOptions::top_k(10) }).unwrap());
         ctx.time(|| store.context(q, &ContextOptions::max_tokens(512)).unwrap());
         store.reset_metabolism();
     }
@@ -227,7 +263,7 @@ fn main() {
     println!("| operation | p50 ms | p99 ms | max ms | ops/s |");
     println!("|---|---:|---:|---:|---:|");
     println!("| add (one at a time, linking included; over the whole build) | {} |", add_lat.row());
-    println!("| retrieve top-10, default score (alpha 0.75) | {} |", scored.row());
+    println!("| retrieve top-10, default score (alpha 0.75), exact | {} |", scored.row());
     println!("| context, 512 tokens | {} |", ctx.row());
     println!();
     println!("| whole-store figure | value |");
@@ -263,6 +299,7 @@ fn main() {
         "to_bytes_ms": save_ms,
         "from_bytes_ms": load_ms,
         "rss_growth_bytes_per_memory": (rss1.saturating_sub(rss0)) as f64 * 1024.0 / n_total as f64,
+        "approximate": approx,
         "load_average": load_average(),
     });
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build/bench_ours.json");

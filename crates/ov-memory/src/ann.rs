@@ -24,11 +24,13 @@
 //! computes true similarities for whatever a link names, so stale links cost a
 //! little navigability, never a wrong answer.
 //!
-//! Similarities are the engine's cosine ([`crate::graph::cosine`]), so the
-//! index ranks exactly as an exact scan would and results are bit-identical
-//! on every platform.
+//! The index navigates by a cosine whose dot product runs 32 independent
+//! lanes ([`crate::graph::dot_wide`]): the same bits on every platform, but
+//! not always the last bits of the engine's [`crate::graph::cosine`], so
+//! everything an index search returns is rescored with the engine's cosine
+//! before anyone sees it.
 
-use crate::graph::cosine;
+use crate::graph::dot_wide;
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -57,6 +59,19 @@ impl<'a> Rows<'a> {
     fn row(&self, slot: u32) -> (&'a [f32], f32) {
         let s = slot as usize;
         (self.vectors.get(s * self.dim..(s + 1) * self.dim).unwrap_or(&[]), self.inv.get(s).copied().unwrap_or(0.0))
+    }
+}
+
+/// The similarity the index navigates by: cosine through [`dot_wide`] (its
+/// rounding may differ from the engine's [`crate::graph::cosine`] in the last
+/// bits; callers rescore what they keep). Never NaN.
+#[inline(always)]
+pub(crate) fn similarity(a: &[f32], inv_a: f32, b: &[f32], inv_b: f32) -> f32 {
+    let c = dot_wide(a, b) * inv_a * inv_b;
+    if c.is_nan() {
+        0.0
+    } else {
+        c
     }
 }
 
@@ -188,18 +203,20 @@ impl Hnsw {
     #[inline(always)]
     fn sim(&self, rows: Rows<'_>, q: &[f32], inv_q: f32, node: u32) -> f32 {
         let (row, inv) = rows.row(self.slots[node as usize]);
-        cosine(q, inv_q, row, inv) as f32
+        similarity(q, inv_q, row, inv)
     }
 
+    #[inline(always)]
     fn sim_nodes(&self, rows: Rows<'_>, a: u32, b: u32) -> f32 {
         let (ra, ia) = rows.row(self.slots[a as usize]);
         let (rb, ib) = rows.row(self.slots[b as usize]);
-        cosine(ra, ia, rb, ib) as f32
+        similarity(ra, ia, rb, ib)
     }
 
     /// The `ef` nodes most similar to `q` on `level` that `admit` accepts,
     /// reached from `entries`; most similar first. Nodes `admit` rejects are
     /// still walked through.
+    #[inline(always)]
     fn search_layer(
         &self,
         rows: Rows<'_>,
@@ -211,50 +228,58 @@ impl Hnsw {
         admit: &dyn Fn(u32) -> bool,
     ) -> Vec<Cand> {
         let n = self.len();
-        VISITED.with(|v| {
-            let mut visited = v.borrow_mut();
-            visited.reset(n);
-            let mut frontier: BinaryHeap<Cand> = BinaryHeap::new();
-            let mut found: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::new();
-            for &e in entries {
-                if (e.node as usize) < n && visited.insert(e.node) {
-                    frontier.push(e);
-                    if admit(self.slots[e.node as usize]) {
-                        found.push(std::cmp::Reverse(e));
+        // The visited set is taken out of its thread-local for the search (the
+        // search then inlines into the caller's SIMD-dispatched code).
+        let mut visited = VISITED.with(|v| std::mem::take(&mut *v.borrow_mut()));
+        visited.reset(n);
+        let mut frontier: BinaryHeap<Cand> = BinaryHeap::new();
+        let mut found: BinaryHeap<std::cmp::Reverse<Cand>> = BinaryHeap::new();
+        for &e in entries {
+            if (e.node as usize) < n && visited.insert(e.node) {
+                frontier.push(e);
+                if admit(self.slots[e.node as usize]) {
+                    found.push(std::cmp::Reverse(e));
+                    if found.len() > ef {
+                        found.pop();
+                    }
+                }
+            }
+        }
+        let mut fresh = [0u32; M0];
+        while let Some(c) = frontier.pop() {
+            if found.len() >= ef && found.peek().is_some_and(|w| c.sim < w.0.sim) {
+                break;
+            }
+            // The unvisited neighbours first, then their similarities.
+            let mut k = 0;
+            for &nb in self.links(c.node, level) {
+                if (nb as usize) < n && k < M0 && visited.insert(nb) {
+                    fresh[k] = nb;
+                    k += 1;
+                }
+            }
+            for &nb in &fresh[..k] {
+                let s = self.sim(rows, q, inv_q, nb);
+                if found.len() < ef || found.peek().is_some_and(|w| s > w.0.sim) {
+                    let cand = Cand { sim: s, node: nb };
+                    frontier.push(cand);
+                    if admit(self.slots[nb as usize]) {
+                        found.push(std::cmp::Reverse(cand));
                         if found.len() > ef {
                             found.pop();
                         }
                     }
                 }
             }
-            while let Some(c) = frontier.pop() {
-                if found.len() >= ef && found.peek().is_some_and(|w| c.sim < w.0.sim) {
-                    break;
-                }
-                for &nb in self.links(c.node, level) {
-                    if (nb as usize) >= n || !visited.insert(nb) {
-                        continue;
-                    }
-                    let s = self.sim(rows, q, inv_q, nb);
-                    if found.len() < ef || found.peek().is_some_and(|w| s > w.0.sim) {
-                        let cand = Cand { sim: s, node: nb };
-                        frontier.push(cand);
-                        if admit(self.slots[nb as usize]) {
-                            found.push(std::cmp::Reverse(cand));
-                            if found.len() > ef {
-                                found.pop();
-                            }
-                        }
-                    }
-                }
-            }
-            let mut out: Vec<Cand> = found.into_iter().map(|r| r.0).collect();
-            out.sort_by(|a, b| b.cmp(a));
-            out
-        })
+        }
+        VISITED.with(|v| *v.borrow_mut() = visited);
+        let mut out: Vec<Cand> = found.into_iter().map(|r| r.0).collect();
+        out.sort_by(|a, b| b.cmp(a));
+        out
     }
 
     /// From the top level down to `down_to + 1`, the one most similar node (greedy).
+    #[inline(always)]
     fn descend(&self, rows: Rows<'_>, q: &[f32], inv_q: f32, down_to: u8) -> Option<Cand> {
         let e = self.entry?;
         let mut best = Cand { sim: self.sim(rows, q, inv_q, e), node: e };
@@ -282,6 +307,7 @@ impl Hnsw {
     }
 
     /// The `ef` nodes most similar to `q` that `admit` (given a graph slot) accepts, most similar first.
+    #[inline(always)]
     pub(crate) fn search(
         &self,
         rows: Rows<'_>,
@@ -298,6 +324,7 @@ impl Hnsw {
 
     /// Searches for the neighbours a new node of `level` would get (read-only).
     /// Candidates are named by node; the caller turns them into memory ids.
+    #[inline(always)]
     pub(crate) fn plan(&self, rows: Rows<'_>, q: &[f32], inv_q: f32, level: u8) -> Vec<Vec<Cand>> {
         let Some(mut ep) = self.descend(rows, q, inv_q, level) else {
             return Vec::new();
@@ -319,6 +346,7 @@ impl Hnsw {
     /// hnswlib's neighbour heuristic: walking the candidates from the most
     /// similar, keep one only if it is more similar to the base than to every
     /// one kept, up to `max`. `cands` are (similarity to the base, node).
+    #[inline(always)]
     fn select(&self, rows: Rows<'_>, cands: &mut Vec<Cand>, max: usize) -> Vec<u32> {
         cands.sort_by(|a, b| b.cmp(a));
         cands.dedup_by_key(|c| c.node);
@@ -327,7 +355,14 @@ impl Hnsw {
             if kept.len() >= max {
                 break;
             }
-            if kept.iter().all(|&k| self.sim_nodes(rows, c.node, k) <= c.sim) {
+            let mut diverse = true;
+            for &k in &kept {
+                if self.sim_nodes(rows, c.node, k) > c.sim {
+                    diverse = false;
+                    break;
+                }
+            }
+            if diverse {
                 kept.push(c.node);
             }
         }
@@ -337,6 +372,7 @@ impl Hnsw {
     /// Adds a node for graph slot `slot` with its planned candidates (named by
     /// node, already translated to current positions; the caller may append
     /// nodes it knows about). Returns the new node's position.
+    #[inline(always)]
     pub(crate) fn insert(&mut self, rows: Rows<'_>, slot: u32, level: u8, mut layers: Vec<Vec<Cand>>) -> u32 {
         let x = self.slots.len() as u32;
         self.slots.push(slot);
@@ -378,6 +414,7 @@ impl Hnsw {
 
     /// Removes node `d`. The last node moves into its position: returns that
     /// node's graph slot if one moved (the caller records its new position `d`).
+    #[inline(always)]
     pub(crate) fn remove(&mut self, rows: Rows<'_>, d: u32) -> Option<u32> {
         let n = self.len();
         if (d as usize) >= n {
@@ -540,7 +577,8 @@ impl Hnsw {
                     return None;
                 }
                 let raw = take(bytes, count * 4)?;
-                let list: Vec<u32> = raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+                let list: Vec<u32> =
+                    raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
                 h.set_links(i as u32, l, &list);
             }
         }

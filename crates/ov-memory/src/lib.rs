@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod ann;
 pub mod breaker;
 pub mod clock;
 pub mod config;
@@ -30,7 +31,6 @@ pub mod context;
 pub mod error;
 pub mod filter;
 pub mod frontend;
-mod ann;
 mod graph;
 pub mod health;
 mod json;

@@ -227,8 +227,8 @@ impl Store {
             }
         }
         let mut scorer = self.scorer(alpha, options.scoring, options.now, options.hybrid_weight);
-        scorer.search_ef =
-            (!options.exact && options.top_k <= MAX_EF).then(|| options.ef.unwrap_or(crate::scoring::DEFAULT_EF).max(options.top_k));
+        scorer.search_ef = (!options.exact && options.top_k <= MAX_EF)
+            .then(|| options.ef.unwrap_or(crate::scoring::DEFAULT_EF).max(options.top_k));
         Ok(Checked { spec, top_k: options.top_k, scorer })
     }
 

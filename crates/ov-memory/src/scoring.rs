@@ -126,7 +126,7 @@ pub const DEFAULT_EF: usize = 96;
 
 /// Most memories drawn to estimate the mean and spread of semantic relevance
 /// when a query is served by the approximate index.
-pub const STATS_SAMPLE: usize = 1024;
+pub const STATS_SAMPLE: usize = 256;
 
 /// A filtered scope smaller than this fraction of its namespaces is scanned
 /// exactly even when they are indexed (a graph search would walk mostly
@@ -309,7 +309,9 @@ impl<'s> Ranking<'s> {
             lex_by_slot: FastMap::default(),
         };
         match scorer.search_ef {
-            Some(ef) if query.embedding.is_some() && scope.approximate(graph) => r.approximate(graph, query, ef, deadline, op)?,
+            Some(ef) if query.embedding.is_some() && scope.approximate(graph) => {
+                r.approximate(graph, query, ef, deadline, op)?
+            }
             _ => r.exact(graph, query, deadline, op)?,
         }
         Ok(r)
@@ -328,22 +330,25 @@ impl<'s> Ranking<'s> {
             // So a scope holding at least 40 % of the memories is scanned whole
             // (the extra cosines are discarded); a smaller one row by row.
             let dense = scope.len().saturating_mul(5) >= n.saturating_mul(DENSE_SCAN_FIFTHS);
-            crate::graph::with_simd(|| {
-                for (i, (inv, row)) in graph.rows().enumerate() {
-                    deadline.check_every(i, op)?;
-                    if !dense && !scope.contains(i) {
-                        continue;
+            crate::graph::with_simd(
+                #[inline(always)]
+                || {
+                    for (i, (inv, row)) in graph.rows().enumerate() {
+                        deadline.check_every(i, op)?;
+                        if !dense && !scope.contains(i) {
+                            continue;
+                        }
+                        let c = cosine(q, inv_q, row, inv);
+                        if dense && !scope.contains(i) {
+                            continue;
+                        }
+                        cos[i] = c as f32;
+                        sum += c;
+                        sum_sq += c * c;
                     }
-                    let c = cosine(q, inv_q, row, inv);
-                    if dense && !scope.contains(i) {
-                        continue;
-                    }
-                    cos[i] = c as f32;
-                    sum += c;
-                    sum_sq += c * c;
-                }
-                Ok::<(), crate::Error>(())
-            })?;
+                    Ok::<(), crate::Error>(())
+                },
+            )?;
         }
         self.cos_stats = Stats::from_sums(sum, sum_sq, in_scope);
         let mut lex = vec![0f32; if query.text.is_some() { n } else { 0 }];
@@ -380,34 +385,50 @@ impl<'s> Ranking<'s> {
     /// scored exactly. The statistics of semantic relevance are estimated
     /// from an even sample of the scope (at most [`STATS_SAMPLE`] memories);
     /// the lexical ones are exact (BM25 visits every match anyway).
-    fn approximate(&mut self, graph: &Graph, query: QueryParts<'_>, ef: usize, deadline: &Deadline, op: &str) -> Result<()> {
+    fn approximate(
+        &mut self,
+        graph: &Graph,
+        query: QueryParts<'_>,
+        ef: usize,
+        deadline: &Deadline,
+        op: &str,
+    ) -> Result<()> {
         let scope = self.scope;
         let Some((q, inv_q)) = query.embedding else { return self.exact(graph, query, deadline, op) };
         let mut slots: Vec<usize> = Vec::with_capacity(ef + ef / 2);
         let mut cos: Vec<f32> = Vec::with_capacity(ef + ef / 2);
         let rows = graph.ann_rows();
-        crate::graph::with_simd(|| {
-            for &ns in &scope.namespaces {
-                if let Some(h) = graph.index_of(ns) {
-                    for c in h.search(rows, q, inv_q, ef, &|slot| scope.contains(slot as usize)) {
-                        slots.push(h.slots[c.node as usize] as usize);
-                        cos.push(c.sim);
+        crate::graph::with_simd(
+            #[inline(always)]
+            || {
+                for &ns in &scope.namespaces {
+                    if let Some(h) = graph.index_of(ns) {
+                        for c in h.search(rows, q, inv_q, ef, &|slot| scope.contains(slot as usize)) {
+                            // Rescored with the engine's cosine (the index's may differ in the last bits).
+                            let slot = h.slots[c.node as usize] as usize;
+                            let (inv, row) = graph.row_at(slot);
+                            slots.push(slot);
+                            cos.push(cosine(q, inv_q, row, inv) as f32);
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
         deadline.check(op)?;
         let stride = (scope.len() / STATS_SAMPLE).max(1);
         let (mut sum, mut sum_sq, mut m) = (0f64, 0f64, 0usize);
-        crate::graph::with_simd(|| {
-            for slot in scope.slots(graph.len()).step_by(stride) {
-                let (inv, row) = graph.row_at(slot);
-                let c = cosine(q, inv_q, row, inv);
-                sum += c;
-                sum_sq += c * c;
-                m += 1;
-            }
-        });
+        crate::graph::with_simd(
+            #[inline(always)]
+            || {
+                for slot in scope.slots(graph.len()).step_by(stride) {
+                    let (inv, row) = graph.row_at(slot);
+                    let c = cosine(q, inv_q, row, inv);
+                    sum += c;
+                    sum_sq += c * c;
+                    m += 1;
+                }
+            },
+        );
         self.cos_stats = Stats::from_sums(sum, sum_sq, m);
         let mut at: FastMap<usize, usize> = slots.iter().enumerate().map(|(p, &s)| (s, p)).collect();
         if let Some(text) = query.text {
@@ -532,7 +553,10 @@ impl<'s> Ranking<'s> {
             None => {
                 let c = self.query.map_or(0.0, |(q, inv_q)| {
                     let (inv, row) = graph.row_at(slot);
-                    crate::graph::with_simd(|| cosine(q, inv_q, row, inv))
+                    crate::graph::with_simd(
+                        #[inline(always)]
+                        || cosine(q, inv_q, row, inv),
+                    )
                 });
                 let l = self.has_text.then(|| self.lex_by_slot.get(&slot).copied().unwrap_or(0.0));
                 let rel = if self.scope.contains(slot) { f64::from(self.relevance(c, l)) } else { 0.0 };
@@ -564,7 +588,8 @@ impl<'s> Ranking<'s> {
             Scoring::Geometric => {
                 let w = graph.node_at(slot).weight;
                 let (cg, cr, cw) = self.scorer.priors;
-                f64::from(self.rel[p]) + (1.0 - self.scorer.alpha) * (cg * f64::from(self.g[p]) + cr + cw * w / (1.0 + w))
+                f64::from(self.rel[p])
+                    + (1.0 - self.scorer.alpha) * (cg * f64::from(self.g[p]) + cr + cw * w / (1.0 + w))
             }
             Scoring::Product => f64::INFINITY,
         }

@@ -499,6 +499,7 @@ impl Store {
                 deadline.check(op.name())?;
                 let i = start + j;
                 let mut ann = graph.plan_ann(batch[i].1, inv[i], ns[i], levels[j].0);
+                deadline.check(op.name())?;
                 let links = graph.plan_links(
                     batch[i].1,
                     inv[i],
@@ -513,7 +514,7 @@ impl Store {
                 ann.layers.resize(ann.layers.len().max(ann.level as usize + 1), Vec::new());
                 for (jj, earlier) in batch[start..i].iter().enumerate() {
                     if earlier.3 == ns[i] {
-                        let sim = crate::graph::cosine(batch[i].1, inv[i], earlier.1, earlier.2) as f32;
+                        let sim = crate::ann::similarity(batch[i].1, inv[i], earlier.1, earlier.2);
                         for l in 0..=ann.level.min(levels[jj].1) {
                             ann.layers[l as usize].push((sim, earlier.0));
                         }

@@ -147,10 +147,8 @@ fn deletes_and_updates_keep_the_index_sound_and_its_recall() {
 #[test]
 fn batches_are_planned_in_chunks_with_the_same_recall() {
     let data = clustered(9, 3000, 40);
-    let items: Vec<NewMemory<'_>> = data
-        .iter()
-        .map(|v| NewMemory { embedding: v, text: "batch", ..NewMemory::default() })
-        .collect();
+    let items: Vec<NewMemory<'_>> =
+        data.iter().map(|v| NewMemory { embedding: v, text: "batch", ..NewMemory::default() }).collect();
     let s = store(0);
     s.add_batch(&items, None).unwrap();
     s.check_integrity().unwrap();
@@ -173,8 +171,11 @@ fn batches_are_planned_in_chunks_with_the_same_recall() {
 #[test]
 fn a_chunked_batch_that_times_out_changes_nothing() {
     let clock = std::sync::Arc::new(ov_memory::clock::ManualClock::new());
-    let s = Store::with_clock(Config { embedding_dim: DIM, max_nodes: 100_000, exact_limit: 0, ..Config::default() }, clock.clone())
-        .unwrap();
+    let s = Store::with_clock(
+        Config { embedding_dim: DIM, max_nodes: 100_000, exact_limit: 0, ..Config::default() },
+        clock.clone(),
+    )
+    .unwrap();
     let data = clustered(11, 1200, 20);
     for (i, v) in data.iter().take(200).enumerate() {
         s.add(v, &format!("m{i}"), AddOptions::default()).unwrap();
