@@ -280,8 +280,10 @@ OvStatus ov_memory_retrieve(const struct OVMemoryProduction *m,
 // lexical query). `options_json` is NULL (defaults) or an object with
 // `top_k`, `alpha`, `timeout_ms`, `now` (Unix ms to score as of), `text`
 // (the query's words, fused with the vector), `hybrid_weight`, `scoring`
-// ("geometric" or the legacy "product"). Free the result with
-// ov_string_free(). NULL on error.
+// ("geometric" or the legacy "product"), `namespace`, `filter`, `exact`
+// (true: scan every memory even where a namespace is served by its
+// approximate index) and `ef` (candidates taken from each approximate
+// index, default 96). Free the result with ov_string_free(). NULL on error.
 char *ov_memory_retrieve_json(const struct OVMemoryProduction *m,
                               const float *query,
                               size_t len,

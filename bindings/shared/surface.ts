@@ -351,6 +351,12 @@ export interface StoreOptions {
   logLevel?: LogLevel
   /** Metabolism token budget (default 100 000). */
   budgetTokens?: number
+  /**
+   * Namespaces with more memories than this (default 10 000) are served by
+   * their approximate index: retrieval takes its candidates from it and
+   * scores them exactly. 0: always.
+   */
+  exactLimit?: number
   [key: string]: unknown
 }
 
@@ -550,6 +556,10 @@ export interface RetrieveOptions {
   namespace?: Namespaces
   /** Only memories whose metadata passes are ranked (the top k of those). */
   filter?: Filter
+  /** Scan every memory even where a namespace is served by its approximate index (default false). */
+  exact?: boolean
+  /** Candidates taken from each approximate index, 1..=10000 (default 96; at least topK): more finds more of the exact top k. */
+  ef?: number
 }
 
 /** Options of `context`. */
