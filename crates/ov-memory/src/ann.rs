@@ -217,6 +217,7 @@ impl Hnsw {
     /// reached from `entries`; most similar first. Nodes `admit` rejects are
     /// still walked through.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn search_layer(
         &self,
         rows: Rows<'_>,

@@ -116,7 +116,7 @@ fn deletes_and_updates_keep_the_index_sound_and_its_recall() {
         // Every third step removes or moves a random memory.
         if i % 3 == 2 {
             let pick = (r.next() % live.len() as u64) as usize;
-            if r.next() % 2 == 0 {
+            if r.next().is_multiple_of(2) {
                 s.delete(live.swap_remove(pick)).unwrap();
             } else {
                 let moved = clustered(1000 + i as u64, 1, 50).remove(0);
