@@ -397,6 +397,8 @@ impl Hnsw {
                 if list.contains(&x) {
                     continue;
                 }
+                // Stale links past the end (left by deletes) go now.
+                list.retain(|&o| (o as usize) < self.slots.len());
                 if list.len() < cap {
                     list.push(x);
                 } else {

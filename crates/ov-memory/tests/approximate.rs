@@ -221,3 +221,33 @@ fn snapshots_keep_the_index() {
         }
     }
 }
+
+#[test]
+fn random_adds_batches_and_deletes_keep_every_structure_sound() {
+    // Small stores (exact planning) and past the exact-planning size alike.
+    for (seed, limit) in [(21u64, 10_000usize), (22, 0)] {
+        let s = store(limit);
+        let mut r = Rng(seed);
+        let mut live: Vec<u64> = Vec::new();
+        for step in 0..1500 {
+            match r.next() % 6 {
+                0 | 1 => {
+                    let v = clustered(r.next(), 1, 5).remove(0);
+                    live.push(s.add(&v, "a", AddOptions::default()).unwrap());
+                }
+                2 => {
+                    let vs = clustered(r.next(), 1 + (r.next() % 5) as usize, 5);
+                    let items: Vec<NewMemory<'_>> =
+                        vs.iter().map(|v| NewMemory { embedding: v, text: "b", ..NewMemory::default() }).collect();
+                    live.extend(s.add_batch(&items, None).unwrap());
+                }
+                _ if !live.is_empty() => {
+                    let pick = (r.next() % live.len() as u64) as usize;
+                    s.delete(live.swap_remove(pick)).unwrap();
+                }
+                _ => {}
+            }
+            s.check_integrity().unwrap_or_else(|e| panic!("seed {seed} step {step}: {e}"));
+        }
+    }
+}
