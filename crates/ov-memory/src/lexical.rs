@@ -26,6 +26,7 @@
 //! store's ids and lock, and costs per memory about 20 bytes per distinct word.
 
 use crate::graph::FastMap as HashMap;
+use std::borrow::Cow;
 use unicode_segmentation::UnicodeSegmentation;
 
 /// BM25 term-frequency saturation.
@@ -33,18 +34,97 @@ pub const BM25_K1: f64 = 0.9;
 /// BM25 length normalisation (0: none, 1: full).
 pub const BM25_B: f64 = 0.0;
 
-/// Words too common to say anything about a memory (English function words).
-const STOP_WORDS: &[&str] = &[
-    "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "for", "with", "by", "from", "as", "is",
-    "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "i", "you", "he",
-    "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "his", "our", "their", "what", "which", "who",
-    "whom", "when", "where", "why", "how", "do", "does", "did", "have", "has", "had", "not", "no", "so", "than", "too",
-    "very", "can", "will", "just",
-];
+/// Whether a lower-cased word is too common to say anything about a memory
+/// (English function words; a `match`, not a scan of a list: it runs for every word indexed).
+fn is_stop_word(w: &str) -> bool {
+    matches!(
+        w,
+        "a" | "an"
+            | "the"
+            | "and"
+            | "or"
+            | "but"
+            | "if"
+            | "of"
+            | "to"
+            | "in"
+            | "on"
+            | "at"
+            | "for"
+            | "with"
+            | "by"
+            | "from"
+            | "as"
+            | "is"
+            | "are"
+            | "was"
+            | "were"
+            | "be"
+            | "been"
+            | "being"
+            | "it"
+            | "its"
+            | "this"
+            | "that"
+            | "these"
+            | "those"
+            | "i"
+            | "you"
+            | "he"
+            | "she"
+            | "we"
+            | "they"
+            | "me"
+            | "him"
+            | "her"
+            | "us"
+            | "them"
+            | "my"
+            | "your"
+            | "his"
+            | "our"
+            | "their"
+            | "what"
+            | "which"
+            | "who"
+            | "whom"
+            | "when"
+            | "where"
+            | "why"
+            | "how"
+            | "do"
+            | "does"
+            | "did"
+            | "have"
+            | "has"
+            | "had"
+            | "not"
+            | "no"
+            | "so"
+            | "than"
+            | "too"
+            | "very"
+            | "can"
+            | "will"
+            | "just"
+    )
+}
 
 /// The tokens of a text: lower-cased Unicode words without stop words.
 pub fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.unicode_words().map(str::to_lowercase).filter(|w| !STOP_WORDS.contains(&w.as_str()))
+    words(text).map(Cow::into_owned)
+}
+
+/// [`tokens`] without copying words that are lower-case already.
+fn words(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
+    text.unicode_words().filter_map(|w| {
+        let lower = if w.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+            Cow::Borrowed(w)
+        } else {
+            Cow::Owned(w.to_lowercase())
+        };
+        (!is_stop_word(&lower)).then_some(lower)
+    })
 }
 
 #[derive(Debug, Clone, Default)]
@@ -66,21 +146,25 @@ pub(crate) struct Lexical {
 impl Lexical {
     /// Indexes a memory's text.
     pub(crate) fn add(&mut self, id: u64, text: &str) {
-        let mut tf: HashMap<u32, u32> = HashMap::default();
-        let mut len = 0u32;
-        for t in tokens(text) {
-            let next = self.postings.len() as u32;
-            let term = *self.vocabulary.entry(t).or_insert(next);
-            if term == next {
-                self.postings.push(Vec::new());
-            }
-            *tf.entry(term).or_insert(0) += 1;
-            len = len.saturating_add(1);
+        let mut all: Vec<u32> = Vec::new();
+        for t in words(text) {
+            let term = match self.vocabulary.get(t.as_ref()) {
+                Some(&term) => term,
+                None => {
+                    let next = self.postings.len() as u32;
+                    self.vocabulary.insert(t.into_owned(), next);
+                    self.postings.push(Vec::new());
+                    next
+                }
+            };
+            all.push(term);
         }
-        let mut terms: Vec<u32> = tf.keys().copied().collect();
-        terms.sort_unstable();
-        for &t in &terms {
-            self.postings[t as usize].push((id, tf[&t]));
+        let len = u32::try_from(all.len()).unwrap_or(u32::MAX);
+        all.sort_unstable();
+        let mut terms: Vec<u32> = Vec::new();
+        for run in all.chunk_by(|a, b| a == b) {
+            terms.push(run[0]);
+            self.postings[run[0] as usize].push((id, run.len() as u32));
         }
         self.total_len += u64::from(len);
         self.docs.insert(id, Doc { len, terms });
@@ -146,8 +230,8 @@ impl Lexical {
         };
         let mut seen: Vec<u32> = Vec::new();
         let mut visited = 0usize;
-        for t in tokens(query) {
-            let Some(&term) = self.vocabulary.get(&t) else { continue };
+        for t in words(query) {
+            let Some(&term) = self.vocabulary.get(t.as_ref()) else { continue };
             if seen.contains(&term) {
                 continue;
             }
@@ -186,7 +270,7 @@ impl Lexical {
 
     /// Whether `query` has at least one token the index could match.
     pub(crate) fn has_tokens(query: &str) -> bool {
-        tokens(query).next().is_some()
+        words(query).next().is_some()
     }
 }
 
@@ -204,6 +288,21 @@ mod tests {
         assert_eq!(t, ["user's", "café", "zürich", "opened", "8", "may", "2023"]);
         assert_eq!(tokens("żółw 🐢 ŻÓŁW").collect::<Vec<_>>(), ["żółw", "żółw"]);
         assert!(!Lexical::has_tokens("the of and ?!"));
+    }
+
+    proptest::proptest! {
+        /// The copy-free path gives exactly what lower-casing every word gives.
+        #[test]
+        fn tokens_match_lowercasing_every_word(text in "[a-zA-Z0-9 'ŻółÉé.,\\-]{0,60}") {
+            let want: Vec<String> =
+                text.unicode_words().map(str::to_lowercase).filter(|w| !is_stop_word(w)).collect();
+            proptest::prop_assert_eq!(tokens(&text).collect::<Vec<_>>(), want);
+        }
+    }
+
+    #[test]
+    fn stop_words_are_dropped_in_any_case() {
+        assert_eq!(tokens("The AND tHe Of tea").collect::<Vec<_>>(), ["tea"]);
     }
 
     #[test]
