@@ -234,18 +234,27 @@ pub(crate) fn dot_wide(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub(crate) fn dot_wide(a: &[f32], b: &[f32]) -> f32 {
     use core::arch::wasm32::{f32x4, f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128};
-    let mut acc = [f32x4_splat(0.0); 8];
+    #[inline(always)]
+    fn mac(acc: v128, x: &[f32], y: &[f32]) -> v128 {
+        f32x4_add(acc, f32x4_mul(f32x4(x[0], x[1], x[2], x[3]), f32x4(y[0], y[1], y[2], y[3])))
+    }
+    let z = f32x4_splat(0.0);
+    let (mut a0, mut a1, mut a2, mut a3, mut a4, mut a5, mut a6, mut a7) = (z, z, z, z, z, z, z, z);
     let ca = a.chunks_exact(32);
     let cb = b.chunks_exact(32);
     let (ra, rb) = (ca.remainder(), cb.remainder());
-    let load = |x: &[f32], j: usize| -> v128 { f32x4(x[4 * j], x[4 * j + 1], x[4 * j + 2], x[4 * j + 3]) };
     for (x, y) in ca.zip(cb) {
-        for (j, r) in acc.iter_mut().enumerate() {
-            *r = f32x4_add(*r, f32x4_mul(load(x, j), load(y, j)));
-        }
+        a0 = mac(a0, &x[0..4], &y[0..4]);
+        a1 = mac(a1, &x[4..8], &y[4..8]);
+        a2 = mac(a2, &x[8..12], &y[8..12]);
+        a3 = mac(a3, &x[12..16], &y[12..16]);
+        a4 = mac(a4, &x[16..20], &y[16..20]);
+        a5 = mac(a5, &x[20..24], &y[20..24]);
+        a6 = mac(a6, &x[24..28], &y[24..28]);
+        a7 = mac(a7, &x[28..32], &y[28..32]);
     }
-    let lo = f32x4_add(f32x4_add(acc[0], acc[2]), f32x4_add(acc[4], acc[6]));
-    let hi = f32x4_add(f32x4_add(acc[1], acc[3]), f32x4_add(acc[5], acc[7]));
+    let lo = f32x4_add(f32x4_add(a0, a2), f32x4_add(a4, a6));
+    let hi = f32x4_add(f32x4_add(a1, a3), f32x4_add(a5, a7));
     let l = [
         f32x4_extract_lane::<0>(lo),
         f32x4_extract_lane::<1>(lo),

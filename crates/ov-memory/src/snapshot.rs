@@ -1,10 +1,10 @@
 //! Snapshots: the whole store — memories, graph, configuration, id
 //! counter and metabolism, not runtime metrics — as bytes or a file.
 //!
-//! # Format (version 2, little-endian; version 1 files still load)
+//! # Format (version 3, little-endian; versions 1 and 2 still load)
 //!
 //! ```text
-//! header   "OVMEMSNP" (8 bytes) · version u32 · section count u32 (= 5)
+//! header   "OVMEMSNP" (8 bytes) · version u32 · section count u32 (= 6; 5 before version 3)
 //! section  kind u32 · payload length u64 · CRC-32 of the payload u32 · payload
 //!   1 config     the configuration as JSON text
 //!   2 state      next_id u64 · budget_tokens u64 · used_tokens u64
@@ -22,13 +22,23 @@
 //!                relevance f32 (each undirected edge appears once per end, in
 //!                each memory's own order, so centrality is bit-identical)
 //!   5 overflow   count u64, then per entry: owner u64 · target u64 · relevance f32
+//!   6 index      (version 3) count u64 of namespace indexes, then per index
+//!                (by namespace name): name length u64 · name · node count u64 ·
+//!                the memory id of each node in position order (u64 each) ·
+//!                inserts so far u64 · entry node u32 (u32::MAX: none) · per
+//!                node its level u8, then per level 0..=level a link count u8
+//!                and the linked positions (u32 each). Files of versions 1
+//!                and 2 have no index: it is rebuilt from the vectors on load.
 //! ```
 //!
 //! Loading checks everything before a store is built — magic, version,
 //! section order, every length against the bytes that are really there (no
 //! allocation larger than the input justifies), checksums, configuration,
 //! ids (unique, below the id counter), UTF-8, finite values, non-zero vectors,
-//! degree bound, symmetric edges, no self or duplicate edge — and answers
+//! degree bound, symmetric edges, no self or duplicate edge, every memory in
+//! exactly its own namespace's index, link counts within bounds, no self or
+//! duplicate link (a link past the last node is kept: deletes leave such
+//! links and searches skip them) — and answers
 //! MEMORY_CORRUPTION naming the section and the check. It never panics.
 //!
 //! Saving to a path is atomic: the bytes go to a temporary file in the same
