@@ -244,6 +244,15 @@ impl Scope {
     pub(crate) fn slots(&self, n: usize) -> impl Iterator<Item = usize> + '_ {
         (0..n).filter(move |&i| self.contains(i))
     }
+
+    /// Every `stride`-th admitted slot (the first, then every `stride`-th after it).
+    fn sample(&self, n: usize, stride: usize) -> Box<dyn Iterator<Item = usize> + '_> {
+        match &self.mask {
+            // Everything admitted: no need to look at every slot.
+            None => Box::new((0..n).step_by(stride.max(1))),
+            Some(_) => Box::new(self.slots(n).step_by(stride.max(1))),
+        }
+    }
 }
 
 /// Where a memory's entries are in a [`Ranking`]'s arrays.
@@ -276,6 +285,10 @@ pub(crate) struct Ranking<'s> {
     w: f64,
     /// Lexical scores by slot (approximate rankings only).
     lex_by_slot: FastMap<usize, f32>,
+    /// The activation sources: (slot, strength), by slot. When G cannot
+    /// change the order (no graph prior, or alpha 1), `g` stays empty and G is
+    /// computed for the memories actually scored, from their own links.
+    sources: Vec<(usize, f64)>,
 }
 
 impl<'s> Ranking<'s> {
@@ -307,6 +320,7 @@ impl<'s> Ranking<'s> {
             lex_stats: Stats::default(),
             w,
             lex_by_slot: FastMap::default(),
+            sources: Vec::new(),
         };
         match scorer.search_ef {
             Some(ef) if query.embedding.is_some() && scope.approximate(graph) => {
@@ -375,7 +389,10 @@ impl<'s> Ranking<'s> {
             let zl = if lex.is_empty() { 0.0 } else { self.lex_stats.z(f64::from(lex[i])) };
             *r = (self.w * zc + (1.0 - self.w) * zl) as f32;
         }
-        self.g = activation(graph, &rel, scope);
+        self.sources = sources(&rel, scope.slots(n), |slot| slot);
+        if self.g_ranks() {
+            self.g = activation(graph, &self.sources, scope, n);
+        }
         (self.cos, self.lex, self.rel) = (cos, lex, rel);
         Ok(())
     }
@@ -420,7 +437,7 @@ impl<'s> Ranking<'s> {
         crate::graph::with_simd(
             #[inline(always)]
             || {
-                for slot in scope.slots(graph.len()).step_by(stride) {
+                for slot in scope.sample(graph.len(), stride) {
                     let (inv, row) = graph.row_at(slot);
                     let c = cosine(q, inv_q, row, inv);
                     sum += c;
@@ -465,28 +482,24 @@ impl<'s> Ranking<'s> {
         };
         (self.cos, self.lex) = (cos, lex);
         self.rel = (0..slots.len()).map(|p| self.relevance(f64::from(self.cos[p]), self.lex.get(p).copied())).collect();
-        self.g = vec![0f32; slots.len()];
+        // Activation from the most relevant candidates. When it can change the
+        // order, the neighbours they reach join the candidates (scored exactly),
+        // as in a scan.
+        self.sources = sources(&self.rel, 0..slots.len(), |p| slots[p]);
         self.pos = Positions::Sparse { slots, at };
-        // Activation from the most relevant candidates. With a graph prior, the
-        // neighbours they reach join the candidates (scored exactly), as in a scan.
-        let Positions::Sparse { slots, at } = &mut self.pos else { return Ok(()) };
-        let mut sources: Vec<usize> = (0..slots.len()).filter(|&p| self.rel[p] > 0.0).collect();
-        if sources.len() > SOURCES {
-            sources.select_nth_unstable_by(SOURCES - 1, |&a, &b| {
-                self.rel[b].total_cmp(&self.rel[a]).then(slots[a].cmp(&slots[b]))
-            });
-            sources.truncate(SOURCES);
+        if !self.g_ranks() {
+            return Ok(());
         }
-        let grow = self.scorer.priors.0 > 0.0 && self.scorer.alpha < 1.0;
-        for src in sources {
-            let a = (f64::from(self.rel[src]) / G_SATURATION).min(1.0);
-            let node = graph.node_at(slots[src]);
+        let Positions::Sparse { slots, at } = &mut self.pos else { return Ok(()) };
+        self.g = vec![0f32; slots.len()];
+        for &(src, a) in &self.sources {
+            let node = graph.node_at(src);
             let links = node.edges.iter().map(|e| (e, 1.0)).chain(node.overflow.iter().map(|e| (e, OVERFLOW_FACTOR)));
             for (e, factor) in links {
                 let Some(slot) = graph.slot(e.to).filter(|&s| scope.contains(s)) else { continue };
                 let p = match at.get(&slot) {
                     Some(&p) => p,
-                    None if grow => {
+                    None => {
                         let (inv, row) = graph.row_at(slot);
                         let c = cosine(q, inv_q, row, inv) as f32;
                         let l = self.has_text.then(|| self.lex_by_slot.get(&slot).copied().unwrap_or(0.0));
@@ -502,7 +515,6 @@ impl<'s> Ranking<'s> {
                         self.g.push(0.0);
                         slots.len() - 1
                     }
-                    None => continue,
                 };
                 let v = (a * f64::from(e.relevance) * factor) as f32;
                 if v > self.g[p] {
@@ -511,6 +523,43 @@ impl<'s> Ranking<'s> {
             }
         }
         Ok(())
+    }
+
+    /// Whether graph activation can change the order (a geometric score with
+    /// a graph prior and alpha below 1): then it is computed for every ranked
+    /// memory up front, otherwise only for the memories scored.
+    fn g_ranks(&self) -> bool {
+        matches!(self.scorer.scoring, Scoring::Geometric) && self.scorer.priors.0 > 0.0 && self.scorer.alpha < 1.0
+    }
+
+    /// G of the memory at position `p` (slot `slot`): from the array when it
+    /// was computed up front, else from the memory's own links to the sources
+    /// (edges are symmetric; an overflow entry is found through `overflow_in`),
+    /// the same numbers a pass from the sources gives.
+    fn g_at(&self, graph: &Graph, p: Option<usize>, slot: usize) -> f32 {
+        if let Some(&g) = p.and_then(|p| self.g.get(p)) {
+            return g;
+        }
+        if self.sources.is_empty() || !self.scope.contains(slot) {
+            return 0.0;
+        }
+        let strength = |slot: usize| self.sources.binary_search_by_key(&slot, |s| s.0).ok().map(|i| self.sources[i].1);
+        let node = graph.node_at(slot);
+        let mut g = 0f32;
+        for e in &node.edges {
+            if let Some(a) = graph.slot(e.to).and_then(strength) {
+                g = g.max((a * f64::from(e.relevance)) as f32);
+            }
+        }
+        for &owner in &node.overflow_in {
+            let Some(a) = graph.slot(owner).and_then(strength) else { continue };
+            for o in graph.node(owner).map_or(&[][..], |n| &n.overflow) {
+                if o.to == node.id {
+                    g = g.max((a * f64::from(o.relevance) * OVERFLOW_FACTOR) as f32);
+                }
+            }
+        }
+        g
     }
 
     /// Fused relevance of a semantic and a lexical score.
@@ -542,12 +591,13 @@ impl<'s> Ranking<'s> {
     /// The score of the memory in `slot`.
     pub(crate) fn score(&self, graph: &Graph, slot: usize) -> Score {
         let node = graph.node_at(slot);
-        let (s, l, rel, g) = match self.at(slot) {
+        let p = self.at(slot);
+        let g = f64::from(self.g_at(graph, p, slot));
+        let (s, l, rel) = match p {
             Some(p) => (
                 self.cos.get(p).map_or(0.0, |&c| f64::from(c).max(0.0)),
                 self.lex.get(p).map_or(0.0, |&x| f64::from(x)),
                 f64::from(self.rel[p]),
-                f64::from(self.g[p]),
             ),
             // Not a candidate of an approximate ranking: scored now, without activation.
             None => {
@@ -560,7 +610,7 @@ impl<'s> Ranking<'s> {
                 });
                 let l = self.has_text.then(|| self.lex_by_slot.get(&slot).copied().unwrap_or(0.0));
                 let rel = if self.scope.contains(slot) { f64::from(self.relevance(c, l)) } else { 0.0 };
-                (f64::from(c as f32).max(0.0), l.map_or(0.0, f64::from), rel, 0.0)
+                (f64::from(c as f32).max(0.0), l.map_or(0.0, f64::from), rel)
             }
         };
         let r = self.recency(node);
@@ -589,7 +639,8 @@ impl<'s> Ranking<'s> {
                 let w = graph.node_at(slot).weight;
                 let (cg, cr, cw) = self.scorer.priors;
                 f64::from(self.rel[p])
-                    + (1.0 - self.scorer.alpha) * (cg * f64::from(self.g[p]) + cr + cw * w / (1.0 + w))
+                    + (1.0 - self.scorer.alpha)
+                        * (cg * f64::from(self.g.get(p).copied().unwrap_or(0.0)) + cr + cw * w / (1.0 + w))
             }
             Scoring::Product => f64::INFINITY,
         }
@@ -602,7 +653,8 @@ impl<'s> Ranking<'s> {
         match self.scorer.scoring {
             Scoring::Geometric => {
                 let (cg, cr, cw) = self.scorer.priors;
-                f64::from(self.rel[p]) + (1.0 - self.scorer.alpha) * (cg * f64::from(self.g[p]) + cr + cw)
+                f64::from(self.rel[p])
+                    + (1.0 - self.scorer.alpha) * (cg * f64::from(self.g.get(p).copied().unwrap_or(0.0)) + cr + cw)
             }
             Scoring::Product => f64::INFINITY,
         }
@@ -650,16 +702,24 @@ impl<'s> Ranking<'s> {
     }
 }
 
-/// Spreading activation from the most relevant memories in scope to their neighbours in scope.
-fn activation(graph: &Graph, rel: &[f32], scope: &Scope) -> Vec<f32> {
-    let mut g = vec![0f32; rel.len()];
-    let mut sources: Vec<usize> = scope.slots(rel.len()).filter(|&i| rel[i] > 0.0).collect();
-    if sources.len() > SOURCES {
-        sources.select_nth_unstable_by(SOURCES - 1, |&a, &b| rel[b].total_cmp(&rel[a]).then(a.cmp(&b)));
-        sources.truncate(SOURCES);
+/// The activation sources: the `SOURCES` positions of highest positive
+/// relevance (ties: lower slot) as (slot, strength `min(1, rel/3)`), by slot.
+fn sources(rel: &[f32], positions: impl Iterator<Item = usize>, slot: impl Fn(usize) -> usize) -> Vec<(usize, f64)> {
+    let mut best: Vec<usize> = positions.filter(|&p| rel[p] > 0.0).collect();
+    if best.len() > SOURCES {
+        best.select_nth_unstable_by(SOURCES - 1, |&a, &b| rel[b].total_cmp(&rel[a]).then(slot(a).cmp(&slot(b))));
+        best.truncate(SOURCES);
     }
-    for src in sources {
-        let a = (f64::from(rel[src]) / G_SATURATION).min(1.0);
+    let mut out: Vec<(usize, f64)> =
+        best.into_iter().map(|p| (slot(p), (f64::from(rel[p]) / G_SATURATION).min(1.0))).collect();
+    out.sort_unstable_by_key(|s| s.0);
+    out
+}
+
+/// Spreading activation from the sources to their neighbours in scope, by slot.
+fn activation(graph: &Graph, sources: &[(usize, f64)], scope: &Scope, n: usize) -> Vec<f32> {
+    let mut g = vec![0f32; n];
+    for &(src, a) in sources {
         let node = graph.node_at(src);
         let links = node.edges.iter().map(|e| (e, 1.0)).chain(node.overflow.iter().map(|e| (e, OVERFLOW_FACTOR)));
         for (e, factor) in links {

@@ -251,3 +251,47 @@ fn random_adds_batches_and_deletes_keep_every_structure_sound() {
         }
     }
 }
+
+#[test]
+fn activation_computed_per_hit_equals_a_pass_from_the_sources() {
+    // G is computed up front only when it can change the order (a graph prior
+    // and alpha below 1); otherwise per memory scored, from its own links. The
+    // two must agree number for number, exact and approximate alike.
+    for limit in [10_000usize, 0] {
+        let data = clustered(31, 600, 8);
+        let make = |graph_weight: f64| {
+            let s = Store::new(Config {
+                embedding_dim: DIM,
+                max_nodes: 1000,
+                exact_limit: limit,
+                graph_weight,
+                ..Config::default()
+            })
+            .unwrap();
+            for (i, v) in data.iter().enumerate() {
+                s.add(v, &format!("m{i}"), AddOptions { created_at: Some(1_600_000_000_000), ..AddOptions::default() })
+                    .unwrap();
+            }
+            s
+        };
+        let (lazy, eager) = (make(0.0), make(1.0));
+        for q in clustered(32, 10, 8) {
+            let o = RetrieveOptions {
+                top_k: 600,
+                alpha: Some(0.5),
+                ef: Some(600),
+                now: Some(1_700_000_000_000),
+                ..RetrieveOptions::default()
+            };
+            let g = |s: &Store| {
+                let mut v: Vec<(u64, u64)> =
+                    s.retrieve(&q, &o).unwrap().iter().map(|h| (h.id, h.score.g.to_bits())).collect();
+                v.sort_unstable();
+                v
+            };
+            let (a, b) = (g(&lazy), g(&eager));
+            assert_eq!(a, b, "exact_limit {limit}");
+            assert!(a.iter().filter(|x| x.1 != 0).count() > 10, "activation reached few memories");
+        }
+    }
+}
