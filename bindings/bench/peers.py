@@ -11,6 +11,11 @@ hnswlib (M 16, ef_construction 200) and usearch (connectivity 16, expansion_add
 at equal recall@10 against the exact answer), for ingest and for snapshot
 save/load.
 
+Then the same on the generated clustered 100 k × 768 set that the engine's
+bench writes to build/large_*.f32 (recipe in crates/ov-memory/examples/bench.rs:
+64-d latent, 200 clusters, uniform noise, a fixed 64 → 768 map, normalised):
+faiss exact, hnswlib built on as many threads as OV-Memory's batch used.
+
 Usage: peers.py REPO_ROOT
 """
 import json
@@ -66,6 +71,22 @@ def recall(got, truth):
     return sum(len(set(map(int, g)) & set(map(int, t))) for g, t in zip(got, truth)) / (10 * len(truth))
 
 
+def hnsw_sweep(index, queries, exact, efs):
+    """(ef, p50 ms, p99 ms, recall@10 against `exact`) per ef, one query at a time."""
+    rows = []
+    for ef in efs:
+        index.set_ef(ef)
+        p50, p99, got = per_query(lambda q: index.knn_query(q, k=10)[0][0], queries)
+        rows.append((ef, p50, p99, recall(got, exact)))
+    return rows
+
+
+def fastest(points, target):
+    """The fastest (p50, recall, label) point whose recall reaches `target`."""
+    ok = [p for p in points if p[1] >= target]
+    return min(ok) if ok else None
+
+
 def main():
     faiss.omp_set_num_threads(1)
     corpus, queries = load("corpus_fortunes.f32"), load("corpus_queries.f32")
@@ -88,11 +109,7 @@ def main():
         again = hnswlib.Index(space="cosine", dim=DIM)
         _, hnsw_load = timed(lambda: again.load_index(path, max_elements=n))
         hnsw_bytes = os.path.getsize(path)
-    hnsw_rows = []
-    for ef in (16, 32, 48, 64, 96, 128):
-        hnsw.set_ef(ef)
-        p50, p99, got = per_query(lambda q: hnsw.knn_query(q, k=10)[0][0], xq)
-        hnsw_rows.append((ef, p50, p99, recall(got, exact)))
+    hnsw_rows = hnsw_sweep(hnsw, xq, exact, (16, 32, 48, 64, 96, 128))
 
     us = Index(ndim=DIM, metric="cos", dtype="f32", connectivity=16, expansion_add=200)
     _, us_build = timed(lambda: us.add(np.arange(n), xb, threads=1))
@@ -135,10 +152,6 @@ def main():
         ("snapshot from bytes", f"{ours['from_bytes_ms']:.1f} ms", "hnswlib load_index", f"{hnsw_load * 1000:.1f} ms", ours["from_bytes_ms"] / (hnsw_load * 1000)),
         ("RSS growth per memory", f"{ours['rss_growth_bytes_per_memory']:.0f} B", "the raw vector", f"{raw} B", ours["rss_growth_bytes_per_memory"] / raw),
     ]
-    def fastest(points, target):
-        ok = [p for p in points if p[1] >= target]
-        return min(ok) if ok else None
-
     ours_points = [(a["p50_ms"], a["recall"], f"ef {a['ef']}") for a in ours.get("approximate", [])]
     hnsw_points = [(p50, r, f"ef {ef}") for ef, p50, _, r in hnsw_rows]
     for i, target in enumerate((0.95, 0.99)):
@@ -150,6 +163,57 @@ def main():
     print("| what | OV-Memory | peer | peer's figure | ratio (ours / peer) |")
     print("|---|---:|---|---:|---:|")
     for what, o, peer, p, r in rows:
+        print(f"| {what} | {o} | {peer} | {p} | {r:.2f}× |")
+    print(f"\nload average at the end: {' '.join(open('/proc/loadavg').read().split()[:3])}")
+    large()
+
+
+def large():
+    """The generated 100 k × 768 clustered set (written by the engine's bench):
+    faiss IndexFlatIP exact, hnswlib M16 efC200 on as many threads as our
+    batch used, and the ratios."""
+    base_path = os.path.join(ROOT, "build", "large_base.f32")
+    ours_path = os.path.join(ROOT, "build", "bench_ours_large.json")
+    if not (os.path.exists(base_path) and os.path.exists(ours_path)):
+        print("(no generated set: run the engine's bench first)")
+        return
+    ours = json.load(open(ours_path))
+    d = ours["dim"]
+    xb = np.fromfile(base_path, dtype="<f4").reshape(-1, d)
+    xq = np.fromfile(os.path.join(ROOT, "build", "large_queries.f32"), dtype="<f4").reshape(-1, d)
+    n, threads = len(xb), ours["threads"]
+    print(f"\n### Peers on the generated set ({n} × {d}, {len(xq)} queries)\n")
+    print(f"load average at the start: {' '.join(open('/proc/loadavg').read().split()[:3])}\n")
+    flat = faiss.IndexFlatIP(d)
+    flat.add(xb)
+    f50, f99, exact = per_query(lambda q: flat.search(q[None, :], 10)[1][0], xq)
+    hnsw = hnswlib.Index(space="cosine", dim=d)
+    hnsw.set_num_threads(threads)
+    hnsw.init_index(max_elements=n, M=16, ef_construction=200, random_seed=1)
+    _, build = timed(lambda: hnsw.add_items(xb, np.arange(n)))
+    hnsw.set_num_threads(1)
+    rows = [(p50, r, f"ef {ef}") for ef, p50, _, r in hnsw_sweep(hnsw, xq, exact, (16, 32, 64, 128))]
+    print("| peer | operation | p50 ms | recall@10 vs exact |")
+    print("|---|---|---:|---:|")
+    print(f"| faiss IndexFlatIP | exact top-10 | {f50:.3f} | 1.0000 |")
+    for p50, r, ef in rows:
+        print(f"| hnswlib M16 | top-10, {ef} | {p50:.3f} | {r:.4f} |")
+    print(f"\nhnswlib M16 efC200 build on {threads} threads: {build:.1f} s\n")
+
+    ours_points = [(a["p50_ms"], a["recall"], f"ef {a['ef']}") for a in ours["approximate"]]
+    table = [
+        ("exact top-10 p50", f"{ours['exact_alpha1_p50_ms']:.2f} ms", "faiss IndexFlatIP", f"{f50:.2f} ms", ours["exact_alpha1_p50_ms"] / f50),
+        ("exact top-10 p50", f"{ours['exact_alpha1_p50_ms']:.2f} ms", "one pass over the vectors (ours)", f"{ours['floor_p50_ms']:.2f} ms", ours["exact_alpha1_p50_ms"] / ours["floor_p50_ms"]),
+    ]
+    for target in (0.95, 0.99):
+        o, h = fastest(ours_points, target), fastest(rows, target)
+        if o and h:
+            table.append((f"approximate p50 at recall@10 ≥ {target}", f"{o[0]:.3f} ms ({o[2]}, {o[1]:.3f})", "hnswlib M16", f"{h[0]:.3f} ms ({h[2]}, {h[1]:.3f})", o[0] / h[0]))
+    table.append((f"ingest ({threads} threads)", f"{ours['ingest_add_batch_s']:.1f} s", f"hnswlib M16 efC200 ({threads} threads)", f"{build:.1f} s", ours["ingest_add_batch_s"] / build))
+    print(f"### OV-Memory on the generated set against its peers (ours: load average then {ours['load_average']})\n")
+    print("| what | OV-Memory | peer | peer's figure | ratio (ours / peer) |")
+    print("|---|---:|---|---:|---:|")
+    for what, o, peer, p, r in table:
         print(f"| {what} | {o} | {peer} | {p} | {r:.2f}× |")
     print(f"\nload average at the end: {' '.join(open('/proc/loadavg').read().split()[:3])}")
 

@@ -307,7 +307,133 @@ fn main() {
         println!("(summary for the peers' comparison: build/bench_ours.json)\n");
     }
     filters_and_batches(&batch_store, &queries, nq);
+    drop(batch_store);
+    drop(store);
+    drop(loaded);
+    let large = large_set();
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build/bench_ours_large.json");
+    let _ = std::fs::write(&out, large.to_string());
     println!("\nload average at the end: {}", load_average());
+}
+
+/// splitmix64: the generated set's fixed, portable random stream.
+struct Mix(u64);
+impl Mix {
+    fn unit(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+}
+
+/// The generated clustered set: `n` points of 768 dims. Recipe: 200 centres
+/// uniform in [-1, 1]^64; a point is a random centre plus uniform noise in
+/// [-0.5, 0.5] per latent dimension, mapped to 768 dims by one fixed matrix of
+/// uniform [-1, 1] entries, then normalised. `seed` 1 makes the base set, 2 the queries.
+fn generated(n: usize, seed: u64) -> Vec<f32> {
+    const LATENT: usize = 64;
+    const CLUSTERS: usize = 200;
+    let mut fixed = Mix(7);
+    let centres: Vec<f32> = (0..CLUSTERS * LATENT).map(|_| fixed.unit()).collect();
+    let matrix: Vec<f32> = (0..LATENT * LARGE_DIM).map(|_| fixed.unit()).collect();
+    let mut r = Mix(seed);
+    let mut out = vec![0f32; n * LARGE_DIM];
+    let mut z = [0f32; LATENT];
+    for row in out.chunks_exact_mut(LARGE_DIM) {
+        let c = ((r.unit() + 1.0) / 2.0 * CLUSTERS as f32) as usize % CLUSTERS;
+        for (k, zk) in z.iter_mut().enumerate() {
+            *zk = centres[c * LATENT + k] + 0.5 * r.unit();
+        }
+        for (k, zk) in z.iter().enumerate() {
+            for (x, m) in row.iter_mut().zip(&matrix[k * LARGE_DIM..(k + 1) * LARGE_DIM]) {
+                *x += zk * m;
+            }
+        }
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        row.iter_mut().for_each(|x| *x /= norm);
+    }
+    out
+}
+
+const LARGE_DIM: usize = 768;
+const LARGE_N: usize = 100_000;
+
+/// The generated 100 k × 768 set: ingest, exact and approximate retrieval, and
+/// the memory-stream floor (one pass over the vectors), for the peers' bench.
+fn large_set() -> Value {
+    let (n, d) = (LARGE_N, LARGE_DIM);
+    let base = generated(n, 1);
+    let queries = generated(200, 2);
+    let build_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build");
+    let as_bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let _ = std::fs::write(build_dir.join("large_base.f32"), as_bytes(&base));
+    let _ = std::fs::write(build_dir.join("large_queries.f32"), as_bytes(&queries));
+    println!("\n### Generated clustered set: {n} × {d} (64-d latent, 200 clusters), 200 queries\n");
+    println!("load average at the start: {}\n", load_average());
+    let store = Store::new(Config { embedding_dim: d, max_nodes: n, ..Config::default() }).unwrap();
+    let texts: Vec<String> = (0..n).map(|i| format!("generated memory {i}")).collect();
+    let t = Instant::now();
+    store
+        .add_batch_flat::<&String, String>(
+            &base,
+            &texts.iter().collect::<Vec<_>>(),
+            None,
+            None,
+            None,
+            Some(3_600_000),
+            &Default::default(),
+        )
+        .unwrap();
+    let ingest_s = t.elapsed().as_secs_f64();
+    // The floor: one pass over the vectors (what any exact scan must read).
+    let mut floor = Lat::new();
+    let mut sink = 0f32;
+    for _ in 0..20 {
+        floor.time(|| {
+            let mut acc = [0f32; 16];
+            for c in base.chunks_exact(16) {
+                for i in 0..16 {
+                    acc[i] += c[i];
+                }
+            }
+            sink += acc.iter().sum::<f32>();
+        });
+    }
+    std::hint::black_box(sink);
+    let nq = queries.len() / d;
+    let q = |i: usize| &queries[i * d..(i + 1) * d];
+    let mut exact = Lat::new();
+    let exact_o = RetrieveOptions { top_k: 10, alpha: Some(1.0), exact: true, ..Default::default() };
+    let want: Vec<Vec<u64>> = (0..nq)
+        .map(|i| exact.time(|| store.retrieve(q(i), &exact_o).unwrap()).iter().map(|h| h.id).collect())
+        .collect();
+    let mut approx = Vec::new();
+    println!("| what | p50 ms | p99 ms | max ms | qps | recall@10 vs exact |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    println!("| one pass over the vectors (the floor) | {} | |", floor.row());
+    println!("| exact top-10 (alpha 1) | {} | 1.0000 |", exact.row());
+    for ef in [16usize, 32, 64, 128] {
+        let o = RetrieveOptions { top_k: 10, alpha: Some(1.0), ef: Some(ef), ..Default::default() };
+        let mut lat = Lat::new();
+        let mut found = 0;
+        for (i, w) in want.iter().enumerate() {
+            let got = lat.time(|| store.retrieve(q(i), &o).unwrap());
+            found += w.iter().filter(|id| got.iter().any(|h| h.id == **id)).count();
+        }
+        let recall = found as f64 / (10 * nq) as f64;
+        println!("| approximate, ef {ef} | {} | {recall:.4} |", lat.row());
+        approx.push(serde_json::json!({ "ef": ef, "p50_ms": lat.p50() / 1000.0, "recall": recall }));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("\ningest by one add_batch ({cores} cores): {ingest_s:.1} s\n");
+    serde_json::json!({
+        "memories": n, "dim": d, "ingest_add_batch_s": ingest_s, "threads": cores,
+        "floor_p50_ms": floor.p50() / 1000.0, "exact_alpha1_p50_ms": exact.p50() / 1000.0,
+        "approximate": approx, "load_average": load_average(),
+    })
 }
 
 /// Filtered against unfiltered retrieval on the same store (interleaved, so
