@@ -164,6 +164,40 @@ pub(crate) struct Hnsw {
 pub(crate) struct AnnPlan {
     pub level: u8,
     pub layers: Vec<Vec<(f32, u64)>>,
+    /// The layers hold the chosen neighbours already ([`select_ids`] ran while
+    /// planning, in parallel), not all candidates.
+    pub selected: bool,
+}
+
+/// The neighbour heuristic of [`Hnsw::insert`] on candidates named by memory
+/// id, for planning off the lock's critical path: `vector` gives a
+/// candidate's row and inverse norm (a stored memory, or an earlier item of
+/// the same batch). Most similar first, at most `max`.
+pub(crate) fn select_ids<'v>(
+    cands: &mut Vec<(f32, u64)>,
+    max: usize,
+    vector: impl Fn(u64) -> Option<(&'v [f32], f32)>,
+) -> Vec<(f32, u64)> {
+    cands.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    cands.dedup_by_key(|c| c.1);
+    let mut kept: Vec<(f32, u64, &'v [f32], f32)> = Vec::with_capacity(max);
+    for &(sim, id) in cands.iter() {
+        if kept.len() >= max {
+            break;
+        }
+        let Some((v, inv)) = vector(id) else { continue };
+        let mut diverse = true;
+        for k in &kept {
+            if similarity(v, inv, k.2, k.3) > sim {
+                diverse = false;
+                break;
+            }
+        }
+        if diverse {
+            kept.push((sim, id, v, inv));
+        }
+    }
+    kept.into_iter().map(|k| (k.0, k.1)).collect()
 }
 
 impl Hnsw {
@@ -374,7 +408,14 @@ impl Hnsw {
     /// node, already translated to current positions; the caller may append
     /// nodes it knows about). Returns the new node's position.
     #[inline(always)]
-    pub(crate) fn insert(&mut self, rows: Rows<'_>, slot: u32, level: u8, mut layers: Vec<Vec<Cand>>) -> u32 {
+    pub(crate) fn insert(
+        &mut self,
+        rows: Rows<'_>,
+        slot: u32,
+        level: u8,
+        mut layers: Vec<Vec<Cand>>,
+        selected: bool,
+    ) -> u32 {
         let x = self.slots.len() as u32;
         self.slots.push(slot);
         self.levels.push(level);
@@ -389,7 +430,7 @@ impl Hnsw {
         for l in 0..=level.min(top) {
             let Some(cands) = layers.get_mut(l as usize) else { continue };
             cands.retain(|c| c.node != x && (c.node as usize) < self.len());
-            let chosen = self.select(rows, cands, M);
+            let chosen = if selected { cands.iter().map(|c| c.node).collect() } else { self.select(rows, cands, M) };
             self.set_links(x, l, &chosen);
             let cap = if l == 0 { M0 } else { M };
             for &e in &chosen {

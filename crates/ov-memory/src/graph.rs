@@ -163,6 +163,9 @@ pub(crate) struct Graph {
 /// Default of `Config::exact_limit`.
 pub const DEFAULT_EXACT_LIMIT: usize = 10_000;
 
+/// Index candidates a memory left without edges is re-linked among.
+const RELINK_CANDIDATES: usize = 64;
+
 /// Index candidates rescored beyond `max_degree` when planning links.
 const LINK_RESCORE_SPARE: usize = 4;
 
@@ -422,7 +425,7 @@ impl Graph {
     /// level, by memory id.
     pub(crate) fn plan_ann(&self, v: &[f32], inv: f32, ns: u32, offset: u64) -> AnnPlan {
         let Some(h) = self.index_of(ns) else {
-            return AnnPlan { level: crate::ann::level_of(offset), layers: Vec::new() };
+            return AnnPlan { level: crate::ann::level_of(offset), layers: Vec::new(), selected: false };
         };
         let level = crate::ann::level_of(h.inserted + offset);
         let layers = with_simd(
@@ -432,7 +435,21 @@ impl Graph {
         .into_iter()
         .map(|l| l.into_iter().map(|c| (c.sim, self.nodes[h.slots[c.node as usize] as usize].id)).collect())
         .collect();
-        AnnPlan { level, layers }
+        AnnPlan { level, layers, selected: false }
+    }
+
+    /// Runs the neighbour heuristic on a plan's candidates now (see
+    /// [`crate::ann::select_ids`]); `extra` resolves ids that are not stored yet.
+    pub(crate) fn select_plan<'v>(&'v self, plan: &mut AnnPlan, extra: impl Fn(u64) -> Option<(&'v [f32], f32)>) {
+        // The batch's own rows first: an upsert reuses the id of the memory it replaces.
+        let vector = |id: u64| extra(id).or_else(|| self.slot(id).map(|slot| (self.row(slot), self.inv_norms[slot])));
+        for layer in &mut plan.layers {
+            *layer = with_simd(
+                #[inline(always)]
+                || crate::ann::select_ids(layer, crate::ann::M, vector),
+            );
+        }
+        plan.selected = true;
     }
 
     /// The best `max_degree` link candidates among an index plan's level-0
@@ -798,7 +815,7 @@ impl Graph {
         let h = &mut self.ann[ns as usize];
         let pos = with_simd(
             #[inline(always)]
-            || h.insert(rows, slot as u32, plan.level, layers),
+            || h.insert(rows, slot as u32, plan.level, layers, plan.selected),
         );
         self.ann_pos.push(pos);
     }
@@ -828,7 +845,7 @@ impl Graph {
             let h = &mut self.ann[ns as usize];
             let pos = with_simd(
                 #[inline(always)]
-                || h.insert(rows, slot as u32, level, layers),
+                || h.insert(rows, slot as u32, level, layers, false),
             );
             self.ann_pos.push(pos);
         }
@@ -924,15 +941,34 @@ impl Graph {
     /// similar memory whose weakest edge is weaker and whose other end keeps an
     /// edge, swapping that edge out; failing that, the same with a weakest edge
     /// that is stronger (an edge is worth less than a memory that can be found
-    /// through the graph at all). Returns the overflows caused (0 or 1). A full
-    /// scan, but it runs only when a memory would otherwise have no edge.
+    /// through the graph at all). Returns the overflows caused (0 or 1). Its
+    /// candidates: the namespace's index's 64 nearest memories past the
+    /// exact-planning size, a scan of the namespace below it (and as the
+    /// fallback); it runs only when a memory would otherwise have no edge.
     pub(crate) fn relink(&mut self, s: u64) -> u64 {
         let Some(slot) = self.slot(s) else { return 0 };
         let inv_s = self.nodes[slot].inv_norm;
         let ns = self.nodes[slot].ns;
         let mut room: Option<(u64, f32)> = None;
         let mut full: Vec<(u64, f32)> = Vec::new();
-        for (j, n) in self.nodes.iter().enumerate() {
+        // Past the exact-planning size, the index's nearest memories are the
+        // candidates (a scan of the namespace for every stranded memory made a
+        // large batch quadratic again); the scan stays the fallback.
+        let near: Option<Vec<usize>> = self.approximate_links(ns).then(|| {
+            let h = &self.ann[ns as usize];
+            let v = self.row(slot);
+            let found = with_simd(
+                #[inline(always)]
+                || h.search(self.ann_rows(), v, inv_s, RELINK_CANDIDATES, &|_| true),
+            );
+            found.into_iter().map(|c| h.slots[c.node as usize] as usize).collect()
+        });
+        let scan: Box<dyn Iterator<Item = usize>> = match &near {
+            Some(slots) if !slots.is_empty() => Box::new(slots.iter().copied()),
+            _ => Box::new(0..self.nodes.len()),
+        };
+        for j in scan {
+            let n = &self.nodes[j];
             if n.id == s || n.ns != ns {
                 continue;
             }

@@ -495,6 +495,9 @@ impl Store {
                 })
                 .collect();
             let graph = &st.graph;
+            // Rows of the chunk's items, for the heuristic (not stored yet).
+            let chunk_rows: crate::graph::FastMap<u64, (&[f32], f32)> =
+                (start..end).map(|i| (ids[i], (batch[i].1, inv[i]))).collect();
             let plan = |j: usize| {
                 deadline.check(op.name())?;
                 let i = start + j;
@@ -510,7 +513,12 @@ impl Store {
                     deadline,
                     op.name(),
                 )?;
-                // The index learns of the chunk's earlier items directly too.
+                // The index learns of the chunk's earlier items directly too (and
+                // never of the memories the batch replaces); its neighbour
+                // heuristic runs here, in parallel, not while applying.
+                for layer in &mut ann.layers {
+                    layer.retain(|(_, id)| exclude.binary_search(id).is_err());
+                }
                 ann.layers.resize(ann.layers.len().max(ann.level as usize + 1), Vec::new());
                 for (jj, earlier) in batch[start..i].iter().enumerate() {
                     if earlier.3 == ns[i] {
@@ -520,6 +528,7 @@ impl Store {
                         }
                     }
                 }
+                graph.select_plan(&mut ann, |id| chunk_rows.get(&id).copied());
                 Ok((links, ann))
             };
             let plans = match par_map(end - start, plan) {
