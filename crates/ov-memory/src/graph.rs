@@ -232,11 +232,28 @@ pub(crate) fn dot_wide(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
+/// The end of both simd128 kernels: lanes 0–3 (`lo`) and 4–7 (`hi`) summed
+/// in the portable versions' fixed tree, then the remainder in order.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn sum_lanes(lo: core::arch::wasm32::v128, hi: core::arch::wasm32::v128, ra: &[f32], rb: &[f32]) -> f32 {
+    use core::arch::wasm32::f32x4_extract_lane as lane;
+    let (l, h) = (
+        [lane::<0>(lo), lane::<1>(lo), lane::<2>(lo), lane::<3>(lo)],
+        [lane::<0>(hi), lane::<1>(hi), lane::<2>(hi), lane::<3>(hi)],
+    );
+    let mut s = ((l[0] + h[0]) + (l[1] + h[1])) + ((l[2] + h[2]) + (l[3] + h[3]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
 /// [`dot_wide`] in explicit wasm simd128: eight f32x4 accumulators hold the
 /// 32 lanes (register `j` lanes `4j..4j + 4`), summed in the portable order.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub(crate) fn dot_wide(a: &[f32], b: &[f32]) -> f32 {
-    use core::arch::wasm32::{f32x4, f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128};
+    use core::arch::wasm32::{f32x4, f32x4_add, f32x4_mul, f32x4_splat, v128};
     #[inline(always)]
     fn mac(acc: v128, x: &[f32], y: &[f32]) -> v128 {
         f32x4_add(acc, f32x4_mul(f32x4(x[0], x[1], x[2], x[3]), f32x4(y[0], y[1], y[2], y[3])))
@@ -258,23 +275,7 @@ pub(crate) fn dot_wide(a: &[f32], b: &[f32]) -> f32 {
     }
     let lo = f32x4_add(f32x4_add(a0, a2), f32x4_add(a4, a6));
     let hi = f32x4_add(f32x4_add(a1, a3), f32x4_add(a5, a7));
-    let l = [
-        f32x4_extract_lane::<0>(lo),
-        f32x4_extract_lane::<1>(lo),
-        f32x4_extract_lane::<2>(lo),
-        f32x4_extract_lane::<3>(lo),
-    ];
-    let h = [
-        f32x4_extract_lane::<0>(hi),
-        f32x4_extract_lane::<1>(hi),
-        f32x4_extract_lane::<2>(hi),
-        f32x4_extract_lane::<3>(hi),
-    ];
-    let mut s = ((l[0] + h[0]) + (l[1] + h[1])) + ((l[2] + h[2]) + (l[3] + h[3]));
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    s
+    sum_lanes(lo, hi, ra, rb)
 }
 
 /// The same dot product with explicit wasm simd128 (the browser build is
@@ -282,7 +283,7 @@ pub(crate) fn dot_wide(a: &[f32], b: &[f32]) -> f32 {
 /// accumulators hold lanes 0–3 and 4–7 of the portable version.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    use core::arch::wasm32::{f32x4, f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat};
+    use core::arch::wasm32::{f32x4, f32x4_add, f32x4_mul, f32x4_splat};
     let mut lo = f32x4_splat(0.0);
     let mut hi = f32x4_splat(0.0);
     let ca = a.chunks_exact(8);
@@ -294,23 +295,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
         lo = f32x4_add(lo, f32x4_mul(xl, yl));
         hi = f32x4_add(hi, f32x4_mul(xh, yh));
     }
-    let l = [
-        f32x4_extract_lane::<0>(lo),
-        f32x4_extract_lane::<1>(lo),
-        f32x4_extract_lane::<2>(lo),
-        f32x4_extract_lane::<3>(lo),
-    ];
-    let h = [
-        f32x4_extract_lane::<0>(hi),
-        f32x4_extract_lane::<1>(hi),
-        f32x4_extract_lane::<2>(hi),
-        f32x4_extract_lane::<3>(hi),
-    ];
-    let mut s = ((l[0] + h[0]) + (l[1] + h[1])) + ((l[2] + h[2]) + (l[3] + h[3]));
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    s
+    sum_lanes(lo, hi, ra, rb)
 }
 
 /// Runs a scan compiled for the best instruction set this CPU has (AVX2 or
