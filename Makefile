@@ -31,13 +31,14 @@ VERSION      := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
+
+.PHONY: python test-python demo-python test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
 
 all: build
 
 # ------------------------------------------------------------------ build
 
-build:
+build: python
 	$(CARGO) build --release -p ov-memory-c
 
 $(RELEASE_LIB)/libov_memory.a $(RELEASE_LIB)/libov_memory.so: build
@@ -123,9 +124,37 @@ $(NODE_DIST): $(NODE_ADDON) bindings/shared/surface.ts bindings/node/src/index.t
 	cd bindings && ./node_modules/.bin/tsc -p node/tsconfig.json
 	touch $@
 
+# ------------------------------------------------------------------ python
+
+# The Python package (bindings/python, import name ov_memory): a wheel built
+# by maturin from crates/ov-memory-py, installed into a project-local venv
+# with the pinned build and test tools (bindings/python/requirements-dev.txt).
+PY_VENV      := $(BUILD)/py-venv
+PY           := $(PY_VENV)/bin/python
+PY_WHEELS    := $(BUILD)/wheels
+PY_STAMP     := $(PY_VENV)/.ov-installed
+PY_SRC       := $(shell find crates/ov-memory-py/src bindings/python/ov_memory -type f) \
+                crates/ov-memory-py/Cargo.toml bindings/python/pyproject.toml bindings/python/README.md
+
+$(PY_VENV)/.tools: bindings/python/requirements-dev.txt
+	@test -x $(PY) || python3 -m venv $(PY_VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r bindings/python/requirements-dev.txt
+	touch $@
+
+python: $(PY_STAMP)
+
+$(PY_STAMP): $(PY_VENV)/.tools $(CORE_SRC) $(PY_SRC)
+	rm -rf $(PY_WHEELS)
+	cd bindings/python && ../../$(PY_VENV)/bin/maturin build --release --quiet --out ../../$(PY_WHEELS)
+	$(PY) -m pip install -q --disable-pip-version-check --force-reinstall --no-deps $(PY_WHEELS)/ov_memory-*.whl
+	touch $@
+
 # ------------------------------------------------------------------ demo
 
-demo: demo-c demo-node
+demo: demo-c demo-node demo-python
+
+demo-python: python
+	$(PY) examples/python/demo.py examples/data/demo.tsv
 
 demo-node: node
 	node examples/node/demo.js examples/data/demo.tsv
@@ -137,8 +166,13 @@ demo-c: build
 
 # ------------------------------------------------------------------ tests
 
-test: lint header-check test-rust test-c test-node
+test: lint header-check test-rust test-c test-python test-node
 	@echo "make test: all suites passed"
+
+# The Python suite (pytest): shared vectors, QA set, the whole API, threads,
+# the C library's snapshot, the wheel in a fresh venv, stubs under mypy.
+test-python: python
+	$(PY) -m pytest -q bindings/python/tests
 
 # One JS suite, run against the napi build and against the wasm build; the
 # browser test (headless Chromium) runs with the first.
