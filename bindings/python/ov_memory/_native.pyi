@@ -69,6 +69,18 @@ class AddOptions(TypedDict, total=False):
     expires_at: int
     ttl_ms: int
 
+class BatchOptions(TypedDict, total=False):
+    """Options of ``add_batch``: the per-item ones hold one entry per text."""
+
+    weights: Sequence[float]
+    metadata: Sequence[Optional[Dict[str, Any]]]
+    created_at: Sequence[int]
+    keys: Sequence[Optional[str]]
+    expires_at: Sequence[Optional[int]]
+    namespace: str
+    ttl_ms: int
+    timeout_ms: int
+
 class UpdateOptions(TypedDict, total=False):
     text: str
     embedding: Vector
@@ -247,20 +259,7 @@ class MemoryStore:
     def embedding_dim(self) -> int: ...
     def add(self, embedding: Vector, text: str, **options: Unpack[AddOptions]) -> int:
         """Adds a memory and returns its id (a key already in the namespace: replaced, same id)."""
-    def add_batch(
-        self,
-        embeddings: Matrix,
-        texts: Sequence[str],
-        *,
-        weights: Optional[Sequence[float]] = None,
-        metadata: Optional[Sequence[Optional[Dict[str, Any]]]] = None,
-        created_at: Optional[Sequence[int]] = None,
-        namespace: Optional[str] = None,
-        keys: Optional[Sequence[Optional[str]]] = None,
-        expires_at: Optional[Sequence[Optional[int]]] = None,
-        ttl_ms: Optional[int] = None,
-        timeout_ms: Optional[int] = None,
-    ) -> List[int]:
+    def add_batch(self, embeddings: Matrix, texts: Sequence[str], **options: Unpack[BatchOptions]) -> List[int]:
         """Adds many memories at once, all or nothing, on every core; returns their ids."""
     def get(self, id: int) -> Optional[Memory]:
         """The memory with this id, or ``None``."""

@@ -20,8 +20,8 @@
 
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
 use ov_memory::{
-    AddOptions, Config, ContextOptions, Error as CoreError, ErrorCode, ImportOptions, Level, ListOptions, LogSink,
-    MemoryUpdate, NewMemory, RetrieveOptions, ScopeOptions, Store,
+    frontend::BatchOptions, AddOptions, Config, ContextOptions, Error as CoreError, ErrorCode, ImportOptions, Level,
+    ListOptions, LogSink, MemoryUpdate, RetrieveOptions, ScopeOptions, Store,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -93,12 +93,6 @@ fn options<T: DeserializeOwned + Default>(kwargs: Option<&Bound<'_, PyDict>>, fi
     }
 }
 
-/// A Python value read into a serde type (a metadata dict, a list of keys).
-fn value<T: DeserializeOwned>(v: &Bound<'_, PyAny>, field: &str) -> Res<T> {
-    let v = to_value(v, 0).map_err(|Raise(e)| Raise(e.with("field", field)))?;
-    serde_json::from_value(v).map_err(|e| invalid(field, format!("invalid {field}: {e}")))
-}
-
 /// Nesting deeper than this is rejected (a structure that contains itself
 /// would otherwise recurse until the stack overflows).
 const MAX_DEPTH: usize = 128;
@@ -132,6 +126,13 @@ fn to_value(v: &Bound<'_, PyAny>, depth: usize) -> Res<Value> {
     }
     if let Ok(t) = v.cast::<PyTuple>() {
         return t.iter().map(|x| to_value(&x, depth + 1)).collect::<Res<Vec<_>>>().map(Value::Array);
+    }
+    // numpy arrays (weights, times): as the lists they hold.
+    if v.is_instance_of::<numpy::PyUntypedArray>() {
+        let list = v
+            .call_method0(pyo3::intern!(v.py(), "tolist"))
+            .map_err(|_| invalid("options", "an array could not be read"))?;
+        return to_value(&list, depth + 1);
     }
     let number = |f: f64| {
         serde_json::Number::from_f64(f).map(Value::Number).ok_or_else(|| invalid("options", "numbers must be finite"))
@@ -251,13 +252,6 @@ fn matrix<'py>(v: &Bound<'py, PyAny>, dim: usize, field: &str) -> Res<(numpy::Py
         ));
     }
     Ok((a.readonly(), rows))
-}
-
-/// Per-item values (JSON-shaped) read into their item type.
-fn typed<T: DeserializeOwned>(v: Res<Option<Vec<Value>>>, field: &str, what: &str) -> Res<Option<Vec<T>>> {
-    v?.map(|v| v.into_iter().map(serde_json::from_value).collect::<Result<Vec<T>, _>>())
-        .transpose()
-        .map_err(|_| invalid(field, format!("{field} must be {what}")))
 }
 
 /// An argument of a plain type; a wrong type is INVALID_DATA (as in every
@@ -421,79 +415,35 @@ impl MemoryStore {
         run(py, || self.store.add(slice, &text, o))
     }
 
-    /// Adds many memories at once (all or nothing) and returns their ids.
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (embeddings, texts, *, weights=None, metadata=None, created_at=None, namespace=None,
-                        keys=None, expires_at=None, ttl_ms=None, timeout_ms=None))]
+    /// Adds many memories at once (all or nothing) and returns their ids:
+    /// `weights`, `metadata`, `created_at`, `keys`, `expires_at` (one entry per
+    /// text), `namespace`, `ttl_ms`, `timeout_ms`.
+    #[pyo3(signature = (embeddings, texts, **options))]
     fn add_batch(
         &self,
         py: Python<'_>,
         embeddings: &Bound<'_, PyAny>,
         texts: &Bound<'_, PyAny>,
-        weights: Option<&Bound<'_, PyAny>>,
-        metadata: Option<&Bound<'_, PyAny>>,
-        created_at: Option<&Bound<'_, PyAny>>,
-        namespace: Option<&Bound<'_, PyAny>>,
-        keys: Option<&Bound<'_, PyAny>>,
-        expires_at: Option<&Bound<'_, PyAny>>,
-        ttl_ms: Option<&Bound<'_, PyAny>>,
-        timeout_ms: Option<&Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Vec<u64>> {
         if texts.is_instance_of::<PyString>() {
             return check(py, Err(invalid("texts", "texts must be a sequence of str")));
         }
         let texts: Vec<String> = check(py, arg(texts, "texts", "a sequence of str"))?;
-        let weights: Option<Vec<f64>> = check(py, opt_arg(weights, "weights", "a sequence of numbers"))?;
-        let created_at: Option<Vec<i64>> =
-            check(py, opt_arg(created_at, "created_at", "a sequence of whole numbers (Unix ms)"))?;
-        let namespace: Option<String> = check(py, opt_arg(namespace, "namespace", "a str"))?;
-        let ttl_ms: Option<u64> = check(py, opt_arg(ttl_ms, "ttl_ms", "a whole number >= 0"))?;
-        let timeout_ms: Option<u64> = check(py, opt_arg(timeout_ms, "timeout_ms", "a whole number >= 1"))?;
         let (m, rows) = check(py, matrix(embeddings, self.dim(), "embeddings"))?;
-        let n = texts.len();
-        if rows != n {
+        if rows != texts.len() {
             return check(
                 py,
                 Err(Raise(
                     CoreError::invalid("embeddings", "embeddings must have one row per text")
-                        .with("expected", n)
+                        .with("expected", texts.len())
                         .with("got", rows),
                 )),
             );
         }
-        let per_item = |v: Option<&Bound<'_, PyAny>>, field: &str| -> Res<Option<Vec<Value>>> {
-            let v: Option<Vec<Value>> = v.filter(|v| !v.is_none()).map(|v| value(v, field)).transpose()?;
-            if v.as_ref().is_some_and(|v| v.len() != n) {
-                return Err(invalid(field, format!("{field} must have one entry per text")));
-            }
-            Ok(v)
-        };
-        let metadata = check(py, per_item(metadata, "metadata"))?;
-        let keys: Option<Vec<Option<String>>> = check(py, typed(per_item(keys, "keys"), "keys", "strings or None"))?;
-        let expires: Option<Vec<Option<i64>>> =
-            check(py, typed(per_item(expires_at, "expires_at"), "expires_at", "whole numbers of Unix ms or None"))?;
-        if weights.as_ref().is_some_and(|w| w.len() != n) {
-            return check(py, Err(invalid("weights", "weights must have one entry per text")));
-        }
-        if created_at.as_ref().is_some_and(|c| c.len() != n) {
-            return check(py, Err(invalid("created_at", "created_at must have one entry per text")));
-        }
+        let o: BatchOptions = check(py, self::options(options, "options"))?;
         let flat = m.as_slice()?;
-        let dim = self.dim();
-        let items: Vec<NewMemory<'_>> = (0..n)
-            .map(|i| NewMemory {
-                embedding: &flat[i * dim..(i + 1) * dim],
-                text: &texts[i],
-                weight: weights.as_ref().map(|w| w[i]),
-                metadata: metadata.as_ref().map(|m| m[i].clone()).filter(|m| !m.is_null()),
-                created_at: created_at.as_ref().map(|c| c[i]),
-                namespace: namespace.clone(),
-                key: keys.as_ref().and_then(|k| k[i].clone()),
-                expires_at: expires.as_ref().and_then(|e| e[i]),
-                ttl_ms,
-            })
-            .collect();
-        run(py, || self.store.add_batch(&items, timeout_ms))
+        run(py, || self.store.add_batch_rows(flat, &texts, &o))
     }
 
     /// The memory with this id as a dict, or `None` when there is none.

@@ -131,6 +131,44 @@ impl BatchExtra {
     }
 }
 
+/// Every option of a batch add as one object, for the front-ends that pass
+/// options as one value (Python keyword arguments, Java maps). JSON keys:
+/// `weights`, `metadata`, `created_at`/`createdAt`, `timeout_ms`/`timeoutMs`,
+/// `namespace`, `keys`, `expires_at`/`expiresAt`, `ttl_ms`/`ttlMs`; the
+/// per-item ones (`weights`, `metadata`, `created_at`, `keys`, `expires_at`)
+/// hold one entry per text.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchOptions {
+    /// One weight per text.
+    pub weights: Option<Vec<f64>>,
+    /// One metadata object (or null) per text.
+    pub metadata: Option<Vec<Option<Value>>>,
+    /// One creation time (Unix ms) per text.
+    #[serde(alias = "createdAt")]
+    pub created_at: Option<Vec<i64>>,
+    /// Deadline of the whole batch, ms.
+    #[serde(alias = "timeoutMs")]
+    pub timeout_ms: Option<u64>,
+    /// One namespace for the whole batch.
+    pub namespace: Option<String>,
+    /// One key (or null) per text.
+    pub keys: Option<Vec<Option<String>>>,
+    /// One expiry (or null) per text, Unix ms.
+    #[serde(alias = "expiresAt")]
+    pub expires_at: Option<Vec<Option<i64>>>,
+    /// One time to live for the whole batch, ms.
+    #[serde(alias = "ttlMs")]
+    pub ttl_ms: Option<u64>,
+}
+
+impl BatchOptions {
+    /// Parses the options from a JSON object text (`{}`: none).
+    pub fn from_json(text: &str) -> Result<BatchOptions> {
+        crate::retrieve::parse_options(text, "options")
+    }
+}
+
 /// JS numbers as memory ids (see [`id_from_number`]).
 pub fn ids_from_numbers(v: &[f64]) -> Result<Vec<u64>> {
     v.iter().enumerate().map(|(i, &x)| id_from_number(x).map_err(|e| e.with("index", i))).collect()
@@ -174,6 +212,31 @@ impl Store {
         timeout_ms: Option<u64>,
         extra: &BatchExtra,
     ) -> Result<Vec<u64>> {
+        let metadata = metadata_json
+            .map(|m| {
+                m.iter()
+                    .enumerate()
+                    .map(|(i, t)| metadata_from_json(t.as_ref().map(AsRef::as_ref)).map_err(|e| e.with("index", i)))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .transpose()?;
+        let options = BatchOptions {
+            weights: weights.map(<[f64]>::to_vec),
+            metadata,
+            created_at: created_at.map(<[i64]>::to_vec),
+            timeout_ms,
+            namespace: extra.namespace.clone(),
+            keys: extra.keys.clone(),
+            expires_at: extra.expires_at.clone(),
+            ttl_ms: extra.ttl_ms,
+        };
+        self.add_batch_rows(flat, texts, &options)
+    }
+
+    /// Adds a batch given as one flat vector of `texts.len() × embedding_dim`
+    /// values with [`BatchOptions`]. All or nothing, like [`Store::add_batch`];
+    /// a per-item option with the wrong number of entries is INVALID_DATA.
+    pub fn add_batch_rows<T: AsRef<str>>(&self, flat: &[f32], texts: &[T], options: &BatchOptions) -> Result<Vec<u64>> {
         let dim = self.config().embedding_dim;
         let n = texts.len();
         if Some(flat.len()) != n.checked_mul(dim) {
@@ -181,38 +244,34 @@ impl Store {
                 .with("expected", n.saturating_mul(dim))
                 .with("got", flat.len()));
         }
-        if weights.is_some_and(|w| w.len() != n) {
-            return Err(Error::invalid("weights", "weights must have one entry per text"));
+        let per_item = [
+            ("weights", options.weights.as_ref().map(Vec::len)),
+            ("metadata", options.metadata.as_ref().map(Vec::len)),
+            ("created_at", options.created_at.as_ref().map(Vec::len)),
+            ("keys", options.keys.as_ref().map(Vec::len)),
+            ("expires_at", options.expires_at.as_ref().map(Vec::len)),
+        ];
+        for (field, len) in per_item {
+            if len.is_some_and(|len| len != n) {
+                return Err(Error::invalid(field, format!("{field} must have one entry per text"))
+                    .with("expected", n)
+                    .with("got", len.unwrap_or(0)));
+            }
         }
-        if metadata_json.is_some_and(|m| m.len() != n) {
-            return Err(Error::invalid("metadata", "metadata must have one entry per text"));
-        }
-        if created_at.is_some_and(|c| c.len() != n) {
-            return Err(Error::invalid("created_at", "created_at must have one entry per text"));
-        }
-        if extra.keys.as_ref().is_some_and(|k| k.len() != n) {
-            return Err(Error::invalid("keys", "keys must have one entry per text"));
-        }
-        if extra.expires_at.as_ref().is_some_and(|k| k.len() != n) {
-            return Err(Error::invalid("expires_at", "expires_at must have one entry per text"));
-        }
-        let items = (0..n)
-            .map(|i| {
-                let meta = metadata_json.and_then(|m| m[i].as_ref()).map(AsRef::as_ref);
-                Ok(NewMemory {
-                    embedding: &flat[i * dim..(i + 1) * dim],
-                    text: texts[i].as_ref(),
-                    weight: weights.map(|w| w[i]),
-                    metadata: metadata_from_json(meta).map_err(|e| e.with("index", i))?,
-                    created_at: created_at.map(|c| c[i]),
-                    namespace: extra.namespace.clone(),
-                    key: extra.keys.as_ref().and_then(|k| k[i].clone()),
-                    expires_at: extra.expires_at.as_ref().and_then(|k| k[i]),
-                    ttl_ms: extra.ttl_ms,
-                })
+        let items: Vec<NewMemory<'_>> = (0..n)
+            .map(|i| NewMemory {
+                embedding: &flat[i * dim..(i + 1) * dim],
+                text: texts[i].as_ref(),
+                weight: options.weights.as_ref().map(|w| w[i]),
+                metadata: options.metadata.as_ref().and_then(|m| m[i].clone()),
+                created_at: options.created_at.as_ref().map(|c| c[i]),
+                namespace: options.namespace.clone(),
+                key: options.keys.as_ref().and_then(|k| k[i].clone()),
+                expires_at: options.expires_at.as_ref().and_then(|k| k[i]),
+                ttl_ms: options.ttl_ms,
             })
-            .collect::<Result<Vec<_>>>()?;
-        self.add_batch(&items, timeout_ms)
+            .collect();
+        self.add_batch(&items, options.timeout_ms)
     }
 
     /// [`Store::update`] with the embedding passed apart from the other fields
@@ -246,6 +305,29 @@ impl Store {
         texts: Option<&[Option<S>]>,
         options: &crate::RetrieveOptions,
     ) -> Result<String> {
+        self.retrieve_many_json(&self.flat_queries(n, flat, has_embedding, texts)?, options)
+    }
+
+    /// [`Store::retrieve_many_flat`] returning the hits themselves.
+    pub fn retrieve_many_flat_hits<S: AsRef<str>>(
+        &self,
+        n: usize,
+        flat: Option<&[f32]>,
+        has_embedding: Option<&[u8]>,
+        texts: Option<&[Option<S>]>,
+        options: &crate::RetrieveOptions,
+    ) -> Result<Vec<Vec<crate::Hit>>> {
+        self.retrieve_many(&self.flat_queries(n, flat, has_embedding, texts)?, options)
+    }
+
+    /// The queries of [`Store::retrieve_many_flat`], checked.
+    fn flat_queries<'a, S: AsRef<str>>(
+        &self,
+        n: usize,
+        flat: Option<&'a [f32]>,
+        has_embedding: Option<&[u8]>,
+        texts: Option<&'a [Option<S>]>,
+    ) -> Result<Vec<crate::BatchQuery<'a>>> {
         let dim = self.config().embedding_dim;
         if texts.is_some_and(|t| t.len() != n) {
             return Err(Error::invalid("texts", "texts must have one entry per query"));
@@ -277,7 +359,7 @@ impl Store {
                 crate::BatchQuery { embedding, text: texts.and_then(|t| t[i].as_ref()).map(AsRef::as_ref) }
             })
             .collect();
-        self.retrieve_many_json(&queries, options)
+        Ok(queries)
     }
 
     /// [`Store::list`] with options as a JSON object text, the page as JSON text.
