@@ -32,13 +32,13 @@ VERSION      := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1
 FUZZ_SECONDS ?= 60
 
 
-.PHONY: python test-python demo-python test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
+.PHONY: python test-python demo-python java test-java deps-java test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
 
 all: build
 
 # ------------------------------------------------------------------ build
 
-build: python
+build: python java
 	$(CARGO) build --release -p ov-memory-c
 
 $(RELEASE_LIB)/libov_memory.a $(RELEASE_LIB)/libov_memory.so: build
@@ -149,6 +149,56 @@ $(PY_STAMP): $(PY_VENV)/.tools $(CORE_SRC) $(PY_SRC)
 	$(PY) -m pip install -q --disable-pip-version-check --force-reinstall --no-deps $(PY_WHEELS)/ov_memory-*.whl
 	touch $@
 
+# ------------------------------------------------------------------ java
+
+# The Java package (bindings/java, package ov.memory): compiled with the JDK's
+# javac and jar (no Maven: nothing to download). The jar carries the JNI
+# library (crates/ov-memory-jni) for this platform and loads it from there.
+JAVA_BUILD   := $(BUILD)/java
+JAR          := $(BUILD)/ov-memory.jar
+JAVA_SRC     := $(shell find bindings/java/src -name '*.java')
+JAVA_TESTS   := $(shell find bindings/java/test -name '*.java')
+JNI_LIB      := $(RELEASE_LIB)/libov_memory_jni.so
+JAVAC        := javac --release 17 -Xlint:all -Werror
+
+deps-java:
+	@if ! command -v javac >/dev/null || ! command -v jar >/dev/null; then \
+	  echo "installing openjdk-17-jdk-headless"; \
+	  apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless >/dev/null; \
+	fi
+
+$(JNI_LIB): $(CORE_SRC) $(shell find crates/ov-memory-jni/src -name '*.rs') crates/ov-memory-jni/Cargo.toml
+	$(CARGO) build --release -p ov-memory-jni
+
+java: $(JAR)
+
+$(JAR): $(JNI_LIB) $(JAVA_SRC) | deps-java
+	rm -rf $(JAVA_BUILD)/classes
+	mkdir -p $(JAVA_BUILD)/classes/ov/memory/native/linux-x86_64
+	$(JAVAC) -d $(JAVA_BUILD)/classes $(JAVA_SRC)
+	cp $(JNI_LIB) $(JAVA_BUILD)/classes/ov/memory/native/linux-x86_64/
+	jar --create --file $@ -C $(JAVA_BUILD)/classes .
+
+# The Java suite under -Xcheck:jni (any JNI warning fails it), the million-call
+# run without it, then the README's Java snippets compiled and run against the
+# jar alone from a scratch directory.
+test-java: java
+	rm -rf $(JAVA_BUILD)/test-classes $(JAVA_BUILD)/scratch
+	mkdir -p $(JAVA_BUILD)/test-classes $(JAVA_BUILD)/scratch
+	$(JAVAC) -cp $(JAR) -d $(JAVA_BUILD)/test-classes $(JAVA_TESTS)
+	java -Xcheck:jni -cp $(JAR):$(JAVA_BUILD)/test-classes ov.memory.tests.AllTests . 20000 2>&1 | tee $(JAVA_BUILD)/test.out
+	@! grep -n "WARNING.*JNI\|FATAL ERROR" $(JAVA_BUILD)/test.out
+	java -cp $(JAR):$(JAVA_BUILD)/test-classes ov.memory.tests.ManyCalls 1000000
+	awk '/<!-- quickstart-java -->/{f=1;next} f&&/^```java/{p=1;next} p&&/^```/{exit} p' README.md > $(JAVA_BUILD)/scratch/QuickStart.java
+	awk '/<!-- guide-java -->/{f=1;next} f&&/^```java/{p=1;next} p&&/^```/{exit} p' README.md > $(JAVA_BUILD)/scratch/Guide.java
+	cp $(JAR) $(JAVA_BUILD)/scratch/
+	cd $(JAVA_BUILD)/scratch && javac -cp ov-memory.jar QuickStart.java Guide.java \
+	  && java -cp ov-memory.jar:. QuickStart > quickstart.out && java -cp ov-memory.jar:. Guide > guide.out
+	cat $(JAVA_BUILD)/scratch/quickstart.out $(JAVA_BUILD)/scratch/guide.out
+	grep -q "The user prefers green tea" $(JAVA_BUILD)/scratch/quickstart.out
+	grep -qx "INVALID_DATA {expected=4, field=embedding, got=2}" $(JAVA_BUILD)/scratch/quickstart.out
+	grep -qx "1 HEALTHY 0.0" $(JAVA_BUILD)/scratch/guide.out
+
 # ------------------------------------------------------------------ demo
 
 demo: demo-c demo-node demo-python
@@ -166,7 +216,7 @@ demo-c: build
 
 # ------------------------------------------------------------------ tests
 
-test: lint header-check test-rust test-c test-python test-node
+test: lint header-check test-rust test-c test-python test-java test-node
 	@echo "make test: all suites passed"
 
 # The Python suite (pytest): shared vectors, QA set, the whole API, threads,
