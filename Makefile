@@ -331,12 +331,17 @@ $(BENCH_VENV)/.installed:
 	$(BENCH_VENV)/bin/pip install -q faiss-cpu hnswlib usearch numpy
 	touch $@
 
-bench: node web $(BENCH_VENV)/.installed
+bench: node web python java $(BENCH_VENV)/.installed
 	$(CARGO) run -q --release -p ov-memory --example bench
 	@echo
 	$(BENCH_VENV)/bin/python bindings/bench/peers.py $(CURDIR)
 	@echo
 	node bindings/bench/bench.mjs
+	@echo
+	$(PY) bindings/bench/python_bench.py $(CURDIR)
+	@echo
+	$(JAVAC) -cp $(JAR) -d $(JAVA_BUILD)/bench-classes bindings/bench/CallCost.java
+	java -cp $(JAR):$(JAVA_BUILD)/bench-classes CallCost
 
 # ------------------------------------------------------------------ fuzz
 

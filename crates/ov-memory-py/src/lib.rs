@@ -314,6 +314,41 @@ fn ids_arg(v: &Bound<'_, PyAny>) -> Res<Vec<u64>> {
         .collect()
 }
 
+/// Retrieval hits as a list of dicts: the hot path of `retrieve`, written out
+/// with interned keys (`pythonize` makes a new key string per field, which
+/// costs more than the rest of a small query). The destructuring below names
+/// every field of `Hit` and `Score`, so a field added to either fails to
+/// compile here instead of going missing.
+fn hits_to_py<'py>(py: Python<'py>, hits: Vec<ov_memory::Hit>) -> PyResult<Bound<'py, PyList>> {
+    use pyo3::intern;
+    let out = PyList::empty(py);
+    for hit in hits {
+        let ov_memory::Hit { id, text, metadata, created_at, namespace, score } = hit;
+        let ov_memory::Score { s, l, c, g, r, w, rel, p } = score;
+        let sd = PyDict::new(py);
+        sd.set_item(intern!(py, "S"), s)?;
+        sd.set_item(intern!(py, "L"), l)?;
+        sd.set_item(intern!(py, "C"), c)?;
+        sd.set_item(intern!(py, "G"), g)?;
+        sd.set_item(intern!(py, "R"), r)?;
+        sd.set_item(intern!(py, "W"), w)?;
+        sd.set_item(intern!(py, "rel"), rel)?;
+        sd.set_item(intern!(py, "P"), p)?;
+        let d = PyDict::new(py);
+        d.set_item(intern!(py, "id"), id)?;
+        d.set_item(intern!(py, "text"), text)?;
+        match metadata {
+            None => d.set_item(intern!(py, "metadata"), py.None())?,
+            Some(m) => d.set_item(intern!(py, "metadata"), pythonize(py, &m)?)?,
+        }
+        d.set_item(intern!(py, "created_at"), created_at)?;
+        d.set_item(intern!(py, "namespace"), namespace)?;
+        d.set_item(intern!(py, "score"), sd)?;
+        out.append(d)?;
+    }
+    Ok(out)
+}
+
 /// A memory as a dict, its embedding as a float32 numpy array.
 fn memory_to_py(py: Python<'_>, mut m: ov_memory::Memory) -> PyResult<Bound<'_, PyAny>> {
     // Serialised without its embedding (no list of floats), which is then set as an array.
@@ -500,7 +535,7 @@ impl MemoryStore {
         let o: RetrieveOptions = check(py, self::options(options, "options"))?;
         let slice = q.as_ref().map(|q| q.as_slice()).transpose()?;
         let hits = run(py, || self.store.retrieve_query(slice, &o))?;
-        to_py(py, &hits)
+        hits_to_py(py, hits).map(Bound::into_any)
     }
 
     /// Answers several queries at once (on every core). Each query is an
@@ -550,8 +585,12 @@ impl MemoryStore {
             .zip(&texts)
             .map(|(e, t)| ov_memory::BatchQuery { embedding: *e, text: t.as_deref() })
             .collect();
-        let hits = run(py, || self.store.retrieve_many(&batch, &o))?;
-        to_py(py, &hits)
+        let all = run(py, || self.store.retrieve_many(&batch, &o))?;
+        let out = PyList::empty(py);
+        for hits in all {
+            out.append(hits_to_py(py, hits)?)?;
+        }
+        Ok(out.into_any())
     }
 
     /// A context for a query within `max_tokens` (see the README);

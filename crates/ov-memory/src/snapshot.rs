@@ -382,12 +382,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
                 _ => return Err(bad("metadata", "metadata is not a JSON object")),
             }
         };
-        let mut sum_sq = 0f64;
-        for x in &vector {
-            if !x.is_finite() {
-                return Err(bad("embedding", "embedding holds a non-finite value"));
-            }
-            sum_sq += f64::from(*x) * f64::from(*x);
+        let (sum_sq, finite, _) = crate::validate::squares(&vector);
+        if !finite {
+            return Err(bad("embedding", "embedding holds a non-finite value"));
         }
         let norm = sum_sq.sqrt();
         if !crate::validate::norm_in_range(norm) {
