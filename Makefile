@@ -32,7 +32,7 @@ VERSION      := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1
 FUZZ_SECONDS ?= 60
 
 
-.PHONY: python test-python demo-python java test-java deps-java test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
+.PHONY: python test-python demo-python java test-java deps-java demo-java test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
 
 all: build
 
@@ -201,7 +201,12 @@ test-java: java
 
 # ------------------------------------------------------------------ demo
 
-demo: demo-c demo-node demo-python
+demo: demo-c demo-node demo-python demo-java
+
+demo-java: java
+	@mkdir -p $(JAVA_BUILD)/demo-classes
+	$(JAVAC) -cp $(JAR) -d $(JAVA_BUILD)/demo-classes examples/java/Demo.java
+	java -cp $(JAR):$(JAVA_BUILD)/demo-classes Demo examples/data/demo.tsv
 
 demo-python: python
 	$(PY) examples/python/demo.py examples/data/demo.tsv
