@@ -198,8 +198,8 @@ public final class MemoryStore implements AutoCloseable {
     }
 
     @SuppressWarnings("unchecked")
-    private static List<Map<String, Object>> hits(Object o) {
-        return (List<Map<String, Object>>) o;
+    private static List<Map<String, Object>> hits(String json) {
+        return (List<Map<String, Object>>) Json.parse(json);
     }
 
     /**
@@ -251,7 +251,7 @@ public final class MemoryStore implements AutoCloseable {
             System.arraycopy(r, 0, flat, at, r.length);
             at += r.length;
         }
-        return (List<List<Map<String, Object>>>) Native.retrieveMany(handle, n, flat, has, texts, json(options));
+        return (List<List<Map<String, Object>>>) Json.parse(Native.retrieveMany(handle, n, flat, has, texts, json(options)));
     }
 
     /**
@@ -268,7 +268,7 @@ public final class MemoryStore implements AutoCloseable {
     /** {@link #context(float[], Map)} with a token counter (e.g. the model's tokenizer). */
     @SuppressWarnings("unchecked")
     public Map<String, Object> context(float[] query, Map<String, ?> options, ToIntFunction<String> tokenCounter) {
-        return (Map<String, Object>) Native.context(handle, query, json(options), tokenCounter);
+        return (Map<String, Object>) Json.parse(Native.context(handle, query, json(options), tokenCounter));
     }
 
     /** One page of memories in id order: {@code namespace}, {@code filter}, {@code after_id}, {@code limit}. */

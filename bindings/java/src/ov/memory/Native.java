@@ -71,9 +71,9 @@ final class Native {
     static native Object get(long h, long id);
     static native void delete(long h, long id);
     static native void update(long h, long id, float[] embedding, String patch);
-    static native Object retrieve(long h, float[] query, String options);
-    static native Object retrieveMany(long h, int count, float[] flat, byte[] has, String[] texts, String options);
-    static native Object context(long h, float[] query, String options, Object counter);
+    static native String retrieve(long h, float[] query, String options);
+    static native String retrieveMany(long h, int count, float[] flat, byte[] has, String[] texts, String options);
+    static native String context(long h, float[] query, String options, Object counter);
     static native Object list(long h, String options);
     static native long count(long h, String options);
     static native Object getMany(long h, long[] ids);
