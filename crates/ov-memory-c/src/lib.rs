@@ -342,7 +342,8 @@ pub unsafe extern "C" fn ov_memory_add_batch_with(
                     .collect::<ov_memory::Result<Vec<Option<&str>>>>()?,
             ),
         };
-        let extra = ov_memory::frontend::BatchExtra::from_json(unsafe { opt_c_str(options_json, "options_json") }?)?;
+        let extra =
+            ov_memory::frontend::BatchExtra::extra_from_json(unsafe { opt_c_str(options_json, "options_json") }?)?;
         let ids = s.add_batch_flat(flat, &texts, weights, metas.as_deref(), None, None, &extra)?;
         // SAFETY: ids_out holds `count` u64 per contract.
         unsafe { std::ptr::copy_nonoverlapping(ids.as_ptr(), ids_out, ids.len()) };

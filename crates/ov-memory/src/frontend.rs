@@ -107,29 +107,11 @@ pub fn add_options(
     })
 }
 
-/// The batch-wide and per-item options of a batch add beyond the common ones
-/// (JSON keys `namespace`, `keys`, `expires_at`/`expiresAt`, `ttl_ms`/`ttlMs`).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BatchExtra {
-    /// One namespace for the whole batch.
-    pub namespace: Option<String>,
-    /// One key (or null) per item.
-    pub keys: Option<Vec<Option<String>>>,
-    /// One expiry (or null) per item, Unix ms.
-    #[serde(alias = "expiresAt")]
-    pub expires_at: Option<Vec<Option<i64>>>,
-    /// One time to live for the whole batch, ms.
-    #[serde(alias = "ttlMs")]
-    pub ttl_ms: Option<u64>,
-}
-
-impl BatchExtra {
-    /// Parses the options from a JSON object text; `None` gives none.
-    pub fn from_json(text: Option<&str>) -> Result<BatchExtra> {
-        text.map(|t| crate::retrieve::parse_options(t, "options")).transpose().map(Option::unwrap_or_default)
-    }
-}
+/// The batch options the C and JS front-ends pass as one JSON object beside
+/// their positional arguments: [`BatchOptions`] without the fields those give
+/// positionally (`weights`, `metadata`, `created_at`, `timeout_ms`), so its
+/// JSON keys are `namespace`, `keys`, `expires_at`/`expiresAt`, `ttl_ms`/`ttlMs`.
+pub type BatchExtra = BatchOptions;
 
 /// Every option of a batch add as one object, for the front-ends that pass
 /// options as one value (Python keyword arguments, Java maps). JSON keys:
@@ -166,6 +148,24 @@ impl BatchOptions {
     /// Parses the options from a JSON object text (`{}`: none).
     pub fn from_json(text: &str) -> Result<BatchOptions> {
         crate::retrieve::parse_options(text, "options")
+    }
+
+    /// Parses a [`BatchExtra`] from a JSON object text (`None`: none): the
+    /// fields given positionally are rejected here.
+    pub fn extra_from_json(text: Option<&str>) -> Result<BatchExtra> {
+        let o = text.map(BatchOptions::from_json).transpose()?.unwrap_or_default();
+        let positional = [
+            ("weights", o.weights.is_some()),
+            ("metadata", o.metadata.is_some()),
+            ("created_at", o.created_at.is_some()),
+            ("timeout_ms", o.timeout_ms.is_some()),
+        ];
+        match positional.iter().find(|(_, set)| *set) {
+            Some((field, _)) => {
+                Err(Error::invalid("options", format!("{field} is its own argument here, not an option")))
+            }
+            None => Ok(o),
+        }
     }
 }
 
@@ -225,10 +225,7 @@ impl Store {
             metadata,
             created_at: created_at.map(<[i64]>::to_vec),
             timeout_ms,
-            namespace: extra.namespace.clone(),
-            keys: extra.keys.clone(),
-            expires_at: extra.expires_at.clone(),
-            ttl_ms: extra.ttl_ms,
+            ..extra.clone()
         };
         self.add_batch_rows(flat, texts, &options)
     }
