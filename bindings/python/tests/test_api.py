@@ -451,11 +451,21 @@ def test_timeout_and_circuit_open() -> None:
     assert b.retrieve(q, top_k=1)
 
 
-def test_stores_are_freed() -> None:
+def test_a_store_in_a_cycle_with_its_log_callback_is_collected() -> None:
     import weakref
+
+    class Sentinel:
+        pass
 
     s = MemoryStore(embedding_dim=4)
     s.add([1, 0, 0, 0], "x")
-    s.on_log(lambda r, line: s)  # a cycle through the callback
-    del s
+    token = Sentinel()
+    seen = weakref.ref(token)
+
+    def callback(record: Any, line: str, store: MemoryStore = s, token: Sentinel = token) -> None:
+        len(store)
+
+    s.on_log(callback)
+    del s, token, callback
     gc.collect()
+    assert seen() is None, "the store, its callback and what the callback holds were collected"

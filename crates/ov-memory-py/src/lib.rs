@@ -23,9 +23,11 @@ use ov_memory::{
     frontend::BatchOptions, AddOptions, Config, ContextOptions, Error as CoreError, ErrorCode, ImportOptions, Level,
     ListOptions, LogSink, MemoryUpdate, RetrieveOptions, ScopeOptions, Store,
 };
+use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::{PyTraverseError, PyVisit};
 use pythonize::pythonize;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -86,8 +88,15 @@ fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> ov_memory::Result<T> + Send)
 fn options<T: DeserializeOwned + Default>(kwargs: Option<&Bound<'_, PyDict>>, field: &str) -> Res<T> {
     match kwargs {
         Some(d) if !d.is_empty() => {
-            let map = dict_to_map(d, 0).map_err(|Raise(e)| Raise(e.with("field", field)))?;
-            serde_json::from_value(Value::Object(map)).map_err(|e| invalid(field, format!("invalid {field}: {e}")))
+            // Straight from the dict's items (no intermediate JSON object).
+            let mut items = Vec::with_capacity(d.len());
+            for (k, v) in d.iter() {
+                let k = k.cast::<PyString>().ok().and_then(|k| k.to_cow().ok().map(std::borrow::Cow::into_owned));
+                let k = k.ok_or_else(|| invalid(field, "option names must be strings"))?;
+                items.push((k, to_value(&v, 1).map_err(|Raise(e)| Raise(e.with("field", field)))?));
+            }
+            let de = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(items.into_iter());
+            T::deserialize(de).map_err(|e| invalid(field, format!("invalid {field}: {e}")))
         }
         _ => Ok(T::default()),
     }
@@ -375,9 +384,18 @@ fn level_arg(v: &Bound<'_, PyAny>) -> Res<Level> {
 #[pyclass(frozen, module = "ov_memory._native")]
 pub struct MemoryStore {
     store: Arc<Store>,
+    /// The log callback. The store's sink reaches it through this shared
+    /// slot, and the slot is what Python's garbage collector sees
+    /// (`__traverse__`) and empties (`__clear__`): a callback that refers to
+    /// its own store forms a cycle the collector can break.
+    callback: Arc<Mutex<Option<Py<PyAny>>>>,
 }
 
 impl MemoryStore {
+    fn wrap(store: Store) -> MemoryStore {
+        MemoryStore { store: Arc::new(store), callback: Arc::new(Mutex::new(None)) }
+    }
+
     fn dim(&self) -> usize {
         self.store.config().embedding_dim
     }
@@ -391,7 +409,7 @@ impl MemoryStore {
     fn new(py: Python<'_>, config: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let config: Config = check(py, options(config, "config"))?;
         let store = run(py, move || Store::new(config))?;
-        Ok(MemoryStore { store: Arc::new(store) })
+        Ok(MemoryStore::wrap(store))
     }
 
     /// A store from snapshot bytes; `config` overrides the limits (see the README).
@@ -402,7 +420,7 @@ impl MemoryStore {
             if config.is_some_and(|c| !c.is_empty()) { Some(check(py, options(config, "config"))?) } else { None };
         let data = check(py, bytes_arg(data))?;
         let store = run(py, || Store::from_bytes_with(&data, config, ov_memory::clock::default_clock()))?;
-        Ok(MemoryStore { store: Arc::new(store) })
+        Ok(MemoryStore::wrap(store))
     }
 
     /// A store from a snapshot file.
@@ -413,7 +431,23 @@ impl MemoryStore {
             if config.is_some_and(|c| !c.is_empty()) { Some(check(py, options(config, "config"))?) } else { None };
         let path = check(py, path_arg(path))?;
         let store = run(py, || Store::open_with(path, config))?;
-        Ok(MemoryStore { store: Arc::new(store) })
+        Ok(MemoryStore::wrap(store))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // Never block in the collector: a slot being replaced right now is skipped.
+        if let Some(slot) = self.callback.try_lock() {
+            if let Some(f) = slot.as_ref() {
+                visit.call(f)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        if let Some(mut slot) = self.callback.try_lock() {
+            *slot = None;
+        }
     }
 
     fn __len__(&self, py: Python<'_>) -> usize {
@@ -796,21 +830,29 @@ impl MemoryStore {
 
     /// Sends each log record to `callback(record: dict, line: str)`; `None` turns logging off.
     fn on_log(&self, py: Python<'_>, callback: Option<Py<PyAny>>) -> PyResult<()> {
-        let sink = match callback.filter(|c| !c.is_none(py)) {
+        let callback = callback.filter(|c| !c.is_none(py));
+        let sink = match &callback {
             None => LogSink::None,
-            Some(f) => LogSink::Callback(Arc::new(move |line: &str| {
-                Python::attach(|py| {
-                    let record = serde_json::from_str::<Value>(line)
-                        .ok()
-                        .and_then(|v| pythonize(py, &v).ok())
-                        .map_or_else(|| py.None(), Bound::unbind);
-                    if let Err(e) = f.bind(py).call1((record, line)) {
-                        // A raising callback must not fail the operation that logged.
-                        e.write_unraisable(py, Some(f.bind(py)));
-                    }
-                });
-            })),
+            Some(_) => {
+                let slot = Arc::clone(&self.callback);
+                LogSink::Callback(Arc::new(move |line: &str| {
+                    Python::attach(|py| {
+                        let Some(f) = slot.lock().as_ref().map(|f| f.clone_ref(py)) else { return };
+                        let record = serde_json::from_str::<Value>(line)
+                            .ok()
+                            .and_then(|v| pythonize(py, &v).ok())
+                            .map_or_else(|| py.None(), Bound::unbind);
+                        if let Err(e) = f.bind(py).call1((record, line)) {
+                            // A raising callback must not fail the operation that logged.
+                            e.write_unraisable(py, Some(f.bind(py)));
+                        }
+                    });
+                }))
+            }
         };
+        // The slot first: the old sink (if any) reads it too, so from here on
+        // nothing reaches the old callback.
+        *self.callback.lock() = callback;
         // The setter waits for deliveries running on other threads, which need the GIL.
         py.detach(|| self.store.set_log_sink(sink));
         Ok(())

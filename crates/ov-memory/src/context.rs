@@ -617,12 +617,14 @@ impl Store {
                 .map(|(s, it)| s.as_deref().unwrap_or(&it.text))
                 .collect::<Vec<_>>()
                 .join(&options.separator);
-            logs.push(
-                Level::Info,
-                "context assembled",
-                json!({ "items": items.len(), "tokens_used": used, "max_tokens": options.max_tokens,
-                        "drift": guard.drift, "loop": guard.loop_, "redundancy": guard.redundancy }),
-            );
+            if logs.enabled(Level::Info) {
+                logs.push(
+                    Level::Info,
+                    "context assembled",
+                    json!({ "items": items.len(), "tokens_used": used, "max_tokens": options.max_tokens,
+                            "drift": guard.drift, "loop": guard.loop_, "redundancy": guard.redundancy }),
+                );
+            }
             Ok(ContextResult {
                 context,
                 tokens_used: used,

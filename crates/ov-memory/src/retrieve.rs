@@ -245,7 +245,9 @@ impl Store {
         let scope = checked.spec.resolve(&st, self.clock.unix_millis(), deadline, "retrieve")?;
         let hits = rank(&st, parts, &checked, &scope, deadline, "retrieve")?;
         drop(st);
-        logs.push(Level::Debug, "retrieved", json!({ "results": hits.len(), "top_k": options.top_k }));
+        if logs.enabled(Level::Debug) {
+            logs.push(Level::Debug, "retrieved", json!({ "results": hits.len(), "top_k": options.top_k }));
+        }
         Ok(hits)
     }
 
@@ -295,7 +297,9 @@ impl Store {
             crate::store::par_map(parts.len(), |i| rank(&st, parts[i], &checked, &scope, deadline, "retrieve_many"));
         drop(st);
         let all = all?;
-        logs.push(Level::Debug, "retrieved many", json!({ "queries": all.len(), "top_k": options.top_k }));
+        if logs.enabled(Level::Debug) {
+            logs.push(Level::Debug, "retrieved many", json!({ "queries": all.len(), "top_k": options.top_k }));
+        }
         Ok(all)
     }
 }

@@ -624,7 +624,7 @@ impl Store {
             let id = ids[0];
             if logs.enabled(Level::Debug) {
                 logs.push(Level::Debug, "memory added", json!({ "id": id, "text": text, "embedding": embedding }));
-            } else {
+            } else if logs.enabled(Level::Info) {
                 logs.push(Level::Info, "memory added", json!({ "id": id, "text_bytes": text.len() }));
             }
             Ok(id)
@@ -693,7 +693,9 @@ impl Store {
                 return Err(Error::not_found(id));
             }
             st.forget(id);
-            logs.push(Level::Info, "memory deleted", json!({ "id": id }));
+            if logs.enabled(Level::Info) {
+                logs.push(Level::Info, "memory deleted", json!({ "id": id }));
+            }
             Ok(())
         });
         self.changed(r.is_ok(), 1);
