@@ -70,6 +70,16 @@ public final class MemoryStore implements AutoCloseable {
         return options == null ? null : Json.write(options);
     }
 
+    /** Options whose {@code metadata} may be given as JSON object text: parsed here. */
+    private static String withMetadata(Map<String, ?> options) {
+        if (options == null || !(options.get("metadata") instanceof String)) {
+            return json(options);
+        }
+        Map<String, Object> copy = new LinkedHashMap<>(options);
+        copy.put("metadata", Json.parse((String) options.get("metadata")));
+        return Json.write(copy);
+    }
+
     private static String path(Path p) {
         return p == null ? null : p.toString();
     }
@@ -94,13 +104,14 @@ public final class MemoryStore implements AutoCloseable {
     }
 
     /**
-     * Adds a memory with options: {@code weight}, {@code metadata} (a map),
+     * Adds a memory with options: {@code weight}, {@code metadata} (a map, or
+     * JSON object text),
      * {@code created_at}, {@code namespace}, {@code key} (adding with a key that
      * exists in the namespace replaces that memory, same id), {@code expires_at},
      * {@code ttl_ms}, {@code timeout_ms}.
      */
     public long add(float[] embedding, String text, Map<String, ?> options) {
-        return Native.add(handle, embedding, text, json(options));
+        return Native.add(handle, embedding, text, withMetadata(options));
     }
 
     /** {@link #add(float[], String, Map)} for a {@code double[]} embedding. */
@@ -153,7 +164,8 @@ public final class MemoryStore implements AutoCloseable {
 
     /**
      * Changes a memory in place: {@code text}, {@code embedding} ({@code float[]}
-     * or {@code double[]}), {@code weight}, {@code metadata} (null removes it),
+     * or {@code double[]}), {@code weight}, {@code metadata} (a map or JSON object
+     * text; null removes it),
      * {@code expires_at} (null removes it), {@code ttl_ms}, {@code timeout_ms}.
      */
     public void update(long id, Map<String, ?> patch) {
@@ -170,7 +182,7 @@ public final class MemoryStore implements AutoCloseable {
                 }
             }
         }
-        Native.update(handle, id, embedding, Json.write(rest));
+        Native.update(handle, id, embedding, withMetadata(rest));
     }
 
     // ------------------------------------------------------------ reads

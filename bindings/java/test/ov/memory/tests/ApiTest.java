@@ -41,6 +41,11 @@ final class ApiTest {
             eq(m.get("text"), "the user prefers tea", "text");
             eq(m.get("weight"), 0.9, "weight");
             eq(m.get("metadata"), Map.of("turn", 3L), "metadata");
+            long fromText = s.add(unit(5, 8), "metadata as JSON text", Map.of("metadata", "{\"source\": \"chat\", \"n\": 2}"));
+            eq(s.get(fromText).get("metadata"), Map.of("source", "chat", "n", 2L), "metadata from JSON text");
+            eq(code(() -> s.add(unit(5, 8), "x", Map.of("metadata", "[1, 2]"))), "INVALID_DATA", "JSON text that is no object");
+            eq(code(() -> s.add(unit(5, 8), "x", Map.of("metadata", "{bad"))), "INVALID_DATA", "malformed JSON text");
+            s.delete(fromText);
             eq(m.get("embedding"), unit(1, 8), "embedding as float[]");
             ok(s.get(99) == null, "unknown id gives null");
             List<Map<String, Object>> hits = s.retrieve(unit(1, 8), Map.of("top_k", 1, "now", 1_700_000_000_000L));
