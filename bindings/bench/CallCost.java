@@ -31,7 +31,7 @@ public final class CallCost {
             System.out.println("| call on a 1-memory store | µs per call |");
             System.out.println("|---|---:|");
             System.out.printf("| `size()` (the JNI call itself) | %.3f |%n", perCall(s::size, 2_000_000));
-            System.out.printf("| `retrieve(q, 10)` (results built as Java maps) | %.2f |%n", perCall(() -> s.retrieve(q, 10), 200_000));
+            System.out.printf("| `retrieve(q, 10)` (hits as Java maps) | %.2f |%n", perCall(() -> s.retrieve(q, 10), 200_000));
         }
     }
 }
