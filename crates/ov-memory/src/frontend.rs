@@ -305,18 +305,6 @@ impl Store {
         self.retrieve_many_json(&self.flat_queries(n, flat, has_embedding, texts)?, options)
     }
 
-    /// [`Store::retrieve_many_flat`] returning the hits themselves.
-    pub fn retrieve_many_flat_hits<S: AsRef<str>>(
-        &self,
-        n: usize,
-        flat: Option<&[f32]>,
-        has_embedding: Option<&[u8]>,
-        texts: Option<&[Option<S>]>,
-        options: &crate::RetrieveOptions,
-    ) -> Result<Vec<Vec<crate::Hit>>> {
-        self.retrieve_many(&self.flat_queries(n, flat, has_embedding, texts)?, options)
-    }
-
     /// The queries of [`Store::retrieve_many_flat`], checked.
     fn flat_queries<'a, S: AsRef<str>>(
         &self,
