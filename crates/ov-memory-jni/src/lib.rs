@@ -201,6 +201,49 @@ pub unsafe extern "system" fn JNI_OnLoad(vm: *mut jni::sys::JavaVM, _reserved: *
 
 // ------------------------------------------------------------------ values
 
+/// A new `ArrayList` with room for `len` items.
+fn new_list<'l>(env: &mut JNIEnv<'l>, c: &Cache, len: usize) -> Res<JObject<'l>> {
+    let cap = JValue::Int(jint::try_from(len).unwrap_or(jint::MAX)).as_jni();
+    // SAFETY: `list_new` is ArrayList(int), resolved on `c.list`, and the argument is an int.
+    Ok(unsafe { env.new_object_unchecked(class(&c.list), c.list_new, &[cap]) }?)
+}
+
+/// Appends `item` to an `ArrayList` and releases the local reference to it.
+fn list_add<'l>(env: &mut JNIEnv<'l>, c: &Cache, list: &JObject<'l>, item: JObject<'l>) -> Res<()> {
+    // SAFETY: `list_add` is ArrayList.add(Object), `list` is an ArrayList, and the argument is an object.
+    unsafe {
+        env.call_method_unchecked(
+            list,
+            c.list_add,
+            ReturnType::Primitive(Primitive::Boolean),
+            &[JValue::Object(&item).as_jni()],
+        )
+    }?;
+    env.delete_local_ref(item)?;
+    Ok(())
+}
+
+/// Puts `key → value` into a `LinkedHashMap` and releases the local
+/// references made on the way (the key, the value, the previous value).
+fn map_put<'l>(env: &mut JNIEnv<'l>, c: &Cache, map: &JObject<'l>, key: &str, value: JObject<'l>) -> Res<()> {
+    let key = env.new_string(key)?;
+    // SAFETY: `map_put` is LinkedHashMap.put(Object, Object), `map` is a LinkedHashMap,
+    // and both arguments are objects.
+    let old = unsafe {
+        env.call_method_unchecked(
+            map,
+            c.map_put,
+            ReturnType::Object,
+            &[JValue::Object(&key).as_jni(), JValue::Object(&value).as_jni()],
+        )
+    }?
+    .l()?;
+    env.delete_local_ref(old)?;
+    env.delete_local_ref(key)?;
+    env.delete_local_ref(value)?;
+    Ok(())
+}
+
 /// A JSON value as Java objects (see the module docs).
 fn to_java<'l>(env: &mut JNIEnv<'l>, c: &Cache, v: &Value) -> Res<JObject<'l>> {
     // SAFETY (every unchecked call below): the ids were resolved on these
@@ -238,39 +281,18 @@ fn to_java<'l>(env: &mut JNIEnv<'l>, c: &Cache, v: &Value) -> Res<JObject<'l>> {
         },
         Value::String(s) => env.new_string(s)?.into(),
         Value::Array(items) => {
-            let cap = JValue::Int(jint::try_from(items.len()).unwrap_or(jint::MAX)).as_jni();
-            let list = unsafe { env.new_object_unchecked(class(&c.list), c.list_new, &[cap]) }?;
+            let list = new_list(env, c, items.len())?;
             for x in items {
                 let o = to_java(env, c, x)?;
-                unsafe {
-                    env.call_method_unchecked(
-                        &list,
-                        c.list_add,
-                        ReturnType::Primitive(Primitive::Boolean),
-                        &[JValue::Object(&o).as_jni()],
-                    )
-                }?;
-                env.delete_local_ref(o)?;
+                list_add(env, c, &list, o)?;
             }
             list
         }
         Value::Object(m) => {
             let map = unsafe { env.new_object_unchecked(class(&c.map), c.map_new, &[]) }?;
             for (k, x) in m {
-                let key = env.new_string(k)?;
                 let o = to_java(env, c, x)?;
-                let old = unsafe {
-                    env.call_method_unchecked(
-                        &map,
-                        c.map_put,
-                        ReturnType::Object,
-                        &[JValue::Object(&key).as_jni(), JValue::Object(&o).as_jni()],
-                    )
-                }?
-                .l()?;
-                env.delete_local_ref(old)?;
-                env.delete_local_ref(key)?;
-                env.delete_local_ref(o)?;
+                map_put(env, c, &map, k, o)?;
             }
             map
         }
@@ -297,20 +319,7 @@ fn memory<'l>(env: &mut JNIEnv<'l>, mut m: ov_memory::Memory) -> Res<JObject<'l>
     let len = jint::try_from(embedding.len()).map_err(|_| invalid("embedding", "embedding too long"))?;
     let array = env.new_float_array(len)?;
     env.set_float_array_region(&array, 0, &embedding)?;
-    let key = env.new_string("embedding")?;
-    // SAFETY: `map_put` belongs to LinkedHashMap, `map` is one, and the arguments match.
-    let old = unsafe {
-        env.call_method_unchecked(
-            &map,
-            c.map_put,
-            ReturnType::Object,
-            &[JValue::Object(&key).as_jni(), JValue::Object(&array).as_jni()],
-        )
-    }?
-    .l()?;
-    env.delete_local_ref(old)?;
-    env.delete_local_ref(key)?;
-    env.delete_local_ref(array)?;
+    map_put(env, c, &map, "embedding", array.into())?;
     Ok(map)
 }
 
@@ -472,7 +481,7 @@ native!(Java_ov_memory_Native_add(env, handle: jlong, embedding: JFloatArray<'l>
     let e = floats(env, &embedding, "embedding")?;
     let text = string(env, &text, "text")?;
     let o = options(env, &opts, ov_memory::AddOptions::from_json)?;
-    Ok(count(s.add(&e, &text, o)? as usize))
+    Ok(jlong::try_from(s.add(&e, &text, o)?).unwrap_or(jlong::MAX))
 });
 
 native!(Java_ov_memory_Native_addBatch(env, handle: jlong, flat: JFloatArray<'l>, texts: JObjectArray<'l>,
@@ -569,29 +578,14 @@ native!(Java_ov_memory_Native_list(env, handle: jlong, opts: JString<'l>) -> job
     let o = options(env, &opts, ListOptions::from_json)?;
     let page = s.list(&o)?;
     let c = cache()?;
-    let memories = {
-        let cap = JValue::Int(jint::try_from(page.memories.len()).unwrap_or(jint::MAX)).as_jni();
-        // SAFETY: `list_new` is ArrayList(int) and the argument is an int.
-        let list = unsafe { env.new_object_unchecked(class(&c.list), c.list_new, &[cap]) }?;
-        for m in page.memories {
-            let o = memory(env, m)?;
-            // SAFETY: `list_add` is ArrayList.add(Object) and `list` is an ArrayList.
-            unsafe {
-                env.call_method_unchecked(&list, c.list_add, ReturnType::Primitive(Primitive::Boolean),
-                                          &[JValue::Object(&o).as_jni()])
-            }?;
-            env.delete_local_ref(o)?;
-        }
-        list
-    };
+    let memories = new_list(env, c, page.memories.len())?;
+    for m in page.memories {
+        let o = memory(env, m)?;
+        list_add(env, c, &memories, o)?;
+    }
     let next = match page.next_after_id { Some(n) => Value::from(n), None => Value::Null };
     let map = to_java(env, c, &serde_json::json!({ "next_after_id": next }))?;
-    let key = env.new_string("memories")?;
-    // SAFETY: `map_put` is LinkedHashMap.put(Object, Object) and `map` is one.
-    unsafe {
-        env.call_method_unchecked(&map, c.map_put, ReturnType::Object,
-                                  &[JValue::Object(&key).as_jni(), JValue::Object(&memories).as_jni()])
-    }?;
+    map_put(env, c, &map, "memories", memories)?;
     Ok(map.into_raw())
 });
 
@@ -605,17 +599,10 @@ native!(Java_ov_memory_Native_getMany(env, handle: jlong, ids_: JLongArray<'l>) 
     let s = store(handle)?;
     let all = s.get_many(&ids(env, &ids_)?)?;
     let c = cache()?;
-    let cap = JValue::Int(jint::try_from(all.len()).unwrap_or(jint::MAX)).as_jni();
-    // SAFETY: as in `list`.
-    let list = unsafe { env.new_object_unchecked(class(&c.list), c.list_new, &[cap]) }?;
+    let list = new_list(env, c, all.len())?;
     for m in all {
         let o = match m { Some(m) => memory(env, m)?, None => JObject::null() };
-        // SAFETY: as in `list`.
-        unsafe {
-            env.call_method_unchecked(&list, c.list_add, ReturnType::Primitive(Primitive::Boolean),
-                                      &[JValue::Object(&o).as_jni()])
-        }?;
-        env.delete_local_ref(o)?;
+        list_add(env, c, &list, o)?;
     }
     Ok(list.into_raw())
 });
