@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import math
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union, cast
 
 import numpy as np
@@ -164,13 +165,14 @@ class OVMemoryProduction:
 
     def get_memory(self, node_id: int) -> Optional[Dict[str, Any]]:
         """The memory with this id as a dict, or ``None``."""
-        return dict(self.store.get(node_id) or {}) or None
+        memory = self.store.get(node_id)
+        return None if memory is None else dict(memory)
 
     def retrieve_memories(
         self, query_embedding: Vector, top_k: int = 5, alpha: float = 0.75, timeout_seconds: float = 30.0
     ) -> List[Dict[str, Any]]:
         """The ``top_k`` best memories for a query embedding."""
-        timeout_ms = max(1, int(-(-timeout_seconds * 1000 // 1)))
+        timeout_ms = max(1, math.ceil(timeout_seconds * 1000))
         return [dict(h) for h in self.store.retrieve(query_embedding, top_k=top_k, alpha=alpha, timeout_ms=timeout_ms)]
 
     def get_health_status(self) -> Dict[str, Any]:

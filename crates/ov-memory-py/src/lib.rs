@@ -89,12 +89,7 @@ fn options<T: DeserializeOwned + Default>(kwargs: Option<&Bound<'_, PyDict>>, fi
     match kwargs {
         Some(d) if !d.is_empty() => {
             // Straight from the dict's items (no intermediate JSON object).
-            let mut items = Vec::with_capacity(d.len());
-            for (k, v) in d.iter() {
-                let k = k.cast::<PyString>().ok().and_then(|k| k.to_cow().ok().map(std::borrow::Cow::into_owned));
-                let k = k.ok_or_else(|| invalid(field, "option names must be strings"))?;
-                items.push((k, to_value(&v, 1).map_err(|Raise(e)| Raise(e.with("field", field)))?));
-            }
+            let items = dict_items(d, 1).map_err(|Raise(e)| Raise(e.with("field", field)))?;
             let de = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(items.into_iter());
             T::deserialize(de).map_err(|e| invalid(field, format!("invalid {field}: {e}")))
         }
@@ -128,7 +123,7 @@ fn to_value(v: &Bound<'_, PyAny>, depth: usize) -> Res<Value> {
             .map_err(|_| invalid("options", "a string is not valid UTF-8"));
     }
     if let Ok(d) = v.cast::<PyDict>() {
-        return dict_to_map(d, depth + 1).map(Value::Object);
+        return dict_items(d, depth + 1).map(|items| Value::Object(items.into_iter().collect()));
     }
     if let Ok(l) = v.cast::<PyList>() {
         return l.iter().map(|x| to_value(&x, depth + 1)).collect::<Res<Vec<_>>>().map(Value::Array);
@@ -168,15 +163,15 @@ fn to_value(v: &Bound<'_, PyAny>, depth: usize) -> Res<Value> {
     ))
 }
 
-/// A dict with string keys as a JSON object.
-fn dict_to_map(d: &Bound<'_, PyDict>, depth: usize) -> Res<serde_json::Map<String, Value>> {
-    let mut map = serde_json::Map::new();
+/// The items of a dict with string keys, as JSON values, in order.
+fn dict_items(d: &Bound<'_, PyDict>, depth: usize) -> Res<Vec<(String, Value)>> {
+    let mut items = Vec::with_capacity(d.len());
     for (k, v) in d.iter() {
         let k = k.cast::<PyString>().ok().and_then(|k| k.to_cow().ok().map(std::borrow::Cow::into_owned));
         let k = k.ok_or_else(|| invalid("options", "dict keys must be strings"))?;
-        map.insert(k, to_value(&v, depth)?);
+        items.push((k, to_value(&v, depth)?));
     }
-    Ok(map)
+    Ok(items)
 }
 
 /// A core result value as Python objects.
