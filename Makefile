@@ -31,6 +31,9 @@ VERSION      := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1
 
 FUZZ_SECONDS ?= 60
 
+# The README's code block that follows the marker <!-- $(1) -->, fenced as $(2).
+readme_snippet = awk '/<!-- $(1) -->/{f=1;next} f&&/^```$(2)/{p=1;next} p&&/^```/{exit} p' README.md
+
 
 .PHONY: python test-python demo-python java test-java deps-java demo-java test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
 
@@ -189,8 +192,8 @@ test-java: java
 	java -Xcheck:jni -cp $(JAR):$(JAVA_BUILD)/test-classes ov.memory.tests.AllTests . 20000 2>&1 | tee $(JAVA_BUILD)/test.out
 	@! grep -n "WARNING.*JNI\|FATAL ERROR" $(JAVA_BUILD)/test.out
 	java -cp $(JAR):$(JAVA_BUILD)/test-classes ov.memory.tests.ManyCalls 1000000
-	awk '/<!-- quickstart-java -->/{f=1;next} f&&/^```java/{p=1;next} p&&/^```/{exit} p' README.md > $(JAVA_BUILD)/scratch/QuickStart.java
-	awk '/<!-- guide-java -->/{f=1;next} f&&/^```java/{p=1;next} p&&/^```/{exit} p' README.md > $(JAVA_BUILD)/scratch/Guide.java
+	$(call readme_snippet,quickstart-java,java) > $(JAVA_BUILD)/scratch/QuickStart.java
+	$(call readme_snippet,guide-java,java) > $(JAVA_BUILD)/scratch/Guide.java
 	cp $(JAR) $(JAVA_BUILD)/scratch/
 	cd $(JAVA_BUILD)/scratch && javac -cp ov-memory.jar QuickStart.java Guide.java \
 	  && java -cp ov-memory.jar:. QuickStart > quickstart.out && java -cp ov-memory.jar:. Guide > guide.out
@@ -253,7 +256,7 @@ C_ARGS_test_qa := tests/data/qa_coding.jsonl tests/qa/coding_expected.json build
 
 $(BUILD)/readme_quickstart.c: README.md
 	@mkdir -p $(BUILD)
-	awk '/<!-- quickstart-c -->/{f=1;next} f&&/^```c/{p=1;next} p&&/^```/{exit} p' README.md > $@
+	$(call readme_snippet,quickstart-c,c) > $@
 	@test -s $@ || { echo "README has no C quick start"; exit 1; }
 
 $(BUILD)/src_test_api.c: tests/c/test_api.c ; @mkdir -p $(BUILD); cp $< $@
