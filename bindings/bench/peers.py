@@ -81,6 +81,26 @@ def hnsw_sweep(index, queries, exact, efs):
     return rows
 
 
+def load_average():
+    return " ".join(open("/proc/loadavg").read().split()[:3])
+
+
+def exact_and_hnsw(xb, xq, threads):
+    """faiss IndexFlatIP's exact top-10 (p50, p99, ids per query), and an
+    hnswlib M16 efC200 index built on `threads` threads (with its build time,
+    s); the index then searches on one thread."""
+    n, d = xb.shape
+    flat = faiss.IndexFlatIP(d)
+    flat.add(xb)
+    f50, f99, exact = per_query(lambda q: flat.search(q[None, :], 10)[1][0], xq)
+    hnsw = hnswlib.Index(space="cosine", dim=d)
+    hnsw.set_num_threads(threads)
+    hnsw.init_index(max_elements=n, M=16, ef_construction=200, random_seed=1)
+    _, build = timed(lambda: hnsw.add_items(xb, np.arange(n)))
+    hnsw.set_num_threads(1)
+    return f50, f99, exact, hnsw, build
+
+
 def fastest(points, target):
     """The fastest (p50, recall, label) point whose recall reaches `target`."""
     ok = [p for p in points if p[1] >= target]
@@ -93,16 +113,9 @@ def main():
     n = len(corpus)
     xb, xq = unit(corpus), unit(queries)
     print(f"### Peers on the same corpus ({n} × {DIM}, {len(xq)} queries, one thread)\n")
-    print(f"load average at the start: {' '.join(open('/proc/loadavg').read().split()[:3])}\n")
+    print(f"load average at the start: {load_average()}\n")
 
-    flat = faiss.IndexFlatIP(DIM)
-    flat.add(xb)
-    f50, f99, exact = per_query(lambda q: flat.search(q[None, :], 10)[1][0], xq)
-
-    hnsw = hnswlib.Index(space="cosine", dim=DIM)
-    hnsw.set_num_threads(1)
-    hnsw.init_index(max_elements=n, M=16, ef_construction=200, random_seed=1)
-    _, hnsw_build = timed(lambda: hnsw.add_items(xb, np.arange(n)))
+    f50, f99, exact, hnsw, hnsw_build = exact_and_hnsw(xb, xq, 1)
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "h.bin")
         _, hnsw_save = timed(lambda: hnsw.save_index(path))
@@ -164,7 +177,7 @@ def main():
     print("|---|---:|---|---:|---:|")
     for what, o, peer, p, r in rows:
         print(f"| {what} | {o} | {peer} | {p} | {r:.2f}× |")
-    print(f"\nload average at the end: {' '.join(open('/proc/loadavg').read().split()[:3])}")
+    print(f"\nload average at the end: {load_average()}")
     large()
 
 
@@ -183,15 +196,8 @@ def large():
     xq = np.fromfile(os.path.join(ROOT, "build", "large_queries.f32"), dtype="<f4").reshape(-1, d)
     n, threads = len(xb), ours["threads"]
     print(f"\n### Peers on the generated set ({n} × {d}, {len(xq)} queries)\n")
-    print(f"load average at the start: {' '.join(open('/proc/loadavg').read().split()[:3])}\n")
-    flat = faiss.IndexFlatIP(d)
-    flat.add(xb)
-    f50, f99, exact = per_query(lambda q: flat.search(q[None, :], 10)[1][0], xq)
-    hnsw = hnswlib.Index(space="cosine", dim=d)
-    hnsw.set_num_threads(threads)
-    hnsw.init_index(max_elements=n, M=16, ef_construction=200, random_seed=1)
-    _, build = timed(lambda: hnsw.add_items(xb, np.arange(n)))
-    hnsw.set_num_threads(1)
+    print(f"load average at the start: {load_average()}\n")
+    f50, f99, exact, hnsw, build = exact_and_hnsw(xb, xq, threads)
     rows = [(p50, r, f"ef {ef}") for ef, p50, _, r in hnsw_sweep(hnsw, xq, exact, (16, 32, 64, 128))]
     print("| peer | operation | p50 ms | recall@10 vs exact |")
     print("|---|---|---:|---:|")
@@ -215,7 +221,7 @@ def large():
     print("|---|---:|---|---:|---:|")
     for what, o, peer, p, r in table:
         print(f"| {what} | {o} | {peer} | {p} | {r:.2f}× |")
-    print(f"\nload average at the end: {' '.join(open('/proc/loadavg').read().split()[:3])}")
+    print(f"\nload average at the end: {load_average()}")
 
 
 if __name__ == "__main__":
