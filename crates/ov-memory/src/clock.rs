@@ -134,6 +134,9 @@ impl Clock for ManualClock {
 /// How often (in memories scanned) a scan checks its deadline (at least every 1 024).
 pub(crate) const DEADLINE_STRIDE: usize = 1024;
 
+/// How many bytes of results are copied between deadline checks (64 KiB).
+pub(crate) const COPY_STRIDE: usize = 64 * 1024;
+
 /// A point on the monotonic clock after which an operation gives up.
 #[derive(Debug, Clone)]
 pub(crate) struct Deadline {
@@ -149,9 +152,25 @@ impl Deadline {
         Deadline { at: start.saturating_add(timeout_ms.saturating_mul(1000)), clock, start, timeout_ms }
     }
 
-    /// [`Deadline::check`] on every `DEADLINE_STRIDE`-th item of a scan (item 0 included).
+    /// [`Deadline::check`] on every `DEADLINE_STRIDE`-th item of a scan after
+    /// the first (item 0 is not checked: the call checks once when it has its
+    /// locks, so a short scan reads no clock).
     pub(crate) fn check_every(&self, scanned: usize, op: &str) -> crate::Result<()> {
-        if scanned.is_multiple_of(DEADLINE_STRIDE) {
+        if scanned != 0 && scanned.is_multiple_of(DEADLINE_STRIDE) {
+            self.check(op)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Copying results is work too: [`Deadline::check`] before the next copy
+    /// once `pending` (bytes copied since the last check, which this adds
+    /// `copied` to) reaches `COPY_STRIDE`. A result of many long texts stays
+    /// within the deadline; a small one reads no clock.
+    pub(crate) fn check_copied(&self, pending: &mut usize, copied: usize, op: &str) -> crate::Result<()> {
+        *pending += copied;
+        if *pending >= COPY_STRIDE {
+            *pending = 0;
             self.check(op)
         } else {
             Ok(())

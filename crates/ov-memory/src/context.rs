@@ -436,9 +436,10 @@ impl Store {
             let (alpha, considered, pending, recent) = {
                 let st = self.state.read();
                 let alpha = options.alpha.unwrap_or_else(|| st.metabolism.alpha());
-                let mut scorer = self.scorer(alpha, None, options.now, options.hybrid_weight);
+                let clock_ms = self.clock.unix_millis();
+                let mut scorer = self.scorer(alpha, None, options.now, clock_ms, options.hybrid_weight);
                 scorer.search_ef = Some(crate::scoring::DEFAULT_EF.max(options.candidates));
-                let scope = spec.resolve(&st, self.clock.unix_millis(), &deadline, "context")?;
+                let scope = spec.resolve(&st, clock_ms, &deadline, "context")?;
                 let ranking = Ranking::new(&st.graph, parts, scorer, &scope, &deadline, "context")?;
                 let k = options.candidates.min(ranking.scope_len());
                 let seeds = ranking.top_k(&st.graph, k, &deadline, "context")?;

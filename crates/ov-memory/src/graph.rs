@@ -643,6 +643,7 @@ impl Graph {
         deadline: &Deadline,
         op: &str,
     ) -> Result<Vec<(u64, f32)>> {
+        deadline.check(op)?;
         let k = self.max_degree;
         let mut best: Vec<(u64, f32)> = Vec::with_capacity(k + 1);
         let approximate = ann.is_some() && self.approximate_links(ns);

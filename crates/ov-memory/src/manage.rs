@@ -444,6 +444,7 @@ impl Store {
             let deadline = self.deadline(None)?;
             let now = self.clock.unix_millis();
             let st = self.state.read();
+            deadline.check("get_many")?;
             let mut out = Vec::with_capacity(ids.len());
             for (i, &id) in ids.iter().enumerate() {
                 deadline.check_every(i, "get_many")?;

@@ -117,6 +117,8 @@ struct Checked {
     spec: ScopeSpec,
     top_k: usize,
     scorer: Scorer,
+    /// The store's clock at the call (Unix ms): expiry is judged by it.
+    clock_ms: i64,
 }
 
 impl Store {
@@ -125,13 +127,14 @@ impl Store {
         alpha: f64,
         scoring: Option<Scoring>,
         now: Option<i64>,
+        clock_ms: i64,
         hybrid_weight: Option<f64>,
     ) -> Scorer {
         Scorer {
             alpha,
             scoring: scoring.unwrap_or(self.config.scoring),
             tau_secs: self.config.decay_tau_secs,
-            now_ms: now.unwrap_or_else(|| self.clock.unix_millis()),
+            now_ms: now.unwrap_or(clock_ms),
             hybrid_weight: hybrid_weight.unwrap_or(self.config.hybrid_weight),
             priors: (self.config.graph_weight, self.config.recency_weight, self.config.importance_weight),
             search_ef: Some(crate::scoring::DEFAULT_EF),
@@ -226,10 +229,11 @@ impl Store {
                 return Err(Error::invalid("ef", format!("ef must be in 1..={MAX_EF}")).with("ef", ef));
             }
         }
-        let mut scorer = self.scorer(alpha, options.scoring, options.now, options.hybrid_weight);
+        let clock_ms = self.clock.unix_millis();
+        let mut scorer = self.scorer(alpha, options.scoring, options.now, clock_ms, options.hybrid_weight);
         scorer.search_ef = (!options.exact && options.top_k <= MAX_EF)
             .then(|| options.ef.unwrap_or(crate::scoring::DEFAULT_EF).max(options.top_k));
-        Ok(Checked { spec, top_k: options.top_k, scorer })
+        Ok(Checked { spec, top_k: options.top_k, scorer, clock_ms })
     }
 
     fn retrieve_in(
@@ -242,7 +246,7 @@ impl Store {
         let parts = self.query_parts(query, options.text.as_deref(), logs)?;
         let checked = self.check_options(options, logs)?;
         let st = self.state.read();
-        let scope = checked.spec.resolve(&st, self.clock.unix_millis(), deadline, "retrieve")?;
+        let scope = checked.spec.resolve(&st, checked.clock_ms, deadline, "retrieve")?;
         let hits = rank(&st, parts, &checked, &scope, deadline, "retrieve")?;
         drop(st);
         if logs.enabled(Level::Debug) {
@@ -292,7 +296,7 @@ impl Store {
         }
         let checked = self.check_options(options, logs)?;
         let st = self.state.read();
-        let scope = checked.spec.resolve(&st, self.clock.unix_millis(), deadline, "retrieve_many")?;
+        let scope = checked.spec.resolve(&st, checked.clock_ms, deadline, "retrieve_many")?;
         let all =
             crate::store::par_map(parts.len(), |i| rank(&st, parts[i], &checked, &scope, deadline, "retrieve_many"));
         drop(st);
@@ -317,10 +321,10 @@ fn rank(
     let ranking = Ranking::new(&st.graph, parts, checked.scorer, scope, deadline, op)?;
     let ranked = ranking.top_k(&st.graph, k, deadline, op)?;
     let mut hits = Vec::with_capacity(ranked.len());
+    let mut copied = 0;
     for r in ranked {
-        // Copying texts is work too: a result of many long texts stays within the deadline.
-        deadline.check(op)?;
         if let Some(n) = st.graph.node(r.id) {
+            deadline.check_copied(&mut copied, n.text.len(), op)?;
             hits.push(Hit {
                 id: r.id,
                 text: n.text.clone(),
@@ -334,12 +338,15 @@ fn rank(
     Ok(hits)
 }
 
-/// Serialises `items` as a JSON array, checking the deadline before each item.
+/// Serialises `items` as a JSON array, checking the deadline between items
+/// once every 64 KiB written.
 pub(crate) fn json_array<T: Serialize>(items: &[T], deadline: &Deadline, op: &str) -> Result<String> {
     let mut out = Vec::with_capacity(64 * items.len() + 2);
     out.push(b'[');
+    let (mut pending, mut written) = (0, 0);
     for (i, item) in items.iter().enumerate() {
-        deadline.check(op)?;
+        deadline.check_copied(&mut pending, out.len() - written, op)?;
+        written = out.len();
         if i > 0 {
             out.push(b',');
         }

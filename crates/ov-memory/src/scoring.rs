@@ -188,6 +188,9 @@ impl Scope {
         deadline: &Deadline,
         op: &str,
     ) -> Result<Scope> {
+        // The one check every scoped call makes once it holds the lock (a wait
+        // for a writer may have used up the time).
+        deadline.check(op)?;
         let in_ns: usize = ns.iter().map(|&i| graph.namespaces.count(i)).sum();
         if filter.is_none() && in_ns == graph.len() && !graph.any_expired(now_ms) {
             return Ok(Scope::all(graph));

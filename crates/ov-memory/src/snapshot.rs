@@ -382,7 +382,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
                 _ => return Err(bad("metadata", "metadata is not a JSON object")),
             }
         };
-        let (sum_sq, finite, _) = crate::validate::squares(&vector);
+        let (sum_sq, finite) = crate::validate::squares(&vector);
         if !finite {
             return Err(bad("embedding", "embedding holds a non-finite value"));
         }

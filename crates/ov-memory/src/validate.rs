@@ -19,39 +19,36 @@ pub(crate) fn norm_in_range(norm: f64) -> bool {
     (MIN_NORM..=MAX_NORM).contains(&norm)
 }
 
-/// The sum of squares of `v` in f64, whether every value is finite, and how
-/// many values lie outside [-1, 1]. Four interleaved accumulators, added as
-/// `(a0 + a1) + (a2 + a3)`: a fixed order, so the same bits on every platform,
-/// and four independent chains instead of one (the loop is latency-bound).
-pub(crate) fn squares(v: &[f32]) -> (f64, bool, usize) {
+/// The sum of squares of `v` in f64 and whether every value is finite. Four
+/// interleaved accumulators, added as `(a0 + a1) + (a2 + a3)`: a fixed order,
+/// so the same bits on every platform, and four independent chains instead of
+/// one (the loop is latency-bound). The sum is finite exactly when every value
+/// is: a NaN or infinity makes it NaN or infinite, and the squares of finite
+/// f32 values (< 2^256 each) cannot overflow an f64 sum.
+pub(crate) fn squares(v: &[f32]) -> (f64, bool) {
     // The same operations with or without the wider instruction set (the
     // four accumulators fill one AVX2 register): only the speed differs.
-    crate::graph::with_simd(
+    let sum = crate::graph::with_simd(
         #[inline(always)]
         || squares_in(v),
-    )
+    );
+    (sum, sum.is_finite())
 }
 
 #[inline(always)]
-fn squares_in(v: &[f32]) -> (f64, bool, usize) {
+fn squares_in(v: &[f32]) -> f64 {
     let mut acc = [0f64; 4];
-    let mut finite = true;
-    let mut outside = 0usize;
     let chunks = v.chunks_exact(4);
     let rest = chunks.remainder();
     for c in chunks {
         for (a, &x) in acc.iter_mut().zip(c) {
-            finite &= x.is_finite();
-            outside += usize::from(!(-1.0..=1.0).contains(&x));
             *a += f64::from(x) * f64::from(x);
         }
     }
     for (a, &x) in acc.iter_mut().zip(rest) {
-        finite &= x.is_finite();
-        outside += usize::from(!(-1.0..=1.0).contains(&x));
         *a += f64::from(x) * f64::from(x);
     }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3]), finite, outside)
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 /// Checks an embedding: exact length, finite values, a Euclidean norm within
@@ -63,7 +60,7 @@ pub(crate) fn embedding(v: &[f32], dim: usize, field: &str, logs: &mut LogBuf) -
             .with("expected", dim)
             .with("got", v.len()));
     }
-    let (sum_sq, finite, outside) = squares(v);
+    let (sum_sq, finite) = squares(v);
     if !finite {
         let i = v.iter().position(|x| !x.is_finite()).unwrap_or(0);
         return Err(Error::invalid(field, format!("{field} holds a non-finite value at index {i}")).with("index", i));
@@ -81,11 +78,13 @@ pub(crate) fn embedding(v: &[f32], dim: usize, field: &str, logs: &mut LogBuf) -
         .with("min", MIN_NORM)
         .with("max", MAX_NORM));
     }
-    if outside > 0 && logs.enabled(Level::Warning) {
+    // Counted only when the warning would be written.
+    let outside = || v.iter().filter(|x| x.abs() > 1.0).count();
+    if logs.enabled(Level::Warning) && outside() > 0 {
         logs.push(
             Level::Warning,
             "embedding values outside [-1, 1] accepted",
-            serde_json::json!({ "field": field, "count": outside }),
+            serde_json::json!({ "field": field, "count": outside() }),
         );
     }
     Ok(norm)
@@ -282,17 +281,18 @@ mod tests {
                     ((seed >> 33) as f32 / (1u64 << 31) as f32 - 0.5) * 3.0
                 })
                 .collect();
-            let (sum, finite, outside) = squares(&v);
+            let (sum, finite) = squares(&v);
             let plain: f64 = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
             assert!((sum - plain).abs() <= 1e-12 * plain.max(1.0), "len {len}: {sum} vs {plain}");
             assert!(finite);
-            assert_eq!(outside, v.iter().filter(|x| x.abs() > 1.0).count());
         }
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
             for at in [0, 2, 5] {
                 let mut v = vec![0.5f32; 6];
                 v[at] = bad;
                 assert!(!squares(&v).1, "{bad} at {at}");
+                v[at] = f32::MAX;
+                assert!(squares(&v).1, "the largest finite value squared stays finite");
             }
         }
     }

@@ -893,9 +893,9 @@ fn context_deadline_covers_the_text_work() {
     let id = s.add(&[1.0, 0.0], &long_text(1, 1_000_000), AddOptions::default()).unwrap();
     let before = s.get(id).unwrap();
     clock.set_auto_advance_micros(10_000);
-    // Reads: call start, deadline (at +85 ms), relevance scan, relevance pass,
-    // top-k scan, scoring, loop snapshot, phase 2, then one per 64 Ki
-    // characters: the third of those is past the deadline.
+    // Reads: call start, deadline (at +85 ms), the scope's check once locked,
+    // loop snapshot, phase 2, then one per 64 Ki characters: one of those is
+    // past the deadline (with no checks in the text work it succeeds).
     let o = ContextOptions { timeout_ms: Some(85), max_tokens: 1_000_000, ..ContextOptions::default() };
     let e = s.context(&[1.0, 0.0], &o).unwrap_err();
     clock.set_auto_advance_micros(0);
@@ -915,10 +915,10 @@ fn retrieve_json_deadline_covers_serialisation() {
         s.add(&[1.0, i as f32 * 0.1], &long_text(i, 200_000), AddOptions::default()).unwrap();
     }
     clock.set_auto_advance_micros(10_000);
-    // Reads: call start, deadline (at +75 ms), relevance scan, relevance pass,
-    // top-k scan, 3 hit copies, then one per serialised hit: the second of
-    // those is past the deadline.
-    let o = RetrieveOptions { top_k: 3, timeout_ms: Some(75), ..RetrieveOptions::default() };
+    // Reads: call start, deadline (at +55 ms), the scope's check once locked,
+    // one before each long hit's copy (3), then one before each serialised
+    // hit that follows 64 KiB of output: the second of those is past the deadline.
+    let o = RetrieveOptions { top_k: 3, timeout_ms: Some(55), ..RetrieveOptions::default() };
     let e = s.retrieve_json(Some(&[1.0, 0.0]), &o).unwrap_err();
     clock.set_auto_advance_micros(0);
     assert_eq!(e.code(), ErrorCode::Timeout, "{e}");
