@@ -9,6 +9,7 @@ SHELL        := /bin/bash
 .SHELLFLAGS  := -eu -o pipefail -c
 CARGO        ?= cargo
 CC           ?= gcc
+CXX          ?= g++
 PREFIX       ?= /usr/local
 BUILD        := build
 RELEASE_LIB  := target/release
@@ -28,6 +29,7 @@ WASM_OUT     := bindings/web/dist/web/pkg/ov_memory_wasm_bg.wasm
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
 CORE_SRC     := $(shell find crates/ov-memory/src -name '*.rs') crates/ov-memory/Cargo.toml
 VERSION      := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+VERSION_MAJOR := $(firstword $(subst ., ,$(VERSION)))
 
 FUZZ_SECONDS ?= 60
 
@@ -42,7 +44,17 @@ all: build
 # ------------------------------------------------------------------ build
 
 build: python java
-	$(CARGO) build --release -p ov-memory-c
+	@mkdir -p $(BUILD)
+	@# rustc names the system libraries a static link of libov_memory.a needs
+	@# (cargo replays the note when nothing changed); the pkg-config file's
+	@# Libs.private takes them from $(BUILD)/native-static-libs.
+	$(CARGO) rustc --release -p ov-memory-c --lib -- --print native-static-libs 2> $(BUILD)/c-build.log \
+	  || { cat $(BUILD)/c-build.log; exit 1; }
+	@grep -v -e 'native-static-libs' -e 'native artifacts' -e '^$$' $(BUILD)/c-build.log >&2 || true
+	sed -n 's/^note: native-static-libs: //p' $(BUILD)/c-build.log | head -1 > $(BUILD)/native-static-libs
+	@test -s $(BUILD)/native-static-libs || { echo "rustc printed no native-static-libs"; exit 1; }
+	@# Programs record the SONAME libov_memory.so.$(VERSION_MAJOR); the build tree gets that link too.
+	ln -sf libov_memory.so $(RELEASE_LIB)/libov_memory.so.$(VERSION_MAJOR)
 
 $(RELEASE_LIB)/libov_memory.a $(RELEASE_LIB)/libov_memory.so: build
 
@@ -63,11 +75,13 @@ header-check:
 
 # ------------------------------------------------------------------ deps
 
-# System packages the C tests need: cJSON (vector runner) and valgrind.
+# System packages the C tests need: cJSON (vector runner), valgrind,
+# pkg-config (the installed library) and g++ (the header as C++17).
 deps-c:
-	@if [ ! -f /usr/include/cjson/cJSON.h ] || ! command -v valgrind >/dev/null || ! command -v pkg-config >/dev/null; then \
-	  echo "installing libcjson-dev valgrind"; \
-	  apt-get update -qq && apt-get install -y -qq libcjson-dev valgrind pkg-config >/dev/null; \
+	@if [ ! -f /usr/include/cjson/cJSON.h ] || ! command -v valgrind >/dev/null || ! command -v pkg-config >/dev/null \
+	    || ! command -v g++ >/dev/null; then \
+	  echo "installing libcjson-dev valgrind pkg-config g++"; \
+	  apt-get update -qq && apt-get install -y -qq libcjson-dev valgrind pkg-config g++ >/dev/null; \
 	fi
 
 # npm build and test tools (bindings/package.json), installed once per lock file.
@@ -246,11 +260,11 @@ lint:
 
 test-rust:
 	$(CARGO) test --workspace
-	$(CARGO) run -q -p ov-memory --example seed
+	$(CARGO) run -q -p ov-memory --example original
 
 # Each C program is built against the committed header and run three times:
 # plain, under AddressSanitizer + UBSan, and under valgrind.
-C_TESTS := test_api test_robust test_vectors test_qa seed_example readme_quickstart readme_manage
+C_TESTS := test_api test_robust test_vectors test_qa original_example readme_quickstart readme_manage
 C_ARGS_test_vectors := tests/vectors
 C_ARGS_test_qa := tests/data/qa_coding.jsonl tests/qa/coding_expected.json build/c_snapshot.ovm build/c_snapshot_expected.json
 
@@ -263,7 +277,7 @@ $(BUILD)/src_test_api.c: tests/c/test_api.c ; @mkdir -p $(BUILD); cp $< $@
 $(BUILD)/src_test_robust.c: tests/c/test_robust.c ; @mkdir -p $(BUILD); cp $< $@
 $(BUILD)/src_test_vectors.c: tests/c/test_vectors.c ; @mkdir -p $(BUILD); cp $< $@
 $(BUILD)/src_test_qa.c: tests/c/test_qa.c ; @mkdir -p $(BUILD); cp $< $@
-$(BUILD)/src_seed_example.c: tests/seed-examples/example.c ; @mkdir -p $(BUILD); cp $< $@
+$(BUILD)/src_original_example.c: tests/original-examples/example.c ; @mkdir -p $(BUILD); cp $< $@
 $(BUILD)/src_readme_quickstart.c: $(BUILD)/readme_quickstart.c ; cp $< $@
 # The README's "Managing memories" C snippets, in order, as one program.
 $(BUILD)/src_readme_manage.c: README.md tests/c/readme_snippets.py
@@ -286,23 +300,37 @@ test-c: deps-c build $(foreach t,$(C_TESTS),$(BUILD)/src_$(t).c)
 	  "two answers: yes"; do \
 	  grep -qxF "$$want" $(BUILD)/readme_manage.out || { echo "README C snippet: missing '$$want'"; exit 1; }; \
 	done
-	@# The seed example links the shared library, as most C programs will.
-	$(CC) $(CFLAGS_TEST) tests/seed-examples/example.c -L $(RELEASE_LIB) -lov_memory \
-	  -Wl,-rpath,$(CURDIR)/$(RELEASE_LIB) -o $(BUILD)/seed_example_shared
-	./$(BUILD)/seed_example_shared | tee $(BUILD)/seed.out
+	@# The original C example links the shared library, as most C programs will.
+	$(CC) $(CFLAGS_TEST) tests/original-examples/example.c -L $(RELEASE_LIB) -lov_memory \
+	  -Wl,-rpath,$(CURDIR)/$(RELEASE_LIB) -o $(BUILD)/original_example_shared
+	./$(BUILD)/original_example_shared | tee $(BUILD)/original.out
 	@# HEALTHY everywhere, valgrind included: one slow first call is not judged
 	@# (the latency rules need 20 calls in the health window).
-	python3 tests/c/check_seed_output.py --healthy $(BUILD)/seed.out $(BUILD)/seed_example.out \
-	  $(BUILD)/seed_example.san.out $(BUILD)/seed_example.valgrind.out
+	python3 tests/c/check_original_output.py --healthy $(BUILD)/original.out $(BUILD)/original_example.out \
+	  $(BUILD)/original_example.san.out $(BUILD)/original_example.valgrind.out
 	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/prefix > /dev/null
 	PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/prefix/lib/pkgconfig \
-	  $(CC) -std=c11 -Wall -Werror tests/seed-examples/example.c \
+	  $(CC) -std=c11 -Wall -Werror tests/original-examples/example.c \
 	  $$(PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/prefix/lib/pkgconfig pkg-config --cflags --libs ov_memory) \
-	  -o $(BUILD)/seed_example_installed
-	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/prefix/lib ./$(BUILD)/seed_example_installed > $(BUILD)/seed_installed.out
-	python3 tests/c/check_seed_output.py --healthy $(BUILD)/seed_installed.out
+	  -o $(BUILD)/original_example_installed
+	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/prefix/lib ./$(BUILD)/original_example_installed > $(BUILD)/original_installed.out
+	python3 tests/c/check_original_output.py --healthy $(BUILD)/original_installed.out
+	@# The program records the SONAME, not the file name.
+	readelf -d $(BUILD)/original_example_installed | grep -F '[libov_memory.so.$(VERSION_MAJOR)]'
+	@# A static link through pkg-config, with no other flags: nothing of ours is loaded at run time.
+	$(CC) -std=c11 -Wall -Werror tests/original-examples/example.c \
+	  $$(PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/prefix/lib/pkgconfig pkg-config --static --cflags --libs ov_memory-static) \
+	  -o $(BUILD)/original_example_static
+	! readelf -d $(BUILD)/original_example_static | grep -F libov_memory
+	./$(BUILD)/original_example_static > $(BUILD)/original_static.out
+	python3 tests/c/check_original_output.py --healthy $(BUILD)/original_static.out
+	@# The header in C89 and C++17 (pedantic), each program linked and run.
+	$(CC) -std=c89 -pedantic-errors -Wall -Wextra -Werror -I include tests/c/header_compat.c \
+	  $(LIBS_STATIC) -o $(BUILD)/header_c89 && ./$(BUILD)/header_c89
+	$(CXX) -std=c++17 -pedantic-errors -Wall -Wextra -Werror -I include -x c++ tests/c/header_compat.c -x none \
+	  $(LIBS_STATIC) -o $(BUILD)/header_cpp17 && ./$(BUILD)/header_cpp17
 	@$(MAKE) --no-print-directory test-c-stress
-	@echo "test-c: passed (plain, ASan+UBSan, valgrind, installed via pkg-config, stress, call fuzzer)"
+	@echo "test-c: passed (plain, ASan+UBSan, valgrind, installed via pkg-config (shared and static), C89 and C++17 header, stress, call fuzzer)"
 
 # Concurrency stress (8 threads x 10 000 mixed calls, a re-entrant log callback,
 # a watchdog), plain and under ASan+UBSan; then the call-sequence fuzzer under
@@ -404,9 +432,16 @@ install: build
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/ov_memory.h $(DESTDIR)$(PREFIX)/include/ov_memory.h
 	install -m 644 $(RELEASE_LIB)/libov_memory.a $(DESTDIR)$(PREFIX)/lib/libov_memory.a
-	install -m 755 $(RELEASE_LIB)/libov_memory.so $(DESTDIR)$(PREFIX)/lib/libov_memory.so
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' crates/ov-memory-c/ov_memory.pc.in \
-	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ov_memory.pc
+	install -m 755 $(RELEASE_LIB)/libov_memory.so $(DESTDIR)$(PREFIX)/lib/libov_memory.so.$(VERSION)
+	ln -sf libov_memory.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libov_memory.so.$(VERSION_MAJOR)
+	ln -sf libov_memory.so.$(VERSION_MAJOR) $(DESTDIR)$(PREFIX)/lib/libov_memory.so
+	@# ov_memory.pc links the shared library (pkg-config --static adds the
+	@# system libraries for a static one); ov_memory-static.pc names the archive.
+	for pc in ov_memory ov_memory-static; do \
+	  sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	      -e "s|@NATIVE_STATIC_LIBS@|$$(cat $(BUILD)/native-static-libs)|g" crates/ov-memory-c/$$pc.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc; \
+	done
 
 clean:
 	$(CARGO) clean

@@ -25,169 +25,257 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// Bytes a node id text needs in `ov_memory_add`'s `node_id_out` (decimal id plus NUL).
+/* The version of this header; ov_memory_version() gives the library's. */
+#define OV_MEMORY_VERSION_MAJOR 0
+#define OV_MEMORY_VERSION_MINOR 1
+#define OV_MEMORY_VERSION_PATCH 0
+#define OV_MEMORY_VERSION "0.1.0"
+
+/**
+ * Bytes a node id text needs in `ov_memory_add`'s `node_id_out` (decimal id plus NUL).
+ */
 #define OV_NODE_ID_MAX 64
 
-// The default alpha of the score, for ov_memory_retrieve(): 1 ranks by
-// relevance alone, lower values give the bounded priors (importance, recency,
-// graph activation) more say among near-ties.
+/**
+ * The default alpha of the score, for ov_memory_retrieve(): 1 ranks by
+ * relevance alone, lower values give the bounded priors (importance, recency,
+ * graph activation) more say among near-ties.
+ */
 #define OV_DEFAULT_ALPHA 0.75
 
-// Status and error codes, shared by every front-end (the C API calls
-// this enum `OvStatus`). Append-only: a code is never renumbered or reused.
+/**
+ * Status and error codes, shared by every front-end (the C API calls
+ * this enum `OvStatus`). Append-only: a code is never renumbered or reused.
+ */
 enum OvStatus
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+#endif /* defined(__cplusplus) || __STDC_VERSION__ >= 202311L */
  {
-  // Success.
+  /**
+   * Success.
+   */
   OV_STATUS_OK = 0,
-  // Bad caller input of any kind (a NULL pointer, a wrong length, NaN, empty
-  // text, invalid UTF-8, …); nothing changed.
+  /**
+   * Bad caller input of any kind (a NULL pointer, a wrong length, NaN, empty
+   * text, invalid UTF-8, …); nothing changed.
+   */
   OV_STATUS_INVALID_DATA = 1,
-  // Unknown memory id.
+  /**
+   * Unknown memory id.
+   */
   OV_STATUS_NOT_FOUND = 2,
-  // max_nodes or max_memory_mb would be exceeded; nothing changed.
+  /**
+   * max_nodes or max_memory_mb would be exceeded; nothing changed.
+   */
   OV_STATUS_RESOURCE_EXHAUSTION = 3,
-  // The operation passed its deadline; nothing changed.
+  /**
+   * The operation passed its deadline; nothing changed.
+   */
   OV_STATUS_TIMEOUT = 4,
-  // Rejected by the open circuit breaker; retry later, or reset the breaker.
+  /**
+   * Rejected by the open circuit breaker; retry later, or reset the breaker.
+   */
   OV_STATUS_CIRCUIT_OPEN = 5,
-  // A snapshot or internal state failed its checks.
+  /**
+   * A snapshot or internal state failed its checks.
+   */
   OV_STATUS_MEMORY_CORRUPTION = 6,
-  // File system failure while saving or loading.
+  /**
+   * File system failure while saving or loading.
+   */
   OV_STATUS_IO = 7,
-  // A caught panic or an impossible state.
-  OV_STATUS_INTERNAL = 8,
+  /**
+   * A caught panic or an impossible state.
+   */
+  OV_STATUS_INTERNAL = 8
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum OvStatus OvStatus;
 #else
 typedef uint32_t OvStatus;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
+#endif /* __STDC_VERSION__ >= 202311L */
+#endif /* __cplusplus */
 
-// Log levels for ov_memory_set_log_level().
+/**
+ * Log levels for ov_memory_set_log_level().
+ */
 enum OvLogLevel
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+#endif /* defined(__cplusplus) || __STDC_VERSION__ >= 202311L */
  {
-  // Details, including texts and embeddings.
+  /**
+   * Details, including texts and embeddings.
+   */
   OV_LOG_LEVEL_DEBUG = 0,
-  // Normal operations (the default threshold).
+  /**
+   * Normal operations (the default threshold).
+   */
   OV_LOG_LEVEL_INFO = 1,
-  // Accepted but suspicious input.
+  /**
+   * Accepted but suspicious input.
+   */
   OV_LOG_LEVEL_WARNING = 2,
-  // A failed operation.
+  /**
+   * A failed operation.
+   */
   OV_LOG_LEVEL_ERROR = 3,
-  // The circuit breaker opened.
-  OV_LOG_LEVEL_CRITICAL = 4,
+  /**
+   * The circuit breaker opened.
+   */
+  OV_LOG_LEVEL_CRITICAL = 4
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum OvLogLevel OvLogLevel;
 #else
 typedef uint32_t OvLogLevel;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
+#endif /* __STDC_VERSION__ >= 202311L */
+#endif /* __cplusplus */
 
-// Built-in log destinations for ov_memory_set_log_sink().
+/**
+ * Built-in log destinations for ov_memory_set_log_sink().
+ */
 enum OvLogSink
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+#endif /* defined(__cplusplus) || __STDC_VERSION__ >= 202311L */
  {
-  // Silent (the default).
+  /**
+   * Silent (the default).
+   */
   OV_LOG_SINK_NONE = 0,
-  // One JSON line per event on standard error.
+  /**
+   * One JSON line per event on standard error.
+   */
   OV_LOG_SINK_STDERR = 1,
-  // One JSON line per event on standard output.
-  OV_LOG_SINK_STDOUT = 2,
+  /**
+   * One JSON line per event on standard output.
+   */
+  OV_LOG_SINK_STDOUT = 2
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum OvLogSink OvLogSink;
 #else
 typedef uint32_t OvLogSink;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
+#endif /* __STDC_VERSION__ >= 202311L */
+#endif /* __cplusplus */
 
-// An opaque memory store. Create with ov_memory_create() or
-// ov_memory_create_with_config(); free with ov_memory_destroy().
+/**
+ * An opaque memory store. Create with ov_memory_create() or
+ * ov_memory_create_with_config(); free with ov_memory_destroy().
+ */
 typedef struct OVMemoryProduction OVMemoryProduction;
 
-// One memory, as returned by ov_memory_get(). Owned by the caller: free the
-// whole record (strings and embedding included) with ov_memory_record_free().
+/**
+ * One memory, as returned by ov_memory_get(). Owned by the caller: free the
+ * whole record (strings and embedding included) with ov_memory_record_free().
+ */
 typedef struct OvMemoryRecord {
-  // The memory's id.
+  /**
+   * The memory's id.
+   */
   uint64_t id;
-  // The text, NUL-terminated.
+  /**
+   * The text, NUL-terminated.
+   */
   char *text;
-  // Length of `text` in bytes, without the NUL.
+  /**
+   * Length of `text` in bytes, without the NUL.
+   */
   size_t text_len;
-  // Importance weight.
+  /**
+   * Importance weight.
+   */
   double weight;
-  // Metadata as a JSON object text, or NULL when the memory has none.
+  /**
+   * Metadata as a JSON object text, or NULL when the memory has none.
+   */
   char *metadata_json;
-  // The embedding (`embedding_len` floats).
+  /**
+   * The embedding (`embedding_len` floats).
+   */
   float *embedding;
-  // Number of floats in `embedding` (the store's dimension).
+  /**
+   * Number of floats in `embedding` (the store's dimension).
+   */
   size_t embedding_len;
-  // Creation time, Unix milliseconds from the store's clock.
+  /**
+   * Creation time, Unix milliseconds from the store's clock.
+   */
   int64_t created_at_ms;
-  // Last injection into a context, Unix milliseconds (creation time until then).
+  /**
+   * Last injection into a context, Unix milliseconds (creation time until then).
+   */
   int64_t last_accessed_ms;
-  // How often context assembly injected it.
+  /**
+   * How often context assembly injected it.
+   */
   uint64_t access_count;
 } OvMemoryRecord;
 
-// Counts the tokens of `text` (`len` bytes of UTF-8 followed by a NUL, valid
-// only during the call) for ov_memory_context_with_counter(). Return the
-// count, or SIZE_MAX to fail the context call with INVALID_DATA.
+/**
+ * Counts the tokens of `text` (`len` bytes of UTF-8 followed by a NUL, valid
+ * only during the call) for ov_memory_context_with_counter(). Return the
+ * count, or SIZE_MAX to fail the context call with INVALID_DATA.
+ */
 typedef size_t (*OvTokenCounter)(void *user_data, const char *text, size_t len);
 
-// Receives one log line: `line` points to `len` bytes of JSON followed by a NUL,
-// valid only during the call. Never called while the library holds a lock, so it
-// may call back into the store. It may be called from any thread that uses the store.
+/**
+ * Receives one log line: `line` points to `len` bytes of JSON followed by a NUL,
+ * valid only during the call. Never called while the library holds a lock, so it
+ * may call back into the store. It may be called from any thread that uses the store.
+ */
 typedef void (*OvLogCallback)(void *user_data, const char *line, size_t len);
 
 
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif /* __cplusplus */
 
-// Creates a store for `dim`-dimensional embeddings (1..=65536) holding at most
-// `max_nodes` memories (>= 1); `enable_monitoring` turns latency histograms and
-// the health window on. Other settings take their defaults (README, "Configuration").
-// Returns NULL on invalid arguments (details in the last error).
+/**
+ * Creates a store for `dim`-dimensional embeddings (1..=65536) holding at most
+ * `max_nodes` memories (>= 1); `enable_monitoring` turns latency histograms and
+ * the health window on. Other settings take their defaults (README, "Configuration").
+ * Returns NULL on invalid arguments (details in the last error).
+ */
 struct OVMemoryProduction *ov_memory_create(size_t dim, size_t max_nodes, bool enable_monitoring);
 
-// Creates a store from a JSON object of settings (keys as in README,
-// "Configuration"; missing keys take their defaults, unknown keys are rejected),
-// e.g. `{"embedding_dim": 384, "max_nodes": 50000, "breaker": {"open_ms": 5000}}`.
-// Returns NULL on error (details in the last error).
+/**
+ * Creates a store from a JSON object of settings (keys as in README,
+ * "Configuration"; missing keys take their defaults, unknown keys are rejected),
+ * e.g. `{"embedding_dim": 384, "max_nodes": 50000, "breaker": {"open_ms": 5000}}`.
+ * Returns NULL on error (details in the last error).
+ */
 struct OVMemoryProduction *ov_memory_create_with_config(const char *config_json);
 
-// Frees a store. NULL is a no-op. The pointer must not be used afterwards, and
-// no other thread may be using the store.
+/**
+ * Frees a store. NULL is a no-op. The pointer must not be used afterwards, and
+ * no other thread may be using the store.
+ */
 void ov_memory_destroy(struct OVMemoryProduction *m);
 
-// Seed-compatible add: reads exactly `dim` doubles (the store's dimension) from
-// `embedding`, stores `text` (UTF-8) with `weight` (> 0), and writes the new id
-// as a decimal string into `node_id_out`, which must hold OV_NODE_ID_MAX (64) bytes.
-// Doubles outside the float range are rejected as non-finite.
+/**
+ * The original add: reads exactly `dim` doubles (the store's dimension) from
+ * `embedding`, stores `text` (UTF-8) with `weight` (> 0), and writes the new id
+ * as a decimal string into `node_id_out`, which must hold OV_NODE_ID_MAX (64) bytes.
+ * Doubles outside the float range are rejected as non-finite.
+ */
 OvStatus ov_memory_add(struct OVMemoryProduction *m,
                        const double *embedding,
                        const char *text,
                        double weight,
                        char *node_id_out);
 
-// Adds one memory: `len` floats (must equal the store's dimension), UTF-8
-// `text`, `weight` (> 0), optional `metadata_json` (a JSON object text or
-// NULL). Writes the new id to `*id_out`.
+/**
+ * Adds one memory: `len` floats (must equal the store's dimension), UTF-8
+ * `text`, `weight` (> 0), optional `metadata_json` (a JSON object text or
+ * NULL). Writes the new id to `*id_out`.
+ */
 OvStatus ov_memory_add_f32(struct OVMemoryProduction *m,
                            const float *embedding,
                            size_t len,
@@ -196,14 +284,16 @@ OvStatus ov_memory_add_f32(struct OVMemoryProduction *m,
                            const char *metadata_json,
                            uint64_t *id_out);
 
-// Adds one memory with options: `len` floats (the store's dimension), UTF-8
-// `text`, and `options_json`: NULL (defaults) or a JSON object with any of
-// `weight` (> 0, default 1), `metadata` (an object), `created_at` (Unix ms;
-// default now; may lie in the past, at most a minute in the future),
-// `namespace` (default ""), `key` (unique in the namespace: a memory with
-// that key is replaced, keeping its id — an upsert), `expires_at` (Unix ms)
-// or `ttl_ms`, and `timeout_ms`. Unknown keys are rejected. Writes the id to
-// `*id_out`.
+/**
+ * Adds one memory with options: `len` floats (the store's dimension), UTF-8
+ * `text`, and `options_json`: NULL (defaults) or a JSON object with any of
+ * `weight` (> 0, default 1), `metadata` (an object), `created_at` (Unix ms;
+ * default now; may lie in the past, at most a minute in the future),
+ * `namespace` (default ""), `key` (unique in the namespace: a memory with
+ * that key is replaced, keeping its id — an upsert), `expires_at` (Unix ms)
+ * or `ttl_ms`, and `timeout_ms`. Unknown keys are rejected. Writes the id to
+ * `*id_out`.
+ */
 OvStatus ov_memory_add_with(struct OVMemoryProduction *m,
                             const float *embedding,
                             size_t len,
@@ -211,11 +301,13 @@ OvStatus ov_memory_add_with(struct OVMemoryProduction *m,
                             const char *options_json,
                             uint64_t *id_out);
 
-// Adds `count` memories at once, all or nothing. `embeddings` holds
-// `count * dim` floats, row after row (`dim` must equal the store's dimension);
-// `texts` holds `count` strings; `weights` is NULL (all 1.0) or `count`
-// doubles; `metadata_json` is NULL or `count` entries, each NULL or a JSON
-// object text. Writes the new ids to `ids_out` (`count` entries).
+/**
+ * Adds `count` memories at once, all or nothing. `embeddings` holds
+ * `count * dim` floats, row after row (`dim` must equal the store's dimension);
+ * `texts` holds `count` strings; `weights` is NULL (all 1.0) or `count`
+ * doubles; `metadata_json` is NULL or `count` entries, each NULL or a JSON
+ * object text. Writes the new ids to `ids_out` (`count` entries).
+ */
 OvStatus ov_memory_add_batch(struct OVMemoryProduction *m,
                              const float *embeddings,
                              size_t count,
@@ -225,11 +317,13 @@ OvStatus ov_memory_add_batch(struct OVMemoryProduction *m,
                              const char *const *metadata_json,
                              uint64_t *ids_out);
 
-// ov_memory_add_batch() with `options_json`: NULL or a JSON object with
-// `namespace` (one for the batch), `keys` (one key or null per memory; a
-// key that exists in the namespace replaces that memory, keeping its id),
-// `expires_at` (one Unix ms time or null per memory) and `ttl_ms` (one for
-// the batch). Writes the ids to `ids_out` (`count` entries).
+/**
+ * ov_memory_add_batch() with `options_json`: NULL or a JSON object with
+ * `namespace` (one for the batch), `keys` (one key or null per memory; a
+ * key that exists in the namespace replaces that memory, keeping its id),
+ * `expires_at` (one Unix ms time or null per memory) and `ttl_ms` (one for
+ * the batch). Writes the ids to `ids_out` (`count` entries).
+ */
 OvStatus ov_memory_add_batch_with(struct OVMemoryProduction *m,
                                   const float *embeddings,
                                   size_t count,
@@ -240,30 +334,40 @@ OvStatus ov_memory_add_batch_with(struct OVMemoryProduction *m,
                                   const char *options_json,
                                   uint64_t *ids_out);
 
-// Deletes a memory with all its edges. Its id is never reused.
+/**
+ * Deletes a memory with all its edges. Its id is never reused.
+ */
 OvStatus ov_memory_delete(struct OVMemoryProduction *m, uint64_t id);
 
-// Reads one memory. On success `*out` points to a new record owned by the
-// caller; free it with ov_memory_record_free(). Never blocked by the breaker.
+/**
+ * Reads one memory. On success `*out` points to a new record owned by the
+ * caller; free it with ov_memory_record_free(). Never blocked by the breaker.
+ */
 OvStatus ov_memory_get(const struct OVMemoryProduction *m,
                        uint64_t id,
                        struct OvMemoryRecord **out);
 
-// Frees a record from ov_memory_get() with everything it points to. NULL is a no-op.
+/**
+ * Frees a record from ov_memory_get() with everything it points to. NULL is a no-op.
+ */
 void ov_memory_record_free(struct OvMemoryRecord *record);
 
-// Number of memories (0 for NULL).
+/**
+ * Number of memories (0 for NULL).
+ */
 size_t ov_memory_count(const struct OVMemoryProduction *m);
 
-// Ranks memories for `query` (`len` floats, the store's dimension) by the
-// score P with this `alpha` (0..=1; OV_DEFAULT_ALPHA is the default): P is
-// the query's relevance in standard deviations above the store's mean plus
-// the bounded priors (README, "Score"), so it compares memories of one call,
-// not across calls. It
-// writes the best `top_k` (>= 1) ids and scores, best first (ties: lower id),
-// into `ids_out` and `scores_out` (either may be NULL), which hold `capacity`
-// entries (capacity must be >= top_k). Writes the number of results (at most
-// the number of memories) to `*count_out`. Exact; deadline: the configured timeout.
+/**
+ * Ranks memories for `query` (`len` floats, the store's dimension) by the
+ * score P with this `alpha` (0..=1; OV_DEFAULT_ALPHA is the default): P is
+ * the query's relevance in standard deviations above the store's mean plus
+ * the bounded priors (README, "Score"), so it compares memories of one call,
+ * not across calls. It
+ * writes the best `top_k` (>= 1) ids and scores, best first (ties: lower id),
+ * into `ids_out` and `scores_out` (either may be NULL), which hold `capacity`
+ * entries (capacity must be >= top_k). Writes the number of results (at most
+ * the number of memories) to `*count_out`. Exact; deadline: the configured timeout.
+ */
 OvStatus ov_memory_retrieve(const struct OVMemoryProduction *m,
                             const float *query,
                             size_t len,
@@ -274,43 +378,49 @@ OvStatus ov_memory_retrieve(const struct OVMemoryProduction *m,
                             size_t capacity,
                             size_t *count_out);
 
-// Like ov_memory_retrieve(), but returns a JSON array of results with id,
-// text, metadata, created_at and the score parts `{"S","L","C","G","R","W","rel","P"}`.
-// `query` may be NULL with `len` 0 when the options carry a `text` (a
-// lexical query). `options_json` is NULL (defaults) or an object with
-// `top_k`, `alpha`, `timeout_ms`, `now` (Unix ms to score as of), `text`
-// (the query's words, fused with the vector), `hybrid_weight`, `scoring`
-// ("geometric" or the legacy "product"), `namespace`, `filter`, `exact`
-// (true: scan every memory even where a namespace is served by its
-// approximate index) and `ef` (candidates taken from each approximate
-// index, default 96). Free the result with ov_string_free(). NULL on error.
+/**
+ * Like ov_memory_retrieve(), but returns a JSON array of results with id,
+ * text, metadata, created_at and the score parts `{"S","L","C","G","R","W","rel","P"}`.
+ * `query` may be NULL with `len` 0 when the options carry a `text` (a
+ * lexical query). `options_json` is NULL (defaults) or an object with
+ * `top_k`, `alpha`, `timeout_ms`, `now` (Unix ms to score as of), `text`
+ * (the query's words, fused with the vector), `hybrid_weight`, `scoring`
+ * ("geometric" or the legacy "product"), `namespace`, `filter`, `exact`
+ * (true: scan every memory even where a namespace is served by its
+ * approximate index) and `ef` (candidates taken from each approximate
+ * index, default 96). Free the result with ov_string_free(). NULL on error.
+ */
 char *ov_memory_retrieve_json(const struct OVMemoryProduction *m,
                               const float *query,
                               size_t len,
                               const char *options_json);
 
-// Assembles a context for `query` within `max_tokens` (>= 1) tokens and
-// returns it as a JSON object: `context` (the text, each item prefixed with
-// its date `[YYYY-MM-DD] ` unless `include_dates` is false), `tokens_used`,
-// `items` (each with id, text, metadata, score parts, `trigger`
-// "floor"/"resonance"/"bridge"/"metabolic", `hops`, `tokens`), `guardrails`
-// `{"drift","loop","redundancy"}`, `alpha`, `considered` and `metabolism`.
-// `query` may be NULL with `len` 0 when the options carry a `text`.
-// `options_json` is NULL or an object with `candidates`, `depth`, `alpha`,
-// `timeout_ms`, `separator`, `now`, `text`, `hybrid_weight`, `min_items`
-// (the floor, default 3), `max_items` (default 8), `include_dates` (its
-// `max_tokens`, if any, is overridden by the argument). Injected memories are marked accessed and the
-// metabolism is charged. Free the result with ov_string_free(). NULL on error.
+/**
+ * Assembles a context for `query` within `max_tokens` (>= 1) tokens and
+ * returns it as a JSON object: `context` (the text, each item prefixed with
+ * its date `[YYYY-MM-DD] ` unless `include_dates` is false), `tokens_used`,
+ * `items` (each with id, text, metadata, score parts, `trigger`
+ * "floor"/"resonance"/"bridge"/"metabolic", `hops`, `tokens`), `guardrails`
+ * `{"drift","loop","redundancy"}`, `alpha`, `considered` and `metabolism`.
+ * `query` may be NULL with `len` 0 when the options carry a `text`.
+ * `options_json` is NULL or an object with `candidates`, `depth`, `alpha`,
+ * `timeout_ms`, `separator`, `now`, `text`, `hybrid_weight`, `min_items`
+ * (the floor, default 3), `max_items` (default 8), `include_dates` (its
+ * `max_tokens`, if any, is overridden by the argument). Injected memories are marked accessed and the
+ * metabolism is charged. Free the result with ov_string_free(). NULL on error.
+ */
 char *ov_memory_context_json(struct OVMemoryProduction *m,
                              const float *query,
                              size_t len,
                              size_t max_tokens,
                              const char *options_json);
 
-// ov_memory_context_json() with the caller's token counter instead of the
-// default `ceil(bytes / 4)`: `counter(user_data, text, len)` is called, on
-// this thread and with no library lock held, for each item's text as it
-// would appear in the context. NULL `counter` means the default.
+/**
+ * ov_memory_context_json() with the caller's token counter instead of the
+ * default `ceil(bytes / 4)`: `counter(user_data, text, len)` is called, on
+ * this thread and with no library lock held, for each item's text as it
+ * would appear in the context. NULL `counter` means the default.
+ */
 char *ov_memory_context_with_counter(struct OVMemoryProduction *m,
                                      const float *query,
                                      size_t len,
@@ -319,241 +429,321 @@ char *ov_memory_context_with_counter(struct OVMemoryProduction *m,
                                      OvTokenCounter counter,
                                      void *user_data);
 
-// The default token estimate of a NUL-terminated UTF-8 text: `ceil(bytes / 4)`
-// (what context assembly charges without a counter). 0 for NULL.
+/**
+ * The default token estimate of a NUL-terminated UTF-8 text: `ceil(bytes / 4)`
+ * (what context assembly charges without a counter). 0 for NULL.
+ */
 size_t ov_estimate_tokens(const char *text);
 
-// Writes the ids of the hubs of the default namespace "" (the
-// `min(5, max(1, floor(0.05 n)))` most central memories, ties to the lower
-// id) into `ids_out` (`capacity` entries, at least 5 is always enough) and
-// their number to `*count_out`.
+/**
+ * Writes the ids of the hubs of the default namespace "" (the
+ * `min(5, max(1, floor(0.05 n)))` most central memories, ties to the lower
+ * id) into `ids_out` (`capacity` entries, at least 5 is always enough) and
+ * their number to `*count_out`.
+ */
 OvStatus ov_memory_hubs(const struct OVMemoryProduction *m,
                         uint64_t *ids_out,
                         size_t capacity,
                         size_t *count_out);
 
-// ov_memory_hubs() for one namespace (a NUL-terminated UTF-8 name; "" is the default).
+/**
+ * ov_memory_hubs() for one namespace (a NUL-terminated UTF-8 name; "" is the default).
+ */
 OvStatus ov_memory_hubs_in(const struct OVMemoryProduction *m,
                            const char *namespace_,
                            uint64_t *ids_out,
                            size_t capacity,
                            size_t *count_out);
 
-// Changes memory `id` in place; its id, namespace, key and created_at stay.
-// `embedding` is NULL with `len` 0 (keep the embedding) or a new embedding
-// of the store's dimension (the memory is re-linked). `patch_json` is NULL
-// or a JSON object with any of `text`, `weight`, `metadata` (null removes
-// it), `expires_at` (null removes the expiry), `ttl_ms`, `timeout_ms`; at
-// least one change is needed. All or nothing. Errors: NOT_FOUND (absent or
-// expired), INVALID_DATA, RESOURCE_EXHAUSTION, TIMEOUT, CIRCUIT_OPEN.
+/**
+ * Changes memory `id` in place; its id, namespace, key and created_at stay.
+ * `embedding` is NULL with `len` 0 (keep the embedding) or a new embedding
+ * of the store's dimension (the memory is re-linked). `patch_json` is NULL
+ * or a JSON object with any of `text`, `weight`, `metadata` (null removes
+ * it), `expires_at` (null removes the expiry), `ttl_ms`, `timeout_ms`; at
+ * least one change is needed. All or nothing. Errors: NOT_FOUND (absent or
+ * expired), INVALID_DATA, RESOURCE_EXHAUSTION, TIMEOUT, CIRCUIT_OPEN.
+ */
 OvStatus ov_memory_update(struct OVMemoryProduction *m,
                           uint64_t id,
                           const float *embedding,
                           size_t len,
                           const char *patch_json);
 
-// One page of memories in ascending id order, as a JSON object
-// `{"memories": [...], "next_after_id": id or null}` (each memory as
-// ov_memory_get_many_json() gives it). `options_json` is NULL or an object
-// with `namespace` (a name or a list; default ""), `filter` (a metadata
-// filter), `after_id` (the previous page's `next_after_id`) and `limit`
-// (1..=10000, default 100). Free with ov_string_free(). NULL on error.
+/**
+ * One page of memories in ascending id order, as a JSON object
+ * `{"memories": [...], "next_after_id": id or null}` (each memory as
+ * ov_memory_get_many_json() gives it). `options_json` is NULL or an object
+ * with `namespace` (a name or a list; default ""), `filter` (a metadata
+ * filter), `after_id` (the previous page's `next_after_id`) and `limit`
+ * (1..=10000, default 100). Free with ov_string_free(). NULL on error.
+ */
 char *ov_memory_list_json(const struct OVMemoryProduction *m, const char *options_json);
 
-// How many memories are in scope: `options_json` is NULL (the default
-// namespace "") or an object with `namespace` and `filter`. Expired memories
-// are not counted.
+/**
+ * How many memories are in scope: `options_json` is NULL (the default
+ * namespace "") or an object with `namespace` and `filter`. Expired memories
+ * are not counted.
+ */
 OvStatus ov_memory_count_with(const struct OVMemoryProduction *m,
                               const char *options_json,
                               size_t *count_out);
 
-// The memories with the `count` ids of `ids`, as a JSON array in that order
-// (`null` for an absent or expired id); each memory with `id`, `text`,
-// `embedding`, `weight`, `metadata`, `created_at`, `last_accessed`,
-// `access_count`, `neighbors`, `namespace`, `key`, `expires_at`. Free with
-// ov_string_free(). NULL on error.
+/**
+ * The memories with the `count` ids of `ids`, as a JSON array in that order
+ * (`null` for an absent or expired id); each memory with `id`, `text`,
+ * `embedding`, `weight`, `metadata`, `created_at`, `last_accessed`,
+ * `access_count`, `neighbors`, `namespace`, `key`, `expires_at`. Free with
+ * ov_string_free(). NULL on error.
+ */
 char *ov_memory_get_many_json(const struct OVMemoryProduction *m,
                               const uint64_t *ids,
                               size_t count);
 
-// Deletes every memory of `ids` (`count` entries) that exists; absent ids
-// and repeats are skipped. Writes how many were deleted to `*deleted_out`
-// (may be NULL).
+/**
+ * Deletes every memory of `ids` (`count` entries) that exists; absent ids
+ * and repeats are skipped. Writes how many were deleted to `*deleted_out`
+ * (may be NULL).
+ */
 OvStatus ov_memory_delete_many(struct OVMemoryProduction *m,
                                const uint64_t *ids,
                                size_t count,
                                size_t *deleted_out);
 
-// Deletes every memory of a namespace; writes how many to `*deleted_out` (may be NULL).
+/**
+ * Deletes every memory of a namespace; writes how many to `*deleted_out` (may be NULL).
+ */
 OvStatus ov_memory_delete_namespace(struct OVMemoryProduction *m,
                                     const char *namespace_,
                                     size_t *deleted_out);
 
-// Removes every expired memory now (writes also do it); writes how many to
-// `*removed_out` (may be NULL).
+/**
+ * Removes every expired memory now (writes also do it); writes how many to
+ * `*removed_out` (may be NULL).
+ */
 OvStatus ov_memory_sweep(struct OVMemoryProduction *m, size_t *removed_out);
 
-// Memories per namespace as a JSON object `{"name": count, ...}`. Free with
-// ov_string_free(). NULL on error.
+/**
+ * Memories per namespace as a JSON object `{"name": count, ...}`. Free with
+ * ov_string_free(). NULL on error.
+ */
 char *ov_memory_namespaces_json(const struct OVMemoryProduction *m);
 
-// The memories in scope as JSON Lines (one object per line with every
-// field, embeddings included; ascending ids). `options_json` is NULL (every
-// namespace) or an object with `namespace` and `filter`. Free with
-// ov_string_free(). NULL on error.
+/**
+ * The memories in scope as JSON Lines (one object per line with every
+ * field, embeddings included; ascending ids). `options_json` is NULL (every
+ * namespace) or an object with `namespace` and `filter`. Free with
+ * ov_string_free(). NULL on error.
+ */
 char *ov_memory_export_jsonl(const struct OVMemoryProduction *m, const char *options_json);
 
-// Adds the memories of a JSON Lines text (what ov_memory_export_jsonl()
-// writes), all or nothing. `options_json` is NULL or an object with
-// `keep_ids` (default true: each line keeps its `id`, which must not have
-// been assigned by this store yet) and `timeout_ms`. Writes how many were
-// imported and how many lines were skipped as already expired (either
-// pointer may be NULL). INVALID_DATA names the bad `line`.
+/**
+ * Adds the memories of a JSON Lines text (what ov_memory_export_jsonl()
+ * writes), all or nothing. `options_json` is NULL or an object with
+ * `keep_ids` (default true: each line keeps its `id`, which must not have
+ * been assigned by this store yet) and `timeout_ms`. Writes how many were
+ * imported and how many lines were skipped as already expired (either
+ * pointer may be NULL). INVALID_DATA names the bad `line`.
+ */
 OvStatus ov_memory_import_jsonl(struct OVMemoryProduction *m,
                                 const char *jsonl,
                                 const char *options_json,
                                 size_t *imported_out,
                                 size_t *expired_out);
 
-// Answers `count` queries in one call (on every core), as a JSON array of
-// result arrays (each as ov_memory_retrieve_json() returns). `embeddings`
-// is NULL (text-only queries) or `count` × the store's dimension floats, row
-// after row; `texts` is NULL or `count` entries, each NULL or the query's
-// text. `options_json` as for ov_memory_retrieve_json(), without `text`.
-// Free with ov_string_free(). NULL on error.
+/**
+ * Answers `count` queries in one call (on every core), as a JSON array of
+ * result arrays (each as ov_memory_retrieve_json() returns). `embeddings`
+ * is NULL (text-only queries) or `count` × the store's dimension floats, row
+ * after row; `texts` is NULL or `count` entries, each NULL or the query's
+ * text. `options_json` as for ov_memory_retrieve_json(), without `text`.
+ * Free with ov_string_free(). NULL on error.
+ */
 char *ov_memory_retrieve_many_json(const struct OVMemoryProduction *m,
                                    const float *embeddings,
                                    const char *const *texts,
                                    size_t count,
                                    const char *options_json);
 
-// Saves a snapshot of the whole store to `path` atomically (temporary file in
-// the same directory, fsync, rename, fsync of the directory): after a crash the
-// file holds the previous snapshot or the new one. Errors: IO, CIRCUIT_OPEN.
+/**
+ * Saves a snapshot of the whole store to `path` atomically (temporary file in
+ * the same directory, fsync, rename, fsync of the directory): after a crash the
+ * file holds the previous snapshot or the new one. Errors: IO, CIRCUIT_OPEN.
+ */
 OvStatus ov_memory_save(const struct OVMemoryProduction *m, const char *path);
 
-// Saves a snapshot to `path` automatically after every `every_changes`
-// successful changes (memories added or deleted, snapshots loaded); NULL
-// `path` turns it off. The save happens after the call that completes the
-// count; if it fails, that call still succeeds and the failure is logged and
-// counted as a failed save.
+/**
+ * Saves a snapshot to `path` automatically after every `every_changes`
+ * successful changes (memories added or deleted, snapshots loaded); NULL
+ * `path` turns it off. The save happens after the call that completes the
+ * count; if it fails, that call still succeeds and the failure is logged and
+ * counted as a failed save.
+ */
 OvStatus ov_memory_set_autosave(struct OVMemoryProduction *m,
                                 const char *path,
                                 uint64_t every_changes);
 
-// Replaces the store's contents with the snapshot at `path`, a regular file
-// (a FIFO, device or directory is IO). Its embedding_dim and max_degree must
-// equal the store's (MEMORY_CORRUPTION otherwise) and its memories must fit
-// the store's limits (RESOURCE_EXHAUSTION otherwise). Everything is checked
-// first; on error nothing changes. Errors: IO, MEMORY_CORRUPTION,
-// RESOURCE_EXHAUSTION, CIRCUIT_OPEN.
+/**
+ * Replaces the store's contents with the snapshot at `path`, a regular file
+ * (a FIFO, device or directory is IO). Its embedding_dim and max_degree must
+ * equal the store's (MEMORY_CORRUPTION otherwise) and its memories must fit
+ * the store's limits (RESOURCE_EXHAUSTION otherwise). Everything is checked
+ * first; on error nothing changes. Errors: IO, MEMORY_CORRUPTION,
+ * RESOURCE_EXHAUSTION, CIRCUIT_OPEN.
+ */
 OvStatus ov_memory_load(struct OVMemoryProduction *m, const char *path);
 
-// Opens a new store from the snapshot at `path` (a regular file): the
-// snapshot's settings with the default resource limits (`max_nodes`,
-// `max_memory_mb`, `max_text_chars`, `max_metadata_bytes`, `max_top_k`,
-// `timeout_ms`), so a file never decides how much it may grow. Free it with
-// ov_memory_destroy(). NULL on error (IO, MEMORY_CORRUPTION,
-// RESOURCE_EXHAUSTION; details in the last error).
+/**
+ * Opens a new store from the snapshot at `path` (a regular file): the
+ * snapshot's settings with the default resource limits (`max_nodes`,
+ * `max_memory_mb`, `max_text_chars`, `max_metadata_bytes`, `max_top_k`,
+ * `timeout_ms`), so a file never decides how much it may grow. Free it with
+ * ov_memory_destroy(). NULL on error (IO, MEMORY_CORRUPTION,
+ * RESOURCE_EXHAUSTION; details in the last error).
+ */
 struct OVMemoryProduction *ov_memory_open(const char *path);
 
-// Like ov_memory_open(), with the store's whole configuration given as a JSON
-// object (as for ov_memory_create_with_config(); NULL: as ov_memory_open()).
-// Its `embedding_dim` and `max_degree` must match the snapshot's, and the
-// snapshot must fit its limits (RESOURCE_EXHAUSTION otherwise).
+/**
+ * Like ov_memory_open(), with the store's whole configuration given as a JSON
+ * object (as for ov_memory_create_with_config(); NULL: as ov_memory_open()).
+ * Its `embedding_dim` and `max_degree` must match the snapshot's, and the
+ * snapshot must fit its limits (RESOURCE_EXHAUSTION otherwise).
+ */
 struct OVMemoryProduction *ov_memory_open_with_config(const char *path, const char *config_json);
 
-// Writes a snapshot of the store into a new buffer: `*bytes_out` points to
-// `*len_out` bytes owned by the caller; free them with ov_bytes_free().
+/**
+ * Writes a snapshot of the store into a new buffer: `*bytes_out` points to
+ * `*len_out` bytes owned by the caller; free them with ov_bytes_free().
+ */
 OvStatus ov_memory_to_bytes(const struct OVMemoryProduction *m,
                             uint8_t **bytes_out,
                             size_t *len_out);
 
-// Frees a buffer from ov_memory_to_bytes() (`len` as returned). NULL is a no-op.
+/**
+ * Frees a buffer from ov_memory_to_bytes() (`len` as returned). NULL is a no-op.
+ */
 void ov_bytes_free(uint8_t *bytes, size_t len);
 
-// Replaces the store's contents with the snapshot in `bytes` (`len` bytes);
-// as ov_memory_load(). Errors: MEMORY_CORRUPTION, RESOURCE_EXHAUSTION, CIRCUIT_OPEN.
+/**
+ * Replaces the store's contents with the snapshot in `bytes` (`len` bytes);
+ * as ov_memory_load(). Errors: MEMORY_CORRUPTION, RESOURCE_EXHAUSTION, CIRCUIT_OPEN.
+ */
 OvStatus ov_memory_load_bytes(struct OVMemoryProduction *m, const uint8_t *bytes, size_t len);
 
-// A new store from the snapshot in `bytes` (`len` bytes), with the
-// snapshot's settings and the default resource limits, as ov_memory_open().
-// NULL on error (MEMORY_CORRUPTION, RESOURCE_EXHAUSTION; details in the last error).
+/**
+ * A new store from the snapshot in `bytes` (`len` bytes), with the
+ * snapshot's settings and the default resource limits, as ov_memory_open().
+ * NULL on error (MEMORY_CORRUPTION, RESOURCE_EXHAUSTION; details in the last error).
+ */
 struct OVMemoryProduction *ov_memory_from_bytes(const uint8_t *bytes, size_t len);
 
-// Like ov_memory_from_bytes(), with the store's configuration given as a JSON
-// object (NULL: as ov_memory_from_bytes()), as ov_memory_open_with_config().
+/**
+ * Like ov_memory_from_bytes(), with the store's configuration given as a JSON
+ * object (NULL: as ov_memory_from_bytes()), as ov_memory_open_with_config().
+ */
 struct OVMemoryProduction *ov_memory_from_bytes_with_config(const uint8_t *bytes,
                                                             size_t len,
                                                             const char *config_json);
 
-// The metabolism as a JSON object: `budget_tokens`, `used_tokens`,
-// `remaining_pct`, `state` (HEALTHY, STRESSED, CRITICAL, EMERGENCY) and
-// `alpha`. Free with ov_string_free(). NULL on error.
+/**
+ * The metabolism as a JSON object: `budget_tokens`, `used_tokens`,
+ * `remaining_pct`, `state` (HEALTHY, STRESSED, CRITICAL, EMERGENCY) and
+ * `alpha`. Free with ov_string_free(). NULL on error.
+ */
 char *ov_memory_metabolism_json(const struct OVMemoryProduction *m);
 
-// Forgets the tokens spent: the metabolism is back to a full budget.
+/**
+ * Forgets the tokens spent: the metabolism is back to a full budget.
+ */
 OvStatus ov_memory_metabolism_reset(struct OVMemoryProduction *m);
 
-// Sets a new token budget (>= 1), keeping what was spent.
+/**
+ * Sets a new token budget (>= 1), keeping what was spent.
+ */
 OvStatus ov_memory_metabolism_resize(struct OVMemoryProduction *m, uint64_t budget_tokens);
 
-// Writes the health report (JSON) into `buf` (snprintf-style; see the
-// header's conventions). A healthy store's report fits 512 bytes. Returns the
-// length the report needs, or 0 on error (NULL store).
+/**
+ * Writes the health report (JSON) into `buf` (snprintf-style; see the
+ * header's conventions). A healthy store's report fits 512 bytes. Returns the
+ * length the report needs, or 0 on error (NULL store).
+ */
 size_t ov_memory_get_health(const struct OVMemoryProduction *m, char *buf, size_t len);
 
-// Every metric as a JSON object text. Free with ov_string_free().
-// NULL on error.
+/**
+ * Every metric as a JSON object text. Free with ov_string_free().
+ * NULL on error.
+ */
 char *ov_memory_metrics_json(const struct OVMemoryProduction *m);
 
-// The metrics in the Prometheus text exposition format. Free with
-// ov_string_free(). NULL on error. The library never opens a socket.
+/**
+ * The metrics in the Prometheus text exposition format. Free with
+ * ov_string_free(). NULL on error. The library never opens a socket.
+ */
 char *ov_memory_prometheus(const struct OVMemoryProduction *m);
 
-// Sets the log threshold (an OvLogLevel value, 0..=4).
+/**
+ * Sets the log threshold (an OvLogLevel value, 0..=4).
+ */
 OvStatus ov_memory_set_log_level(struct OVMemoryProduction *m, uint32_t level);
 
-// Sends log lines to a built-in sink (an OvLogSink value). Replaces any callback.
+/**
+ * Sends log lines to a built-in sink (an OvLogSink value). Replaces any callback.
+ */
 OvStatus ov_memory_set_log_sink(struct OVMemoryProduction *m, uint32_t sink);
 
-// Sends log lines to `callback(user_data, line, len)`; NULL turns logging off.
-// The callback must be safe to call from any thread that uses the store, and
-// `user_data` must stay valid until the callback is replaced or the store
-// destroyed. Replacing is a barrier: when this function returns, the previous
-// callback is not running on any other thread and is never called again, so
-// its `user_data` may be freed at once (this waits for deliveries in flight;
-// a callback may itself replace the callback, but must not wait for another
-// thread that is replacing it). Lines logged after the replacement go to the
-// new callback. A callback cannot fail the call that logged.
+/**
+ * Sends log lines to `callback(user_data, line, len)`; NULL turns logging off.
+ * The callback must be safe to call from any thread that uses the store, and
+ * `user_data` must stay valid until the callback is replaced or the store
+ * destroyed. Replacing is a barrier: when this function returns, the previous
+ * callback is not running on any other thread and is never called again, so
+ * its `user_data` may be freed at once (this waits for deliveries in flight;
+ * a callback may itself replace the callback, but must not wait for another
+ * thread that is replacing it). Lines logged after the replacement go to the
+ * new callback. A callback cannot fail the call that logged.
+ */
 OvStatus ov_memory_set_log_callback(struct OVMemoryProduction *m,
                                     OvLogCallback callback,
                                     void *user_data);
 
-// Closes the circuit breaker by hand.
+/**
+ * Closes the circuit breaker by hand.
+ */
 OvStatus ov_memory_reset_breaker(struct OVMemoryProduction *m);
 
-// The status of this thread's last failed call (OV_STATUS_OK if the last call succeeded).
+/**
+ * The status of this thread's last failed call (OV_STATUS_OK if the last call succeeded).
+ */
 OvStatus ov_last_error_code(void);
 
-// Writes this thread's last error message (snprintf-style). Returns its length (0 if none).
+/**
+ * Writes this thread's last error message (snprintf-style). Returns its length (0 if none).
+ */
 size_t ov_last_error_message(char *buf, size_t len);
 
-// Writes this thread's last error context as a JSON object text (snprintf-style),
-// e.g. `{"field":"embedding","expected":768,"got":512}`; `{}` if none. Returns its length.
+/**
+ * Writes this thread's last error context as a JSON object text (snprintf-style),
+ * e.g. `{"field":"embedding","expected":768,"got":512}`; `{}` if none. Returns its length.
+ */
 size_t ov_last_error_context(char *buf, size_t len);
 
-// The stable name of a status code ("INVALID_DATA", …), or "UNKNOWN". Static; do not free.
+/**
+ * The stable name of a status code ("INVALID_DATA", …), or "UNKNOWN". Static; do not free.
+ */
 const char *ov_status_name(uint32_t code);
 
-// Frees a string returned by this library. NULL is a no-op.
+/**
+ * Frees a string returned by this library. NULL is a no-op.
+ */
 void ov_string_free(char *s);
 
-// The library version ("MAJOR.MINOR.PATCH"). Static; do not free.
+/**
+ * The library version ("MAJOR.MINOR.PATCH"). Static; do not free.
+ */
 const char *ov_memory_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"
-#endif  // __cplusplus
+#endif /* __cplusplus */
 
 #endif  /* OV_MEMORY_H */

@@ -1,5 +1,5 @@
 // npm pack the package, install the tarball into a fresh project, and run the
-// seed examples (JS, and TS type-checked with tsc --strict) and the README's
+// original usage examples (JS, and TS type-checked with tsc --strict) and the README's
 // Node quick start there.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -13,7 +13,7 @@ const bindings = fileURLToPath(new URL('..', import.meta.url))
 const repo = join(bindings, '..')
 const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 
-test('the packed tarball installs and runs the seed examples and the README quick start', { skip: process.env.OV_MEMORY_TARGET === 'wasm' }, () => {
+test('the packed tarball installs and runs the original usage examples and the README quick start', { skip: process.env.OV_MEMORY_TARGET === 'wasm' }, () => {
   const work = mkdtempSync(join(tmpdir(), 'ov-memory-pack-'))
   run('npm', ['pack', '--pack-destination', work, '--silent'], join(bindings, 'node'))
   const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'))
@@ -23,8 +23,8 @@ test('the packed tarball installs and runs the seed examples and the README quic
     assert.ok(listing.includes(f), `${f} missing from the tarball`)
   }
   const app = join(work, 'app')
-  cpSync(join(repo, 'tests', 'seed-examples'), app, { recursive: true })
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'seed-check', private: true }))
+  cpSync(join(repo, 'tests', 'original-examples'), app, { recursive: true })
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'original-check', private: true }))
   run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--silent', join(work, tarball)], app)
 
   // example.js, unchanged.

@@ -192,7 +192,7 @@ pub unsafe extern "C" fn ov_memory_destroy(m: *mut OVMemoryProduction) {
 
 // ---------------------------------------------------------------- writes
 
-/// Seed-compatible add: reads exactly `dim` doubles (the store's dimension) from
+/// The original add: reads exactly `dim` doubles (the store's dimension) from
 /// `embedding`, stores `text` (UTF-8) with `weight` (> 0), and writes the new id
 /// as a decimal string into `node_id_out`, which must hold OV_NODE_ID_MAX (64) bytes.
 /// Doubles outside the float range are rejected as non-finite.

@@ -1,4 +1,4 @@
-//! The project carries byte-for-byte copies of the founding seed examples and of
+//! The project carries byte-for-byte copies of the original usage examples and of
 //! the data it uses (users who clone it have no ../shared). When the shared folder
 //! is there (the developers' and CI's machines), the copies must still match it.
 
@@ -11,11 +11,11 @@ fn root() -> PathBuf {
 #[test]
 fn copies_match_the_shared_originals() {
     let pairs = [
-        ("tests/seed-examples/example.c", "seed-examples/example.c"),
-        ("tests/seed-examples/example.rs", "seed-examples/example.rs"),
-        ("tests/seed-examples/example.js", "seed-examples/example.js"),
-        ("tests/seed-examples/example.ts", "seed-examples/example.ts"),
-        ("tests/seed-examples/README.md", "seed-examples/README.md"),
+        ("tests/original-examples/example.c", "seed-examples/example.c"),
+        ("tests/original-examples/example.rs", "seed-examples/example.rs"),
+        ("tests/original-examples/example.js", "seed-examples/example.js"),
+        ("tests/original-examples/example.ts", "seed-examples/example.ts"),
+        ("tests/original-examples/README.md", "seed-examples/README.md"),
         ("tests/data/qa_coding.jsonl", "data/qa_coding.jsonl"),
         ("tests/data/qa_adversarial.jsonl", "data/qa_adversarial.jsonl"),
         ("tests/data/LICENSES.txt", "data/LICENSES.txt"),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Checks what the seed C example printed (SPEC §12, seed-examples/README.md):
+"""Checks what the original C usage example printed (tests/original-examples):
 ov_memory_add returned 0 ("Added node: 1") and the health line is complete,
-valid JSON that fits the example's 512-byte buffer, with every SPEC §9 key.
+valid JSON that fits the example's 512-byte buffer, with every key of the health report.
 With --healthy the status must be HEALTHY."""
 import json
 import sys
@@ -9,7 +9,7 @@ import sys
 args = sys.argv[1:]
 healthy = "--healthy" in args
 paths = [a for a in args if a != "--healthy"]
-assert paths, "usage: check_seed_output.py [--healthy] OUTPUT..."
+assert paths, "usage: check_original_output.py [--healthy] OUTPUT..."
 for path in paths:
     lines = open(path, encoding="utf-8").read().splitlines()
     assert lines[0] == "Added node: 1", f"{path}: {lines[0]!r}"

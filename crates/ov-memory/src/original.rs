@@ -14,7 +14,7 @@ use crate::metrics::MetricsReport;
 use crate::store::{AddOptions, Memory, Store};
 use serde_json::Value;
 
-/// The store under its seed name.
+/// The store under its original name.
 #[derive(Debug)]
 pub struct OVMemoryProduction {
     inner: std::result::Result<Store, Error>,
