@@ -20,7 +20,8 @@ VALGRIND     := valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds
                 --suppressions=tests/c/valgrind.supp \
                 --errors-for-leak-kinds=definite,indirect,possible -q
 NPM_STAMP    := bindings/node_modules/.ov-installed
-NODE_ADDON   := bindings/node/native/ov-memory.node
+NODE_TRIPLE  := linux-x64-gnu
+NODE_ADDON   := bindings/node/npm/$(NODE_TRIPLE)/ov-memory.$(NODE_TRIPLE).node
 NODE_DIST    := bindings/node/dist/node/src/index.js
 WASM_RAW     := target/wasm32-unknown-unknown/wasm-release/ov_memory_wasm.wasm
 WASM_PKG     := bindings/web/pkg/ov_memory_wasm.js
@@ -126,19 +127,27 @@ $(WEB_DIST): $(WASM_PKG) $(NPM_STAMP) bindings/shared/surface.ts $(wildcard bind
 wasm-size:
 	@echo "wasm after wasm-opt: $$(stat -c %s $(WASM_OUT)) bytes raw, $$(gzip -9c $(WASM_OUT) | wc -c) bytes gzip"
 
+# A free port unless PORT is given; the URL is printed.
+PORT ?= 0
 demo-browser: web
-	node examples/browser/serve.mjs 8080
+	node examples/browser/serve.mjs $(PORT)
 
 # ------------------------------------------------------------------ node
 
 node: $(NODE_DIST)
 
+# The addon goes into its per-platform package (npm/<platform>/, the napi-rs
+# layout); the main package finds it there or in the installed
+# ov-memory-<platform> package. The ESM entry re-exports the CommonJS one
+# (one copy of each class), its names generated from the build.
 $(NODE_ADDON): $(NPM_STAMP) $(shell find crates/ov-memory/src crates/ov-memory-node/src -name '*.rs') crates/ov-memory-node/Cargo.toml
-	cd bindings && npx napi build --release --manifest-path ../crates/ov-memory-node/Cargo.toml \
-	  --package-json-path node/package.json --output-dir node/native --dts binding.d.ts
+	cd bindings && npx napi build --release --platform --no-js --manifest-path ../crates/ov-memory-node/Cargo.toml \
+	  --package-json-path node/package.json --output-dir node/npm/$(NODE_TRIPLE) --dts ../../native.d.ts
 
-$(NODE_DIST): $(NODE_ADDON) bindings/shared/surface.ts bindings/node/src/index.ts bindings/node/tsconfig.json
+$(NODE_DIST): $(NODE_ADDON) bindings/shared/surface.ts bindings/shared/native.ts $(wildcard bindings/node/src/*.ts) bindings/node/tsconfig.json bindings/node/esm.mjs
+	rm -rf bindings/node/dist
 	cd bindings && ./node_modules/.bin/tsc -p node/tsconfig.json
+	node bindings/node/esm.mjs
 	touch $@
 
 # ------------------------------------------------------------------ python
@@ -260,6 +269,9 @@ lint:
 
 test-rust:
 	$(CARGO) test --workspace
+	@# The crate as it would be published carries its README and LICENSE.
+	$(CARGO) package --list --allow-dirty -p ov-memory > $(BUILD)/crate-files.txt
+	grep -qx README.md $(BUILD)/crate-files.txt && grep -qx LICENSE $(BUILD)/crate-files.txt
 	$(CARGO) run -q -p ov-memory --example original
 
 # Each C program is built against the committed header and run three times:

@@ -676,10 +676,19 @@ size_t ov_memory_get_health(const struct OVMemoryProduction *m, char *buf, size_
 char *ov_memory_metrics_json(const struct OVMemoryProduction *m);
 
 /**
- * The metrics in the Prometheus text exposition format. Free with
- * ov_string_free(). NULL on error. The library never opens a socket.
+ * The metrics in the Prometheus text exposition format (0.0.4): base units
+ * (seconds, bytes), `_total` counters, latency as a summary per operation,
+ * no derived rates. Free with ov_string_free(). NULL on error. The library
+ * never opens a socket.
  */
 char *ov_memory_prometheus(const struct OVMemoryProduction *m);
+
+/**
+ * The same metrics in the OpenMetrics text format (1.0.0, ends with
+ * `# EOF`), for scrapers that ask for `application/openmetrics-text`.
+ * Free with ov_string_free(). NULL on error.
+ */
+char *ov_memory_openmetrics(const struct OVMemoryProduction *m);
 
 /**
  * Sets the log threshold (an OvLogLevel value, 0..=4).

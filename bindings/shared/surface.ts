@@ -1,7 +1,7 @@
 /**
  * OV-Memory's JavaScript API, shared by the Node package (napi-rs) and the
  * browser package (WebAssembly). Each package binds its native module with
- * `bindNative()`; everything else — names, types, docs, input checks, error
+ * `bindNative()` (./native.ts, not exported); everything else — names, types, docs, input checks, error
  * mapping — lives here once, so both behave the same.
  *
  * Result objects keep the engine's JSON key names (snake_case: `error_rate_pct`,
@@ -9,75 +9,12 @@
  * Option objects accept camelCase or snake_case keys.
  */
 
-// ---------------------------------------------------------------- native protocol
-
-/** What a native module provides (napi-rs or wasm-bindgen). Not public API. */
-export interface NativeStoreLike {
-  add(embedding: Float32Array, text: string, weight?: number | null, metadataJson?: string | null, timeoutMs?: number | null, createdAt?: number | null, extraJson?: string | null): number
-  addAsync?(embedding: Float32Array, text: string, weight?: number | null, metadataJson?: string | null, timeoutMs?: number | null, createdAt?: number | null, extraJson?: string | null): Promise<string>
-  addBatch(embeddings: Float32Array, texts: string[], weights?: number[] | null, metadataJson?: Array<string | null> | null, timeoutMs?: number | null, createdAt?: number[] | null, extraJson?: string | null): number[] | Float64Array
-  addBatchAsync?(embeddings: Float32Array, texts: string[], weights?: number[] | null, metadataJson?: Array<string | null> | null, timeoutMs?: number | null, createdAt?: number[] | null, extraJson?: string | null): Promise<string>
-  get(id: number): string | null | undefined
-  update(id: number, embedding: Float32Array | null, patchJson: string | null): void
-  list(optionsJson: string): string
-  count(optionsJson: string): number
-  getMany(ids: number[]): string
-  deleteMany(ids: number[]): number
-  deleteNamespace(namespace: string): number
-  sweep(): number
-  namespaces(): string
-  hubs(namespace: string): number[] | Float64Array
-  exportJsonl(optionsJson: string): string
-  importJsonl(jsonl: string, optionsJson: string): string
-  retrieveMany(count: number, embeddings: Float32Array | null, hasEmbedding: Uint8Array | null, texts: Array<string | null> | null, optionsJson: string): string
-  retrieveManyAsync?(count: number, embeddings: Float32Array | null, hasEmbedding: Uint8Array | null, texts: Array<string | null> | null, optionsJson: string): Promise<string>
-  delete(id: number): void
-  size(): number
-  retrieve(query: Float32Array | null, optionsJson: string): string
-  retrieveAsync?(query: Float32Array | null, optionsJson: string): Promise<string>
-  context(query: Float32Array | null, optionsJson: string, counter?: ((text: string) => number) | null): string
-  contextAsync?(query: Float32Array | null, optionsJson: string): Promise<string>
-  health(): string
-  metrics(): string
-  prometheus(): string
-  setLogLevel(level: string): void
-  logLevel(): string
-  setLogCallback(callback: ((line: string) => void) | null): void
-  resetBreaker(): void
-  metabolism(): string
-  resetMetabolism(): void
-  resizeMetabolism(budgetTokens: number): void
-  config(): string
-  toBytes(): Uint8Array
-  loadBytes(bytes: Uint8Array): void
-  save?(path: string): void
-  saveAsync?(path: string): Promise<string>
-  load?(path: string): void
-  setAutosave?(path: string | null, everyChanges: number): void
-  loadAsync?(path: string): Promise<string>
-  free?(): void
-}
-
-/** A native module: a constructor of native stores. Not public API. */
-export interface NativeModule {
-  NativeStore: {
-    new (configJson: string): NativeStoreLike
-    estimateTokens(text: string): number
-    fromBytes(bytes: Uint8Array, configJson?: string | null): NativeStoreLike
-    open?(path: string, configJson?: string | null): NativeStoreLike
-  }
-}
-
-let native: NativeModule | undefined
-
-/** Binds the native implementation (called once by each package's entry point). */
-export function bindNative(mod: NativeModule): void {
-  native = mod
-}
+import { boundNative, type NativeModule, type NativeStoreLike } from './native.js'
 
 function nativeModule(): NativeModule {
-  if (!native) throw new OvMemoryError('INTERNAL', 'the native module is not initialised (browser: await init())')
-  return native
+  const mod = boundNative()
+  if (!mod) throw new OvMemoryError('INTERNAL', 'the native module is not initialised (browser: await init())')
+  return mod
 }
 
 // ---------------------------------------------------------------- errors
@@ -357,7 +294,6 @@ export interface StoreOptions {
    * scores them exactly. 0: always.
    */
   exactLimit?: number
-  [key: string]: unknown
 }
 
 /** The namespaces a read sees: one name or a list of names (default `""`). */
@@ -1151,9 +1087,18 @@ export class MemoryStore {
     return guard(() => JSON.parse(this.#n.metrics()) as Metrics)
   }
 
-  /** The metrics in the Prometheus text format. */
+  /**
+   * The metrics in the Prometheus text format (0.0.4): base units (seconds,
+   * bytes), `_total` counters, latency as a summary per operation, no derived
+   * rates. Serve it as `text/plain; version=0.0.4`.
+   */
   prometheus(): string {
     return guard(() => this.#n.prometheus())
+  }
+
+  /** The same metrics in the OpenMetrics text format (1.0.0, ends with `# EOF`). */
+  openmetrics(): string {
+    return guard(() => this.#n.openmetrics())
   }
 
   /** The log threshold. */
@@ -1245,7 +1190,7 @@ export class OVMemoryProduction {
   /** A store of `dim`-dimensional embeddings holding at most `maxNodes` memories. */
   constructor(dim: number, maxNodes: number, enableMonitoring = true) {
     if (typeof enableMonitoring !== 'boolean') throw invalid('enableMonitoring', 'enableMonitoring must be a boolean')
-    this.store = new MemoryStore({ embedding_dim: dim, max_nodes: maxNodes, monitoring: enableMonitoring })
+    this.store = new MemoryStore({ embeddingDim: dim, maxNodes, monitoring: enableMonitoring })
   }
 
   /** Adds a memory off the event loop; resolves to its id. */

@@ -196,7 +196,9 @@ test('health, metrics and Prometheus text', () => {
   }
   assert.equal(m.node_count, 1)
   assert.equal(m.operations.add.count, 1)
-  assert.match(s.prometheus(), /^ov_memory_nodes 1$/m)
+  assert.match(s.prometheus(), /^ov_memory_memories 1$/m)
+  assert.match(s.prometheus(), /^ov_memory_calls_total\{operation="add"\} 1$/m)
+  assert.match(s.openmetrics(), /^# TYPE ov_memory_calls counter\n[^]*# EOF\n$/m)
 })
 
 test('logs reach onLog as JSON records after the call; a throwing callback changes nothing', async () => {
@@ -266,7 +268,7 @@ test('every error code reaches JS with code and context', async () => {
   // and also fail in a way outside the protocol, and check what JS sees.
   const native = target === 'wasm'
     ? (await import('../web/dist/web/pkg/ov_memory_wasm.js')).NativeStore
-    : createRequire(import.meta.url)('../node/native/ov-memory.node').NativeStore
+    : createRequire(import.meta.url)('../node/npm/linux-x64-gnu/ov-memory.linux-x64-gnu.node').NativeStore
   const original = native.prototype.metrics
   try {
     native.prototype.metrics = () => {
@@ -353,7 +355,7 @@ test('async calls use the vector as it was when called', async () => {
 test('options and settings are JSON objects in every front-end: no empty text, no duplicate keys', async () => {
   const { NativeStore } = target === 'wasm'
     ? await import('../web/dist/web/pkg/ov_memory_wasm.js') // initialised by the package's `ready`
-    : createRequire(import.meta.url)('../node/native/ov-memory.node')
+    : createRequire(import.meta.url)('../node/npm/linux-x64-gnu/ov-memory.linux-x64-gnu.node')
   assert.throws(() => new NativeStore(''), (e) => JSON.parse(e.message).code === 'INVALID_DATA')
   assert.throws(() => new NativeStore('{"embedding_dim": 4, "embedding_dim": 8}'), (e) => JSON.parse(e.message).code === 'INVALID_DATA')
   const n = new NativeStore('{"embedding_dim": 4}')
@@ -399,7 +401,7 @@ test('a full store answers RESOURCE_EXHAUSTION and stays usable', () => {
 })
 
 test('each native store reports its memory to the garbage collector and gives it back', { skip: target === 'wasm' && 'wasm memory is one ArrayBuffer' }, () => {
-  const { NativeStore } = createRequire(import.meta.url)('../node/native/ov-memory.node')
+  const { NativeStore } = createRequire(import.meta.url)('../node/npm/linux-x64-gnu/ov-memory.linux-x64-gnu.node')
   const external = () => NativeStore.externalMemory()
   // Measured store by store (other tests' stores may be collected meanwhile): the median step.
   const text = 'y'.repeat(100_000)

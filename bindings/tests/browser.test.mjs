@@ -4,7 +4,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import { serve } from '../../examples/browser/serve.mjs'
@@ -83,6 +84,39 @@ test('browser build in headless Chromium', { skip: process.env.OV_MEMORY_TARGET 
     assert.deepEqual(errors, [])
     assert.ok(lines.some((l) => l.includes('The user prefers green tea')), lines.join('\n'))
     assert.ok(lines.some((l) => l.includes('"status":"HEALTHY"')), lines.join('\n'))
+    await page.close()
+  })
+
+  await t.test('the web package works through a Vite build', async () => {
+    // The packed tarball installed into a fresh app, bundled by Vite as a user would.
+    const app = `${repo}/build/vite-app`
+    rmSync(app, { recursive: true, force: true })
+    mkdirSync(app, { recursive: true })
+    const run = (cmd, args) => execFileSync(cmd, args, { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    run('npm', ['pack', `${repo}/bindings/web`, '--silent'])
+    const tarball = readdirSync(app).find((f) => f.endsWith('.tgz'))
+    writeFileSync(`${app}/package.json`, JSON.stringify({ name: 'vite-check', private: true, type: 'module' }))
+    run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--silent', `./${tarball}`])
+    writeFileSync(`${app}/index.html`, '<!doctype html><meta charset="utf-8"><script type="module" src="./main.js"></script>\n')
+    writeFileSync(`${app}/main.js`, [
+      "import { init, MemoryStore } from 'ov-memory-web'",
+      // Vite's default targets predate top-level await.
+      'init().then(() => {',
+      '  const store = new MemoryStore({ embeddingDim: 2 })',
+      "  store.add([1, 0], 'bundled by Vite')",
+      '  window.viteResult = { text: store.retrieve([1, 0])[0].text, status: store.health().status }',
+      '})',
+    ].join('\n'))
+    run(`${repo}/bindings/node_modules/.bin/vite`, ['build', '--base', './', '--logLevel', 'warn'])
+    const assets = readdirSync(`${app}/dist/assets`)
+    assert.ok(assets.some((f) => f.endsWith('.wasm')), `Vite emitted the .wasm: ${assets}`)
+    const page = await browser.newPage()
+    const errors = []
+    page.on('pageerror', (e) => errors.push(String(e)))
+    await page.goto(`${server.url}build/vite-app/dist/index.html`)
+    await page.waitForFunction(() => window.viteResult !== undefined, null, { timeout: 60_000 })
+    assert.deepEqual(errors, [])
+    assert.deepEqual(await page.evaluate(() => window.viteResult), { text: 'bundled by Vite', status: 'HEALTHY' })
     await page.close()
   })
 })

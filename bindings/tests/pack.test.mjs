@@ -4,7 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -13,19 +13,51 @@ const bindings = fileURLToPath(new URL('..', import.meta.url))
 const repo = join(bindings, '..')
 const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 
-test('the packed tarball installs and runs the original usage examples and the README quick start', { skip: process.env.OV_MEMORY_TARGET === 'wasm' }, () => {
+/** `npm pack`s the package in `dir` into `work`; returns the tarball's path and its file list. */
+function pack(dir, work) {
+  const before = new Set(readdirSync(work))
+  run('npm', ['pack', '--pack-destination', work, '--silent'], dir)
+  const tarball = readdirSync(work).find((f) => f.endsWith('.tgz') && !before.has(f))
+  assert.ok(tarball, `npm pack made no tarball in ${dir}`)
+  return { path: join(work, tarball), files: run('tar', ['tzf', join(work, tarball)], work).split('\n') }
+}
+
+test('the packed tarballs install and run the original usage examples and the README quick start', { skip: process.env.OV_MEMORY_TARGET === 'wasm' }, () => {
   const work = mkdtempSync(join(tmpdir(), 'ov-memory-pack-'))
-  run('npm', ['pack', '--pack-destination', work, '--silent'], join(bindings, 'node'))
-  const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'))
-  assert.ok(tarball, 'npm pack made no tarball')
-  const listing = run('tar', ['tzf', join(work, tarball)], work)
-  for (const f of ['package/native/ov-memory.node', 'package/dist/node/src/index.js', 'package/dist/node/src/index.d.ts', 'package/dist/shared/surface.d.ts']) {
-    assert.ok(listing.includes(f), `${f} missing from the tarball`)
+  // The main package (JavaScript and types only) and the napi-rs per-platform package with the binary.
+  const main = pack(join(bindings, 'node'), work)
+  const platform = pack(join(bindings, 'node', 'npm', 'linux-x64-gnu'), work)
+  for (const f of ['package/LICENSE', 'package/README.md', 'package/package.json', 'package/dist/node/src/index.js',
+    'package/dist/node/src/index.d.ts', 'package/dist/shared/surface.d.ts', 'package/dist/esm/index.mjs', 'package/dist/esm/index.d.mts']) {
+    assert.ok(main.files.includes(f), `${f} missing from the main tarball`)
+  }
+  assert.ok(!main.files.some((f) => f.endsWith('.node')), 'the main tarball carries no binary')
+  for (const f of ['package/LICENSE', 'package/README.md', 'package/ov-memory.linux-x64-gnu.node']) {
+    assert.ok(platform.files.includes(f), `${f} missing from the platform tarball`)
   }
   const app = join(work, 'app')
   cpSync(join(repo, 'tests', 'original-examples'), app, { recursive: true })
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'original-check', private: true }))
-  run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--silent', join(work, tarball)], app)
+  run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--silent', platform.path, main.path], app)
+
+  // require and import give the same classes, and only the public names.
+  writeFileSync(join(app, 'both.mjs'), `
+    import { createRequire } from 'node:module'
+    import * as esm from 'ov-memory'
+    const cjs = createRequire(import.meta.url)('ov-memory')
+    console.log(esm.MemoryStore === cjs.MemoryStore ? 'same classes' : 'two copies')
+    console.log(Object.keys(esm).sort().join(','))
+    console.log(new esm.MemoryStore({ embeddingDim: 2 }).health().status)
+  `)
+  const [same, names, status] = run('node', ['both.mjs'], app).trim().split('\n')
+  assert.equal(same, 'same classes')
+  assert.equal(status, 'HEALTHY')
+  for (const internal of ['bindNative', 'boundNative', 'loadAddon', 'platformTriple', 'SUPPORTED']) {
+    assert.ok(!names.split(',').includes(internal), `${internal} is exported: ${names}`)
+  }
+  for (const name of ['MemoryStore', 'OVMemoryProduction', 'OvMemoryError', 'ERROR_CODES', 'estimateTokens']) {
+    assert.ok(names.split(',').includes(name), `${name} is not exported: ${names}`)
+  }
 
   // example.js, unchanged.
   const js = run('node', ['example.js'], app)
@@ -43,6 +75,15 @@ test('the packed tarball installs and runs the original usage examples and the R
   assert.match(ts, /status: 'HEALTHY'/)
   assert.match(ts, /circuit_breaker: 'CLOSED'/)
 
+  // The ESM types (moduleResolution nodenext); a misspelt option is a type error.
+  writeFileSync(join(app, 'esm.mts'), "import { MemoryStore } from 'ov-memory'\nconst s = new MemoryStore({ embeddingDim: 2 })\nconsole.log(s.size)\n")
+  writeFileSync(join(app, 'typo.mts'), "import { MemoryStore } from 'ov-memory'\nnew MemoryStore({ embedingDim: 2 })\n")
+  const tsc = (file) => execFileSync(join(bindings, 'node_modules', '.bin', 'tsc'), ['--strict', '--noEmit', '--module', 'nodenext',
+    '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', join(bindings, 'node_modules', '@types'), file],
+  { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  tsc('esm.mts')
+  assert.throws(() => tsc('typo.mts'), (e) => /embedingDim/.test(e.stdout) && /TS2353|TS2561/.test(e.stdout))
+
   // The README's Node quick start, as a user would paste it.
   const readme = readFileSync(join(repo, 'README.md'), 'utf8')
   const snippet = readme.split('<!-- quickstart-node -->')[1]?.match(/```js\n([\s\S]*?)```/)?.[1]
@@ -58,4 +99,27 @@ test('the packed tarball installs and runs the original usage examples and the R
   assert.ok(blocks.length >= 2, 'the package README has its snippets')
   writeFileSync(join(app, 'package-readme.js'), blocks.join('\n') + "\nconsole.log('package README ran:', store.list({ namespace: 'alice' }).memories.map((m) => m.text).join(' | '))\n")
   assert.match(run('node', ['package-readme.js'], app), /package README ran: Alice lives in Bergen \| Alice is in a meeting/)
+})
+
+test('the browser package installs and runs in Node: init() reads the .wasm from disk', { skip: process.env.OV_MEMORY_TARGET !== 'wasm' }, () => {
+  const work = mkdtempSync(join(tmpdir(), 'ov-memory-web-pack-'))
+  const web = pack(join(bindings, 'web'), work)
+  for (const f of ['package/LICENSE', 'package/README.md', 'package/dist/web/src/index.js', 'package/dist/web/src/node.js',
+    'package/dist/web/src/index.d.ts', 'package/dist/web/pkg/ov_memory_wasm_bg.wasm']) {
+    assert.ok(web.files.includes(f), `${f} missing from the web tarball`)
+  }
+  const app = join(work, 'app')
+  mkdirSync(app)
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'web-check', private: true, type: 'module' }))
+  run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--silent', web.path], app)
+  // The package README's snippet, as a user would paste it into an ES module.
+  const pkgReadme = readFileSync(join(bindings, 'web', 'README.md'), 'utf8')
+  const snippet = pkgReadme.match(/```js\n([\s\S]*?)```/)?.[1]
+  assert.ok(snippet, 'the web package README has a snippet')
+  writeFileSync(join(app, 'readme.mjs'), snippet)
+  assert.match(run('node', ['readme.mjs'], app), /The user prefers green tea\nHEALTHY/)
+  writeFileSync(join(app, 'names.mjs'), "import * as m from 'ov-memory-web'\nconsole.log(Object.keys(m).sort().join(','))\n")
+  const names = run('node', ['names.mjs'], app).trim().split(',')
+  for (const internal of ['bindNative', 'boundNative']) assert.ok(!names.includes(internal), `${internal} is exported`)
+  assert.ok(names.includes('init') && names.includes('MemoryStore'), names.join(','))
 })

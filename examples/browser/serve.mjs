@@ -2,7 +2,7 @@
 // 127.0.0.1 only. It serves the repository's examples/, bindings/web/dist/ and
 // build/ folders (nothing else), with the right type for .wasm.
 //
-//   node examples/browser/serve.mjs [port]   → prints the demo's URL
+//   node examples/browser/serve.mjs [port]   → prints the demo's URL (default: a free port)
 import { createServer } from 'node:http'
 import { readFile } from 'node:fs/promises'
 import { extname, join, normalize, sep } from 'node:path'
@@ -45,7 +45,8 @@ export function serve(port = 0) {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { url } = await serve(Number(process.argv[2] ?? 8080))
+  // A free port unless one is given.
+  const { url } = await serve(Number(process.argv[2] ?? 0))
   console.log(`OV-Memory browser demo: ${url}examples/browser/`)
   console.log('(serving on 127.0.0.1 only; Ctrl-C to stop)')
 }

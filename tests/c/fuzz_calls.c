@@ -352,6 +352,7 @@ static void one_call(OVMemoryProduction *m, const char *path) {
         cJSON_Delete(doc);
         ov_string_free(j);
         ov_string_free(ov_memory_prometheus(m));
+        ov_string_free(ov_memory_openmetrics(m));
         break;
     }
     case 20: { /* NULL and misuse of every pointer */

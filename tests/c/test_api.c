@@ -166,8 +166,16 @@ static void test_buffers_and_strings(void) {
     char *prom = ov_memory_prometheus(m);
     CHECK(prom != NULL);
     if (prom) {
-        CHECK(strstr(prom, "ov_memory_queries_processed_total 1\n") != NULL);
+        CHECK(strstr(prom, "ov_memory_calls_total{operation=\"add\"} 1\n") != NULL);
+        CHECK(strstr(prom, "# EOF") == NULL);
         ov_string_free(prom);
+    }
+    char *om = ov_memory_openmetrics(m);
+    CHECK(om != NULL);
+    if (om) {
+        CHECK(strstr(om, "# TYPE ov_memory_calls counter\n") != NULL);
+        CHECK(strstr(om, "# EOF\n") != NULL);
+        ov_string_free(om);
     }
     ov_string_free(NULL);
     CHECK(strcmp(ov_status_name(OV_STATUS_CIRCUIT_OPEN), "CIRCUIT_OPEN") == 0);
@@ -428,6 +436,7 @@ static void test_malformed_table(void) {
     CHECK(strcmp(buf, "untouched") == 0);
     CHECK(ov_memory_metrics_json(NULL) == NULL);
     CHECK(ov_memory_prometheus(NULL) == NULL);
+    CHECK(ov_memory_openmetrics(NULL) == NULL);
     CHECK(ov_memory_create_with_config(NULL) == NULL);
     CHECK(ov_memory_create_with_config("{\"embedding_dim\": -1}") == NULL);
     CHECK(ov_memory_create_with_config("not json") == NULL);

@@ -2,10 +2,9 @@
  * `ov-memory` for Node.js: the native engine (napi-rs) behind the shared API.
  * See README.md for a quick start; every export is documented in the types.
  */
-import { bindNative, type NativeModule } from '../../shared/surface'
+import { bindNative, type NativeModule } from '../../shared/native.js'
+import { loadAddon } from './load.js'
 
-// The addon sits in the package's native/ folder, three levels above dist/node/src.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-bindNative(require('../../../native/ov-memory.node') as NativeModule)
+bindNative(loadAddon() as NativeModule)
 
-export * from '../../shared/surface'
+export * from '../../shared/surface.js'

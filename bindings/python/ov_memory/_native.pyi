@@ -318,7 +318,10 @@ class MemoryStore:
     def metrics(self) -> Dict[str, Any]:
         """Every metric (counts, latency percentiles, breaker, metabolism, ...)."""
     def prometheus(self) -> str:
-        """The metrics in the Prometheus text format."""
+        """The metrics in the Prometheus text format (0.0.4): seconds and bytes,
+        ``_total`` counters, latency as a summary per operation."""
+    def openmetrics(self) -> str:
+        """The same metrics in the OpenMetrics text format (1.0.0, ends with ``# EOF``)."""
     @property
     def log_level(self) -> LogLevelName: ...
     def set_log_level(self, level: str) -> None:

@@ -355,7 +355,28 @@ def test_health_metrics_and_prometheus() -> None:
     assert json.loads(s.health_json())["status"] == "HEALTHY"
     m = s.metrics()
     assert m["node_count"] == 1 and m["operations"]["retrieve"]["count"] == 1
-    assert "ov_memory" in s.prometheus()
+    # Both expositions as the official Prometheus client's parsers read them.
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics
+    from prometheus_client.parser import text_string_to_metric_families as classic
+
+    for parse, text in ((classic, s.prometheus()), (openmetrics, s.openmetrics())):
+        families = {f.name: f for f in parse(text)}
+        calls = families["ov_memory_calls"]
+        assert calls.type == "counter"
+        by_op = {smp.labels["operation"]: smp.value for smp in calls.samples}
+        assert by_op["add"] == 1 and by_op["retrieve"] == 1
+        latency = families["ov_memory_operation_duration_seconds"]
+        assert latency.type == "summary"
+        got = {(smp.name, smp.labels.get("quantile")) for smp in latency.samples if smp.labels["operation"] == "retrieve"}
+        assert ("ov_memory_operation_duration_seconds", "0.99") in got
+        assert ("ov_memory_operation_duration_seconds_count", None) in got
+        p50 = next(smp.value for smp in latency.samples
+                   if smp.labels == {"operation": "retrieve", "quantile": "0.5"})
+        assert p50 == m["operations"]["retrieve"]["p50_latency_ms"] / 1000
+        assert families["ov_memory_memories"].samples[0].value == 1
+        assert families["ov_memory_memory_estimate_bytes"].type == "gauge"
+        assert all(f.type != "unknown" for f in families.values()), sorted(families)
+    assert families["ov_memory_uptime_seconds"].unit == "seconds"
     assert s.metabolism()["state"] == "HEALTHY"
     s.resize_metabolism(500)
     assert s.metabolism()["budget_tokens"] == 500

@@ -3,22 +3,26 @@
  * as the Node package. Call `init()` once before creating stores:
  *
  * ```js
- * import { init, MemoryStore } from './ov-memory-web/dist/web/src/index.js'
+ * import { init, MemoryStore } from 'ov-memory-web'
  * await init()
  * const store = new MemoryStore({ embeddingDim: 384 })
  * ```
+ *
+ * In a browser or a bundler (Vite, webpack, esbuild) `init()` fetches the
+ * `.wasm` file that sits next to this module; in Node (the package's `node`
+ * export condition) it reads that file from disk.
  */
 import initWasm, * as wasm from '../pkg/ov_memory_wasm.js'
-import { bindNative, type NativeModule } from '../../shared/surface.js'
+import { bindNative, type NativeModule } from '../../shared/native.js'
 
 export * from '../../shared/surface.js'
 
-/** What `init` accepts: nothing (fetch the bundled .wasm next to this module), a URL, a Response, or the bytes. */
+/** What `init` accepts: nothing (the bundled .wasm), a URL, a Response, the bytes or a compiled module. */
 export type WasmSource = URL | string | Response | BufferSource | WebAssembly.Module
 
 let initialised: Promise<void> | undefined
 
-/** Loads and instantiates the WebAssembly module (idempotent). */
+/** Loads and instantiates the WebAssembly module (idempotent: later calls return the first promise). */
 export function init(source?: WasmSource): Promise<void> {
   initialised ??= (async () => {
     await initWasm(source === undefined ? undefined : { module_or_path: source as never })

@@ -1115,12 +1115,23 @@ pub unsafe extern "C" fn ov_memory_metrics_json(m: *const OVMemoryProduction) ->
     value_call(std::ptr::null_mut(), || Ok(to_c_string(unsafe { store(m) }?.metrics_json())))
 }
 
-/// The metrics in the Prometheus text exposition format. Free with
-/// ov_string_free(). NULL on error. The library never opens a socket.
+/// The metrics in the Prometheus text exposition format (0.0.4): base units
+/// (seconds, bytes), `_total` counters, latency as a summary per operation,
+/// no derived rates. Free with ov_string_free(). NULL on error. The library
+/// never opens a socket.
 #[no_mangle]
 pub unsafe extern "C" fn ov_memory_prometheus(m: *const OVMemoryProduction) -> *mut c_char {
     // SAFETY: caller contract.
     value_call(std::ptr::null_mut(), || Ok(to_c_string(unsafe { store(m) }?.prometheus())))
+}
+
+/// The same metrics in the OpenMetrics text format (1.0.0, ends with
+/// `# EOF`), for scrapers that ask for `application/openmetrics-text`.
+/// Free with ov_string_free(). NULL on error.
+#[no_mangle]
+pub unsafe extern "C" fn ov_memory_openmetrics(m: *const OVMemoryProduction) -> *mut c_char {
+    // SAFETY: caller contract.
+    value_call(std::ptr::null_mut(), || Ok(to_c_string(unsafe { store(m) }?.openmetrics())))
 }
 
 /// Sets the log threshold (an OvLogLevel value, 0..=4).

@@ -706,6 +706,11 @@ native!(Java_ov_memory_Native_prometheus(env, handle: jlong) -> jstring = std::p
     Ok(env.new_string(p)?.into_raw())
 });
 
+native!(Java_ov_memory_Native_openmetrics(env, handle: jlong) -> jstring = std::ptr::null_mut(), {
+    let p = store(handle)?.openmetrics();
+    Ok(env.new_string(p)?.into_raw())
+});
+
 native!(Java_ov_memory_Native_setLogLevel(env, handle: jlong, level: JString<'l>) -> () = (), {
     let s = store(handle)?;
     let name = string(env, &level, "level")?;

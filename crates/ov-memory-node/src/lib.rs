@@ -418,6 +418,11 @@ impl NativeStore {
     }
 
     #[napi]
+    pub fn openmetrics(&self) -> Result<String> {
+        Ok(self.store()?.openmetrics())
+    }
+
+    #[napi]
     pub fn set_log_level(&self, level: String) -> Result<()> {
         let level = Level::parse(&level).ok_or_else(|| {
             to_js(CoreError::invalid("level", "level must be DEBUG, INFO, WARNING, ERROR or CRITICAL"))

@@ -822,9 +822,14 @@ impl MemoryStore {
         to_py(py, &m)
     }
 
-    /// The metrics in the Prometheus text format.
+    /// The metrics in the Prometheus text format (0.0.4).
     fn prometheus(&self, py: Python<'_>) -> String {
         py.detach(|| self.store.prometheus())
+    }
+
+    /// The metrics in the OpenMetrics text format (1.0.0).
+    fn openmetrics(&self, py: Python<'_>) -> String {
+        py.detach(|| self.store.openmetrics())
     }
 
     /// The log threshold: DEBUG, INFO, WARNING, ERROR or CRITICAL.

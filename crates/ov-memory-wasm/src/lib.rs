@@ -283,6 +283,10 @@ impl NativeStore {
         self.inner.prometheus()
     }
 
+    pub fn openmetrics(&self) -> String {
+        self.inner.openmetrics()
+    }
+
     #[wasm_bindgen(js_name = setLogLevel)]
     pub fn set_log_level(&self, level: &str) -> Result<(), JsValue> {
         let level = Level::parse(level).ok_or_else(|| {

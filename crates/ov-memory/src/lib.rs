@@ -19,7 +19,8 @@
 //! # Ok::<(), ov_memory::Error>(())
 //! ```
 //!
-//! The seed's surface is [`OVMemoryProduction`].
+//! The original surface (the project's first usage examples) is
+//! [`OVMemoryProduction`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -39,9 +40,9 @@ pub mod log;
 mod manage;
 pub mod metabolism;
 pub mod metrics;
+mod original;
 mod retrieve;
 pub mod scoring;
-mod seed;
 pub mod snapshot;
 mod store;
 mod validate;
@@ -63,10 +64,10 @@ pub use manage::{
     BatchQuery, ImportOptions, ImportReport, ListOptions, MemoryUpdate, Namespaces, Page, ScopeOptions, MAX_PAGE,
 };
 pub use metabolism::{MetabolicState, MetabolismReport};
-pub use metrics::{MetricsReport, Op};
+pub use metrics::{Exposition, MetricsReport, Op};
+pub use original::OVMemoryProduction;
 pub use retrieve::{Hit, RetrieveOptions};
 pub use scoring::Score;
-pub use seed::OVMemoryProduction;
 pub use store::{AddOptions, Memory, NewMemory, Store};
 pub use validate::{parse_metadata_json, MAX_NORM, MIN_NORM};
 
@@ -84,3 +85,8 @@ mod send_sync {
         assert_send_sync::<crate::OVMemoryProduction>();
     }
 }
+
+/// The crate README's example, run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

@@ -313,6 +313,9 @@ fn ms(us: u64) -> f64 {
 pub struct OpReport {
     /// Calls.
     pub count: u64,
+    /// Calls whose latency the histogram holds (all of them while monitoring is on).
+    #[serde(skip)]
+    pub observed: u64,
     /// Failed calls.
     pub errors: u64,
     /// Mean latency, ms.
@@ -338,6 +341,7 @@ impl OpReport {
         };
         OpReport {
             count,
+            observed: h.len(),
             errors,
             avg_latency_ms: if h.is_empty() { 0.0 } else { h.mean() / 1000.0 },
             p50_latency_ms: q(0.50),
@@ -412,148 +416,159 @@ impl MetricsReport {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
     }
 
-    /// The same figures in the Prometheus text exposition format (0.0.4).
-    /// The library only builds the string; it never opens a socket.
+    /// The same figures in the Prometheus text exposition format (version
+    /// 0.0.4, `text/plain; version=0.0.4`). See [`MetricsReport::exposition`].
     pub fn to_prometheus(&self) -> String {
+        self.exposition(Exposition::Prometheus)
+    }
+
+    /// The same figures in the OpenMetrics text format (1.0.0,
+    /// `application/openmetrics-text; version=1.0.0`), ending with `# EOF`.
+    pub fn to_openmetrics(&self) -> String {
+        self.exposition(Exposition::OpenMetrics)
+    }
+
+    /// The figures as a scrape body, by the Prometheus conventions: base units
+    /// (seconds, bytes), `_total` counters, latencies as a summary per
+    /// operation (quantiles 0.5, 0.95, 0.99 from the latency histogram, with
+    /// `_sum` and `_count`), and no derived figures (rates, percentages and
+    /// averages are left to the query language). The library only builds the
+    /// text; it never opens a socket.
+    ///
+    /// | family | type | labels |
+    /// |---|---|---|
+    /// | `ov_memory_calls_total` | counter | `operation` |
+    /// | `ov_memory_call_errors_total` | counter | `operation` |
+    /// | `ov_memory_errors_total` | counter | `code` |
+    /// | `ov_memory_operation_duration_seconds` | summary | `operation`, `quantile` |
+    /// | `ov_memory_uptime_seconds` | gauge | |
+    /// | `ov_memory_drift_detections_total`, `_loop_preventions_total`, `_redundancy_filters_total`, `_fractal_overflows_total`, `_expired_removed_total`, `_log_lines_dropped_total` | counter | |
+    /// | `ov_memory_memories`, `ov_memory_memories_limit`, `ov_memory_edges` | gauge | |
+    /// | `ov_memory_namespace_memories` | gauge | `namespace` |
+    /// | `ov_memory_memory_estimate_bytes` | gauge | |
+    /// | `ov_memory_circuit_breaker_state` | gauge (1 for the current state) | `state` |
+    /// | `ov_memory_circuit_breaker_opened_total`, `_rejected_total` | counter | |
+    /// | `ov_memory_metabolism_used_tokens`, `_budget_tokens` | gauge | |
+    ///
+    /// The latency summary is present when monitoring is on and only for
+    /// operations that were called.
+    pub fn exposition(&self, format: Exposition) -> String {
+        let om = format == Exposition::OpenMetrics;
         let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
-            let _ = writeln!(out, "# HELP ov_memory_{name} {help}");
-            let _ = writeln!(out, "# TYPE ov_memory_{name} {kind}");
-            for (labels, v) in samples {
-                let _ = writeln!(out, "ov_memory_{name}{labels} {}", prom_num(*v));
+        // One metric family: HELP, TYPE (UNIT in OpenMetrics), then its samples
+        // as (suffix, labels, value). A counter's family name has no `_total`
+        // in OpenMetrics, while the 0.0.4 format names the sample itself.
+        let mut family = |name: &str, kind: &str, unit: Option<&str>, help: &str, samples: &[(&str, String, f64)]| {
+            let total = kind == "counter";
+            let head = if total && !om { format!("ov_memory_{name}_total") } else { format!("ov_memory_{name}") };
+            let _ = writeln!(out, "# HELP {head} {help}");
+            let _ = writeln!(out, "# TYPE {head} {kind}");
+            if let (true, Some(u)) = (om, unit) {
+                let _ = writeln!(out, "# UNIT {head} {u}");
+            }
+            for (suffix, labels, v) in samples {
+                let suffix = if total { "_total" } else { suffix };
+                let _ = writeln!(out, "ov_memory_{name}{suffix}{labels} {}", prom_num(*v));
             }
         };
-        let one = |v: f64| vec![(String::new(), v)];
-        metric(
-            "queries_processed_total",
-            "counter",
-            "Calls recorded, all operations.",
-            &one(self.queries_processed as f64),
-        );
-        metric("qps", "gauge", "Calls per second since start.", &one(self.qps));
-        metric("uptime_seconds", "gauge", "Seconds since the store was built.", &one(self.uptime_seconds));
-        metric("errors_total", "counter", "Failed calls.", &one(self.error_count as f64));
-        metric("error_rate_pct", "gauge", "Failed calls per 100 calls.", &one(self.error_rate_pct));
+        let one = |v: f64| vec![("", String::new(), v)];
+        let by_op = |f: &dyn Fn(&OpReport) -> u64| -> Vec<(&str, String, f64)> {
+            self.operations.iter().map(|(op, r)| ("", format!("{{operation=\"{op}\"}}"), f(r) as f64)).collect()
+        };
+        family("calls", "counter", None, "Calls by operation.", &by_op(&|r| r.count));
+        family("call_errors", "counter", None, "Failed calls by operation.", &by_op(&|r| r.errors));
         let by_code: Vec<_> = ErrorCode::all()[1..]
             .iter()
             .map(|c| {
                 let n = self.error_breakdown.get(c.name()).copied().unwrap_or(0);
-                (format!("{{code=\"{}\"}}", c.name()), n as f64)
+                ("", format!("{{code=\"{}\"}}", c.name()), n as f64)
             })
             .collect();
-        metric("errors_by_code_total", "counter", "Failed calls by error name.", &by_code);
-        let quantiles = |r: &OpReport, extra: &str| {
-            vec![
-                (format!("{{{extra}quantile=\"0.5\"}}"), r.p50_latency_ms),
-                (format!("{{{extra}quantile=\"0.95\"}}"), r.p95_latency_ms),
-                (format!("{{{extra}quantile=\"0.99\"}}"), r.p99_latency_ms),
-            ]
-        };
-        let overall = OpReport {
-            count: self.queries_processed,
-            errors: self.error_count,
-            avg_latency_ms: self.avg_latency_ms,
-            p50_latency_ms: self.p50_latency_ms,
-            p95_latency_ms: self.p95_latency_ms,
-            p99_latency_ms: self.p99_latency_ms,
-            max_latency_ms: self.max_latency_ms,
-        };
-        metric("latency_ms", "gauge", "Latency percentiles over all calls, ms.", &quantiles(&overall, ""));
-        metric("latency_avg_ms", "gauge", "Mean latency over all calls, ms.", &one(self.avg_latency_ms));
-        metric("latency_max_ms", "gauge", "Largest latency, ms.", &one(self.max_latency_ms));
-        let mut op_calls = Vec::new();
-        let mut op_errors = Vec::new();
-        let mut op_lat = Vec::new();
-        for (name, r) in &self.operations {
-            let l = format!("{{operation=\"{name}\"}}");
-            op_calls.push((l.clone(), r.count as f64));
-            op_errors.push((l, r.errors as f64));
-            op_lat.extend(quantiles(r, &format!("operation=\"{name}\",")));
+        family("errors", "counter", None, "Failed calls by error code.", &by_code);
+        let mut latency = Vec::new();
+        for (op, r) in self.operations.iter().filter(|(_, r)| r.observed > 0) {
+            for (q, v) in [("0.5", r.p50_latency_ms), ("0.95", r.p95_latency_ms), ("0.99", r.p99_latency_ms)] {
+                latency.push(("", format!("{{operation=\"{op}\",quantile=\"{q}\"}}"), v / 1000.0));
+            }
+            let l = format!("{{operation=\"{op}\"}}");
+            latency.push(("_sum", l.clone(), r.avg_latency_ms * r.observed as f64 / 1000.0));
+            latency.push(("_count", l, r.observed as f64));
         }
-        metric("operation_calls_total", "counter", "Calls by operation.", &op_calls);
-        metric("operation_errors_total", "counter", "Failed calls by operation.", &op_errors);
-        metric("operation_latency_ms", "gauge", "Latency percentiles by operation, ms.", &op_lat);
-        metric(
-            "drift_detections_total",
-            "counter",
-            "Memories rejected by the drift guardrail.",
-            &one(self.drift_detections as f64),
+        family(
+            "operation_duration_seconds",
+            "summary",
+            Some("seconds"),
+            "Call latency by operation (quantiles from the latency histogram).",
+            &latency,
         );
-        metric(
-            "loop_preventions_total",
-            "counter",
-            "Memories rejected by the loop guardrail.",
-            &one(self.loop_preventions as f64),
+        family(
+            "uptime_seconds",
+            "gauge",
+            Some("seconds"),
+            "Seconds since the store was built.",
+            &one(self.uptime_seconds),
         );
-        metric(
-            "redundancy_filters_total",
-            "counter",
-            "Memories rejected by the redundancy guardrail.",
-            &one(self.redundancy_filters as f64),
-        );
-        metric(
-            "fractal_overflows_total",
-            "counter",
-            "Edges moved to overflow layers.",
-            &one(self.fractal_overflows as f64),
-        );
-        metric("expired_removed_total", "counter", "Expired memories removed.", &one(self.expired_removed as f64));
+        for (name, help, v) in [
+            ("drift_detections", "Memories rejected by the drift guardrail.", self.drift_detections),
+            ("loop_preventions", "Memories rejected by the loop guardrail.", self.loop_preventions),
+            ("redundancy_filters", "Memories rejected by the redundancy guardrail.", self.redundancy_filters),
+            ("fractal_overflows", "Edges moved to overflow layers.", self.fractal_overflows),
+            ("expired_removed", "Expired memories removed.", self.expired_removed),
+            ("log_lines_dropped", "Log lines that could not be written and were dropped.", self.log_lines_dropped),
+            ("circuit_breaker_opened", "Times the circuit breaker opened.", self.circuit_breaker.times_opened),
+            ("circuit_breaker_rejected", "Calls rejected by the circuit breaker.", self.circuit_breaker.rejected_calls),
+        ] {
+            family(name, "counter", None, help, &one(v as f64));
+        }
+        family("memories", "gauge", None, "Memories stored.", &one(self.node_count as f64));
+        family("memories_limit", "gauge", None, "The configured limit on memories.", &one(self.max_nodes as f64));
+        family("edges", "gauge", None, "Honeycomb edges.", &one(self.edge_count as f64));
         let per_ns: Vec<_> = self
             .namespaces
             .iter()
-            .map(|(ns, n)| (format!("{{namespace=\"{}\"}}", prom_label(ns)), *n as f64))
+            .map(|(ns, n)| ("", format!("{{namespace=\"{}\"}}", prom_label(ns)), *n as f64))
             .collect();
-        metric("namespace_memories", "gauge", "Memories stored per namespace.", &per_ns);
-        metric(
-            "log_lines_dropped_total",
-            "counter",
-            "Log lines that could not be written and were dropped.",
-            &one(self.log_lines_dropped as f64),
-        );
-        metric("nodes", "gauge", "Memories stored.", &one(self.node_count as f64));
-        metric("edges", "gauge", "Honeycomb edges.", &one(self.edge_count as f64));
-        metric(
+        family("namespace_memories", "gauge", None, "Memories stored per namespace.", &per_ns);
+        family(
             "memory_estimate_bytes",
             "gauge",
-            "Estimated store size in bytes.",
+            Some("bytes"),
+            "Estimated size of the store.",
             &one(self.memory_estimate_bytes as f64),
         );
-        metric("capacity_pct", "gauge", "Capacity used, %.", &one(self.capacity_pct));
-        let states = ["CLOSED", "OPEN", "HALF_OPEN"]
+        let states: Vec<_> = ["CLOSED", "OPEN", "HALF_OPEN"]
             .iter()
-            .map(|s| {
-                let v = if self.circuit_breaker.state.name() == *s { 1.0 } else { 0.0 };
-                (format!("{{state=\"{s}\"}}"), v)
-            })
-            .collect::<Vec<_>>();
-        metric("circuit_breaker_state", "gauge", "1 for the breaker's current state.", &states);
-        metric(
-            "circuit_breaker_opened_total",
-            "counter",
-            "Times the breaker opened.",
-            &one(self.circuit_breaker.times_opened as f64),
-        );
-        metric(
-            "circuit_breaker_rejected_total",
-            "counter",
-            "Calls rejected by the breaker.",
-            &one(self.circuit_breaker.rejected_calls as f64),
-        );
-        metric(
+            .map(|s| ("", format!("{{state=\"{s}\"}}"), f64::from(u8::from(self.circuit_breaker.state.name() == *s))))
+            .collect();
+        family("circuit_breaker_state", "gauge", None, "1 for the circuit breaker's current state.", &states);
+        family(
             "metabolism_used_tokens",
             "gauge",
+            None,
             "Tokens charged to the metabolism.",
             &one(self.metabolism.used_tokens as f64),
         );
-        metric(
+        family(
             "metabolism_budget_tokens",
             "gauge",
+            None,
             "Token budget of the metabolism.",
             &one(self.metabolism.budget_tokens as f64),
         );
-        metric("metabolism_remaining_pct", "gauge", "Token budget left, %.", &one(self.metabolism.remaining_pct));
+        if om {
+            out.push_str("# EOF\n");
+        }
         out
     }
+}
+
+/// The two text formats of [`MetricsReport::exposition`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exposition {
+    /// Prometheus text format 0.0.4 (`text/plain; version=0.0.4`).
+    Prometheus,
+    /// OpenMetrics text 1.0.0 (`application/openmetrics-text; version=1.0.0`).
+    OpenMetrics,
 }
 
 /// A label value escaped as the exposition format requires (`\\`, `\"`, `\n`).

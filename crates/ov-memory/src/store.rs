@@ -845,9 +845,15 @@ impl Store {
         self.metrics().to_json()
     }
 
-    /// [`Store::metrics`] in the Prometheus text format.
+    /// [`Store::metrics`] in the Prometheus text format 0.0.4 (see
+    /// [`MetricsReport::exposition`] for the families).
     pub fn prometheus(&self) -> String {
         self.metrics().to_prometheus()
+    }
+
+    /// [`Store::metrics`] in the OpenMetrics text format 1.0.0.
+    pub fn openmetrics(&self) -> String {
+        self.metrics().to_openmetrics()
     }
 
     /// The health report. Never blocked by the breaker.

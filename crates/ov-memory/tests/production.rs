@@ -452,18 +452,36 @@ fn metrics_have_every_documented_key_and_prometheus_agrees() {
     let error_rate = v["error_rate_pct"].as_f64().unwrap();
     assert!((error_rate - 100.0 / 3.0).abs() < 1e-9);
     let prom = s.prometheus();
-    assert!(prom.contains("ov_memory_queries_processed_total 3\n"), "{prom}");
-    assert!(prom.contains("ov_memory_errors_by_code_total{code=\"NOT_FOUND\"} 1\n"));
-    assert!(prom.contains("ov_memory_operation_calls_total{operation=\"add\"} 2\n"));
-    assert!(prom.contains("ov_memory_nodes 2\n"));
+    assert!(prom.contains("# TYPE ov_memory_calls_total counter\n"), "{prom}");
+    assert!(prom.contains("ov_memory_calls_total{operation=\"add\"} 2\n"), "{prom}");
+    assert!(prom.contains("ov_memory_calls_total{operation=\"get\"} 1\n"));
+    assert!(prom.contains("ov_memory_errors_total{code=\"NOT_FOUND\"} 1\n"));
+    assert!(prom.contains("ov_memory_call_errors_total{operation=\"get\"} 1\n"));
+    assert!(prom.contains("ov_memory_memories 2\n"));
     assert!(prom.contains("ov_memory_circuit_breaker_state{state=\"CLOSED\"} 1\n"));
-    let p50 = format!("ov_memory_latency_ms{{quantile=\"0.5\"}} {}\n", v["p50_latency_ms"].as_f64().unwrap());
-    assert!(prom.contains(&p50), "{p50}");
+    // Latency in seconds, as a summary (quantiles, _sum, _count) per operation.
+    assert!(prom.contains("# TYPE ov_memory_operation_duration_seconds summary\n"));
+    let add = &v["operations"]["add"];
+    let p50 = add["p50_latency_ms"].as_f64().unwrap() / 1000.0;
+    let line = format!("ov_memory_operation_duration_seconds{{operation=\"add\",quantile=\"0.5\"}} {p50}\n");
+    assert!(prom.contains(&line), "{line} in {prom}");
+    assert!(prom.contains("ov_memory_operation_duration_seconds_count{operation=\"add\"} 2\n"));
+    // No derived figures and no milliseconds.
+    for gone in ["qps", "_pct", "_ms", "avg"] {
+        assert!(!prom.contains(gone), "{gone} in {prom}");
+    }
     for line in prom.lines().filter(|l| !l.starts_with('#')) {
         let (name, value) = line.rsplit_once(' ').unwrap();
         assert!(name.starts_with("ov_memory_"), "{line}");
         assert!(value.parse::<f64>().is_ok(), "{line}");
     }
+    // OpenMetrics: the same samples; counter families named without _total, units, # EOF.
+    let om = s.openmetrics();
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    assert!(om.contains("# TYPE ov_memory_calls counter\n"), "{om}");
+    assert!(om.contains("# UNIT ov_memory_operation_duration_seconds seconds\n"), "{om}");
+    let samples = |t: &str| t.lines().filter(|l| !l.starts_with('#')).map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(samples(&om), samples(&prom));
 }
 
 #[test]

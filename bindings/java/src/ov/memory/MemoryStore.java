@@ -383,9 +383,17 @@ public final class MemoryStore implements AutoCloseable {
         return (Map<String, Object>) Native.metrics(handle);
     }
 
-    /** The metrics in the Prometheus text format. */
+    /**
+     * The metrics in the Prometheus text format (0.0.4): seconds and bytes,
+     * {@code _total} counters, latency as a summary per operation.
+     */
     public String prometheus() {
         return Native.prometheus(handle);
+    }
+
+    /** The same metrics in the OpenMetrics text format (1.0.0, ends with {@code # EOF}). */
+    public String openmetrics() {
+        return Native.openmetrics(handle);
     }
 
     /** Sets the log threshold: DEBUG, INFO, WARNING, ERROR or CRITICAL. */

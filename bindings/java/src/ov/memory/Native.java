@@ -93,6 +93,8 @@ final class Native {
     static native String healthJson(long h);
     static native Object metrics(long h);
     static native String prometheus(long h);
+
+    static native String openmetrics(long h);
     static native void setLogLevel(long h, String level);
     static native String logLevel(long h);
     static native void setLogCallback(long h, Object callback);

@@ -88,7 +88,8 @@ final class ApiTest {
             eq(many.get(1).get(0).get("id"), 2L, "batch query by text");
             eq(s.health().get("status"), "HEALTHY", "health");
             ok(s.healthJson().contains("\"status\""), "health JSON");
-            ok(s.prometheus().contains("ov_memory"), "prometheus");
+            ok(s.prometheus().contains("# TYPE ov_memory_calls_total counter\n"), "prometheus");
+            ok(s.openmetrics().endsWith("# EOF\n"), "openmetrics");
             ok(((Map<String, Object>) s.metrics().get("operations")).containsKey("retrieve"), "metrics");
             s.resizeMetabolism(500);
             eq(s.metabolism().get("budget_tokens"), 500L, "metabolism");
