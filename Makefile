@@ -266,9 +266,11 @@ test-js: node web deps-browser
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p ov-memory --features log --all-targets -- -D warnings
 
 test-rust:
 	$(CARGO) test --workspace
+	$(CARGO) test -p ov-memory --features log --test log_facade
 	@# The crate as it would be published carries its README and LICENSE.
 	$(CARGO) package --list --allow-dirty -p ov-memory > $(BUILD)/crate-files.txt
 	grep -qx README.md $(BUILD)/crate-files.txt && grep -qx LICENSE $(BUILD)/crate-files.txt

@@ -99,6 +99,13 @@ pub enum LogSink {
     /// A host function. It never runs while an engine lock is held; if it panics the
     /// panic is caught and the line is dropped.
     Callback(LogCallback),
+    /// The `log` crate's facade (feature `log`), so a Rust host's logger — or
+    /// its `tracing` subscriber, through `tracing-log` — receives the events:
+    /// target `ov_memory`, the message followed by the fields as JSON, levels
+    /// DEBUG→debug, INFO→info, WARNING→warn, ERROR and CRITICAL→error. The
+    /// store's threshold applies first, then the logger's own filter.
+    #[cfg(feature = "log")]
+    Log,
 }
 
 impl std::fmt::Debug for LogSink {
@@ -108,6 +115,8 @@ impl std::fmt::Debug for LogSink {
             LogSink::Stderr => "Stderr",
             LogSink::Stdout => "Stdout",
             LogSink::Callback(_) => "Callback",
+            #[cfg(feature = "log")]
+            LogSink::Log => "Log",
         })
     }
 }
@@ -273,8 +282,28 @@ impl Logger {
         Delivery(slot)
     }
 
-    /// Writes one line to the sink of `d`; returns false if it was dropped.
-    fn deliver(d: &Delivery, line: &str) -> bool {
+    /// Writes one event to the sink of `d`; returns false if it was dropped.
+    fn deliver(&self, d: &Delivery, ev: &LogEvent) -> bool {
+        #[cfg(feature = "log")]
+        if let LogSink::Log = d.0.sink {
+            let level = match ev.level {
+                Level::Debug => log::Level::Debug,
+                Level::Info => log::Level::Info,
+                Level::Warning => log::Level::Warn,
+                Level::Error | Level::Critical => log::Level::Error,
+            };
+            if log::log_enabled!(target: "ov_memory", level) {
+                let fields = serde_json::to_string(&ev.fields).unwrap_or_default();
+                // A host logger that panics must not take the engine down either.
+                return catch_unwind(AssertUnwindSafe(|| {
+                    log::log!(target: "ov_memory", level, "{} {fields}", ev.message);
+                }))
+                .is_ok();
+            }
+            return true;
+        }
+        let line = self.format(ev);
+        let line = line.as_str();
         match &d.0.sink {
             LogSink::None => true,
             LogSink::Stderr => {
@@ -287,6 +316,8 @@ impl Logger {
             }
             // A throwing host callback must not take the engine down with it.
             LogSink::Callback(cb) => catch_unwind(AssertUnwindSafe(|| cb(line))).is_ok(),
+            #[cfg(feature = "log")]
+            LogSink::Log => true,
         }
     }
 
@@ -322,8 +353,7 @@ impl Logger {
             if matches!(d.0.sink, LogSink::None) {
                 return;
             }
-            let line = self.format(ev);
-            if !Logger::deliver(&d, &line) {
+            if !self.deliver(&d, ev) {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
