@@ -38,7 +38,8 @@ FUZZ_SECONDS ?= 60
 readme_snippet = awk '/<!-- $(1) -->/{f=1;next} f&&/^```$(2)/{p=1;next} p&&/^```/{exit} p' README.md
 
 
-.PHONY: python test-python demo-python java test-java deps-java demo-java test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
+PHONY_DEMO := demo-wasm demo-rust test-demo
+.PHONY: $(PHONY_DEMO) python test-python demo-python java test-java deps-java demo-java test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
 
 all: build
 
@@ -227,27 +228,63 @@ test-java: java
 
 # ------------------------------------------------------------------ demo
 
-demo: demo-c demo-node demo-python demo-java
+# The demo scenario (examples/, data in examples/data/conversation.tsv): a
+# real conversation as an agent's memory. `make demo` runs it in every
+# front-end, prints the C run and checks that every other run printed the
+# same lines, byte for byte; demo-<language> runs one.
+DEMO_DATA := examples/data/conversation.tsv
+DEMO_OUT  := $(BUILD)/demo
+DEMO_JAVA := $(JAVA_BUILD)/demo-classes/Demo.class
 
-demo-java: java
+demo: $(BUILD)/demo-c node web python $(DEMO_JAVA)
+	@mkdir -p $(DEMO_OUT)
+	@./$(BUILD)/demo-c $(DEMO_DATA) > $(DEMO_OUT)/c.out
+	@$(CARGO) run -q --release -p ov-memory --example demo -- $(DEMO_DATA) > $(DEMO_OUT)/rust.out
+	@node examples/node/demo.js $(DEMO_DATA) > $(DEMO_OUT)/node.out
+	@node examples/node/demo.js --wasm $(DEMO_DATA) > $(DEMO_OUT)/wasm.out
+	@$(PY) examples/python/demo.py $(DEMO_DATA) > $(DEMO_OUT)/python.out
+	@java -cp $(JAR):$(JAVA_BUILD)/demo-classes Demo $(DEMO_DATA) > $(DEMO_OUT)/java.out
+	@cat $(DEMO_OUT)/c.out
+	@for run in rust node wasm python java; do \
+	  cmp -s $(DEMO_OUT)/c.out $(DEMO_OUT)/$$run.out || { \
+	    echo "DISAGREEMENT: the $$run run differs from the C run:"; diff $(DEMO_OUT)/c.out $(DEMO_OUT)/$$run.out; exit 1; }; \
+	done
+	@echo
+	@echo "Agreement: the C, Rust, Node (native), WebAssembly (the browser package, run in Node), Python"
+	@echo "and Java runs printed these $$(wc -l < $(DEMO_OUT)/c.out) lines identically, byte for byte (outputs in $(DEMO_OUT)/)."
+
+$(DEMO_JAVA): examples/java/Demo.java $(JAR)
 	@mkdir -p $(JAVA_BUILD)/demo-classes
 	$(JAVAC) -cp $(JAR) -d $(JAVA_BUILD)/demo-classes examples/java/Demo.java
-	java -cp $(JAR):$(JAVA_BUILD)/demo-classes Demo examples/data/demo.tsv
+
+demo-java: $(DEMO_JAVA)
+	java -cp $(JAR):$(JAVA_BUILD)/demo-classes Demo $(DEMO_DATA)
 
 demo-python: python
-	$(PY) examples/python/demo.py examples/data/demo.tsv
+	$(PY) examples/python/demo.py $(DEMO_DATA)
 
 demo-node: node
-	node examples/node/demo.js examples/data/demo.tsv
+	node examples/node/demo.js $(DEMO_DATA)
 
-demo-c: build
+demo-wasm: web
+	node examples/node/demo.js --wasm $(DEMO_DATA)
+
+demo-rust:
+	$(CARGO) run -q --release -p ov-memory --example demo -- $(DEMO_DATA)
+
+# make test runs the demo too: every front-end must print the same lines.
+test-demo: demo
+
+$(BUILD)/demo-c: examples/c/demo.c include/ov_memory.h | deps-c build
 	@mkdir -p $(BUILD)
-	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -I include examples/c/demo.c $(LIBS_STATIC) -o $(BUILD)/demo-c
-	./$(BUILD)/demo-c examples/data/demo.tsv
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -I include examples/c/demo.c $(LIBS_STATIC) -lcjson -o $@
+
+demo-c: $(BUILD)/demo-c
+	./$(BUILD)/demo-c $(DEMO_DATA)
 
 # ------------------------------------------------------------------ tests
 
-test: lint header-check test-rust test-c test-python test-java test-node
+test: lint header-check test-rust test-c test-python test-java test-node test-demo
 	@echo "make test: all suites passed"
 
 # The Python suite (pytest): shared vectors, QA set, the whole API, threads,

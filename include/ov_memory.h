@@ -321,8 +321,9 @@ OvStatus ov_memory_add_batch(struct OVMemoryProduction *m,
  * ov_memory_add_batch() with `options_json`: NULL or a JSON object with
  * `namespace` (one for the batch), `keys` (one key or null per memory; a
  * key that exists in the namespace replaces that memory, keeping its id),
- * `expires_at` (one Unix ms time or null per memory) and `ttl_ms` (one for
- * the batch). Writes the ids to `ids_out` (`count` entries).
+ * `created_at` (one Unix ms time per memory), `expires_at` (one Unix ms time
+ * or null per memory), `ttl_ms` (one for the batch) and `timeout_ms`. Writes
+ * the ids to `ids_out` (`count` entries).
  */
 OvStatus ov_memory_add_batch_with(struct OVMemoryProduction *m,
                                   const float *embeddings,

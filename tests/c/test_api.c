@@ -87,7 +87,7 @@ static void test_lifecycle_and_reads(void) {
     ov_memory_destroy(NULL);
 }
 
-static void test_seed_api(void) {
+static void test_original_api(void) {
     OVMemoryProduction *m = ov_memory_create(768, 10000, 1);
     CHECK(m != NULL);
     double e[768];
@@ -585,9 +585,36 @@ static void test_retrieve_and_context(void) {
     ov_memory_destroy(m);
 }
 
+/* A batch takes creation times and a deadline in its options; weights and
+ * metadata only as their own arguments. */
+static void test_batch_options(void) {
+    OVMemoryProduction *m = make_store();
+    float v[2 * DIM];
+    fill(v, 1);
+    fill(v + DIM, 2);
+    const char *texts[2] = {"first", "second"};
+    uint64_t ids[2] = {0, 0};
+    CHECK(ov_memory_add_batch_with(m, v, 2, DIM, texts, NULL, NULL,
+                                   "{\"created_at\": [1700000000000, 1700000001000], \"timeout_ms\": 5000}",
+                                   ids) == OV_STATUS_OK);
+    OvMemoryRecord *r = NULL;
+    CHECK(ov_memory_get(m, ids[1], &r) == OV_STATUS_OK);
+    if (r) {
+        CHECK(r->created_at_ms == 1700000001000);
+        ov_memory_record_free(r);
+    }
+    CHECK(ov_memory_add_batch_with(m, v, 2, DIM, texts, NULL, NULL, "{\"weights\": [1, 1]}", ids)
+          == OV_STATUS_INVALID_DATA);
+    CHECK(ov_memory_add_batch_with(m, v, 2, DIM, texts, NULL, NULL, "{\"created_at\": [1]}", ids)
+          == OV_STATUS_INVALID_DATA);
+    CHECK(ov_memory_count(m) == 2);
+    ov_memory_destroy(m);
+}
+
 int main(void) {
     test_lifecycle_and_reads();
-    test_seed_api();
+    test_batch_options();
+    test_original_api();
     test_buffers_and_strings();
     test_last_error();
     test_last_error_is_per_thread();

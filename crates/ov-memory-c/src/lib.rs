@@ -295,8 +295,9 @@ pub unsafe extern "C" fn ov_memory_add_batch(
 /// ov_memory_add_batch() with `options_json`: NULL or a JSON object with
 /// `namespace` (one for the batch), `keys` (one key or null per memory; a
 /// key that exists in the namespace replaces that memory, keeping its id),
-/// `expires_at` (one Unix ms time or null per memory) and `ttl_ms` (one for
-/// the batch). Writes the ids to `ids_out` (`count` entries).
+/// `created_at` (one Unix ms time per memory), `expires_at` (one Unix ms time
+/// or null per memory), `ttl_ms` (one for the batch) and `timeout_ms`. Writes
+/// the ids to `ids_out` (`count` entries).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ov_memory_add_batch_with(
@@ -342,9 +343,14 @@ pub unsafe extern "C" fn ov_memory_add_batch_with(
                     .collect::<ov_memory::Result<Vec<Option<&str>>>>()?,
             ),
         };
-        let extra =
-            ov_memory::frontend::BatchExtra::extra_from_json(unsafe { opt_c_str(options_json, "options_json") }?)?;
-        let ids = s.add_batch_flat(flat, &texts, weights, metas.as_deref(), None, None, &extra)?;
+        // Creation times and the deadline come in the options (the weights and
+        // metadata have their own arguments).
+        let extra = ov_memory::frontend::BatchExtra::extra_from_json(
+            unsafe { opt_c_str(options_json, "options_json") }?,
+            &["weights", "metadata"],
+        )?;
+        let (created, timeout) = (extra.created_at.clone(), extra.timeout_ms);
+        let ids = s.add_batch_flat(flat, &texts, weights, metas.as_deref(), created.as_deref(), timeout, &extra)?;
         // SAFETY: ids_out holds `count` u64 per contract.
         unsafe { std::ptr::copy_nonoverlapping(ids.as_ptr(), ids_out, ids.len()) };
         Ok(())

@@ -170,7 +170,7 @@ impl NativeStore {
     ) -> Result<Vec<f64>> {
         let timeout = core(timeout_from_number(timeout_ms))?;
         let created = core(millis_from_numbers(created_at.as_deref(), "created_at"))?;
-        let extra = core(BatchExtra::extra_from_json(extra_json.as_deref()))?;
+        let extra = core(BatchExtra::extra_from_json(extra_json.as_deref(), &ov_memory::frontend::JS_BATCH_ARGUMENTS))?;
         let ids = core(self.store()?.add_batch_flat(
             &embeddings,
             &texts,
@@ -198,7 +198,7 @@ impl NativeStore {
     ) -> Result<AsyncTask<JsonJob>> {
         let timeout = core(timeout_from_number(timeout_ms))?;
         let created = core(millis_from_numbers(created_at.as_deref(), "created_at"))?;
-        let extra = core(BatchExtra::extra_from_json(extra_json.as_deref()))?;
+        let extra = core(BatchExtra::extra_from_json(extra_json.as_deref(), &ov_memory::frontend::JS_BATCH_ARGUMENTS))?;
         let (store, flat) = (self.store()?.clone(), embeddings.to_vec());
         Ok(job(move || {
             store

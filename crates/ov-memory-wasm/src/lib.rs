@@ -140,7 +140,7 @@ impl NativeStore {
     ) -> Result<Vec<f64>, JsValue> {
         let timeout = core(timeout_from_number(timeout_ms))?;
         let created = core(millis_from_numbers(created_at.as_deref(), "created_at"))?;
-        let extra = core(BatchExtra::extra_from_json(extra_json.as_deref()))?;
+        let extra = core(BatchExtra::extra_from_json(extra_json.as_deref(), &ov_memory::frontend::JS_BATCH_ARGUMENTS))?;
         let metadata = optional_strings(metadata_json, "metadata", "metadata entries must be JSON text or null")?;
         let ids = core(self.inner.add_batch_flat(
             embeddings,

@@ -151,16 +151,17 @@ impl BatchOptions {
     }
 
     /// Parses a [`BatchExtra`] from a JSON object text (`None`: none): the
-    /// fields given positionally are rejected here.
-    pub fn extra_from_json(text: Option<&str>) -> Result<BatchExtra> {
+    /// fields the front-end takes as their own arguments (`positional`, some
+    /// of `weights`, `metadata`, `created_at`, `timeout_ms`) are rejected here.
+    pub fn extra_from_json(text: Option<&str>, positional: &[&str]) -> Result<BatchExtra> {
         let o = text.map(BatchOptions::from_json).transpose()?.unwrap_or_default();
-        let positional = [
+        let set = [
             ("weights", o.weights.is_some()),
             ("metadata", o.metadata.is_some()),
             ("created_at", o.created_at.is_some()),
             ("timeout_ms", o.timeout_ms.is_some()),
         ];
-        match positional.iter().find(|(_, set)| *set) {
+        match set.iter().find(|(field, set)| *set && positional.contains(field)) {
             Some((field, _)) => {
                 Err(Error::invalid("options", format!("{field} is its own argument here, not an option")))
             }
@@ -168,6 +169,9 @@ impl BatchOptions {
         }
     }
 }
+
+/// The batch fields the JS front-ends take as arguments of their own.
+pub const JS_BATCH_ARGUMENTS: [&str; 4] = ["weights", "metadata", "created_at", "timeout_ms"];
 
 /// JS numbers as memory ids (see [`id_from_number`]).
 pub fn ids_from_numbers(v: &[f64]) -> Result<Vec<u64>> {

@@ -82,7 +82,10 @@ pub fn run_step(store: &Store, step: &Value) -> Result<Value, ov_memory::Error> 
             let rows: Vec<Vec<f32>> = step["embeddings"].as_array().unwrap().iter().map(floats).collect();
             let flat: Vec<f32> = rows.concat();
             let texts: Vec<&str> = step["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
-            let extra = ov_memory::frontend::BatchExtra::extra_from_json(Some(&step["options"].to_string()))?;
+            let extra = ov_memory::frontend::BatchExtra::extra_from_json(
+                Some(&step["options"].to_string()),
+                &ov_memory::frontend::JS_BATCH_ARGUMENTS,
+            )?;
             store
                 .add_batch_flat::<&str, &str>(&flat, &texts, None, None, None, None, &extra)
                 .map(|ids| json!({ "ids": ids }))
