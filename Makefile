@@ -38,7 +38,7 @@ FUZZ_SECONDS ?= 60
 readme_snippet = awk '/<!-- $(1) -->/{f=1;next} f&&/^```$(2)/{p=1;next} p&&/^```/{exit} p' README.md
 
 
-PHONY_DEMO := demo-wasm demo-rust test-demo
+PHONY_DEMO := demo-wasm demo-rust test-demo screenshot
 .PHONY: $(PHONY_DEMO) python test-python demo-python java test-java deps-java demo-java test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
 
 all: build
@@ -127,6 +127,10 @@ $(WEB_DIST): $(WASM_PKG) $(NPM_STAMP) bindings/shared/surface.ts $(wildcard bind
 
 wasm-size:
 	@echo "wasm after wasm-opt: $$(stat -c %s $(WASM_OUT)) bytes raw, $$(gzip -9c $(WASM_OUT) | wc -c) bytes gzip"
+
+# The browser test's screenshot of the demo page, for the README.
+screenshot: test-js
+	mkdir -p docs && cp $(BUILD)/screenshots/demo-browser.png docs/demo-browser.png
 
 # A free port unless PORT is given; the URL is printed.
 PORT ?= 0
@@ -240,8 +244,8 @@ demo: $(BUILD)/demo-c node web python $(DEMO_JAVA)
 	@mkdir -p $(DEMO_OUT)
 	@./$(BUILD)/demo-c $(DEMO_DATA) > $(DEMO_OUT)/c.out
 	@$(CARGO) run -q --release -p ov-memory --example demo -- $(DEMO_DATA) > $(DEMO_OUT)/rust.out
-	@node examples/node/demo.js $(DEMO_DATA) > $(DEMO_OUT)/node.out
-	@node examples/node/demo.js --wasm $(DEMO_DATA) > $(DEMO_OUT)/wasm.out
+	@node examples/node/demo.mjs $(DEMO_DATA) > $(DEMO_OUT)/node.out
+	@node examples/node/demo.mjs --wasm $(DEMO_DATA) > $(DEMO_OUT)/wasm.out
 	@$(PY) examples/python/demo.py $(DEMO_DATA) > $(DEMO_OUT)/python.out
 	@java -cp $(JAR):$(JAVA_BUILD)/demo-classes Demo $(DEMO_DATA) > $(DEMO_OUT)/java.out
 	@cat $(DEMO_OUT)/c.out
@@ -264,10 +268,10 @@ demo-python: python
 	$(PY) examples/python/demo.py $(DEMO_DATA)
 
 demo-node: node
-	node examples/node/demo.js $(DEMO_DATA)
+	node examples/node/demo.mjs $(DEMO_DATA)
 
 demo-wasm: web
-	node examples/node/demo.js --wasm $(DEMO_DATA)
+	node examples/node/demo.mjs --wasm $(DEMO_DATA)
 
 demo-rust:
 	$(CARGO) run -q --release -p ov-memory --example demo -- $(DEMO_DATA)

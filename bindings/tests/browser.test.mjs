@@ -14,18 +14,6 @@ const repo = fileURLToPath(new URL('../..', import.meta.url))
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
-function demoData() {
-  const memories = []
-  const queries = []
-  for (const line of readFileSync(`${repo}/examples/data/demo.tsv`, 'utf8').split('\n')) {
-    if (!line || line.startsWith('#')) continue
-    const f = line.split('\t')
-    if (f[0] === 'M') memories.push({ weight: Number(f[1]), text: f[2], vec: Float32Array.from(f[3].split(' '), Number) })
-    if (f[0] === 'Q') queries.push({ text: f[1], vec: Float32Array.from(f[2].split(' '), Number) })
-  }
-  return { memories, queries }
-}
-
 test('browser build in headless Chromium', { skip: process.env.OV_MEMORY_TARGET === 'wasm', timeout: 120_000 }, async (t) => {
   const server = await serve(0)
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: FLAGS })
@@ -34,36 +22,65 @@ test('browser build in headless Chromium', { skip: process.env.OV_MEMORY_TARGET 
     await server.close()
   })
 
-  await t.test('the demo page gives the native build\'s results', async () => {
-    const page = await browser.newPage()
+  await t.test('the demo page: the scenario as every terminal demo prints it, then each panel', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
     const errors = []
     page.on('pageerror', (e) => errors.push(String(e)))
     await page.goto(`${server.url}examples/browser/`)
-    await page.waitForFunction(() => window.demoResult !== undefined, null, { timeout: 60_000 })
-    const r = await page.evaluate(() => window.demoResult)
+    await page.waitForFunction(() => window.demo !== undefined, null, { timeout: 60_000 })
+    assert.equal(await page.evaluate(() => window.demo.error), undefined)
     assert.deepEqual(errors, [])
-    assert.equal(r.error, undefined, r.error)
 
+    // The same lines as the native build (and so as C, Rust, Python and Java: make demo compares those).
     const native = createRequire(import.meta.url)('../node')
-    const { memories, queries } = demoData()
-    const store = new native.MemoryStore({ embeddingDim: 384, maxNodes: 1000 })
-    for (const m of memories) store.add(m.vec, m.text, { weight: m.weight, metadata: { source: 'qa_coding' } })
-    assert.equal(r.size, store.size)
-    for (const [i, q] of queries.entries()) {
-      const hits = store.retrieve(q.vec, { topK: 3 })
-      assert.deepEqual(r.results[i].hits.map((h) => h.id), hits.map((h) => h.id), q.text)
-      assert.deepEqual(r.results[i].hits.map((h) => h.S), hits.map((h) => h.score.S), `${q.text}: S bit for bit`)
-      // P includes recency R = exp(-age/1 day); the two stores were built moments apart,
-      // so P may differ by (1 - alpha) * seconds / 86400 — far below 1e-4.
-      for (const [k, h] of hits.entries()) assert.ok(Math.abs(r.results[i].hits[k].P - h.score.P) < 1e-4)
-      const exact = store.retrieve(q.vec, { topK: 5, alpha: 1 }).map((h) => [h.id, h.score.P])
-      assert.deepEqual(r.exact[i], exact, `${q.text}: alpha 1 scores bit for bit`)
-    }
-    assert.deepEqual(r.malformed, ['INVALID_DATA', 'INVALID_DATA', 'INVALID_DATA', 'INVALID_DATA'])
-    assert.equal(r.health.status, 'HEALTHY')
-    assert.equal(r.health.metrics.nodes, 36)
-    assert.ok(r.healthJson.length < 512)
+    const { parseConversation, runScenario } = await import('../../examples/node/scenario.mjs')
+    const data = parseConversation(readFileSync(`${repo}/examples/data/conversation.tsv`, 'utf8'))
+    const f32 = (f) => { const b = readFileSync(`${repo}/${f}`); return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)) }
+    const expected = runScenario(native.MemoryStore, data, f32(data.files[0]), f32(data.files[1])).lines.join('\n')
+    assert.equal(await page.evaluate(() => window.demo.transcript), expected)
+    assert.equal(await page.textContent('#transcript'), expected)
+
+    // The first question (two evidence turns): hits with their score parts as bars.
+    assert.equal(await page.locator('#hits .hit').count(), 5)
+    assert.equal(await page.locator('#hits .hit').first().locator('.bar').count(), 6)
+    assert.ok(await page.locator('#hits .hit.evidence').count() >= 1, 'an evidence turn is among the hits')
+    // The honeycomb: the 5 hits, their neighbours, the links.
+    assert.equal(await page.locator('#graph circle.hit').count(), 5)
+    assert.ok(await page.locator('#graph circle.neighbour').count() >= 1)
+    assert.ok(await page.locator('#graph line').count() >= 5)
+    // The context for a model, with its tokens.
+    assert.match(await page.textContent('#context-meta'), /^\d+ of 200 tokens, \d+ memories/)
+    assert.match(await page.textContent('#context'), /clarinet/)
+    // Live health: the call count grows with each question.
     assert.match(await page.textContent('#health'), /HEALTHY/)
+    const calls = async () => Number((await page.locator('#health dd').nth(2).textContent()))
+    const before = await calls()
+    await page.selectOption('#question', { index: 90 })
+    await page.waitForFunction((n) => Number(document.querySelectorAll('#health dd')[2].textContent) > n, before)
+    assert.equal(await page.evaluate(() => window.demo.lastAsk.question), 90)
+    // Typed words: a text-only query on the lexical index.
+    await page.fill('#words', 'pottery class')
+    await page.click('#go')
+    await page.waitForFunction(() => window.demo.lastAsk.words === 'pottery class')
+    assert.match(await page.textContent('#hits-meta'), /BM25 on the lexical index/)
+    assert.match((await page.locator('#hits .hit').first().textContent()).toLowerCase(), /pottery/)
+    // Save to IndexedDB, restore into a new store: the same answers.
+    const answer = await page.evaluate(() => window.demo.lastAsk.hits)
+    await page.click('#save')
+    await page.waitForFunction(() => window.demo.saved > 0)
+    await page.click('#restore')
+    await page.waitForFunction(() => window.demo.restored === 419)
+    assert.deepEqual(await page.evaluate(() => window.demo.lastAsk.hits), answer)
+    assert.match(await page.textContent('#persist-status'), /restored 419 memories/)
+
+    // The screenshot the README shows (make screenshot copies it to docs/).
+    await page.fill('#words', '')
+    await page.selectOption('#question', { index: 58 })
+    await page.waitForFunction(() => window.demo.lastAsk.question === 58)
+    mkdirSync(`${repo}/build/screenshots`, { recursive: true })
+    await page.evaluate(() => window.scrollTo(0, 0))
+    await page.screenshot({ path: `${repo}/build/screenshots/demo-browser.png`, fullPage: true })
+    assert.deepEqual(errors, [])
     await page.close()
   })
 

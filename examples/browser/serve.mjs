@@ -1,6 +1,6 @@
 // A tiny static server for the browser demo and the browser tests, bound to
-// 127.0.0.1 only. It serves the repository's examples/, bindings/web/dist/ and
-// build/ folders (nothing else), with the right type for .wasm.
+// 127.0.0.1 only. It serves the repository's examples/, bindings/web/dist/,
+// build/ and tests/data/locomo/ folders (nothing else), with the right type for .wasm.
 //
 //   node examples/browser/serve.mjs [port]   → prints the demo's URL (default: a free port)
 import { createServer } from 'node:http'
@@ -9,7 +9,7 @@ import { extname, join, normalize, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const allowed = ['examples', join('bindings', 'web', 'dist'), 'build']
+const allowed = ['examples', join('bindings', 'web', 'dist'), 'build', join('tests', 'data', 'locomo')]
 const types = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -18,6 +18,7 @@ const types = {
   '.json': 'application/json',
   '.tsv': 'text/tab-separated-values; charset=utf-8',
   '.css': 'text/css',
+  '.f32': 'application/octet-stream',
 }
 
 /** Starts the server; resolves to { url, close }. Port 0 picks a free port. */
