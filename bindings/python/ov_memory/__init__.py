@@ -124,7 +124,7 @@ def log_to_logging(store: MemoryStore, logger: Optional[logging.Logger] = None) 
 
 
 class OVMemoryProduction:
-    """The original production guide's surface, over :class:`MemoryStore`::
+    """The first version's surface (``OVMemoryProduction``), over :class:`MemoryStore`::
 
         memory = OVMemoryProduction(embedding_dim=768, max_nodes=10000,
                                     enable_monitoring=True, log_level=LogLevel.INFO)

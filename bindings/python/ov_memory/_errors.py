@@ -5,8 +5,8 @@ name in every language of OV-Memory), a ``message`` and a ``context`` dict
 (for example ``{"field": "embedding", "expected": 768, "got": 512}``).
 Each code has its own subclass, which also derives from the closest
 built-in exception, so ``except ValueError`` catches invalid input and
-``except TimeoutError`` a passed deadline. The names of the original
-production guide (``InvalidDataException``, ...) are aliases of these.
+``except TimeoutError`` a passed deadline. The first version's
+names (``InvalidDataException``, ...) are aliases of these.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ _CLASSES: Dict[str, Type[OvMemoryError]] = {
     "INTERNAL": InternalError,
 }
 
-# The names of the original production guide.
+# The first version's names.
 InvalidDataException = InvalidDataError
 NotFoundException = NotFoundError
 ResourceExhaustionException = ResourceExhaustionError

@@ -127,8 +127,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             qv,
             &RetrieveOptions { text: Some(question.text.clone()), top_k: TOP, now: Some(now), ..Default::default() },
         )?;
-        let cosine =
-            store.retrieve(qv, &RetrieveOptions { top_k: TOP, alpha: Some(1.0), now: Some(now), ..Default::default() })?;
+        let cosine = store
+            .retrieve(qv, &RetrieveOptions { top_k: TOP, alpha: Some(1.0), now: Some(now), ..Default::default() })?;
         let found = |hits: &[Hit]| hits.iter().any(|h| question.evidence.contains(&turn[by_id[&h.id]]));
         found_engine += usize::from(found(&engine));
         found_cosine += usize::from(found(&cosine));

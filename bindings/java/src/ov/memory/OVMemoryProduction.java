@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The original production guide's surface, over {@link MemoryStore}:
+ * The first version's surface, over {@link MemoryStore}:
  *
  * <pre>{@code
  * OVMemoryProduction memory = new OVMemoryProduction(768, 10000, true);
