@@ -38,7 +38,7 @@ FUZZ_SECONDS ?= 60
 readme_snippet = awk '/<!-- $(1) -->/{f=1;next} f&&/^```$(2)/{p=1;next} p&&/^```/{exit} p' README.md
 
 
-PHONY_DEMO := demo-wasm demo-rust test-demo screenshot
+PHONY_DEMO := demo-wasm demo-rust test-demo screenshot docs
 .PHONY: $(PHONY_DEMO) python test-python demo-python java test-java deps-java demo-java test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
 
 all: build
@@ -288,7 +288,7 @@ demo-c: $(BUILD)/demo-c
 
 # ------------------------------------------------------------------ tests
 
-test: lint header-check test-rust test-c test-python test-java test-node test-demo
+test: lint header-check test-rust test-c test-python test-java test-node test-demo docs
 	@echo "make test: all suites passed"
 
 # The Python suite (pytest): shared vectors, QA set, the whole API, threads,
@@ -480,6 +480,26 @@ miri:
 	rustup component add miri rust-src --toolchain nightly
 	MIRIFLAGS="-Zmiri-disable-isolation" $(CARGO) +nightly miri test -p ov-memory --lib
 	@echo "miri: no undefined behaviour found"
+
+# ------------------------------------------------------------------ docs
+
+# API documentation: rustdoc of the core (warnings are errors) and TypeDoc of
+# the two npm packages, into build/docs (index: build/docs/index.html).
+docs: node web
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p ov-memory
+	rm -rf $(BUILD)/docs && mkdir -p $(BUILD)/docs
+	cp -r target/doc $(BUILD)/docs/rust
+	cd bindings && ./node_modules/.bin/typedoc --tsconfig node/tsconfig.json --entryPoints node/src/index.ts \
+	  --out ../$(BUILD)/docs/node --name "ov-memory (Node)" --readme node/README.md --disableSources --treatWarningsAsErrors
+	cd bindings && ./node_modules/.bin/typedoc --tsconfig web/tsconfig.json --entryPoints web/src/index.ts \
+	  --out ../$(BUILD)/docs/web --name "ov-memory-web (browser)" --readme web/README.md --disableSources --treatWarningsAsErrors
+	printf '%s\n' '<!doctype html><meta charset="utf-8"><title>OV-Memory API</title><h1>OV-Memory API</h1><ul>' \
+	  '<li><a href="rust/ov_memory/index.html">Rust: the ov-memory crate</a></li>' \
+	  '<li><a href="node/index.html">Node: ov-memory</a></li>' \
+	  '<li><a href="web/index.html">Browser: ov-memory-web</a></li>' \
+	  '<li>C: include/ov_memory.h (documented in place); Python: ov_memory/_native.pyi; Java: the ov.memory sources</li></ul>' \
+	  > $(BUILD)/docs/index.html
+	@echo "docs: $(BUILD)/docs/index.html"
 
 # ------------------------------------------------------------------ install
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, NamedTuple
+from typing import TYPE_CHECKING, Callable, Dict, List, NamedTuple
 
 import numpy as np
 
@@ -91,12 +91,12 @@ def main() -> None:
     print("above the other memories plus small bounded priors (importance, recency, links); cos: cosine")
     print("similarity; *: the turn the dataset names as the evidence for its answer.")
 
-    def show(label: str, hits: List["Hit"], name: str, key: str, evidence: List[str]) -> None:
+    def show(label: str, hits: List["Hit"], name: str, value: Callable[["Hit"], float], evidence: List[str]) -> None:
         for k, h in enumerate(hits):
             i = by_id[h["id"]]
             mark = "*" if turn[i] in evidence else " "
             head = f"    {label if k == 0 else '':<6} {k + 1}. {mark} {turn[i]:<6} {day(created[i])}"
-            print(f"{head}  {name} {fmt3(h['score'][key])}  {clip(texts[i], 44)}")
+            print(f"{head}  {name} {fmt3(value(h))}  {clip(texts[i], 44)}")
 
     found_engine = found_cosine = 0
     for q, qv in zip(questions, qvectors):
@@ -108,8 +108,8 @@ def main() -> None:
             print()
             print(f"Q: {q.text}")
             print(f"   the dataset's answer: {q.answer} (evidence: {', '.join(q.evidence)})")
-            show("engine", engine, "score", "P", q.evidence)
-            show("cosine", cosine, "cos", "S", q.evidence)
+            show("engine", engine, "score", lambda h: h["score"]["P"], q.evidence)
+            show("cosine", cosine, "cos", lambda h: h["score"]["S"], q.evidence)
     print()
     print(f"All {len(questions)} questions of the conversation: the evidence is in the top 3 "
           f"for {found_engine} (engine)")

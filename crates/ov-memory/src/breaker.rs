@@ -9,7 +9,7 @@
 //!
 //! Only failures whose [`ErrorCode::counts_for_breaker`] is true count; caller
 //! errors neither count nor reset the streak. Each admitted call holds a
-//! [`Permit`]; every way out of the call (success, error, panic) gives its
+//! `Permit`; every way out of the call (success, error, panic) gives its
 //! probe slot back. A permit that finishes after the breaker has moved on (its
 //! epoch is stale) changes nothing.
 

@@ -4,7 +4,7 @@
 //! The engine is silent until the host installs a [`LogSink`]. Lines are built
 //! with `serde_json`, so they stay valid JSON whatever the user's text holds.
 //!
-//! Operations collect their events in a [`LogBuf`] while they hold the store's
+//! Operations collect their events in a `LogBuf` while they hold the store's
 //! locks and the store flushes it after releasing them, so a callback sink may
 //! call back into the store.
 //!
