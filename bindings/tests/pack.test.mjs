@@ -58,6 +58,9 @@ test('the packed tarballs install and run the original usage examples and the RE
   for (const name of ['MemoryStore', 'OVMemoryProduction', 'OvMemoryError', 'ERROR_CODES', 'estimateTokens']) {
     assert.ok(names.split(',').includes(name), `${name} is not exported: ${names}`)
   }
+  // On a platform without a binary, loading names the platform and the ones that exist.
+  assert.throws(() => run('node', ['-e', "Object.defineProperty(process, 'arch', { value: 'riscv64' }); require('ov-memory')"], app),
+    (e) => /no binary is published for linux-riscv64-gnu; the packages exist for linux-x64-gnu/.test(e.stderr))
 
   // example.js, unchanged.
   const js = run('node', ['example.js'], app)
