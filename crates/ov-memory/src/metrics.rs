@@ -454,11 +454,12 @@ impl MetricsReport {
     /// operations that were called.
     ///
     /// Written here rather than with the `prometheus-client` crate: that crate
-    /// encodes live metric objects registered in a registry (counters it
-    /// increments, histograms it observes into), has no summary type, and
-    /// writes OpenMetrics only; these figures are a snapshot the recorder
-    /// already holds (HDR histograms whose quantiles are exact to 3 digits),
-    /// needed in both formats. The tests check both texts with the official
+    /// is built around metric objects in a registry (counters it increments,
+    /// histograms it observes into; constant counters and gauges for
+    /// collected values), has no summary type and writes the OpenMetrics
+    /// text only, while these figures are a snapshot the recorder already
+    /// holds (HDR histograms, quantiles to 3 significant digits) and are
+    /// wanted in both formats. The tests check both texts with the official
     /// Python client's parsers.
     pub fn exposition(&self, format: Exposition) -> String {
         let om = format == Exposition::OpenMetrics;
