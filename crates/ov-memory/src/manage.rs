@@ -81,25 +81,38 @@ pub(crate) fn filter_of(v: Option<&Value>) -> Result<Option<Filter>> {
 /// A checked read scope: namespaces and filter, resolved under the lock.
 #[derive(Debug, Clone)]
 pub(crate) struct ScopeSpec {
+    /// The namespaces named; empty for the default namespace `""` alone (the
+    /// usual read, which then allocates nothing here).
     names: Vec<String>,
     filter: Option<Filter>,
 }
 
 impl ScopeSpec {
     pub(crate) fn new(namespace: Option<&Namespaces>, filter: Option<&Value>) -> Result<ScopeSpec> {
-        Ok(ScopeSpec { names: namespace_names(namespace)?, filter: filter_of(filter)? })
+        let names = match namespace {
+            None => Vec::new(),
+            Some(_) => namespace_names(namespace)?,
+        };
+        Ok(ScopeSpec { names, filter: filter_of(filter)? })
     }
 
     /// The memories of `st` in this scope, expired ones excluded (by the store's clock `now_ms`).
     pub(crate) fn resolve(&self, st: &State, now_ms: i64, deadline: &Deadline, op: &str) -> Result<Scope> {
-        let mut ns: Vec<u32> = self.names.iter().filter_map(|n| st.graph.namespaces.get(n)).collect();
+        let mut ns: Vec<u32> = if self.names.is_empty() {
+            st.graph.namespaces.get("").into_iter().collect()
+        } else {
+            self.names.iter().filter_map(|n| st.graph.namespaces.get(n)).collect()
+        };
         ns.sort_unstable();
         ns.dedup();
-        Scope::new(&st.graph, &ns, self.filter.as_ref(), now_ms, deadline, op)
+        Scope::new(&st.graph, ns, self.filter.as_ref(), now_ms, deadline, op)
     }
 
     /// A key naming this set of namespaces (per-scope context state).
     pub(crate) fn key(&self) -> String {
+        if self.names.is_empty() {
+            return String::new();
+        }
         let mut n = self.names.clone();
         n.sort();
         n.dedup();
@@ -524,7 +537,7 @@ impl Store {
                 Some(s) => s.resolve(&st, now, &deadline, "export")?,
                 None => {
                     let all: Vec<u32> = (0..st.graph.namespaces.len() as u32).collect();
-                    Scope::new(&st.graph, &all, filter.as_ref(), now, &deadline, "export")?
+                    Scope::new(&st.graph, all, filter.as_ref(), now, &deadline, "export")?
                 }
             };
             let mut ids: Vec<u64> = scope.slots(st.graph.len()).map(|s| st.graph.node_at(s).id).collect();

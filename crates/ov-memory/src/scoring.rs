@@ -172,17 +172,11 @@ pub(crate) struct Scope {
 }
 
 impl Scope {
-    /// Every memory of `graph`.
-    pub(crate) fn all(graph: &Graph) -> Scope {
-        let namespaces = (0..graph.namespaces.len() as u32).filter(|&i| graph.namespaces.count(i) > 0).collect();
-        Scope { mask: None, count: graph.len(), namespaces }
-    }
-
     /// The memories of the namespaces `ns` (interned indices) that pass
     /// `filter` and have not expired at `now_ms`.
     pub(crate) fn new(
         graph: &Graph,
-        ns: &[u32],
+        mut ns: Vec<u32>,
         filter: Option<&crate::filter::Filter>,
         now_ms: i64,
         deadline: &Deadline,
@@ -193,9 +187,12 @@ impl Scope {
         deadline.check(op)?;
         let in_ns: usize = ns.iter().map(|&i| graph.namespaces.count(i)).sum();
         if filter.is_none() && in_ns == graph.len() && !graph.any_expired(now_ms) {
-            return Ok(Scope::all(graph));
+            // Every memory is in scope: the namespaces that hold any are these
+            // (ascending), with no new list.
+            ns.retain(|&i| graph.namespaces.count(i) > 0);
+            return Ok(Scope { mask: None, count: graph.len(), namespaces: ns });
         }
-        let namespaces = ns.to_vec();
+        let namespaces = ns;
         let mut mask = vec![false; graph.len()];
         let mut count = 0;
         if in_ns > 0 {
@@ -211,7 +208,7 @@ impl Scope {
             };
             for (i, node) in graph.nodes().iter().enumerate() {
                 deadline.check_every(i, op)?;
-                let ok = ns.contains(&node.ns)
+                let ok = namespaces.contains(&node.ns)
                     && node.expires_at.is_none_or(|t| t > now_ms)
                     && match (&compiled, &cols) {
                         (Some(f), Some(c)) => f.matches(c, i, node.metadata.as_ref()),
