@@ -88,6 +88,11 @@ impl RetrieveOptions {
 /// Parses a JSON object of options (missing keys take their defaults; unknown
 /// or duplicate keys are rejected).
 pub(crate) fn parse_options<T: serde::de::DeserializeOwned + Default>(text: &str, field: &str) -> Result<T> {
+    // No options (what a front-end sends for a call without any): every option
+    // type is `#[serde(default)]` as a whole, so this is what parsing gives.
+    if text == "{}" {
+        return Ok(T::default());
+    }
     let value = crate::json::parse_object(text, field)?;
     serde_json::from_value(value).map_err(|e| Error::invalid(field, format!("invalid {field}: {e}")))
 }
@@ -373,5 +378,23 @@ mod tests {
         assert!(RetrieveOptions::from_json("[3]").is_err());
         assert!(RetrieveOptions::from_json(r#"{"k": 3}"#).is_err());
         assert!(RetrieveOptions::from_json(r#"{"top_k": -1}"#).is_err());
+    }
+
+    /// `"{}"` skips parsing (`parse_options`' fast path); an empty object that
+    /// goes through serde (`"{ }"`) must give the same options, for every type.
+    #[test]
+    fn no_options_is_the_default() {
+        fn same<T: serde::de::DeserializeOwned + Default + std::fmt::Debug>() {
+            let parsed: T = parse_options("{ }", "options").unwrap();
+            assert_eq!(format!("{parsed:?}"), format!("{:?}", T::default()), "{}", std::any::type_name::<T>());
+        }
+        same::<RetrieveOptions>();
+        same::<crate::ContextOptions>();
+        same::<crate::AddOptions>();
+        same::<crate::frontend::BatchOptions>();
+        same::<crate::manage::MemoryUpdate>();
+        same::<crate::manage::ListOptions>();
+        same::<crate::manage::ScopeOptions>();
+        same::<crate::manage::ImportOptions>();
     }
 }
