@@ -27,7 +27,11 @@ async function timedOut(api, s) {
     }
     await new Promise((r) => setTimeout(r, 2))
   }
-  await pending
+  // A retrieve may miss its 1 ms before the batch starts (a busy machine) and
+  // open a breaker of threshold 1: the batch is then rejected, which is fine here.
+  await pending.catch((e) => {
+    if (e?.code !== 'CIRCUIT_OPEN') throw e
+  })
   return error
 }
 

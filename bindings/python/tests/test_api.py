@@ -442,8 +442,14 @@ def _timed_out(s: MemoryStore) -> BaseException | None:
     done = threading.Event()
 
     def batch() -> None:
-        s.add_batch(flat, [f"m{i}" for i in range(n)])
-        done.set()
+        # A retrieve may miss its 1 ms before the batch starts (a busy machine)
+        # and open a breaker of threshold 1: the batch is then rejected, fine here.
+        try:
+            s.add_batch(flat, [f"m{i}" for i in range(n)])
+        except ov_memory.CircuitOpenError:
+            pass
+        finally:
+            done.set()
 
     t = threading.Thread(target=batch)
     t.start()
@@ -469,7 +475,9 @@ def test_timeout_and_circuit_open() -> None:
     assert code_of(lambda: b.retrieve(q)) == "CIRCUIT_OPEN"
     assert b.health()["circuit_breaker"] == "OPEN"
     b.reset_breaker()
-    assert b.retrieve(q, top_k=1)
+    # Whether or not the batch ran, calls succeed again.
+    id_ = b.add(q, "after the reset")
+    assert b.retrieve(q, top_k=1)[0]["id"] == id_
 
 
 def test_a_store_in_a_cycle_with_its_log_callback_is_collected() -> None:
