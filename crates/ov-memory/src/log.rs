@@ -284,40 +284,23 @@ impl Logger {
 
     /// Writes one event to the sink of `d`; returns false if it was dropped.
     fn deliver(&self, d: &Delivery, ev: &LogEvent) -> bool {
-        #[cfg(feature = "log")]
-        if let LogSink::Log = d.0.sink {
-            let level = match ev.level {
-                Level::Debug => log::Level::Debug,
-                Level::Info => log::Level::Info,
-                Level::Warning => log::Level::Warn,
-                Level::Error | Level::Critical => log::Level::Error,
-            };
-            if log::log_enabled!(target: "ov_memory", level) {
-                let fields = serde_json::to_string(&ev.fields).unwrap_or_default();
-                // A host logger that panics must not take the engine down either.
-                return catch_unwind(AssertUnwindSafe(|| {
-                    log::log!(target: "ov_memory", level, "{} {fields}", ev.message);
-                }))
-                .is_ok();
-            }
-            return true;
-        }
-        let line = self.format(ev);
-        let line = line.as_str();
         match &d.0.sink {
             LogSink::None => true,
             LogSink::Stderr => {
                 let mut out = std::io::stderr().lock();
-                writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+                writeln!(out, "{}", self.format(ev)).and_then(|()| out.flush()).is_ok()
             }
             LogSink::Stdout => {
                 let mut out = std::io::stdout().lock();
-                writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+                writeln!(out, "{}", self.format(ev)).and_then(|()| out.flush()).is_ok()
             }
             // A throwing host callback must not take the engine down with it.
-            LogSink::Callback(cb) => catch_unwind(AssertUnwindSafe(|| cb(line))).is_ok(),
+            LogSink::Callback(cb) => {
+                let line = self.format(ev);
+                catch_unwind(AssertUnwindSafe(|| cb(&line))).is_ok()
+            }
             #[cfg(feature = "log")]
-            LogSink::Log => true,
+            LogSink::Log => to_log_facade(ev),
         }
     }
 
@@ -365,6 +348,24 @@ impl Logger {
         buf.push(level, message, fields);
         self.flush(buf);
     }
+}
+
+/// Hands one event to the `log` facade (see [`LogSink::Log`]); false if the
+/// host's logger panicked.
+#[cfg(feature = "log")]
+fn to_log_facade(ev: &LogEvent) -> bool {
+    let level = match ev.level {
+        Level::Debug => log::Level::Debug,
+        Level::Info => log::Level::Info,
+        Level::Warning => log::Level::Warn,
+        Level::Error | Level::Critical => log::Level::Error,
+    };
+    if !log::log_enabled!(target: "ov_memory", level) {
+        return true;
+    }
+    let fields = serde_json::to_string(&ev.fields).unwrap_or_default();
+    // A host logger that panics must not take the engine down either.
+    catch_unwind(AssertUnwindSafe(|| log::log!(target: "ov_memory", level, "{} {fields}", ev.message))).is_ok()
 }
 
 #[cfg(test)]
