@@ -437,7 +437,7 @@ impl Store {
                 let st = self.state.read();
                 let alpha = options.alpha.unwrap_or_else(|| st.metabolism.alpha());
                 let clock_ms = self.clock.unix_millis();
-                let mut scorer = self.scorer(alpha, None, options.now, clock_ms, options.hybrid_weight);
+                let mut scorer = self.scorer(alpha, None, options.now.unwrap_or(clock_ms), options.hybrid_weight);
                 scorer.search_ef = Some(crate::scoring::DEFAULT_EF.max(options.candidates));
                 let scope = spec.resolve(&st, clock_ms, &deadline, "context")?;
                 let ranking = Ranking::new(&st.graph, parts, scorer, &scope, &deadline, "context")?;

@@ -131,15 +131,14 @@ impl Store {
         &self,
         alpha: f64,
         scoring: Option<Scoring>,
-        now: Option<i64>,
-        clock_ms: i64,
+        now_ms: i64,
         hybrid_weight: Option<f64>,
     ) -> Scorer {
         Scorer {
             alpha,
             scoring: scoring.unwrap_or(self.config.scoring),
             tau_secs: self.config.decay_tau_secs,
-            now_ms: now.unwrap_or(clock_ms),
+            now_ms,
             hybrid_weight: hybrid_weight.unwrap_or(self.config.hybrid_weight),
             priors: (self.config.graph_weight, self.config.recency_weight, self.config.importance_weight),
             search_ef: Some(crate::scoring::DEFAULT_EF),
@@ -235,7 +234,8 @@ impl Store {
             }
         }
         let clock_ms = self.clock.unix_millis();
-        let mut scorer = self.scorer(alpha, options.scoring, options.now, clock_ms, options.hybrid_weight);
+        let now_ms = options.now.unwrap_or(clock_ms);
+        let mut scorer = self.scorer(alpha, options.scoring, now_ms, options.hybrid_weight);
         scorer.search_ef = (!options.exact && options.top_k <= MAX_EF)
             .then(|| options.ef.unwrap_or(crate::scoring::DEFAULT_EF).max(options.top_k));
         Ok(Checked { spec, top_k: options.top_k, scorer, clock_ms })
