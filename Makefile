@@ -240,16 +240,20 @@ DEMO_DATA := examples/data/conversation.tsv
 DEMO_OUT  := $(BUILD)/demo
 DEMO_JAVA := $(JAVA_BUILD)/demo-classes/Demo.class
 
+# How each front-end runs the demo (one command each, used by demo-<name> and demo).
+DEMO_RUNS     := c rust node wasm python java
+DEMO_RUN_c      = ./$(BUILD)/demo-c
+DEMO_RUN_rust   = $(CARGO) run -q --release -p ov-memory --example demo --
+DEMO_RUN_node   = node examples/node/demo.mjs
+DEMO_RUN_wasm   = node examples/node/demo.mjs --wasm
+DEMO_RUN_python = $(PY) examples/python/demo.py
+DEMO_RUN_java   = java -cp $(JAR):$(JAVA_BUILD)/demo-classes Demo
+
 demo: $(BUILD)/demo-c node web python $(DEMO_JAVA)
 	@mkdir -p $(DEMO_OUT)
-	@./$(BUILD)/demo-c $(DEMO_DATA) > $(DEMO_OUT)/c.out
-	@$(CARGO) run -q --release -p ov-memory --example demo -- $(DEMO_DATA) > $(DEMO_OUT)/rust.out
-	@node examples/node/demo.mjs $(DEMO_DATA) > $(DEMO_OUT)/node.out
-	@node examples/node/demo.mjs --wasm $(DEMO_DATA) > $(DEMO_OUT)/wasm.out
-	@$(PY) examples/python/demo.py $(DEMO_DATA) > $(DEMO_OUT)/python.out
-	@java -cp $(JAR):$(JAVA_BUILD)/demo-classes Demo $(DEMO_DATA) > $(DEMO_OUT)/java.out
+	@$(foreach r,$(DEMO_RUNS),$(DEMO_RUN_$(r)) $(DEMO_DATA) > $(DEMO_OUT)/$(r).out;)
 	@cat $(DEMO_OUT)/c.out
-	@for run in rust node wasm python java; do \
+	@for run in $(filter-out c,$(DEMO_RUNS)); do \
 	  cmp -s $(DEMO_OUT)/c.out $(DEMO_OUT)/$$run.out || { \
 	    echo "DISAGREEMENT: the $$run run differs from the C run:"; diff $(DEMO_OUT)/c.out $(DEMO_OUT)/$$run.out; exit 1; }; \
 	done
@@ -261,20 +265,14 @@ $(DEMO_JAVA): examples/java/Demo.java $(JAR)
 	@mkdir -p $(JAVA_BUILD)/demo-classes
 	$(JAVAC) -cp $(JAR) -d $(JAVA_BUILD)/demo-classes examples/java/Demo.java
 
-demo-java: $(DEMO_JAVA)
-	java -cp $(JAR):$(JAVA_BUILD)/demo-classes Demo $(DEMO_DATA)
-
-demo-python: python
-	$(PY) examples/python/demo.py $(DEMO_DATA)
-
-demo-node: node
-	node examples/node/demo.mjs $(DEMO_DATA)
-
-demo-wasm: web
-	node examples/node/demo.mjs --wasm $(DEMO_DATA)
-
+demo-c: $(BUILD)/demo-c
 demo-rust:
-	$(CARGO) run -q --release -p ov-memory --example demo -- $(DEMO_DATA)
+demo-node: node
+demo-wasm: web
+demo-python: python
+demo-java: $(DEMO_JAVA)
+$(addprefix demo-,$(DEMO_RUNS)):
+	$(DEMO_RUN_$(@:demo-%=%)) $(DEMO_DATA)
 
 # make test runs the demo too: every front-end must print the same lines.
 test-demo: demo
@@ -282,9 +280,6 @@ test-demo: demo
 $(BUILD)/demo-c: examples/c/demo.c include/ov_memory.h | deps-c build
 	@mkdir -p $(BUILD)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -I include examples/c/demo.c $(LIBS_STATIC) -lcjson -o $@
-
-demo-c: $(BUILD)/demo-c
-	./$(BUILD)/demo-c $(DEMO_DATA)
 
 # ------------------------------------------------------------------ tests
 
