@@ -548,6 +548,10 @@ impl Hnsw {
             }
             _ => {}
         }
+        // A repeat within a list shows as a mark equal to the list's stamp
+        // (links past the last node, which deletes leave, are compared in full).
+        let mut marks = vec![0u32; n];
+        let mut stamp = 0u32;
         for i in 0..n as u32 {
             if self.upper[i as usize].len() != self.levels[i as usize] as usize {
                 return Err(format!("node {i}: upper levels disagree with its level"));
@@ -558,11 +562,15 @@ impl Hnsw {
                 if list.len() > cap {
                     return Err(format!("node {i} level {l}: {} links", list.len()));
                 }
-                let mut seen = list.to_vec();
-                seen.sort_unstable();
-                seen.dedup();
-                if seen.len() != list.len() || list.contains(&i) {
-                    return Err(format!("node {i} level {l}: duplicate or self link"));
+                stamp += 1;
+                for (k, &x) in list.iter().enumerate() {
+                    let repeat = match marks.get_mut(x as usize) {
+                        Some(m) => std::mem::replace(m, stamp) == stamp,
+                        None => list[..k].contains(&x),
+                    };
+                    if repeat || x == i {
+                        return Err(format!("node {i} level {l}: duplicate or self link"));
+                    }
                 }
             }
         }
@@ -621,9 +629,11 @@ impl Hnsw {
                     return None;
                 }
                 let raw = take(bytes, count * 4)?;
-                let list: Vec<u32> =
-                    raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-                h.set_links(i as u32, l, &list);
+                let mut list = [0u32; M0];
+                for (x, c) in list.iter_mut().zip(raw.chunks_exact(4)) {
+                    *x = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+                h.set_links(i as u32, l, &list[..count]);
             }
         }
         h.check().ok()?;

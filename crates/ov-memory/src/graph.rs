@@ -160,6 +160,12 @@ pub(crate) struct Graph {
     pub(crate) exact_limit: usize,
 }
 
+/// RESOURCE_EXHAUSTION for a collection that could not grow by `n` memories.
+fn out_of_memory(what: &str, n: usize) -> crate::Error {
+    crate::Error::new(crate::ErrorCode::ResourceExhaustion, format!("out of memory while growing the {what}"))
+        .with("adding", n)
+}
+
 /// Default of `Config::exact_limit`.
 pub const DEFAULT_EXACT_LIMIT: usize = 10_000;
 
@@ -493,7 +499,7 @@ impl Graph {
         let Some(slot) = self.slot(id) else { return false };
         let old = self.nodes[slot].text.len();
         self.estimate_bytes = (self.estimate_bytes + text.len() as u64).saturating_sub(old as u64);
-        self.lexical.remove(id);
+        self.lexical.remove(id, &self.nodes[slot].text);
         self.lexical.add(id, &text);
         self.nodes[slot].text = text;
         true
@@ -543,12 +549,15 @@ impl Graph {
     /// of memory (in a browser: wasm's 4 GiB) into RESOURCE_EXHAUSTION instead
     /// of an abort.
     pub(crate) fn try_reserve(&mut self, n: usize) -> Result<(), crate::Error> {
-        let oom = |what: &str| {
-            crate::Error::new(crate::ErrorCode::ResourceExhaustion, format!("out of memory while growing the {what}"))
-                .with("adding", n)
-        };
+        let oom = |what: &str| out_of_memory(what, n);
         let floats = n.checked_mul(self.dim).ok_or_else(|| oom("vector slab"))?;
         self.vectors.try_reserve(floats).map_err(|_| oom("vector slab"))?;
+        self.try_reserve_tables(n)
+    }
+
+    /// [`Graph::try_reserve`] for all but the vector slab.
+    pub(crate) fn try_reserve_tables(&mut self, n: usize) -> Result<(), crate::Error> {
+        let oom = |what: &str| out_of_memory(what, n);
         self.inv_norms.try_reserve(n).map_err(|_| oom("vector slab"))?;
         self.nodes.try_reserve(n).map_err(|_| oom("memory records"))?;
         self.index.try_reserve(n).map_err(|_| oom("id index"))?;
@@ -689,12 +698,12 @@ impl Graph {
         Ok(best)
     }
 
-    /// Adds a node and applies its link plan. Returns how many edges were
-    /// displaced into overflow layers. Never fails: everything was checked before.
-    pub(crate) fn insert(&mut self, n: NewNode, vector: &[f32], plan: &[(u64, f32)], ann: Option<AnnPlan>) -> u64 {
-        debug_assert_eq!(vector.len(), self.dim);
+    /// Adds a memory's record and the tables beside it (id index, lexical
+    /// index, keys, expiry, namespace count, inverse norm, metadata columns),
+    /// without links. Its vector must be in the slab already, at the slot
+    /// the record takes.
+    fn push_record(&mut self, n: NewNode) {
         let id = n.id;
-        let ns = n.ns;
         self.estimate_bytes += self.node_cost(n.text.len(), n.key.as_ref(), n.metadata_bytes);
         self.lexical.add(id, &n.text);
         self.index.insert(id, self.nodes.len());
@@ -725,9 +734,42 @@ impl Graph {
             overflow_in: Vec::new(),
             centrality: 0.0,
         });
-        self.vectors.extend_from_slice(vector);
         self.inv_norms.push(inv_norm(n.norm));
         self.columns.0.get_mut().push(self.nodes.last().and_then(|n| n.metadata.as_ref()));
+    }
+
+    /// A snapshot's records in order, each with its namespace's name, and
+    /// their vectors in one slab (which becomes the store's: no copy).
+    /// Rejects a repeated id or a key repeated within a namespace, naming the
+    /// record's position.
+    pub(crate) fn load_records(
+        &mut self,
+        records: Vec<(NewNode, &str)>,
+        vectors: Vec<f32>,
+    ) -> Result<(), (usize, &'static str, &'static str)> {
+        debug_assert!(self.nodes.is_empty() && vectors.len() == records.len() * self.dim);
+        self.vectors = vectors;
+        for (i, (mut n, namespace)) in records.into_iter().enumerate() {
+            if self.index.contains_key(&n.id) {
+                return Err((i, "ids", "duplicate id"));
+            }
+            n.ns = self.namespaces.intern(namespace);
+            if n.key.as_deref().is_some_and(|k| self.by_key(n.ns, k).is_some()) {
+                return Err((i, "key", "duplicate key in a namespace"));
+            }
+            self.push_record(n);
+        }
+        Ok(())
+    }
+
+    /// Adds a node and applies its link plan. Returns how many edges were
+    /// displaced into overflow layers. Never fails: everything was checked before.
+    pub(crate) fn insert(&mut self, n: NewNode, vector: &[f32], plan: &[(u64, f32)], ann: Option<AnnPlan>) -> u64 {
+        debug_assert_eq!(vector.len(), self.dim);
+        let id = n.id;
+        let ns = n.ns;
+        self.vectors.extend_from_slice(vector);
+        self.push_record(n);
         if let Some(a) = ann {
             self.index_insert(ns, a);
         }
@@ -1071,7 +1113,7 @@ impl Graph {
             return false;
         };
         let node = self.nodes[slot].clone();
-        self.lexical.remove(id);
+        self.lexical.remove(id, &node.text);
         for e in &node.edges {
             self.unlink(id, e.to);
         }
@@ -1134,34 +1176,51 @@ impl Graph {
         true
     }
 
-    /// Adds the edges and overflow entries of a snapshot to nodes inserted
-    /// without links, in the snapshot's order (so every centrality is
-    /// bit-identical). The caller has checked ids, symmetry and duplicates;
-    /// this checks the degree bounds.
-    pub(crate) fn load_links(&mut self, edges: &[(u64, u64, f32)], overflow: &[(u64, u64, f32)]) -> Result<(), String> {
+    /// Adds a snapshot's directed edge entries (from, to, relevance) to nodes
+    /// inserted without links, in each memory's own order (so every
+    /// centrality is bit-identical), and sets the centralities. Checks that
+    /// `from` is known and the degree bound; symmetry, duplicates and unknown
+    /// targets are for [`Graph::check_invariants`].
+    pub(crate) fn load_edges(&mut self, edges: &[(u64, u64, f32)]) -> Result<(), String> {
         let max = self.max_degree;
+        // Entries come grouped by memory: look each memory up once.
+        let mut last: Option<(u64, usize)> = None;
         for &(from, to, relevance) in edges {
-            let n = self.node_mut(from).ok_or_else(|| format!("edge from unknown memory {from}"))?;
+            let slot = match last {
+                Some((id, slot)) if id == from => slot,
+                _ => self.slot(from).ok_or_else(|| format!("edge from unknown memory {from}"))?,
+            };
+            last = Some((from, slot));
+            let n = &mut self.nodes[slot];
             if n.edges.len() >= max {
                 return Err(format!("memory {from} has more than {max} edges"));
             }
             n.edges.push(Edge { to, relevance });
         }
-        for &(owner, to, relevance) in overflow {
-            let n = self.node_mut(owner).ok_or_else(|| format!("overflow of unknown memory {owner}"))?;
-            if n.overflow.len() >= max {
-                return Err(format!("memory {owner} has more than {max} overflow entries"));
-            }
-            n.overflow.push(Edge { to, relevance });
-            if let Some(t) = self.node_mut(to) {
-                t.overflow_in.push(owner);
-            }
-        }
         for n in &mut self.nodes {
             n.centrality = centrality(&n.edges, max);
         }
         self.edge_count = edges.len() / 2;
-        self.estimate_bytes += (edges.len() + overflow.len()) as u64 * EDGE_BYTES;
+        self.estimate_bytes += edges.len() as u64 * EDGE_BYTES;
+        Ok(())
+    }
+
+    /// Loads a snapshot's overflow entries (owner, target, relevance): both
+    /// memories known, at most `max_degree` per owner, none repeated.
+    pub(crate) fn load_overflow(&mut self, overflow: &[(u64, u64, f32)]) -> Result<(), String> {
+        let max = self.max_degree;
+        for &(owner, to, relevance) in overflow {
+            let (Some(o), Some(t)) = (self.slot(owner), self.slot(to)) else {
+                return Err(format!("overflow entry {owner}->{to} names an unknown memory"));
+            };
+            let n = &mut self.nodes[o];
+            if n.overflow.len() >= max || n.overflow.iter().any(|e| e.to == to) {
+                return Err(format!("memory {owner} has a repeated overflow entry or more than {max}"));
+            }
+            n.overflow.push(Edge { to, relevance });
+            self.nodes[t].overflow_in.push(owner);
+        }
+        self.estimate_bytes += overflow.len() as u64 * EDGE_BYTES;
         Ok(())
     }
 
@@ -1182,22 +1241,20 @@ impl Graph {
     }
 
     /// Checks every structural invariant; returns the first violation. Used by
-    /// tests after every step and by snapshot loading.
+    /// tests after every step (snapshot loading runs [`Graph::check_links`]:
+    /// the rest it builds from checked records).
     pub(crate) fn check_invariants(&self) -> std::result::Result<(), String> {
+        self.check_links()?;
+        self.check_tables()?;
+        self.check_indexes()
+    }
+
+    /// Edges and overflow entries: degree bound, no self, duplicate or
+    /// dangling edge, symmetric relevances, no edge across namespaces, the
+    /// edge count, overflow entries and their back references.
+    pub(crate) fn check_links(&self) -> std::result::Result<(), String> {
         let mut edges = 0usize;
-        if self.vectors.len() != self.nodes.len() * self.dim
-            || self.index.len() != self.nodes.len()
-            || self.inv_norms.len() != self.nodes.len()
-        {
-            return Err("slab sizes disagree".into());
-        }
-        for (slot, n) in self.nodes.iter().enumerate() {
-            if self.index.get(&n.id) != Some(&slot) {
-                return Err(format!("index of {} is stale", n.id));
-            }
-            if self.inv_norms[slot].to_bits() != n.inv_norm.to_bits() {
-                return Err(format!("inverse norm of {} is stale", n.id));
-            }
+        for n in &self.nodes {
             if n.edges.len() > self.max_degree {
                 return Err(format!("{} has degree {} > {}", n.id, n.edges.len(), self.max_degree));
             }
@@ -1231,16 +1288,37 @@ impl Graph {
                     return Err(format!("{} names {} as an overflow owner wrongly", n.id, owner));
                 }
             }
-            if (n.centrality - centrality(&n.edges, self.max_degree)).abs() > 1e-12 {
-                return Err(format!("centrality of {} is stale", n.id));
-            }
             edges += n.edges.len();
-        }
-        if self.lexical.len() != self.nodes.len() {
-            return Err(format!("lexical index holds {} texts for {} memories", self.lexical.len(), self.nodes.len()));
         }
         if edges != 2 * self.edge_count {
             return Err(format!("edge count {} but {} edge ends", self.edge_count, edges));
+        }
+        Ok(())
+    }
+
+    /// The tables kept beside the records: slab sizes, id index, inverse
+    /// norms, centralities, the lexical index's size, namespace counts, keys
+    /// and expiry times.
+    fn check_tables(&self) -> std::result::Result<(), String> {
+        if self.vectors.len() != self.nodes.len() * self.dim
+            || self.index.len() != self.nodes.len()
+            || self.inv_norms.len() != self.nodes.len()
+        {
+            return Err("slab sizes disagree".into());
+        }
+        for (slot, n) in self.nodes.iter().enumerate() {
+            if self.index.get(&n.id) != Some(&slot) {
+                return Err(format!("index of {} is stale", n.id));
+            }
+            if self.inv_norms[slot].to_bits() != n.inv_norm.to_bits() {
+                return Err(format!("inverse norm of {} is stale", n.id));
+            }
+            if (n.centrality - centrality(&n.edges, self.max_degree)).abs() > 1e-12 {
+                return Err(format!("centrality of {} is stale", n.id));
+            }
+        }
+        if self.lexical.len() != self.nodes.len() {
+            return Err(format!("lexical index holds {} texts for {} memories", self.lexical.len(), self.nodes.len()));
         }
         let mut per_ns = vec![0usize; self.namespaces.names.len()];
         let (mut keyed, mut expiring) = (0usize, 0usize);
@@ -1262,6 +1340,18 @@ impl Graph {
                 }
             }
         }
+        if per_ns != self.namespaces.counts {
+            return Err("namespace counts are stale".into());
+        }
+        if keyed != self.keys.len() || expiring != self.expiry.len() {
+            return Err("key or expiry index holds stale entries".into());
+        }
+        Ok(())
+    }
+
+    /// Each namespace's approximate index: positions in step with the slab,
+    /// its size, its own structure.
+    fn check_indexes(&self) -> std::result::Result<(), String> {
         if self.ann_pos.len() != self.nodes.len() || self.ann.iter().map(Hnsw::len).sum::<usize>() != self.nodes.len() {
             return Err("index positions disagree with the slab".into());
         }
@@ -1279,12 +1369,6 @@ impl Graph {
                     return Err(format!("index of namespace {ns}: position {p} is stale"));
                 }
             }
-        }
-        if per_ns != self.namespaces.counts {
-            return Err("namespace counts are stale".into());
-        }
-        if keyed != self.keys.len() || expiring != self.expiry.len() {
-            return Err("key or expiry index holds stale entries".into());
         }
         Ok(())
     }

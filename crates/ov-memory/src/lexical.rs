@@ -5,8 +5,8 @@
 //! turn in its top 10 for far more questions than cosine does, and a fusion of
 //! the two beats both (`make quality` prints the figures). So every memory's
 //! text is indexed on add and removed on delete, in every front-end (the
-//! browser build included); snapshots do not store the index, it is rebuilt
-//! from the texts on load.
+//! browser build included). Snapshots store the postings, so that opening one
+//! does not tokenise every text again (see [`Lexical::encode`]).
 //!
 //! Tokens: Unicode words (UAX #29, the `unicode-segmentation` crate),
 //! lower-cased, minus a short list of English function words (measured: the
@@ -127,10 +127,44 @@ fn words(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
     })
 }
 
-#[derive(Debug, Clone, Default)]
-struct Doc {
+/// What the index keeps per memory: its token count (for length
+/// normalisation) and how many distinct terms it posted. The terms themselves
+/// are not kept: removal tokenises the text again (the tokeniser is a pure
+/// function), which saves a list per memory.
+#[derive(Debug, Clone, Copy, Default)]
+struct DocStats {
     len: u32,
-    terms: Vec<u32>,
+    terms: u32,
+}
+
+/// Version of the tokeniser ([`tokens`]). Saved with a persisted index: an
+/// index written by another version is rebuilt from the texts instead.
+pub(crate) const TOKENIZER_VERSION: u32 = 1;
+
+/// A decoded lexical index whose postings still name memories by their
+/// position in the snapshot (see [`Lexical::decode`]).
+pub(crate) struct Positions {
+    ix: Lexical,
+    docs: Vec<DocStats>,
+}
+
+impl Positions {
+    /// The index, with `ids[p]` for position `p`.
+    pub(crate) fn finish(self, ids: &[u64]) -> Lexical {
+        let Positions { mut ix, docs } = self;
+        debug_assert_eq!(ids.len(), docs.len());
+        for list in &mut ix.postings {
+            for (at, _) in list.iter_mut() {
+                *at = ids[*at as usize];
+            }
+        }
+        ix.docs.reserve(docs.len());
+        for (&id, stats) in ids.iter().zip(docs) {
+            ix.total_len += u64::from(stats.len);
+            ix.docs.insert(id, stats);
+        }
+        ix
+    }
 }
 
 /// An inverted index of memory texts.
@@ -139,13 +173,18 @@ pub(crate) struct Lexical {
     vocabulary: HashMap<String, u32>,
     /// term id → (memory id, term frequency)
     postings: Vec<Vec<(u64, u32)>>,
-    docs: HashMap<u64, Doc>,
+    docs: HashMap<u64, DocStats>,
     total_len: u64,
 }
 
 impl Lexical {
-    /// Indexes a memory's text.
+    /// Indexes a memory's text. An id that is indexed already is left as it is
+    /// (a loaded snapshot brings its postings; [`Lexical::remove`] comes first
+    /// when a text changes).
     pub(crate) fn add(&mut self, id: u64, text: &str) {
+        if self.docs.contains_key(&id) {
+            return;
+        }
         let mut all: Vec<u32> = Vec::new();
         for t in words(text) {
             let term = match self.vocabulary.get(t.as_ref()) {
@@ -161,26 +200,41 @@ impl Lexical {
         }
         let len = u32::try_from(all.len()).unwrap_or(u32::MAX);
         all.sort_unstable();
-        let mut terms: Vec<u32> = Vec::new();
+        let mut terms = 0u32;
         for run in all.chunk_by(|a, b| a == b) {
-            terms.push(run[0]);
+            terms += 1;
             self.postings[run[0] as usize].push((id, run.len() as u32));
         }
         self.total_len += u64::from(len);
-        self.docs.insert(id, Doc { len, terms });
+        self.docs.insert(id, DocStats { len, terms });
     }
 
-    /// Removes a memory's text from the index.
-    pub(crate) fn remove(&mut self, id: u64) {
-        if let Some(doc) = self.docs.remove(&id) {
-            for t in doc.terms {
-                let list = &mut self.postings[t as usize];
-                if let Some(i) = list.iter().position(|&(d, _)| d == id) {
-                    list.swap_remove(i);
-                }
+    /// Removes a memory's text from the index; `text` is the text it was
+    /// indexed with. Should the postings found that way not account for every
+    /// term the memory posted (an index loaded from a file that was edited to
+    /// stay well-formed), every list is swept for the id.
+    pub(crate) fn remove(&mut self, id: u64, text: &str) {
+        let Some(doc) = self.docs.remove(&id) else { return };
+        let mut removed = 0u32;
+        let mut seen: Vec<u32> = Vec::new();
+        for t in words(text) {
+            let Some(&term) = self.vocabulary.get(t.as_ref()) else { continue };
+            if seen.contains(&term) {
+                continue;
             }
-            self.total_len -= u64::from(doc.len);
+            seen.push(term);
+            let list = &mut self.postings[term as usize];
+            if let Some(i) = list.iter().position(|&(d, _)| d == id) {
+                list.swap_remove(i);
+                removed += 1;
+            }
         }
+        if removed != doc.terms {
+            for list in &mut self.postings {
+                list.retain(|&(d, _)| d != id);
+            }
+        }
+        self.total_len -= u64::from(doc.len).min(self.total_len);
     }
 
     /// Number of indexed memories.
@@ -195,8 +249,101 @@ impl Lexical {
         let vocab: usize = self.vocabulary.keys().map(|k| k.capacity() + size_of::<String>() + 4 + 8).sum();
         let postings: usize =
             self.postings.iter().map(|p| p.capacity() * size_of::<(u64, u32)>() + size_of::<Vec<(u64, u32)>>()).sum();
-        let docs: usize = self.docs.values().map(|d| d.terms.capacity() * 4 + size_of::<Doc>() + 8 + 8).sum();
+        let docs = self.docs.capacity() * (size_of::<u64>() + size_of::<DocStats>() + 1);
         (vocab + postings + docs) as u64
+    }
+
+    /// Appends the index in the snapshot layout: tokeniser version u32 ·
+    /// term count u64 · per term with postings: length u64 · the term (UTF-8)
+    /// · posting count u64 · per posting the memory's position in the
+    /// snapshot's memories section u32 and the frequency u32. `position`
+    /// gives that position for every indexed id. Terms no memory uses any
+    /// more are left out (and so dropped on load).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>, position: impl Fn(u64) -> u32) {
+        out.extend_from_slice(&TOKENIZER_VERSION.to_le_bytes());
+        let mut terms: Vec<(&str, u32)> = self.vocabulary.iter().map(|(t, &i)| (t.as_str(), i)).collect();
+        terms.retain(|&(_, i)| !self.postings[i as usize].is_empty());
+        terms.sort_unstable_by_key(|&(_, i)| i);
+        out.extend_from_slice(&(terms.len() as u64).to_le_bytes());
+        for (term, i) in terms {
+            let list = &self.postings[i as usize];
+            out.extend_from_slice(&(term.len() as u64).to_le_bytes());
+            out.extend_from_slice(term.as_bytes());
+            out.extend_from_slice(&(list.len() as u64).to_le_bytes());
+            for &(id, tf) in list {
+                out.extend_from_slice(&position(id).to_le_bytes());
+                out.extend_from_slice(&tf.to_le_bytes());
+            }
+        }
+    }
+
+    /// Reads what [`Lexical::encode`] wrote for a snapshot of `memories`
+    /// memories. `Ok(None)`: the index was written by another tokeniser
+    /// version (rebuild it from the texts). Checked: lengths, UTF-8, no empty
+    /// or repeated term, positions below `memories`, frequencies ≥ 1, no
+    /// memory twice in a term's list. A memory without postings is indexed as
+    /// a text without words. [`Positions::finish`] turns positions into ids.
+    pub(crate) fn decode(mut bytes: &[u8], memories: usize) -> std::result::Result<Option<Positions>, String> {
+        fn take<'a>(b: &mut &'a [u8], n: usize) -> std::result::Result<&'a [u8], String> {
+            if b.len() < n {
+                return Err("the lexical section is cut off".into());
+            }
+            let (h, t) = b.split_at(n);
+            *b = t;
+            Ok(h)
+        }
+        fn u64_at(b: &mut &[u8]) -> std::result::Result<u64, String> {
+            Ok(u64::from_le_bytes(take(b, 8)?.try_into().map_err(|_| "bad length")?))
+        }
+        let b = &mut bytes;
+        let version = u32::from_le_bytes(take(b, 4)?.try_into().map_err(|_| "bad length")?);
+        if version != TOKENIZER_VERSION {
+            return Ok(None);
+        }
+        let count = u64_at(b)?;
+        // Each term takes at least 8 + 1 + 8 + 8 bytes.
+        if count > (b.len() / 25) as u64 {
+            return Err(format!("{count} terms do not fit the lexical section"));
+        }
+        let mut ix = Lexical::default();
+        ix.vocabulary.reserve(count as usize);
+        ix.postings.reserve(count as usize);
+        // Per memory position: its stats and the last term it was seen in
+        // (a repeat shows as equal).
+        let mut docs = vec![(DocStats::default(), u32::MAX); memories];
+        for term in 0..count as u32 {
+            let len = u64_at(b)?;
+            let text = take(b, usize::try_from(len).map_err(|_| "a term is impossibly long")?)?;
+            let text = std::str::from_utf8(text).map_err(|_| "a term is not UTF-8")?;
+            if text.is_empty() || ix.vocabulary.insert(text.to_owned(), term).is_some() {
+                return Err(format!("term {term} is empty or repeated"));
+            }
+            let n = u64_at(b)?;
+            if n == 0 || n > (b.len() / 8) as u64 {
+                return Err(format!("term {term}: {n} postings do not fit the lexical section"));
+            }
+            let raw = take(b, n as usize * 8)?;
+            let mut list = Vec::with_capacity(n as usize);
+            for p in raw.chunks_exact(8) {
+                let at = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+                let tf = u32::from_le_bytes([p[4], p[5], p[6], p[7]]);
+                let Some((stats, last)) = docs.get_mut(at as usize) else {
+                    return Err(format!("term {term}: position {at} is past the last memory"));
+                };
+                if tf == 0 || *last == term {
+                    return Err(format!("term {term}: a zero frequency or position {at} twice"));
+                }
+                *last = term;
+                stats.terms += 1;
+                stats.len = stats.len.saturating_add(tf);
+                list.push((u64::from(at), tf));
+            }
+            ix.postings.push(list);
+        }
+        if !b.is_empty() {
+            return Err("the lexical section has trailing bytes".into());
+        }
+        Ok(Some(Positions { ix, docs: docs.into_iter().map(|(d, _)| d).collect() }))
     }
 
     /// BM25 scores of every memory that shares a token with `query` (the
@@ -304,6 +451,49 @@ mod tests {
     }
 
     #[test]
+    fn removal_with_a_text_that_misses_postings_sweeps_them() {
+        let mut ix = Lexical::default();
+        ix.add(1, "alpha beta");
+        ix.add(2, "beta gamma");
+        ix.add(1, "delta"); // indexed already: left as it is
+        assert!(ix.scores("delta", 2, |_| true, ok).unwrap().is_empty());
+        // Postings that the given text does not account for (as in a file
+        // edited to stay well-formed) are found by the sweep.
+        ix.remove(1, "alpha");
+        assert_eq!(ix.len(), 1);
+        assert_eq!(ix.scores("alpha beta", 1, |_| true, ok).unwrap().keys().copied().collect::<Vec<_>>(), [2]);
+        assert_eq!(ix.total_len, 2);
+    }
+
+    #[test]
+    fn a_decoded_index_equals_the_encoded_one() {
+        let mut ix = Lexical::default();
+        for (id, text) in [(10, "red apple"), (11, "green apple pie"), (12, "the of"), (13, "apple apple red")] {
+            ix.add(id, text);
+        }
+        ix.remove(11, "green apple pie"); // "green" and "pie" lose their only posting
+        let ids = [10u64, 12, 13];
+        let mut bytes = Vec::new();
+        ix.encode(&mut bytes, |id| ids.iter().position(|&x| x == id).unwrap() as u32);
+        let back = Lexical::decode(&bytes, ids.len()).unwrap().unwrap().finish(&ids);
+        assert_eq!(back.vocabulary.len(), 2, "terms without postings are dropped");
+        assert_eq!(back.total_len, ix.total_len);
+        for q in ["red", "apple", "red apple pie"] {
+            let (a, b) = (ix.scores(q, 3, |_| true, ok).unwrap(), back.scores(q, 3, |_| true, ok).unwrap());
+            assert_eq!(a, b, "{q}");
+        }
+        let stats = |l: &Lexical| -> Vec<(u64, u32, u32)> {
+            let mut v: Vec<_> = l.docs.iter().map(|(&id, d)| (id, d.len, d.terms)).collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(stats(&back), stats(&ix));
+        // Another tokeniser version: not used.
+        bytes[0] ^= 1;
+        assert!(Lexical::decode(&bytes, ids.len()).unwrap().is_none());
+    }
+
+    #[test]
     fn stop_words_are_dropped_in_any_case() {
         assert_eq!(tokens("The AND tHe Of tea").collect::<Vec<_>>(), ["tea"]);
     }
@@ -324,10 +514,10 @@ mod tests {
         let avg = (5.0 + 3.0 + 5.0) / 3.0;
         let want = idf * 1.0 * (BM25_K1 + 1.0) / (1.0 + BM25_K1 * (1.0 - BM25_B + BM25_B * len / avg));
         assert!((only[&2] - want).abs() < 1e-12, "{} vs {want}", only[&2]);
-        ix.remove(1);
+        ix.remove(1, "Caroline went to the LGBTQ support group");
         assert_eq!(ix.len(), 2);
         assert!(!ix.scores("LGBTQ", 2, |_| true, ok).unwrap().contains_key(&1));
-        ix.remove(1); // twice: nothing happens
+        ix.remove(1, "Caroline went to the LGBTQ support group"); // twice: nothing happens
         ix.add(4, "LGBTQ");
         assert_eq!(ix.scores("lgbtq", 3, |_| true, ok).unwrap().keys().copied().collect::<Vec<_>>(), [4]);
         // A scope counts only its own documents: "painted" alone in a scope of one.

@@ -1,10 +1,11 @@
 //! Snapshots: the whole store — memories, graph, configuration, id
 //! counter and metabolism, not runtime metrics — as bytes or a file.
 //!
-//! # Format (version 3, little-endian; versions 1 and 2 still load)
+//! # Format (version 4, little-endian; versions 1 to 3 still load)
 //!
 //! ```text
-//! header   "OVMEMSNP" (8 bytes) · version u32 · section count u32 (= 6; 5 before version 3)
+//! header   "OVMEMSNP" (8 bytes) · version u32 · section count u32 (= 7; 6 in
+//!          version 3, 5 before)
 //! section  kind u32 · payload length u64 · CRC-32 of the payload u32 · payload
 //!   1 config     the configuration as JSON text
 //!   2 state      next_id u64 · budget_tokens u64 · used_tokens u64
@@ -29,6 +30,12 @@
 //!                node its level u8, then per level 0..=level a link count u8
 //!                and the linked positions (u32 each). Files of versions 1
 //!                and 2 have no index: it is rebuilt from the vectors on load.
+//!   7 lexical    (version 4) the BM25 index: tokeniser version u32 · term
+//!                count u64 · per term: length u64 · term (UTF-8) · posting
+//!                count u64 · per posting: the memory's position in section 3
+//!                u32 · frequency u32.
+//!                Files of versions 1 to 3, or written by another tokeniser
+//!                version, have none that fits: it is rebuilt from the texts.
 //! ```
 //!
 //! Loading checks everything before a store is built — magic, version,
@@ -38,8 +45,12 @@
 //! degree bound, symmetric edges, no self or duplicate edge, every memory in
 //! exactly its own namespace's index, link counts within bounds, no self or
 //! duplicate link (a link past the last node is kept: deletes leave such
-//! links and searches skip them) — and answers
+//! links and searches skip them), lexical postings only for stored memories,
+//! none repeated, no empty or repeated term — and answers
 //! MEMORY_CORRUPTION naming the section and the check. It never panics.
+//! What is not checked is whether saved values are the ones the engine would
+//! compute again (edge relevances, postings against the texts): a file edited
+//! to stay well-formed can change scores, never the store's integrity.
 //!
 //! Saving to a path is atomic: the bytes go to a temporary file in the same
 //! directory, which is fsynced, renamed over the target, and the directory is
@@ -47,7 +58,6 @@
 
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
-use crate::graph::FastMap;
 use crate::graph::{Graph, NewNode};
 use crate::metabolism::Metabolism;
 use crate::metrics::Op;
@@ -60,16 +70,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The first 8 bytes of every snapshot.
 pub const MAGIC: &[u8; 8] = b"OVMEMSNP";
 /// The format version this build writes (it reads this one and every older one).
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 /// The oldest format version this build reads.
 pub const MIN_VERSION: u32 = 1;
 /// `expires_at` of a memory that never expires, in the file.
 const NEVER: i64 = i64::MIN;
 
-const SECTIONS: [(u32, &str); 6] =
-    [(1, "config"), (2, "state"), (3, "memories"), (4, "adjacency"), (5, "overflow"), (6, "index")];
+const SECTIONS: [(u32, &str); 7] =
+    [(1, "config"), (2, "state"), (3, "memories"), (4, "adjacency"), (5, "overflow"), (6, "index"), (7, "lexical")];
 /// Sections of a version 1 or 2 file (no saved index: it is rebuilt on load).
 const SECTIONS_V2: usize = 5;
+/// Sections of a version 3 file (no saved lexical index: it is rebuilt on load).
+const SECTIONS_V3: usize = 6;
 const HEADER_BYTES: usize = 16;
 const SECTION_HEADER_BYTES: usize = 16;
 /// Fixed bytes of one memory record besides its text, metadata and vector (version 1).
@@ -191,6 +203,9 @@ pub(crate) fn encode(config: &Config, st: &State) -> Vec<u8> {
     let mut index = Vec::new();
     g.encode_indexes(&mut index);
     section(&mut out, 6, &index);
+    let mut lexical = Vec::new();
+    g.lexical.encode(&mut lexical, |id| g.slot(id).unwrap_or(0) as u32);
+    section(&mut out, 7, &lexical);
     out
 }
 
@@ -277,7 +292,11 @@ fn sections(bytes: &[u8]) -> Result<(u32, Vec<&[u8]>)> {
             .with("supported", format!("{MIN_VERSION}..={VERSION}")));
     }
     let count = r.u32("section count")?;
-    let expected = if version < 3 { SECTIONS_V2 } else { SECTIONS.len() };
+    let expected = match version {
+        ..=2 => SECTIONS_V2,
+        3 => SECTIONS_V3,
+        _ => SECTIONS.len(),
+    };
     if count as usize != expected {
         return Err(corrupt("header", "section_count", format!("expected {expected} sections, found {count}")));
     }
@@ -304,36 +323,39 @@ fn sections(bytes: &[u8]) -> Result<(u32, Vec<&[u8]>)> {
     Ok((version, out))
 }
 
-/// Checks and decodes snapshot bytes.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
-    let (version, s) = sections(bytes)?;
-
-    let config_text =
-        std::str::from_utf8(s[0]).map_err(|_| corrupt("config", "utf8", "the configuration is not valid UTF-8"))?;
-    // The file's behaviour settings, never its limits: those come from the
-    // store or the caller (a file must not decide how much it may grow, and a
-    // limit valid on one platform may not be on another).
-    let config = Config::from_json_unchecked(config_text)
-        .map(|c| c.with_limits_of(&Config::default()))
-        .and_then(|c| c.validate().map(|()| c))
-        .map_err(|e| corrupt("config", "config", format!("the configuration is invalid: {}", e.message())))?;
-    let dim = config.embedding_dim;
-
-    let mut r = Reader { buf: s[1], pos: 0, section: "state" };
-    let next_id = r.u64("next_id")?;
-    let budget = r.u64("budget_tokens")?;
-    let used = r.u64("used_tokens")?;
-    r.done()?;
-    if next_id == 0 || budget == 0 {
-        return Err(corrupt("state", "state", "next_id and budget_tokens must be at least 1"));
+/// Reads a links section's entries (count u64, then per entry two ids and a
+/// relevance), rejecting self links and relevances outside (0, 1].
+fn read_links(r: &mut Reader<'_>, what: &str) -> Result<Vec<(u64, u64, f32)>> {
+    let n = r.count(&format!("{what} count"), EDGE_BYTES)?;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let (from, to, rel) = (r.u64("from")?, r.u64("to")?, r.f32("relevance")?);
+        let bad = |check: &str, why: &str| corrupt(r.section, check, format!("{what} #{i}: {why}")).with("index", i);
+        if from == to {
+            return Err(bad("self_edge", "links a memory to itself"));
+        }
+        if !(rel.is_finite() && rel > 0.0 && rel <= 1.0) {
+            return Err(bad("relevance", "relevance outside (0, 1]"));
+        }
+        out.push((from, to, rel));
     }
+    Ok(out)
+}
 
-    let mut graph = Graph::new(dim, config.max_degree);
-    let mut r = Reader { buf: s[2], pos: 0, section: "memories" };
+/// Memory records with their namespace names, and their vectors in one slab.
+type Records<'a> = (Vec<(NewNode, &'a str)>, Vec<f32>);
+
+/// Reads and checks the memories section: each record (its namespace name
+/// beside it, to be interned in order) and every vector in one slab.
+fn read_memories(buf: &[u8], version: u32, dim: usize, next_id: u64) -> Result<Records<'_>> {
+    let mut r = Reader { buf, pos: 0, section: "memories" };
     let fixed = if version >= 2 { MEMORY_FIXED_BYTES } else { MEMORY_FIXED_BYTES_V1 };
     let n = r.count("memory count", fixed + 4 * dim)?;
-    graph.try_reserve(n)?;
-    let mut vector = vec![0f32; dim];
+    let mut records = Vec::new();
+    records.try_reserve_exact(n).map_err(|_| corrupt("memories", "count", "too many memories to hold"))?;
+    // At most a quarter of the section's bytes (`count` checked that); zeroed
+    // by the allocator (pages the copy below fills first), not by a loop.
+    let mut vectors = vec![0f32; n * dim];
     for i in 0..n {
         let bad = |check: &str, what: &str| corrupt("memories", check, format!("memory #{i}: {what}")).with("index", i);
         let id = r.u64("id")?;
@@ -361,12 +383,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
             let t = r.i64("expires_at")?;
             expires_at = (t != NEVER).then_some(t);
         }
-        get_f32s(r.take(4 * dim, "embedding")?, &mut vector);
+        let vector = &mut vectors[i * dim..(i + 1) * dim];
+        get_f32s(r.take(4 * dim, "embedding")?, vector);
         if id == 0 || id >= next_id {
             return Err(bad("ids", "id is 0 or not below next_id").with("id", id));
-        }
-        if graph.contains(id) {
-            return Err(bad("ids", "duplicate id").with("id", id));
         }
         if !(weight.is_finite() && weight > 0.0) {
             return Err(bad("weight", "weight is not finite and > 0"));
@@ -382,17 +402,13 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
                 _ => return Err(bad("metadata", "metadata is not a JSON object")),
             }
         };
-        let (sum_sq, finite) = crate::validate::squares(&vector);
+        let (sum_sq, finite) = crate::validate::squares(vector);
         if !finite {
             return Err(bad("embedding", "embedding holds a non-finite value"));
         }
         let norm = sum_sq.sqrt();
         if !crate::validate::norm_in_range(norm) {
             return Err(bad("embedding", "embedding norm is zero or outside the accepted range"));
-        }
-        let ns = graph.namespaces.intern(namespace);
-        if key.as_deref().is_some_and(|k| graph.by_key(ns, k).is_some()) {
-            return Err(bad("key", "duplicate key in a namespace"));
         }
         let node = NewNode {
             id,
@@ -403,75 +419,118 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
             created_at,
             last_accessed,
             access_count,
-            ns,
+            ns: 0,
             key,
             expires_at,
             norm,
         };
-        graph.insert(node, &vector, &[], None);
+        records.push((node, namespace));
     }
     r.done()?;
+    Ok((records, vectors))
+}
 
+/// Checks that directed edge entries come in symmetric pairs: for each entry
+/// a → b exactly one b → a with the same relevance, and no entry twice. By
+/// sorting a copy: passes over memory in order instead of a lookup of both
+/// ends per edge.
+fn check_pairs(edges: &[(u64, u64, f32)]) -> std::result::Result<(), String> {
+    // (lower id, higher id, relevance bits, direction): a pair sorts side by side.
+    let mut keys: Vec<(u64, u64, u32, bool)> =
+        edges.iter().map(|&(a, b, r)| (a.min(b), a.max(b), r.to_bits(), a < b)).collect();
+    keys.sort_unstable();
+    for two in keys.chunks(2) {
+        match two {
+            [x, y] if (x.0, x.1, x.2) == (y.0, y.1, y.2) && x.3 != y.3 => {}
+            _ => {
+                let (a, b, _, _) = two[0];
+                return Err(format!("edge {a}-{b} has no matching entry from its other end, or appears twice"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks and decodes snapshot bytes.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
+    let (version, s) = sections(bytes)?;
+
+    let config_text =
+        std::str::from_utf8(s[0]).map_err(|_| corrupt("config", "utf8", "the configuration is not valid UTF-8"))?;
+    // The file's behaviour settings, never its limits: those come from the
+    // store or the caller (a file must not decide how much it may grow, and a
+    // limit valid on one platform may not be on another).
+    let config = Config::from_json_unchecked(config_text)
+        .map(|c| c.with_limits_of(&Config::default()))
+        .and_then(|c| c.validate().map(|()| c))
+        .map_err(|e| corrupt("config", "config", format!("the configuration is invalid: {}", e.message())))?;
+    let dim = config.embedding_dim;
+
+    let mut r = Reader { buf: s[1], pos: 0, section: "state" };
+    let next_id = r.u64("next_id")?;
+    let budget = r.u64("budget_tokens")?;
+    let used = r.u64("used_tokens")?;
+    r.done()?;
+    if next_id == 0 || budget == 0 {
+        return Err(corrupt("state", "state", "next_id and budget_tokens must be at least 1"));
+    }
+
+    // The memory records and a saved lexical index are read at the same time
+    // (on two cores where there are two): the records are checked and their
+    // vectors copied into one slab, the index is checked, then the records go
+    // into the graph in order. With the index in first, each memory's insert
+    // finds its postings instead of tokenising its text (a memory the index
+    // lacks is tokenised; ids it has beyond the memories are caught below).
+    let (records, lexical) = crate::store::par_join(
+        || read_memories(s[2], version, dim, next_id),
+        || {
+            // The memory count as far as the section can hold it (a larger
+            // one fails in `read_memories`; this only bounds positions).
+            let fixed = if version >= 2 { MEMORY_FIXED_BYTES } else { MEMORY_FIXED_BYTES_V1 };
+            let n = Reader { buf: s[2], pos: 0, section: "memories" }.u64("memory count").unwrap_or(0);
+            let n = usize::try_from(n).unwrap_or(usize::MAX).min(s[2].len() / (fixed + 4 * dim));
+            s.get(6).map(|b| crate::lexical::Lexical::decode(b, n)).transpose()
+        },
+    );
+    let (records, vectors) = records?;
+    let lexical = lexical.map_err(|what| corrupt("lexical", "structure", what))?.flatten();
+    let mut graph = Graph::new(dim, config.max_degree);
+    if let Some(ix) = lexical {
+        let ids: Vec<u64> = records.iter().map(|(node, _)| node.id).collect();
+        graph.lexical = ix.finish(&ids);
+    }
+    graph.try_reserve_tables(records.len())?;
+    graph
+        .load_records(records, vectors)
+        .map_err(|(i, check, what)| corrupt("memories", check, format!("memory #{i}: {what}")).with("index", i))?;
+
+    // Entries are only read here. Known ids, degree bounds and no repeated
+    // overflow entry are checked as they are linked; symmetry, duplicates and
+    // dangling targets by the invariant check below (per memory, on lists of
+    // at most max_degree: no table of all edges is needed).
     let mut r = Reader { buf: s[3], pos: 0, section: "adjacency" };
-    let n = r.count("edge entry count", EDGE_BYTES)?;
-    // (from, to) → relevance: finds duplicates now and asymmetric edges below.
-    let mut lookup: FastMap<(u64, u64), f32> = FastMap::default();
-    lookup.try_reserve(n).map_err(|_| corrupt("adjacency", "count", "too many edge entries to hold"))?;
-    let mut entries: Vec<(u64, u64, f32)> = Vec::with_capacity(n);
-    for i in 0..n {
-        let (from, to, rel) = (r.u64("from")?, r.u64("to")?, r.f32("relevance")?);
-        let bad =
-            |check: &str, what: &str| corrupt("adjacency", check, format!("edge entry #{i}: {what}")).with("index", i);
-        if from == to {
-            return Err(bad("self_edge", "self edge"));
-        }
-        if !graph.contains(from) || !graph.contains(to) {
-            return Err(bad("dangling", "edge to an unknown memory"));
-        }
-        if !(rel.is_finite() && rel > 0.0 && rel <= 1.0) {
-            return Err(bad("relevance", "relevance outside (0, 1]"));
-        }
-        if lookup.insert((from, to), rel).is_some() {
-            return Err(bad("duplicate", "duplicate edge"));
-        }
-        entries.push((from, to, rel));
-    }
+    let edges = read_links(&mut r, "edge entry")?;
     r.done()?;
-    for &(a, b, rel) in &entries {
-        if lookup.get(&(b, a)) != Some(&rel) {
-            return Err(corrupt("adjacency", "symmetry", format!("edge {a}-{b} is not symmetric")));
-        }
-    }
-
     let mut r = Reader { buf: s[4], pos: 0, section: "overflow" };
-    let n = r.count("overflow entry count", EDGE_BYTES)?;
-    let mut over: Vec<(u64, u64, f32)> = Vec::with_capacity(n);
-    let mut seen_over: FastMap<(u64, u64), ()> = FastMap::default();
-    seen_over.try_reserve(n).map_err(|_| corrupt("overflow", "count", "too many overflow entries to hold"))?;
-    for i in 0..n {
-        let (owner, target, rel) = (r.u64("owner")?, r.u64("target")?, r.f32("relevance")?);
-        let bad = |check: &str, what: &str| {
-            corrupt("overflow", check, format!("overflow entry #{i}: {what}")).with("index", i)
-        };
-        if owner == target || !graph.contains(owner) || !graph.contains(target) {
-            return Err(bad("dangling", "overflow entry names an unknown memory or itself"));
-        }
-        if !(rel.is_finite() && rel > 0.0 && rel <= 1.0) {
-            return Err(bad("relevance", "relevance outside (0, 1]"));
-        }
-        if seen_over.insert((owner, target), ()).is_some() {
-            return Err(bad("duplicate", "duplicate overflow entry"));
-        }
-        over.push((owner, target, rel));
-    }
+    let over = read_links(&mut r, "overflow entry")?;
     r.done()?;
-
-    graph.load_links(&entries, &over).map_err(|what| corrupt("adjacency", "degree", what))?;
+    graph.load_edges(&edges).map_err(|what| corrupt("adjacency", "links", what))?;
+    graph.load_overflow(&over).map_err(|what| corrupt("overflow", "links", what))?;
     match s.get(5) {
         Some(index) => graph.decode_indexes(index).map_err(|what| corrupt("index", "structure", what))?,
         None => graph.rebuild_indexes(),
     }
-    graph.check_invariants().map_err(|what| corrupt("adjacency", "invariants", what))?;
+    // What loading did not establish as it went is checked here: edges in
+    // symmetric pairs (which makes every target a known memory), none across
+    // namespaces. The tables beside the records (id index, norms,
+    // centralities, counts, keys, expiry, overflow back references) were built
+    // from checked records, and the approximate indexes were checked as they
+    // were read. Debug builds, the fuzzer's included, check it all again.
+    check_pairs(&edges).map_err(|what| corrupt("adjacency", "symmetry", what))?;
+    if graph.namespaces.len() > 1 {
+        graph.check_links().map_err(|what| corrupt("adjacency", "links", what))?;
+    }
+    debug_assert_eq!(graph.check_invariants(), Ok(()));
     Ok(Decoded { config, next_id, metabolism: Metabolism::with_used(budget, used), graph })
 }
 

@@ -171,7 +171,7 @@ fn hostile_lengths_never_allocate_beyond_the_input() {
     let bytes = small_snapshot();
     let mut forged = bytes[..16].to_vec();
     let mut rest = &bytes[16..];
-    for kind in 1..=6u32 {
+    for kind in 1..=7u32 {
         let len = u64::from_le_bytes(rest[4..12].try_into().unwrap()) as usize;
         let mut payload = rest[16..16 + len].to_vec();
         if kind == 3 {
@@ -479,4 +479,220 @@ fn stale_temporary_files_are_cleaned_on_the_next_save() {
     assert!(mine.exists(), "this process's own is kept");
     assert!(unrelated.exists(), "another target's is not ours to touch");
     assert_eq!(Store::open(&target).unwrap().len(), 1);
+}
+
+/// `bytes` with its last section (the lexical index) dropped: a version 3 file.
+fn as_version_3(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes[..16].to_vec();
+    out[8..12].copy_from_slice(&3u32.to_le_bytes());
+    out[12..16].copy_from_slice(&6u32.to_le_bytes());
+    let mut rest = &bytes[16..];
+    for kind in 1..=7u32 {
+        let len = u64::from_le_bytes(rest[4..12].try_into().unwrap()) as usize;
+        assert_eq!(u32::from_le_bytes(rest[..4].try_into().unwrap()), kind);
+        if kind < 7 {
+            out.extend_from_slice(&rest[..16 + len]);
+        }
+        rest = &rest[16 + len..];
+    }
+    assert!(rest.is_empty());
+    out
+}
+
+/// A change to a section's payload.
+type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+
+/// `bytes` with section `which`'s payload changed by `edit` (checksum redone).
+fn edit_section(bytes: &[u8], which: u32, edit: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    let mut out = bytes[..16].to_vec();
+    let mut rest = &bytes[16..];
+    for kind in 1..=7u32 {
+        let len = u64::from_le_bytes(rest[4..12].try_into().unwrap()) as usize;
+        let mut payload = rest[16..16 + len].to_vec();
+        if kind == which {
+            edit(&mut payload);
+        }
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+        rest = &rest[16 + len..];
+    }
+    out
+}
+
+#[test]
+fn the_saved_lexical_index_answers_like_the_one_rebuilt_from_texts() {
+    let clock = Arc::new(ManualClock::new());
+    let (s, records) = busy_store(clock.clone());
+    // Text changes and deletes reorder and empty posting lists.
+    for id in [3u64, 30, 60] {
+        let patch = ov_memory::MemoryUpdate {
+            text: Some(format!("rewritten memory {id} about Rust lifetimes")),
+            ..Default::default()
+        };
+        s.update(id, &patch).unwrap();
+    }
+    s.delete(31).unwrap();
+    let text_queries = |store: &Store| -> Vec<Vec<ov_memory::Hit>> {
+        records
+            .iter()
+            .map(|r| {
+                let o = RetrieveOptions { text: Some(r.query.clone()), ..RetrieveOptions::top_k(10) };
+                store.retrieve(&r.query_embedding, &o).unwrap()
+            })
+            .collect()
+    };
+    let want = text_queries(&s);
+    let bytes = s.to_bytes().unwrap();
+    let saved = Store::from_bytes_with_clock(&bytes, clock.clone()).unwrap();
+    let rebuilt = Store::from_bytes_with_clock(&as_version_3(&bytes), clock.clone()).unwrap();
+    // Another tokeniser version's index is not used: rebuilt from the texts.
+    let other = edit_section(&bytes, 7, |p| p[..4].copy_from_slice(&99u32.to_le_bytes()));
+    let retokenised = Store::from_bytes_with_clock(&other, clock.clone()).unwrap();
+    for t in [&saved, &rebuilt, &retokenised] {
+        assert_eq!(contents(t), contents(&s));
+        assert_eq!(text_queries(t), want, "text queries must be identical, scores bit for bit");
+    }
+    // After the load, deletes and text changes keep the index in step.
+    for t in [&s, &saved] {
+        t.delete(40).unwrap();
+        let patch = ov_memory::MemoryUpdate { text: Some("zebra crossing".into()), ..Default::default() };
+        t.update(41, &patch).unwrap();
+    }
+    assert_eq!(text_queries(&saved), text_queries(&s));
+    let zebra = RetrieveOptions { text: Some("zebra".into()), ..RetrieveOptions::top_k(3) };
+    let only = saved.retrieve_query(None, &zebra).unwrap();
+    assert_eq!(only.iter().filter(|h| h.score.l > 0.0).map(|h| h.id).collect::<Vec<_>>(), [41]);
+    // Saving what was loaded gives the same bytes.
+    assert_eq!(saved.to_bytes().unwrap(), s.to_bytes().unwrap());
+}
+
+#[test]
+fn a_malformed_lexical_section_is_memory_corruption() {
+    let bytes = small_snapshot();
+    // Layout of the payload: version u32 · term count u64 · per term: length u64 ·
+    // term · posting count u64 · (position u32 · frequency u32)*.
+    let first_posting = |p: &Vec<u8>| {
+        let len = u64::from_le_bytes(p[12..20].try_into().unwrap()) as usize;
+        20 + len + 8
+    };
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "position past the last memory",
+            Box::new(move |p| {
+                let at = first_posting(p);
+                p[at..at + 4].copy_from_slice(&3u32.to_le_bytes());
+            }),
+        ),
+        (
+            "zero frequency",
+            Box::new(move |p| {
+                let at = first_posting(p) + 4;
+                p[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
+            }),
+        ),
+        ("term count beyond the section", Box::new(|p| p[4..12].copy_from_slice(&u64::MAX.to_le_bytes()))),
+        ("term not UTF-8", Box::new(|p| p[20] = 0xFF)),
+        ("trailing bytes", Box::new(|p| p.push(0))),
+        (
+            "cut off",
+            Box::new(|p| {
+                p.pop();
+            }),
+        ),
+    ];
+    for (what, edit) in cases {
+        let e = Store::from_bytes(&edit_section(&bytes, 7, edit)).err().unwrap_or_else(|| panic!("{what}: accepted"));
+        assert_eq!(
+            (e.code(), e.context()["section"].clone()),
+            (ErrorCode::MemoryCorruption, json!("lexical")),
+            "{what}: {e}"
+        );
+    }
+    assert!(Store::from_bytes(&edit_section(&bytes, 7, |_| {})).is_ok(), "the editing itself keeps a file valid");
+}
+
+#[test]
+fn edited_links_with_valid_checksums_are_memory_corruption() {
+    let bytes = small_snapshot();
+    // Both link sections: count u64, then (from u64 · to u64 · relevance f32) per entry.
+    const E: usize = 20;
+    let entry = |i: usize| 8 + i * E;
+    let cases: Vec<(u32, &str, Edit)> = vec![
+        (
+            4,
+            "relevance differs at the other end",
+            Box::new(move |p| {
+                let at = entry(0) + 16;
+                let r = f32::from_le_bytes(p[at..at + 4].try_into().unwrap());
+                p[at..at + 4].copy_from_slice(&(r * 0.5).to_le_bytes());
+            }),
+        ),
+        (
+            4,
+            "an entry twice",
+            Box::new(move |p| {
+                let n = u64::from_le_bytes(p[..8].try_into().unwrap());
+                p[..8].copy_from_slice(&(n + 1).to_le_bytes());
+                let copy = p[entry(0)..entry(1)].to_vec();
+                p.extend_from_slice(&copy);
+            }),
+        ),
+        (
+            4,
+            "an edge to an unknown memory",
+            Box::new(move |p| p[entry(0) + 8..entry(0) + 16].copy_from_slice(&77u64.to_le_bytes())),
+        ),
+        (
+            4,
+            "an edge from an unknown memory",
+            Box::new(move |p| p[entry(0)..entry(0) + 8].copy_from_slice(&77u64.to_le_bytes())),
+        ),
+        (
+            4,
+            "a self edge",
+            Box::new(move |p| {
+                let from = p[entry(0)..entry(0) + 8].to_vec();
+                p[entry(0) + 8..entry(0) + 16].copy_from_slice(&from);
+            }),
+        ),
+        (
+            4,
+            "one end dropped",
+            Box::new(move |p| {
+                let n = u64::from_le_bytes(p[..8].try_into().unwrap());
+                p[..8].copy_from_slice(&(n - 1).to_le_bytes());
+                p.truncate(entry(n as usize - 1));
+            }),
+        ),
+        (
+            5,
+            "an overflow entry naming an unknown memory",
+            Box::new(move |p| p[entry(0) + 8..entry(0) + 16].copy_from_slice(&77u64.to_le_bytes())),
+        ),
+        (
+            5,
+            "an overflow entry twice",
+            Box::new(move |p| {
+                let n = u64::from_le_bytes(p[..8].try_into().unwrap());
+                p[..8].copy_from_slice(&(n + 1).to_le_bytes());
+                let copy = p[entry(0)..entry(1)].to_vec();
+                p.extend_from_slice(&copy);
+            }),
+        ),
+    ];
+    let overflow = std::cell::Cell::new(0);
+    edit_section(&bytes, 5, |p| overflow.set(u64::from_le_bytes(p[..8].try_into().unwrap())));
+    assert!(overflow.get() > 0, "the test needs an overflow entry");
+    for (kind, what, edit) in cases {
+        let e =
+            Store::from_bytes(&edit_section(&bytes, kind, edit)).err().unwrap_or_else(|| panic!("{what}: accepted"));
+        let section = if kind == 4 { "adjacency" } else { "overflow" };
+        assert_eq!(
+            (e.code(), e.context()["section"].clone()),
+            (ErrorCode::MemoryCorruption, json!(section)),
+            "{what}: {e}"
+        );
+    }
 }
