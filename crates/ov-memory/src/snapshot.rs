@@ -58,7 +58,7 @@
 
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
-use crate::graph::{Graph, NewNode};
+use crate::graph::{Edge, Graph, NewNode, Node};
 use crate::metabolism::Metabolism;
 use crate::metrics::Op;
 use crate::store::{State, Store};
@@ -132,80 +132,86 @@ fn get_f32s(bytes: &[u8], out: &mut [f32]) {
     }
 }
 
-fn section(out: &mut Vec<u8>, kind: u32, payload: &[u8]) {
+/// Appends a section: its header, then what `write` appends as its payload
+/// (length and checksum filled in afterwards: no copy of the payload).
+fn section_with(out: &mut Vec<u8>, kind: u32, write: impl FnOnce(&mut Vec<u8>)) {
     put_u32(out, kind);
-    put_u64(out, payload.len() as u64);
-    put_u32(out, crc32fast::hash(payload));
-    out.extend_from_slice(payload);
+    let head = out.len();
+    out.extend_from_slice(&[0; 12]);
+    let start = out.len();
+    write(out);
+    let len = (out.len() - start) as u64;
+    let crc = crc32fast::hash(&out[start..]);
+    out[head..head + 8].copy_from_slice(&len.to_le_bytes());
+    out[head + 8..head + 12].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Appends a u64 length and then what `write` appends (the length of that).
+fn put_len_prefixed(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    let at = out.len();
+    put_u64(out, 0);
+    write(out);
+    let len = (out.len() - at - 8) as u64;
+    out[at..at + 8].copy_from_slice(&len.to_le_bytes());
 }
 
 /// Serialises the store's state.
 pub(crate) fn encode(config: &Config, st: &State) -> Vec<u8> {
     let g = &st.graph;
-    let mut out = Vec::with_capacity(HEADER_BYTES + g.estimate_bytes() as usize);
+    // The size estimate plus a quarter (the lexical index): most often one allocation.
+    let mut out = Vec::with_capacity(HEADER_BYTES + (g.estimate_bytes() as usize).saturating_mul(5) / 4);
     out.extend_from_slice(MAGIC);
     put_u32(&mut out, VERSION);
     put_u32(&mut out, SECTIONS.len() as u32);
 
-    section(&mut out, 1, config.to_json().as_bytes());
-
-    let mut state = Vec::with_capacity(24);
-    let m = st.metabolism.report();
-    put_u64(&mut state, st.next_id);
-    put_u64(&mut state, m.budget_tokens);
-    put_u64(&mut state, m.used_tokens);
-    section(&mut out, 2, &state);
-
-    let mut mems = Vec::new();
-    let mut adjacency = Vec::new();
-    let mut overflow = Vec::new();
-    let (mut n_adj, mut n_over) = (0u64, 0u64);
-    put_u64(&mut mems, g.len() as u64);
-    for (node, row) in g.iter() {
-        put_u64(&mut mems, node.id);
-        mems.extend_from_slice(&node.weight.to_le_bytes());
-        mems.extend_from_slice(&node.created_at.to_le_bytes());
-        mems.extend_from_slice(&node.last_accessed.to_le_bytes());
-        put_u64(&mut mems, node.access_count);
-        put_u64(&mut mems, node.text.len() as u64);
-        mems.extend_from_slice(node.text.as_bytes());
-        let meta = node.metadata.as_ref().map(|m| serde_json::to_vec(m).unwrap_or_default()).unwrap_or_default();
-        put_u64(&mut mems, meta.len() as u64);
-        mems.extend_from_slice(&meta);
-        let ns = g.namespaces.name(node.ns);
-        put_u64(&mut mems, ns.len() as u64);
-        mems.extend_from_slice(ns.as_bytes());
-        let key = node.key.as_deref().unwrap_or("");
-        put_u64(&mut mems, key.len() as u64);
-        mems.extend_from_slice(key.as_bytes());
-        mems.extend_from_slice(&node.expires_at.unwrap_or(NEVER).to_le_bytes());
-        put_f32s(&mut mems, row);
-        for e in &node.edges {
-            put_u64(&mut adjacency, node.id);
-            put_u64(&mut adjacency, e.to);
-            adjacency.extend_from_slice(&e.relevance.to_le_bytes());
-            n_adj += 1;
+    section_with(&mut out, 1, |o| o.extend_from_slice(config.to_json().as_bytes()));
+    section_with(&mut out, 2, |o| {
+        let m = st.metabolism.report();
+        put_u64(o, st.next_id);
+        put_u64(o, m.budget_tokens);
+        put_u64(o, m.used_tokens);
+    });
+    section_with(&mut out, 3, |o| {
+        put_u64(o, g.len() as u64);
+        for (node, row) in g.iter() {
+            put_u64(o, node.id);
+            o.extend_from_slice(&node.weight.to_le_bytes());
+            o.extend_from_slice(&node.created_at.to_le_bytes());
+            o.extend_from_slice(&node.last_accessed.to_le_bytes());
+            put_u64(o, node.access_count);
+            put_u64(o, node.text.len() as u64);
+            o.extend_from_slice(node.text.as_bytes());
+            put_len_prefixed(o, |o| {
+                if let Some(m) = &node.metadata {
+                    // (Writing a map of JSON values to memory cannot fail.)
+                    let _ = serde_json::to_writer(&mut *o, m);
+                }
+            });
+            let ns = g.namespaces.name(node.ns);
+            put_u64(o, ns.len() as u64);
+            o.extend_from_slice(ns.as_bytes());
+            let key = node.key.as_deref().unwrap_or("");
+            put_u64(o, key.len() as u64);
+            o.extend_from_slice(key.as_bytes());
+            o.extend_from_slice(&node.expires_at.unwrap_or(NEVER).to_le_bytes());
+            put_f32s(o, row);
         }
-        for e in &node.overflow {
-            put_u64(&mut overflow, node.id);
-            put_u64(&mut overflow, e.to);
-            overflow.extend_from_slice(&e.relevance.to_le_bytes());
-            n_over += 1;
-        }
+    });
+    // Adjacency, then overflow: count u64, then (from, to, relevance) per entry.
+    for (kind, links) in [(4, (|n: &Node| &n.edges) as fn(&Node) -> &Vec<Edge>), (5, |n: &Node| &n.overflow)] {
+        section_with(&mut out, kind, |o| {
+            put_u64(o, g.iter().map(|(n, _)| links(n).len() as u64).sum());
+            for (node, _) in g.iter() {
+                for e in links(node) {
+                    put_u64(o, node.id);
+                    put_u64(o, e.to);
+                    o.extend_from_slice(&e.relevance.to_le_bytes());
+                }
+            }
+        });
     }
-    section(&mut out, 3, &mems);
-    let mut adj = n_adj.to_le_bytes().to_vec();
-    adj.extend_from_slice(&adjacency);
-    section(&mut out, 4, &adj);
-    let mut over = n_over.to_le_bytes().to_vec();
-    over.extend_from_slice(&overflow);
-    section(&mut out, 5, &over);
-    let mut index = Vec::new();
-    g.encode_indexes(&mut index);
-    section(&mut out, 6, &index);
-    let mut lexical = Vec::new();
-    g.lexical.encode(&mut lexical, |id| g.slot(id).unwrap_or(0) as u32);
-    section(&mut out, 7, &lexical);
+    section_with(&mut out, 6, |o| g.encode_indexes(o));
+    section_with(&mut out, 7, |o| g.lexical.encode(o, |id| g.slot(id).unwrap_or(0) as u32));
     out
 }
 
