@@ -409,15 +409,21 @@ quality:
 # ------------------------------------------------------------------ bench
 
 # Speed, memory and exactness on the real corpus (tests/data/corpus): the engine
-# against a brute-force peer, then the napi build against the wasm build.
-# The peers (faiss, hnswlib, usearch, numpy) go into a project-local venv.
+# against a brute-force peer, then the napi build against the wasm build and
+# usearch's npm package. The Python peers (faiss, hnswlib, usearch, numpy) go
+# into a project-local venv.
 BENCH_VENV := $(BUILD)/bench-venv
 $(BENCH_VENV)/.installed:
 	python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install -q faiss-cpu hnswlib usearch numpy
 	touch $@
 
-bench: node web python java $(BENCH_VENV)/.installed
+# The npm peer (usearch) goes into bindings/bench/node_modules, from its lock file.
+BENCH_NPM := bindings/bench/node_modules/.package-lock.json
+$(BENCH_NPM): bindings/bench/package.json bindings/bench/package-lock.json
+	cd bindings/bench && npm ci --ignore-scripts --no-audit --no-fund
+
+bench: node web python java $(BENCH_VENV)/.installed $(BENCH_NPM)
 	$(CARGO) run -q --release -p ov-memory --example bench
 	@echo
 	$(BENCH_VENV)/bin/python bindings/bench/peers.py $(CURDIR)

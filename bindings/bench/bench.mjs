@@ -55,3 +55,39 @@ for (const r of [a, b]) {
 }
 console.log(`\nwasm / napi: retrieve p50 ${(b.p50 / a.p50).toFixed(2)}×, build ${(b.buildS / a.buildS).toFixed(2)}×; identical result ids: ${same}`)
 if (!same) process.exit(1)
+
+// ---------------------------------------------------------------- cost of one call
+// A 1-memory store (384 dims): what a call costs beside the search itself.
+// usearch's npm package (installed by `make bench` into bindings/bench) is the
+// peer: `search(v, 1)` on a 1-vector index. Rounds interleave the contenders;
+// the best round of each counts (the least disturbed by the rest of the machine).
+const { Index } = createRequire(import.meta.url)('usearch')
+const one = queries.subarray(0, DIM)
+const peer = new Index({ metric: 'cos', connectivity: 16, dimensions: DIM })
+peer.add(1n, vectors.subarray(0, DIM))
+const small = [napi, wasm].map((api) => {
+  const s = new api.MemoryStore({ embeddingDim: DIM })
+  s.add(vectors.subarray(0, DIM), texts[0])
+  return s
+})
+const calls = [
+  ['napi `size` (the call itself)', () => small[0].size],
+  ['napi `retrieve(q, { topK: 1 })`', () => small[0].retrieve(one, { topK: 1 })],
+  ['wasm `retrieve(q, { topK: 1 })`', () => small[1].retrieve(one, { topK: 1 })],
+  ['usearch npm `search(q, 1, 1)` (one thread)', () => peer.search(one, 1, 1)],
+]
+const CALLS = 100000
+const best = calls.map(() => Infinity)
+for (let round = 0; round < 5; round++) {
+  calls.forEach(([, f], i) => {
+    const t = process.hrtime.bigint()
+    for (let k = 0; k < CALLS; k++) f()
+    best[i] = Math.min(best[i], Number(process.hrtime.bigint() - t) / CALLS / 1000)
+  })
+}
+const { loadavg } = await import('node:os')
+console.log(`\n### JS per call on a 1-memory store (${DIM} dims; best of 5 rounds × ${CALLS} calls; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')})\n`)
+console.log('| call | µs per call | / usearch npm |')
+console.log('|---|---:|---:|')
+calls.forEach(([name], i) => console.log(`| ${name} | ${best[i].toFixed(2)} | ${(best[i] / best[3]).toFixed(2)}× |`))
+small.forEach((s) => s.free())

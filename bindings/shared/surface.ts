@@ -242,6 +242,32 @@ function toIds(v: unknown, field = 'ids'): number[] {
   })
 }
 
+/**
+ * Hits from the packed form a native retrieve returns (no JSON to parse but
+ * each hit's metadata): per hit 13 numbers — id, created_at, S, L, C, G, R,
+ * W, rel, P and the lengths of its text, namespace and metadata JSON (−1: none)
+ * — and one string holding those three in turn.
+ */
+function unpackHits([x, str]: [Float64Array, string]): Hit[] {
+  const hits: Hit[] = []
+  let at = 0
+  for (let i = 0; i < x.length; i += 13) {
+    const text = str.slice(at, (at += x[i + 10]))
+    const namespace = str.slice(at, (at += x[i + 11]))
+    let metadata: Record<string, unknown> | null = null
+    if (x[i + 12] >= 0) metadata = JSON.parse(str.slice(at, (at += x[i + 12]))) as Record<string, unknown>
+    hits.push({
+      id: x[i],
+      text,
+      metadata,
+      created_at: x[i + 1],
+      namespace,
+      score: { S: x[i + 2], L: x[i + 3], C: x[i + 4], G: x[i + 5], R: x[i + 6], W: x[i + 7], rel: x[i + 8], P: x[i + 9] },
+    })
+  }
+  return hits
+}
+
 function toOptionsJson(o: unknown, field = 'options'): string {
   if (o === undefined || o === null) return '{}'
   if (typeof o !== 'object' || Array.isArray(o)) throw invalid(field, `${field} must be an object`, { got: kind(o) })
@@ -1035,7 +1061,7 @@ export class MemoryStore {
 
   /** The best memories for `query` by the score P, best first. */
   retrieve(query: Vector | null, options: RetrieveOptions = {}): Hit[] {
-    return guard(() => JSON.parse(this.#n.retrieve(toQuery(query), toOptionsJson(options))) as Hit[])
+    return guard(() => unpackHits(this.#n.retrievePacked(toQuery(query), toOptionsJson(options))))
   }
 
   /** `retrieve` off the event loop. */

@@ -152,6 +152,28 @@ test('retrieve ranks by the documented score with the breakdown', async () => {
   assert.equal(s.retrieve([1, 0, 0], { topK: 100 }).length, 3)
 })
 
+test('retrieve hits (packed, no JSON) equal the JSON form, whatever the texts hold', async () => {
+  const s = new MemoryStore({ embeddingDim: 8 })
+  const texts = ['plain ascii', 'emoji 🐢🐢 and ŻÓŁW', '"quotes", \\ back\nslash', 'x', '日本語のテキスト']
+  texts.forEach((t, i) =>
+    s.add(unit(i), t, {
+      metadata: i % 2 ? { tag: `ü-${i}`, list: [1, '🐢', null], nested: { deep: true } } : undefined,
+      namespace: i === 4 ? 'ńs-🐢' : undefined,
+    }),
+  )
+  // (As of one fixed time: the two calls run at different moments.)
+  const now = Date.now() + 1000
+  for (const o of [{ topK: 5 }, { topK: 5, text: 'emoji zółw quotes' }, { topK: 1, namespace: 'ńs-🐢' }, { topK: 5, namespace: 'none' }]) {
+    const options = { ...o, now }
+    const packed = s.retrieve(unit(1), options)
+    const viaJson = await s.retrieveAsync(unit(1), options)
+    assert.deepEqual(packed, viaJson, JSON.stringify(options))
+    assert.equal(JSON.stringify(packed), JSON.stringify(viaJson), 'same keys in the same order, same numbers')
+  }
+  assert.equal(s.retrieve(unit(1), { topK: 5 }).length, 4)
+  assert.equal(s.retrieve(unit(1), { topK: 1, namespace: 'ńs-🐢' })[0].text, '日本語のテキスト')
+})
+
 test('context assembles, charges the metabolism and reports guardrails', async () => {
   const s = new MemoryStore({ embeddingDim: 3, budgetTokens: 1000 })
   const a = s.add([1, 0, 0], 'the deploy runs on Tuesdays')

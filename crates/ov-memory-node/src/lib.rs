@@ -354,6 +354,22 @@ impl NativeStore {
         core(self.store()?.retrieve_json(query.as_deref(), &options))
     }
 
+    /// `retrieve` with the hits packed (numbers, strings): see the core's `pack_hits`.
+    #[napi(ts_return_type = "[Float64Array, string]")]
+    pub fn retrieve_packed<'env>(
+        &self,
+        env: &'env Env,
+        query: Option<Float32ArraySlice>,
+        options_json: String,
+    ) -> Result<Array<'env>> {
+        let options = core(RetrieveOptions::from_json(&options_json))?;
+        let (numbers, strings) = core(self.store()?.retrieve_packed(query.as_deref(), &options))?;
+        let mut out = env.create_array(2)?;
+        out.set(0, Float64Array::new(numbers))?;
+        out.set(1, strings)?;
+        Ok(out)
+    }
+
     #[napi(ts_return_type = "Promise<string>")]
     pub fn retrieve_async(&self, query: Option<Float32ArraySlice>, options_json: String) -> Result<AsyncTask<JsonJob>> {
         let options = core(RetrieveOptions::from_json(&options_json))?;

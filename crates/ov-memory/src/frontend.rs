@@ -387,6 +387,42 @@ impl Store {
     }
 }
 
+/// Numbers per hit in [`pack_hits`].
+pub const PACKED_HIT_NUMBERS: usize = 13;
+
+/// Hits in the form the JavaScript front-ends read without parsing JSON:
+/// [`PACKED_HIT_NUMBERS`] numbers per hit — id, created_at, then the score's
+/// S, L, C, G, R, W, rel and P, then the lengths in UTF-16 code units of its
+/// text, namespace and metadata JSON (−1: no metadata) — and one string, each
+/// hit's text, namespace and metadata JSON in turn. Every number is the f64
+/// the JSON form would parse to (scores bit for bit).
+pub fn pack_hits(hits: &[crate::Hit]) -> (Vec<f64>, String) {
+    let mut numbers = Vec::with_capacity(hits.len() * PACKED_HIT_NUMBERS);
+    let mut strings = String::new();
+    let units = |s: &str| if s.is_ascii() { s.len() } else { s.encode_utf16().count() } as f64;
+    for h in hits {
+        let sc = &h.score;
+        numbers.extend_from_slice(&[
+            h.id as f64,
+            h.created_at as f64,
+            sc.s,
+            sc.l,
+            sc.c,
+            sc.g,
+            sc.r,
+            sc.w,
+            sc.rel,
+            sc.p,
+        ]);
+        let meta = h.metadata.as_ref().map(to_json);
+        numbers.extend_from_slice(&[units(&h.text), units(&h.namespace), meta.as_deref().map_or(-1.0, units)]);
+        strings.push_str(&h.text);
+        strings.push_str(&h.namespace);
+        strings.push_str(meta.as_deref().unwrap_or(""));
+    }
+    (numbers, strings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

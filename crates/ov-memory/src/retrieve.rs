@@ -199,6 +199,16 @@ impl Store {
         })
     }
 
+    /// [`Store::retrieve_query`] with the hits packed for the JavaScript
+    /// front-ends ([`crate::frontend::pack_hits`]): no JSON to write or parse.
+    pub fn retrieve_packed(&self, query: Option<&[f32]>, options: &RetrieveOptions) -> Result<(Vec<f64>, String)> {
+        self.call(Op::Retrieve, true, |logs| {
+            let deadline = self.deadline(options.timeout_ms)?;
+            let hits = self.retrieve_in(query, options, &deadline, logs)?;
+            Ok(crate::frontend::pack_hits(&hits))
+        })
+    }
+
     /// [`Store::retrieve_query`] with the result as a JSON array, serialised
     /// under the same deadline (a large result cannot push the call past it by
     /// more than one hit's serialisation). This is what the C and JS front-ends return.
