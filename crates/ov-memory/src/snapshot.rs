@@ -89,6 +89,8 @@ const MEMORY_FIXED_BYTES_V1: usize = 8 * 7;
 /// … and in version 2 (namespace and key lengths, expires_at).
 const MEMORY_FIXED_BYTES: usize = 8 * 10;
 const EDGE_BYTES: usize = 8 + 8 + 4;
+/// Snapshots from this size on are read on two cores.
+const PARALLEL_LOAD_BYTES: usize = 1 << 20;
 
 fn corrupt(section: &str, check: &str, message: impl Into<String>) -> Error {
     Error::new(ErrorCode::MemoryCorruption, message).with("section", section).with("check", check)
@@ -485,19 +487,21 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     // (on two cores where there are two): the records are checked and their
     // vectors copied into one slab, the index is checked, then the records go
     // into the graph in order. With the index in first, each memory's insert
-    // finds its postings instead of tokenising its text (a memory the index
-    // lacks is tokenised; ids it has beyond the memories are caught below).
-    let (records, lexical) = crate::store::par_join(
-        || read_memories(s[2], version, dim, next_id),
-        || {
-            // The memory count as far as the section can hold it (a larger
-            // one fails in `read_memories`; this only bounds positions).
-            let fixed = if version >= 2 { MEMORY_FIXED_BYTES } else { MEMORY_FIXED_BYTES_V1 };
-            let n = Reader { buf: s[2], pos: 0, section: "memories" }.u64("memory count").unwrap_or(0);
-            let n = usize::try_from(n).unwrap_or(usize::MAX).min(s[2].len() / (fixed + 4 * dim));
-            s.get(6).map(|b| crate::lexical::Lexical::decode(b, n)).transpose()
-        },
-    );
+    // finds its postings instead of tokenising its text (every memory has an
+    // entry: one without postings is a text without words).
+    let read = || read_memories(s[2], version, dim, next_id);
+    let lexical = || {
+        // The memory count as far as the section can hold it (a larger
+        // one fails in `read_memories`; this only bounds positions).
+        let fixed = if version >= 2 { MEMORY_FIXED_BYTES } else { MEMORY_FIXED_BYTES_V1 };
+        let n = Reader { buf: s[2], pos: 0, section: "memories" }.u64("memory count").unwrap_or(0);
+        let n = usize::try_from(n).unwrap_or(usize::MAX).min(s[2].len() / (fixed + 4 * dim));
+        s.get(6).map(|b| crate::lexical::Lexical::decode(b, n)).transpose()
+    };
+    // Two cores only pay off for a large file (and a small load then never
+    // starts the thread pool).
+    let (records, lexical) =
+        if bytes.len() >= PARALLEL_LOAD_BYTES { crate::store::par_join(read, lexical) } else { (read(), lexical()) };
     let (records, vectors) = records?;
     let lexical = lexical.map_err(|what| corrupt("lexical", "structure", what))?.flatten();
     let mut graph = Graph::new(dim, config.max_degree);
