@@ -696,3 +696,35 @@ fn edited_links_with_valid_checksums_are_memory_corruption() {
         );
     }
 }
+
+#[test]
+fn a_large_snapshot_read_on_two_cores_loads_the_same_store() {
+    // Past the size from which records and the lexical index are read in parallel.
+    let (n, dim) = (900usize, 384usize);
+    let vectors: Vec<f32> =
+        (0..n * dim).map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) + (i / dim) as f32 * 1e-3).collect();
+    let texts: Vec<String> = (0..n).map(|i| format!("memory {i} about topic {} and word{}", i % 17, i % 101)).collect();
+    let clock = Arc::new(ManualClock::new());
+    let s = Store::with_clock(Config { embedding_dim: dim, ..Config::default() }, clock.clone()).unwrap();
+    s.add_batch_flat::<&String, String>(
+        &vectors,
+        &texts.iter().collect::<Vec<_>>(),
+        None,
+        None,
+        None,
+        None,
+        &Default::default(),
+    )
+    .unwrap();
+    s.delete(5).unwrap();
+    let bytes = s.to_bytes().unwrap();
+    assert!(bytes.len() > 1 << 20, "{} bytes: not past the parallel size", bytes.len());
+    let t = Store::from_bytes_with_clock(&bytes, clock).unwrap();
+    assert_eq!(contents(&t), contents(&s));
+    for q in 0..20 {
+        let o = RetrieveOptions { text: Some(format!("topic {q} word{}", q * 3)), ..RetrieveOptions::top_k(10) };
+        let v = &vectors[q * 40 * dim..(q * 40 + 1) * dim];
+        assert_eq!(t.retrieve(v, &o).unwrap(), s.retrieve(v, &o).unwrap());
+    }
+    assert_eq!(t.to_bytes().unwrap(), bytes);
+}
