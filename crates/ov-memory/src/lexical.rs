@@ -6,7 +6,7 @@
 //! the two beats both (`make quality` prints the figures). So every memory's
 //! text is indexed on add and removed on delete, in every front-end (the
 //! browser build included). Snapshots store the postings, so that opening one
-//! does not tokenise every text again (see [`Lexical::encode`]).
+//! does not tokenise every text again (`Lexical::encode` gives the layout).
 //!
 //! Tokens: Unicode words (UAX #29, the `unicode-segmentation` crate),
 //! lower-cased, minus a short list of English function words (measured: the
