@@ -216,13 +216,7 @@ impl Lexical {
     pub(crate) fn remove(&mut self, id: u64, text: &str) {
         let Some(doc) = self.docs.remove(&id) else { return };
         let mut removed = 0u32;
-        let mut seen: Vec<u32> = Vec::new();
-        for t in words(text) {
-            let Some(&term) = self.vocabulary.get(t.as_ref()) else { continue };
-            if seen.contains(&term) {
-                continue;
-            }
-            seen.push(term);
+        for term in self.known_terms(text) {
             let list = &mut self.postings[term as usize];
             if let Some(i) = list.iter().position(|&(d, _)| d == id) {
                 list.swap_remove(i);
@@ -235,6 +229,20 @@ impl Lexical {
             }
         }
         self.total_len -= u64::from(doc.len).min(self.total_len);
+    }
+
+    /// The distinct terms of `text` that the vocabulary holds, in the order
+    /// they first appear.
+    fn known_terms(&self, text: &str) -> Vec<u32> {
+        let mut terms: Vec<u32> = Vec::new();
+        for t in words(text) {
+            if let Some(&term) = self.vocabulary.get(t.as_ref()) {
+                if !terms.contains(&term) {
+                    terms.push(term);
+                }
+            }
+        }
+        terms
     }
 
     /// Number of indexed memories.
@@ -375,14 +383,8 @@ impl Lexical {
         } else {
             1.0 // unused: without length normalisation the average length cancels
         };
-        let mut seen: Vec<u32> = Vec::new();
         let mut visited = 0usize;
-        for t in words(query) {
-            let Some(&term) = self.vocabulary.get(t.as_ref()) else { continue };
-            if seen.contains(&term) {
-                continue;
-            }
-            seen.push(term);
+        for term in self.known_terms(query) {
             let list = &self.postings[term as usize];
             let df = if whole {
                 list.len()
