@@ -619,6 +619,14 @@ fn edited_links_with_valid_checksums_are_memory_corruption() {
     // Both link sections: count u64, then (from u64 · to u64 · relevance f32) per entry.
     const E: usize = 20;
     let entry = |i: usize| 8 + i * E;
+    // (Edits both link sections get.)
+    let first_twice = move |p: &mut Vec<u8>| {
+        let n = u64::from_le_bytes(p[..8].try_into().unwrap());
+        p[..8].copy_from_slice(&(n + 1).to_le_bytes());
+        let copy = p[entry(0)..entry(1)].to_vec();
+        p.extend_from_slice(&copy);
+    };
+    let unknown_target = move |p: &mut Vec<u8>| p[entry(0) + 8..entry(0) + 16].copy_from_slice(&77u64.to_le_bytes());
     let cases: Vec<(u32, &str, Edit)> = vec![
         (
             4,
@@ -629,21 +637,8 @@ fn edited_links_with_valid_checksums_are_memory_corruption() {
                 p[at..at + 4].copy_from_slice(&(r * 0.5).to_le_bytes());
             }),
         ),
-        (
-            4,
-            "an entry twice",
-            Box::new(move |p| {
-                let n = u64::from_le_bytes(p[..8].try_into().unwrap());
-                p[..8].copy_from_slice(&(n + 1).to_le_bytes());
-                let copy = p[entry(0)..entry(1)].to_vec();
-                p.extend_from_slice(&copy);
-            }),
-        ),
-        (
-            4,
-            "an edge to an unknown memory",
-            Box::new(move |p| p[entry(0) + 8..entry(0) + 16].copy_from_slice(&77u64.to_le_bytes())),
-        ),
+        (4, "an entry twice", Box::new(first_twice)),
+        (4, "an edge to an unknown memory", Box::new(unknown_target)),
         (
             4,
             "an edge from an unknown memory",
@@ -666,21 +661,8 @@ fn edited_links_with_valid_checksums_are_memory_corruption() {
                 p.truncate(entry(n as usize - 1));
             }),
         ),
-        (
-            5,
-            "an overflow entry naming an unknown memory",
-            Box::new(move |p| p[entry(0) + 8..entry(0) + 16].copy_from_slice(&77u64.to_le_bytes())),
-        ),
-        (
-            5,
-            "an overflow entry twice",
-            Box::new(move |p| {
-                let n = u64::from_le_bytes(p[..8].try_into().unwrap());
-                p[..8].copy_from_slice(&(n + 1).to_le_bytes());
-                let copy = p[entry(0)..entry(1)].to_vec();
-                p.extend_from_slice(&copy);
-            }),
-        ),
+        (5, "an overflow entry naming an unknown memory", Box::new(unknown_target)),
+        (5, "an overflow entry twice", Box::new(first_twice)),
     ];
     let overflow = std::cell::Cell::new(0);
     edit_section(&bytes, 5, |p| overflow.set(u64::from_le_bytes(p[..8].try_into().unwrap())));
