@@ -291,6 +291,9 @@ impl Hnsw {
                 if (nb as usize) < n && k < M0 && visited.insert(nb) {
                     fresh[k] = nb;
                     k += 1;
+                    // Their rows are scattered over memory: asked for now,
+                    // they arrive while the ones before are compared.
+                    crate::graph::prefetch(rows.row(self.slots[nb as usize]).0);
                 }
             }
             for &nb in &fresh[..k] {

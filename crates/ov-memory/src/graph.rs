@@ -324,6 +324,25 @@ pub(crate) fn with_simd<R>(scan: impl FnOnce() -> R) -> R {
     scan()
 }
 
+/// How many rows ahead an exact scan asks the cache for the row it will read
+/// ([`prefetch`]). Measured on the 14 k × 384 corpus: 2–4 rows ahead cut the
+/// scan by 10–30 % (the hardware prefetcher alone stops at page boundaries
+/// and ramps up slowly); 8 was no better.
+pub(crate) const PREFETCH_ROWS: usize = 3;
+
+/// Asks the CPU to bring `row` into the cache (one hint per 64-byte line; a
+/// hint only, it changes no result). A no-op on other architectures than
+/// x86-64 (Rust has no stable prefetch for them) and under Miri.
+#[inline(always)]
+pub(crate) fn prefetch(row: &[f32]) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    for line in row.chunks(16) {
+        safe_arch::prefetch_t0(&line[0]);
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = row;
+}
+
 /// Cosine of two vectors given their inverse norms, clamped to [-1, 1], never NaN.
 #[inline(always)]
 pub(crate) fn cosine(a: &[f32], inv_a: f32, b: &[f32], inv_b: f32) -> f64 {
@@ -609,7 +628,7 @@ impl Graph {
         self.index.get(&id).map(|&i| self.row(i))
     }
 
-    fn row(&self, i: usize) -> &[f32] {
+    pub(crate) fn row(&self, i: usize) -> &[f32] {
         &self.vectors[i * self.dim..(i + 1) * self.dim]
     }
 

@@ -38,7 +38,7 @@
 use crate::clock::Deadline;
 use crate::config::Scoring;
 use crate::error::Result;
-use crate::graph::{cosine, FastMap, Graph, Node};
+use crate::graph::{cosine, prefetch, FastMap, Graph, Node, PREFETCH_ROWS};
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -352,6 +352,9 @@ impl<'s> Ranking<'s> {
                         if !dense && !scope.contains(i) {
                             continue;
                         }
+                        if dense && i + PREFETCH_ROWS < n {
+                            prefetch(graph.row(i + PREFETCH_ROWS));
+                        }
                         let c = cosine(q, inv_q, row, inv);
                         if dense && !scope.contains(i) {
                             continue;
@@ -590,9 +593,18 @@ impl<'s> Ranking<'s> {
 
     /// The score of the memory in `slot`.
     pub(crate) fn score(&self, graph: &Graph, slot: usize) -> Score {
+        self.score_g(graph, slot, true)
+    }
+
+    /// [`Ranking::score`], with G left at 0 unless `with_g`. When G does not
+    /// rank ([`Ranking::g_ranks`] is false) its term in P is an exact zero
+    /// (`(1 - 1)·…` or `0·G`), so P has the same bits either way: a ranking
+    /// computes G (a walk over the memory's links) only for the memories it
+    /// returns.
+    fn score_g(&self, graph: &Graph, slot: usize, with_g: bool) -> Score {
         let node = graph.node_at(slot);
         let p = self.at(slot);
-        let g = f64::from(self.g_at(graph, p, slot));
+        let g = if with_g { f64::from(self.g_at(graph, p, slot)) } else { 0.0 };
         let (s, l, rel) = match p {
             Some(p) => (
                 self.cos.get(p).map_or(0.0, |&c| f64::from(c).max(0.0)),
@@ -667,6 +679,7 @@ impl<'s> Ranking<'s> {
         if k == 0 {
             return Ok(Vec::new());
         }
+        let g_ranks = self.g_ranks();
         let (count, sparse) = match &self.pos {
             Positions::Dense => (graph.len(), None),
             Positions::Sparse { slots, .. } => (slots.len(), Some(slots)),
@@ -685,7 +698,7 @@ impl<'s> Ranking<'s> {
                     }
                 }
             }
-            let score = self.score(graph, slot);
+            let score = self.score_g(graph, slot, g_ranks);
             let cand = Ranked { p: score.p, id: graph.node_at(slot).id, score };
             if heap.len() < k {
                 heap.push(cand);
@@ -697,6 +710,13 @@ impl<'s> Ranking<'s> {
             }
         }
         let mut out = heap.into_vec();
+        if !g_ranks {
+            for r in &mut out {
+                if let Some(slot) = graph.slot(r.id) {
+                    r.score.g = f64::from(self.g_at(graph, self.at(slot), slot));
+                }
+            }
+        }
         out.sort_by(Ranked::better);
         Ok(out)
     }
@@ -705,13 +725,28 @@ impl<'s> Ranking<'s> {
 /// The activation sources: the `SOURCES` positions of highest positive
 /// relevance (ties: lower slot) as (slot, strength `min(1, rel/3)`), by slot.
 fn sources(rel: &[f32], positions: impl Iterator<Item = usize>, slot: impl Fn(usize) -> usize) -> Vec<(usize, f64)> {
-    let mut best: Vec<usize> = positions.filter(|&p| rel[p] > 0.0).collect();
-    if best.len() > SOURCES {
-        best.select_nth_unstable_by(SOURCES - 1, |&a, &b| rel[b].total_cmp(&rel[a]).then(slot(a).cmp(&slot(b))));
-        best.truncate(SOURCES);
+    // One pass keeping the best `SOURCES` in a heap whose top is the worst
+    // kept (higher relevance, then lower slot, is better: a total order, so
+    // the set is the one a full sort would pick). Most positions lose to the
+    // top at a glance once the heap is full.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    struct Kept(std::cmp::Reverse<u32>, usize, usize);
+    let key = |p: usize| std::cmp::Reverse(rel[p].to_bits());
+    let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(SOURCES + 1);
+    for p in positions {
+        if rel[p] > 0.0 {
+            // Positive f32s order as their bits do.
+            let k = Kept(key(p), slot(p), p);
+            if heap.len() < SOURCES {
+                heap.push(k);
+            } else if heap.peek().is_some_and(|w| k < *w) {
+                heap.pop();
+                heap.push(k);
+            }
+        }
     }
     let mut out: Vec<(usize, f64)> =
-        best.into_iter().map(|p| (slot(p), (f64::from(rel[p]) / G_SATURATION).min(1.0))).collect();
+        heap.into_iter().map(|Kept(_, s, p)| (s, (f64::from(rel[p]) / G_SATURATION).min(1.0))).collect();
     out.sort_unstable_by_key(|s| s.0);
     out
 }
@@ -764,5 +799,51 @@ impl Ord for Ranked {
     /// Greater means worse-ranked, so a max-heap keeps its worst candidate on top.
     fn cmp(&self, other: &Self) -> Ordering {
         self.better(other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sources as a full sort picks them: positive relevance, best
+    /// `SOURCES` (higher relevance, then lower slot), by slot.
+    fn sorted_reference(rel: &[f32], slot: impl Fn(usize) -> usize) -> Vec<(usize, f64)> {
+        let mut best: Vec<usize> = (0..rel.len()).filter(|&p| rel[p] > 0.0).collect();
+        best.sort_by(|&a, &b| rel[b].total_cmp(&rel[a]).then(slot(a).cmp(&slot(b))));
+        best.truncate(SOURCES);
+        let mut out: Vec<(usize, f64)> =
+            best.into_iter().map(|p| (slot(p), (f64::from(rel[p]) / G_SATURATION).min(1.0))).collect();
+        out.sort_unstable_by_key(|s| s.0);
+        out
+    }
+
+    #[test]
+    fn sources_are_the_best_by_relevance_then_slot() {
+        let mut x = 7u64;
+        for n in [0usize, 1, 63, 64, 65, 500, 3000] {
+            for coarse in [false, true] {
+                // Coarse values make many ties (decided by the lower slot).
+                let rel: Vec<f32> = (0..n)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        let v = (x % 2001) as f32 / 1000.0 - 1.0;
+                        if coarse {
+                            (v * 4.0).round() / 4.0
+                        } else {
+                            v
+                        }
+                    })
+                    .collect();
+                let want = sorted_reference(&rel, |p| p);
+                assert_eq!(sources(&rel, 0..n, |p| p), want, "n {n}");
+                // Positions that map to slots in another order (an approximate ranking's).
+                let slots: Vec<usize> = (0..n).map(|p| (p * 7919) % n.max(1) + 3 * n).collect();
+                let want = sorted_reference(&rel, |p| slots[p]);
+                assert_eq!(sources(&rel, 0..n, |p| slots[p]), want, "n {n}, mapped");
+            }
+        }
     }
 }
