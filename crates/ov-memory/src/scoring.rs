@@ -440,7 +440,12 @@ impl<'s> Ranking<'s> {
         crate::graph::with_simd(
             #[inline(always)]
             || {
-                for slot in scope.sample(graph.len(), stride) {
+                // Rows a stride apart: each asked for a few samples ahead.
+                let sample: Vec<usize> = scope.sample(graph.len(), stride).collect();
+                for (i, &slot) in sample.iter().enumerate() {
+                    if let Some(&next) = sample.get(i + PREFETCH_ROWS) {
+                        prefetch(graph.row(next));
+                    }
                     let (inv, row) = graph.row_at(slot);
                     let c = cosine(q, inv_q, row, inv);
                     sum += c;
