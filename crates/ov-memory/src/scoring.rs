@@ -737,7 +737,8 @@ fn sources(rel: &[f32], positions: impl Iterator<Item = usize>, slot: impl Fn(us
     #[derive(PartialEq, Eq, PartialOrd, Ord)]
     struct Kept(std::cmp::Reverse<u32>, usize, usize);
     let key = |p: usize| std::cmp::Reverse(rel[p].to_bits());
-    let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(SOURCES + 1);
+    // Sized for what can enter: a small store allocates little.
+    let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity((SOURCES + 1).min(rel.len()));
     for p in positions {
         if rel[p] > 0.0 {
             // Positive f32s order as their bits do.
