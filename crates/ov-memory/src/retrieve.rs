@@ -193,30 +193,34 @@ impl Store {
     /// [`Store::retrieve`] for a query that may lack an embedding: `options.text`
     /// alone is a lexical query.
     pub fn retrieve_query(&self, query: Option<&[f32]>, options: &RetrieveOptions) -> Result<Vec<Hit>> {
-        self.call(Op::Retrieve, true, |logs| {
-            let deadline = self.deadline(options.timeout_ms)?;
-            self.retrieve_in(query, options, &deadline, logs)
-        })
+        self.retrieve_then(query, options, |hits, _| Ok(hits))
     }
 
     /// [`Store::retrieve_query`] with the hits packed for the JavaScript
     /// front-ends ([`crate::frontend::pack_hits`]): no JSON to write or parse.
     pub fn retrieve_packed(&self, query: Option<&[f32]>, options: &RetrieveOptions) -> Result<(Vec<f64>, String)> {
-        self.call(Op::Retrieve, true, |logs| {
-            let deadline = self.deadline(options.timeout_ms)?;
-            let hits = self.retrieve_in(query, options, &deadline, logs)?;
-            Ok(crate::frontend::pack_hits(&hits))
-        })
+        self.retrieve_then(query, options, |hits, _| Ok(crate::frontend::pack_hits(&hits)))
     }
 
     /// [`Store::retrieve_query`] with the result as a JSON array, serialised
     /// under the same deadline (a large result cannot push the call past it by
     /// more than one hit's serialisation). This is what the C and JS front-ends return.
     pub fn retrieve_json(&self, query: Option<&[f32]>, options: &RetrieveOptions) -> Result<String> {
+        self.retrieve_then(query, options, |hits, deadline| json_array(&hits, deadline, "retrieve"))
+    }
+
+    /// One retrieve call (metrics, breaker, logs, deadline), its hits handed
+    /// to `finish` for the form a front-end returns, under the same deadline.
+    fn retrieve_then<T>(
+        &self,
+        query: Option<&[f32]>,
+        options: &RetrieveOptions,
+        finish: impl FnOnce(Vec<Hit>, &Deadline) -> Result<T>,
+    ) -> Result<T> {
         self.call(Op::Retrieve, true, |logs| {
             let deadline = self.deadline(options.timeout_ms)?;
             let hits = self.retrieve_in(query, options, &deadline, logs)?;
-            json_array(&hits, &deadline, "retrieve")
+            finish(hits, &deadline)
         })
     }
 
