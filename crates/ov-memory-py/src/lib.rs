@@ -113,6 +113,17 @@ fn to_value(v: &Bound<'_, PyAny>, depth: usize) -> Res<Value> {
     if v.is_none() {
         return Ok(Value::Null);
     }
+    // The usual option values first, by exact type (`bool` is a subclass of
+    // `int`, so it is never an exact `int`).
+    if v.is_exact_instance_of::<PyInt>() {
+        if let Ok(i) = v.extract::<i64>() {
+            return Ok(Value::from(i));
+        }
+    } else if let Ok(f) = v.cast_exact::<PyFloat>() {
+        return serde_json::Number::from_f64(f.value())
+            .map(Value::Number)
+            .ok_or_else(|| invalid("options", "numbers must be finite"));
+    }
     if let Ok(b) = v.cast::<PyBool>() {
         return Ok(Value::Bool(b.is_true()));
     }

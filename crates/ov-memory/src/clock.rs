@@ -48,7 +48,9 @@ impl Default for SystemClock {
 #[cfg(not(target_arch = "wasm32"))]
 impl Clock for SystemClock {
     fn monotonic_micros(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX)
+        // Seconds and microseconds apart (no 128-bit product on every reading).
+        let d = self.origin.elapsed();
+        d.as_secs().saturating_mul(1_000_000).saturating_add(u64::from(d.subsec_micros()))
     }
 
     fn unix_millis(&self) -> i64 {
@@ -138,17 +140,31 @@ pub(crate) const DEADLINE_STRIDE: usize = 1024;
 pub(crate) const COPY_STRIDE: usize = 64 * 1024;
 
 /// A point on the monotonic clock after which an operation gives up.
-#[derive(Debug, Clone)]
-pub(crate) struct Deadline {
-    clock: SharedClock,
+///
+/// It borrows the store's clock (no shared handle to count up and down per call).
+#[derive(Clone, Copy)]
+pub(crate) struct Deadline<'c> {
+    clock: &'c dyn Clock,
     start: u64,
     at: u64,
     timeout_ms: u64,
 }
 
-impl Deadline {
-    pub(crate) fn new(clock: SharedClock, timeout_ms: u64) -> Deadline {
-        let start = clock.monotonic_micros();
+impl std::fmt::Debug for Deadline<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deadline").field("start", &self.start).field("at", &self.at).finish_non_exhaustive()
+    }
+}
+
+impl<'c> Deadline<'c> {
+    /// `timeout_ms` from now.
+    #[cfg(test)]
+    pub(crate) fn new(clock: &'c dyn Clock, timeout_ms: u64) -> Deadline<'c> {
+        Deadline::from_start(clock, clock.monotonic_micros(), timeout_ms)
+    }
+
+    /// `timeout_ms` from `start` (a reading of `clock`'s monotonic time).
+    pub(crate) fn from_start(clock: &'c dyn Clock, start: u64, timeout_ms: u64) -> Deadline<'c> {
         Deadline { at: start.saturating_add(timeout_ms.saturating_mul(1000)), clock, start, timeout_ms }
     }
 
@@ -212,7 +228,7 @@ mod tests {
     #[test]
     fn deadline_trips_after_timeout() {
         let c = Arc::new(ManualClock::new());
-        let d = Deadline::new(c.clone(), 10);
+        let d = Deadline::new(&*c, 10);
         assert!(d.check("retrieve").is_ok());
         c.advance_ms(10);
         assert!(d.check("retrieve").is_ok(), "exactly at the deadline is still in time");

@@ -402,8 +402,7 @@ impl Store {
         options: &ContextOptions,
         counter: Option<&TokenCounter<'_>>,
     ) -> Result<ContextResult> {
-        self.call(Op::Context, true, |logs| {
-            let deadline = self.deadline(options.timeout_ms)?;
+        self.call_within(Op::Context, true, options.timeout_ms, |logs, deadline| {
             let parts = self.query_parts(query, options.text.as_deref(), logs)?;
             if options.max_tokens == 0 {
                 return Err(Error::invalid("max_tokens", "max_tokens must be at least 1"));
@@ -439,10 +438,10 @@ impl Store {
                 let clock_ms = self.clock.unix_millis();
                 let mut scorer = self.scorer(alpha, None, options.now.unwrap_or(clock_ms), options.hybrid_weight);
                 scorer.search_ef = Some(crate::scoring::DEFAULT_EF.max(options.candidates));
-                let scope = spec.resolve(&st, clock_ms, &deadline, "context")?;
-                let ranking = Ranking::new(&st.graph, parts, scorer, &scope, &deadline, "context")?;
+                let scope = spec.resolve(&st, clock_ms, deadline, "context")?;
+                let ranking = Ranking::new(&st.graph, parts, scorer, &scope, deadline, "context")?;
                 let k = options.candidates.min(ranking.scope_len());
-                let seeds = ranking.top_k(&st.graph, k, &deadline, "context")?;
+                let seeds = ranking.top_k(&st.graph, k, deadline, "context")?;
                 // Multi-source BFS; overflow links cost 2 hops, so walk by hop levels.
                 let mut hops: HashMap<u64, u32> = seeds.iter().map(|r| (r.id, 0)).collect();
                 let mut queue: VecDeque<u64> = seeds.iter().map(|r| r.id).collect();
@@ -536,7 +535,7 @@ impl Store {
                     guard.loop_ += 1;
                     continue;
                 }
-                let sh = shingles(&p.text, Some(&deadline))?;
+                let sh = shingles(&p.text, Some(deadline))?;
                 let mut redundant = false;
                 for o in &chosen_shingles {
                     deadline.check("context")?;

@@ -1397,10 +1397,10 @@ impl Graph {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use std::sync::Arc;
 
-    fn deadline() -> Deadline {
-        Deadline::new(Arc::new(ManualClock::new()), 1000)
+    fn deadline() -> Deadline<'static> {
+        static CLOCK: std::sync::LazyLock<ManualClock> = std::sync::LazyLock::new(ManualClock::new);
+        Deadline::new(&*CLOCK, 1000)
     }
 
     fn add(g: &mut Graph, id: u64, v: &[f32]) -> u64 {

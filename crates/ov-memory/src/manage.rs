@@ -26,7 +26,7 @@ use crate::filter::Filter;
 use crate::log::Level;
 use crate::metrics::Op;
 use crate::retrieve::parse_options;
-use crate::scoring::Scope;
+use crate::scoring::{NsList, Scope};
 use crate::store::{Memory, Prepared, State, Store};
 use crate::validate;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -98,7 +98,7 @@ impl ScopeSpec {
 
     /// The memories of `st` in this scope, expired ones excluded (by the store's clock `now_ms`).
     pub(crate) fn resolve(&self, st: &State, now_ms: i64, deadline: &Deadline, op: &str) -> Result<Scope> {
-        let mut ns: Vec<u32> = if self.names.is_empty() {
+        let mut ns: NsList = if self.names.is_empty() {
             st.graph.namespaces.get("").into_iter().collect()
         } else {
             self.names.iter().filter_map(|n| st.graph.namespaces.get(n)).collect()
@@ -296,8 +296,7 @@ impl Store {
     /// Errors: NOT_FOUND (absent or expired), INVALID_DATA (no field, or a
     /// field as [`Store::add`] checks it), RESOURCE_EXHAUSTION, TIMEOUT, CIRCUIT_OPEN.
     pub fn update(&self, id: u64, patch: &MemoryUpdate) -> Result<()> {
-        let r = self.call(Op::Update, true, |logs| {
-            let deadline = self.deadline(patch.timeout_ms)?;
+        let r = self.call_within(Op::Update, true, patch.timeout_ms, |logs, deadline| {
             if patch.text.is_none()
                 && patch.embedding.is_none()
                 && patch.weight.is_none()
@@ -355,7 +354,7 @@ impl Store {
                     last_accessed: None,
                     access_count: 0,
                 };
-                self.insert_all(&mut st, vec![item], &deadline, Op::Update)?;
+                self.insert_all(&mut st, vec![item], deadline, Op::Update)?;
             } else {
                 if let Some(mb) = self.config.effective_max_memory_mb() {
                     let grow = patch.text.as_ref().map_or(0, |t| t.len() as i64 - node.text.len() as i64)
@@ -407,17 +406,16 @@ impl Store {
     /// # Ok::<(), ov_memory::Error>(())
     /// ```
     pub fn list(&self, options: &ListOptions) -> Result<Page> {
-        self.call(Op::List, false, |_| {
+        self.call_within(Op::List, false, None, |_, deadline| {
             let spec = ScopeSpec::new(options.namespace.as_ref(), options.filter.as_ref())?;
             if options.limit == 0 || options.limit > MAX_PAGE {
                 return Err(
                     Error::invalid("limit", format!("limit must be in 1..={MAX_PAGE}")).with("got", options.limit)
                 );
             }
-            let deadline = self.deadline(None)?;
             let now = self.clock.unix_millis();
             let st = self.state.read();
-            let scope = spec.resolve(&st, now, &deadline, "list")?;
+            let scope = spec.resolve(&st, now, deadline, "list")?;
             let after = options.after_id.unwrap_or(0);
             let mut ids: Vec<u64> =
                 scope.slots(st.graph.len()).map(|s| st.graph.node_at(s).id).filter(|&id| id > after).collect();
@@ -436,11 +434,10 @@ impl Store {
 
     /// How many memories are in scope (namespace `""` by default).
     pub fn count(&self, options: &ScopeOptions) -> Result<usize> {
-        self.call(Op::List, false, |_| {
+        self.call_within(Op::List, false, None, |_, deadline| {
             let spec = ScopeSpec::new(options.namespace.as_ref(), options.filter.as_ref())?;
-            let deadline = self.deadline(None)?;
             let st = self.state.read();
-            Ok(spec.resolve(&st, self.clock.unix_millis(), &deadline, "count")?.len())
+            Ok(spec.resolve(&st, self.clock.unix_millis(), deadline, "count")?.len())
         })
     }
 
@@ -453,8 +450,7 @@ impl Store {
     /// Copies of several memories, in the order asked; `None` where an id is
     /// absent or expired.
     pub fn get_many(&self, ids: &[u64]) -> Result<Vec<Option<Memory>>> {
-        self.call(Op::List, false, |_| {
-            let deadline = self.deadline(None)?;
+        self.call_within(Op::List, false, None, |_, deadline| {
             let now = self.clock.unix_millis();
             let st = self.state.read();
             deadline.check("get_many")?;
@@ -524,20 +520,19 @@ impl Store {
     /// `expires_at`). Without a namespace, every namespace is exported. The
     /// graph is not: [`Store::import_jsonl`] rebuilds it.
     pub fn export_jsonl(&self, options: &ScopeOptions) -> Result<String> {
-        self.call(Op::List, false, |_| {
+        self.call_within(Op::List, false, None, |_, deadline| {
             let filter = filter_of(options.filter.as_ref())?;
             let spec = match &options.namespace {
                 Some(sel) => Some(ScopeSpec { names: namespace_names(Some(sel))?, filter: filter.clone() }),
                 None => None,
             };
-            let deadline = self.deadline(None)?;
             let now = self.clock.unix_millis();
             let st = self.state.read();
             let scope = match &spec {
-                Some(s) => s.resolve(&st, now, &deadline, "export")?,
+                Some(s) => s.resolve(&st, now, deadline, "export")?,
                 None => {
-                    let all: Vec<u32> = (0..st.graph.namespaces.len() as u32).collect();
-                    Scope::new(&st.graph, all, filter.as_ref(), now, &deadline, "export")?
+                    let all: NsList = (0..st.graph.namespaces.len() as u32).collect();
+                    Scope::new(&st.graph, all, filter.as_ref(), now, deadline, "export")?
                 }
             };
             let mut ids: Vec<u64> = scope.slots(st.graph.len()).map(|s| st.graph.node_at(s).id).collect();
@@ -577,8 +572,7 @@ impl Store {
     /// Errors: INVALID_DATA naming the `line` (1-based), RESOURCE_EXHAUSTION,
     /// TIMEOUT, CIRCUIT_OPEN.
     pub fn import_jsonl(&self, jsonl: &str, options: &ImportOptions) -> Result<ImportReport> {
-        let r = self.call(Op::Import, true, |logs| {
-            let deadline = self.deadline(options.timeout_ms)?;
+        let r = self.call_within(Op::Import, true, options.timeout_ms, |logs, deadline| {
             let now = self.clock.unix_millis();
             let mut items = Vec::new();
             let mut expired = 0;
@@ -623,7 +617,7 @@ impl Store {
             }
             let mut st = self.state.write();
             self.sweep_locked(&mut st);
-            let ids = self.insert_all(&mut st, items, &deadline, Op::Import)?;
+            let ids = self.insert_all(&mut st, items, deadline, Op::Import)?;
             logs.push(Level::Info, "memories imported", json!({ "imported": ids.len(), "expired": expired }));
             Ok(ImportReport { imported: ids.len(), expired })
         });

@@ -217,10 +217,9 @@ impl Store {
         options: &RetrieveOptions,
         finish: impl FnOnce(Vec<Hit>, &Deadline) -> Result<T>,
     ) -> Result<T> {
-        self.call(Op::Retrieve, true, |logs| {
-            let deadline = self.deadline(options.timeout_ms)?;
-            let hits = self.retrieve_in(query, options, &deadline, logs)?;
-            finish(hits, &deadline)
+        self.call_within(Op::Retrieve, true, options.timeout_ms, |logs, deadline| {
+            let hits = self.retrieve_in(query, options, deadline, logs)?;
+            finish(hits, deadline)
         })
     }
 
@@ -281,18 +280,16 @@ impl Store {
     /// the same as one [`Store::retrieve_query`] per query. All or nothing: one
     /// bad query fails the call with INVALID_DATA naming its `index`.
     pub fn retrieve_many(&self, queries: &[BatchQuery<'_>], options: &RetrieveOptions) -> Result<Vec<Vec<Hit>>> {
-        self.call(Op::RetrieveMany, true, |logs| {
-            let deadline = self.deadline(options.timeout_ms)?;
-            self.retrieve_many_in(queries, options, &deadline, logs)
+        self.call_within(Op::RetrieveMany, true, options.timeout_ms, |logs, deadline| {
+            self.retrieve_many_in(queries, options, deadline, logs)
         })
     }
 
     /// [`Store::retrieve_many`] as a JSON array of arrays, serialised under the deadline.
     pub fn retrieve_many_json(&self, queries: &[BatchQuery<'_>], options: &RetrieveOptions) -> Result<String> {
-        self.call(Op::RetrieveMany, true, |logs| {
-            let deadline = self.deadline(options.timeout_ms)?;
-            let all = self.retrieve_many_in(queries, options, &deadline, logs)?;
-            json_array(&all, &deadline, "retrieve_many")
+        self.call_within(Op::RetrieveMany, true, options.timeout_ms, |logs, deadline| {
+            let all = self.retrieve_many_in(queries, options, deadline, logs)?;
+            json_array(&all, deadline, "retrieve_many")
         })
     }
 

@@ -157,6 +157,9 @@ impl Stats {
     }
 }
 
+/// Interned namespaces a read covers: a read names a few, kept inline.
+pub(crate) type NsList = smallvec::SmallVec<[u32; 4]>;
+
 /// The memories a read may see: those of its namespaces that pass its filter
 /// and have not expired. Everything a query computes — the statistics of
 /// relevance, BM25's document frequencies, graph activation, the top k — is
@@ -168,7 +171,7 @@ pub(crate) struct Scope {
     mask: Option<Vec<bool>>,
     count: usize,
     /// The namespaces it covers (interned).
-    namespaces: Vec<u32>,
+    namespaces: NsList,
 }
 
 impl Scope {
@@ -176,7 +179,7 @@ impl Scope {
     /// `filter` and have not expired at `now_ms`.
     pub(crate) fn new(
         graph: &Graph,
-        mut ns: Vec<u32>,
+        mut ns: NsList,
         filter: Option<&crate::filter::Filter>,
         now_ms: i64,
         deadline: &Deadline,
@@ -189,7 +192,7 @@ impl Scope {
         if filter.is_none() && in_ns == graph.len() && !graph.any_expired(now_ms) {
             // Every memory is in scope: the namespaces that hold any are these
             // (ascending), with no new list.
-            ns.retain(|&i| graph.namespaces.count(i) > 0);
+            ns.retain(|i| graph.namespaces.count(*i) > 0);
             return Ok(Scope { mask: None, count: graph.len(), namespaces: ns });
         }
         let namespaces = ns;

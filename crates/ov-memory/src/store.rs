@@ -242,6 +242,28 @@ impl Store {
     /// Runs one operation with breaker admission (if `guarded`), panic capture,
     /// metrics and deferred logging.
     pub(crate) fn call<T>(&self, op: Op, guarded: bool, f: impl FnOnce(&mut LogBuf) -> Result<T>) -> Result<T> {
+        self.call_at(op, guarded, |logs, _| f(logs))
+    }
+
+    /// [`Store::call`] for an operation with a deadline of `timeout_ms`
+    /// (default: the configured one), counted from the moment the call
+    /// started: one clock reading serves the metrics and the deadline.
+    pub(crate) fn call_within<T>(
+        &self,
+        op: Op,
+        guarded: bool,
+        timeout_ms: Option<u64>,
+        f: impl FnOnce(&mut LogBuf, &Deadline<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.call_at(op, guarded, |logs, start| {
+            let ms = timeout_ms.unwrap_or(self.config.timeout_ms);
+            validate::timeout(ms)?;
+            f(logs, &Deadline::from_start(&*self.clock, start, ms))
+        })
+    }
+
+    /// [`Store::call`], handing `f` the clock reading the call started at.
+    fn call_at<T>(&self, op: Op, guarded: bool, f: impl FnOnce(&mut LogBuf, u64) -> Result<T>) -> Result<T> {
         let start = self.clock.monotonic_micros();
         let mut logs = LogBuf::new(&self.logger);
         let mut permit = None;
@@ -259,7 +281,7 @@ impl Store {
                 }
             }
         }
-        let result = match catch_unwind(AssertUnwindSafe(|| f(&mut logs))) {
+        let result = match catch_unwind(AssertUnwindSafe(|| f(&mut logs, start))) {
             Ok(r) => r,
             Err(payload) => {
                 let what = payload
@@ -592,12 +614,6 @@ impl Store {
         Ok(ids)
     }
 
-    pub(crate) fn deadline(&self, timeout_ms: Option<u64>) -> Result<Deadline> {
-        let ms = timeout_ms.unwrap_or(self.config.timeout_ms);
-        validate::timeout(ms)?;
-        Ok(Deadline::new(self.clock.clone(), ms))
-    }
-
     /// Adds one memory and links it into the honeycomb. Returns its id.
     ///
     /// Errors: INVALID_DATA (embedding length, non-finite or zero vector, empty
@@ -612,8 +628,7 @@ impl Store {
     /// # Ok::<(), ov_memory::Error>(())
     /// ```
     pub fn add(&self, embedding: &[f32], text: &str, options: AddOptions) -> Result<u64> {
-        let r = self.call(Op::Add, true, |logs| {
-            let deadline = self.deadline(options.timeout_ms)?;
+        let r = self.call_within(Op::Add, true, options.timeout_ms, |logs, deadline| {
             let item = NewMemory {
                 embedding,
                 text,
@@ -628,7 +643,7 @@ impl Store {
             let p = self.prepare(&item, logs)?;
             let mut st = self.state.write();
             self.sweep_locked(&mut st);
-            let ids = self.insert_all(&mut st, vec![p], &deadline, Op::Add)?;
+            let ids = self.insert_all(&mut st, vec![p], deadline, Op::Add)?;
             let id = ids[0];
             if logs.enabled(Level::Debug) {
                 logs.push(Level::Debug, "memory added", json!({ "id": id, "text": text, "embedding": embedding }));
@@ -643,8 +658,7 @@ impl Store {
 
     /// Adds many memories at once, all or nothing. Returns their ids in order.
     pub fn add_batch(&self, items: &[NewMemory<'_>], timeout_ms: Option<u64>) -> Result<Vec<u64>> {
-        let r = self.call(Op::AddBatch, true, |logs| {
-            let deadline = self.deadline(timeout_ms)?;
+        let r = self.call_within(Op::AddBatch, true, timeout_ms, |logs, deadline| {
             if items.is_empty() {
                 return Err(Error::invalid("items", "a batch needs at least one memory"));
             }
@@ -655,7 +669,7 @@ impl Store {
             }
             let mut st = self.state.write();
             self.sweep_locked(&mut st);
-            let ids = self.insert_all(&mut st, prepared, &deadline, Op::AddBatch)?;
+            let ids = self.insert_all(&mut st, prepared, deadline, Op::AddBatch)?;
             logs.push(Level::Info, "memories added", json!({ "count": ids.len(), "first_id": ids[0] }));
             Ok(ids)
         });

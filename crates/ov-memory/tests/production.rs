@@ -867,9 +867,9 @@ fn reads_share_the_lock_and_writes_wait_for_them() {
     let s = Arc::new(Store::with_clock(small(2), clock.clone()).unwrap());
     s.add(&[1.0, 0.0], "a", AddOptions::default()).unwrap();
     let (s1, c1) = (s.clone(), clock.clone());
-    // Monotonic reads in retrieve: call start, deadline, then the scan's first check.
+    // Monotonic reads in retrieve: call start (the deadline counts from it), then the check once locked.
     let scanner = std::thread::spawn(move || {
-        c1.park_on(3);
+        c1.park_on(2);
         s1.retrieve(&[1.0, 0.0], &ov_memory::RetrieveOptions::top_k(1)).unwrap().len()
     });
     clock.wait_parked();
@@ -911,7 +911,7 @@ fn context_deadline_covers_the_text_work() {
     let id = s.add(&[1.0, 0.0], &long_text(1, 1_000_000), AddOptions::default()).unwrap();
     let before = s.get(id).unwrap();
     clock.set_auto_advance_micros(10_000);
-    // Reads: call start, deadline (at +85 ms), the scope's check once locked,
+    // Reads: call start (the deadline is 85 ms after it), the scope's check once locked,
     // loop snapshot, phase 2, then one per 64 Ki characters: one of those is
     // past the deadline (with no checks in the text work it succeeds).
     let o = ContextOptions { timeout_ms: Some(85), max_tokens: 1_000_000, ..ContextOptions::default() };
@@ -933,7 +933,7 @@ fn retrieve_json_deadline_covers_serialisation() {
         s.add(&[1.0, i as f32 * 0.1], &long_text(i, 200_000), AddOptions::default()).unwrap();
     }
     clock.set_auto_advance_micros(10_000);
-    // Reads: call start, deadline (at +55 ms), the scope's check once locked,
+    // Reads: call start (the deadline is 55 ms after it), the scope's check once locked,
     // one before each long hit's copy (3), then one before each serialised
     // hit that follows 64 KiB of output: the second of those is past the deadline.
     let o = RetrieveOptions { top_k: 3, timeout_ms: Some(55), ..RetrieveOptions::default() };
@@ -955,10 +955,10 @@ fn context_text_work_does_not_block_writers() {
     s.add(&[1.0, 0.0], &long_text(3, 100_000), AddOptions::default()).unwrap();
     let (s1, c1) = (s.clone(), clock.clone());
     let ctx = std::thread::spawn(move || {
-        // Reads: call start, deadline, the relevance scan's and the relevance
-        // pass's first checks, the top-k scan, scoring, the loop snapshot, then
-        // the check that opens the no-lock phase: park there.
-        c1.park_on(8);
+        // Reads: call start (the deadline counts from it), the relevance scan's
+        // and the relevance pass's first checks, the top-k scan, scoring, the
+        // loop snapshot, then the check that opens the no-lock phase: park there.
+        c1.park_on(7);
         s1.context(&[1.0, 0.0], &ContextOptions::max_tokens(1_000_000)).map(|r| r.items.len())
     });
     clock.wait_parked();
