@@ -128,7 +128,7 @@ def main():
 
         hnsw_load = statistics.median(load_once() for _ in range(5))
         hnsw_bytes = os.path.getsize(path)
-    hnsw_rows = hnsw_sweep(hnsw, xq, exact, (16, 24, 32, 48, 64, 96, 128))
+    hnsw_rows = hnsw_sweep(hnsw, xq, exact, (16, 20, 24, 32, 48, 64, 96, 128))
 
     us = Index(ndim=DIM, metric="cos", dtype="f32", connectivity=16, expansion_add=200)
     _, us_build = timed(lambda: us.add(np.arange(n), xb, threads=1))
@@ -204,7 +204,7 @@ def large():
     print(f"\n### Peers on the generated set ({n} × {d}, {len(xq)} queries)\n")
     print(f"load average at the start: {load_average()}\n")
     f50, f99, exact, hnsw, build = exact_and_hnsw(xb, xq, threads)
-    rows = [(p50, r, f"ef {ef}") for ef, p50, _, r in hnsw_sweep(hnsw, xq, exact, (16, 24, 32, 48, 64, 128))]
+    rows = [(p50, r, f"ef {ef}") for ef, p50, _, r in hnsw_sweep(hnsw, xq, exact, (16, 20, 24, 32, 48, 64, 128))]
     print("| peer | operation | p50 ms | recall@10 vs exact |")
     print("|---|---|---:|---:|")
     print(f"| faiss IndexFlatIP | exact top-10 | {f50:.3f} | 1.0000 |")

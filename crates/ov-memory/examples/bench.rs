@@ -202,7 +202,7 @@ fn main() {
     println!("### Approximate retrieve top-10 (alpha 1) at {n_total} memories: recall against the exact scan\n");
     println!("| ef | p50 ms | p99 ms | max ms | qps | recall@10 |");
     println!("|---:|---:|---:|---:|---:|---:|");
-    for ef in [16usize, 24, 32, 48, 64, 96, 128] {
+    for ef in [16usize, 20, 24, 32, 48, 64, 96, 128] {
         let o = RetrieveOptions { top_k: 10, alpha: Some(1.0), ef: Some(ef), ..Default::default() };
         let mut lat = Lat::new();
         let mut found = 0;
@@ -466,7 +466,7 @@ fn large_set() -> Value {
     println!("|---|---:|---:|---:|---:|---:|");
     println!("| one pass over the vectors (the floor) | {} | |", floor.row());
     println!("| exact top-10 (alpha 1) | {} | 1.0000 |", exact.row());
-    for ef in [16usize, 24, 32, 48, 64, 128] {
+    for ef in [16usize, 20, 24, 32, 48, 64, 128] {
         let o = RetrieveOptions { top_k: 10, alpha: Some(1.0), ef: Some(ef), ..Default::default() };
         let mut lat = Lat::new();
         let mut found = 0;
