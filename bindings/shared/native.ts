@@ -58,6 +58,7 @@ export interface NativeModule {
   NativeStore: {
     new (configJson: string): NativeStoreLike
     estimateTokens(text: string): number
+    packedHitFields(): string[]
     fromBytes(bytes: Uint8Array, configJson?: string | null): NativeStoreLike
     open?(path: string, configJson?: string | null): NativeStoreLike
   }

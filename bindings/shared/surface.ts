@@ -242,27 +242,70 @@ function toIds(v: unknown, field = 'ids'): number[] {
   })
 }
 
+/** Where each number of a packed hit is: the native module's own layout, read once. */
+type PackedLayout = Record<
+  | 'id'
+  | 'created_at'
+  | 'S'
+  | 'L'
+  | 'C'
+  | 'G'
+  | 'R'
+  | 'W'
+  | 'rel'
+  | 'P'
+  | 'text_units'
+  | 'namespace_units'
+  | 'metadata_units'
+  | 'stride',
+  number
+>
+let packedLayout: PackedLayout | undefined
+
+function layout(): PackedLayout {
+  if (packedLayout) return packedLayout
+  const names = nativeModule().NativeStore.packedHitFields()
+  const at = Object.fromEntries(names.map((n, i) => [n, i])) as Record<string, number>
+  const l = { ...at, stride: names.length } as PackedLayout
+  for (const [k, v] of Object.entries(l)) {
+    if (typeof v !== 'number') throw new OvMemoryError('INTERNAL', `the native module packs no ${k}`)
+  }
+  return (packedLayout = l)
+}
+
 /**
  * Hits from the packed form a native retrieve returns (no JSON to parse but
- * each hit's metadata): per hit 13 numbers — id, created_at, S, L, C, G, R,
- * W, rel, P and the lengths of its text, namespace and metadata JSON (−1: none)
- * — and one string holding those three in turn.
+ * each hit's metadata): per hit a fixed set of numbers (the native module
+ * names them: id, created_at, the score's parts, the lengths of its text,
+ * namespace and metadata JSON, −1 for none) and one string holding those
+ * three in turn.
  */
 function unpackHits([x, str]: [Float64Array, string]): Hit[] {
+  const f = layout()
   const hits: Hit[] = []
   let at = 0
-  for (let i = 0; i < x.length; i += 13) {
-    const text = str.slice(at, (at += x[i + 10]))
-    const namespace = str.slice(at, (at += x[i + 11]))
+  for (let i = 0; i < x.length; i += f.stride) {
+    const text = str.slice(at, (at += x[i + f.text_units]))
+    const namespace = str.slice(at, (at += x[i + f.namespace_units]))
     let metadata: Record<string, unknown> | null = null
-    if (x[i + 12] >= 0) metadata = JSON.parse(str.slice(at, (at += x[i + 12]))) as Record<string, unknown>
+    const m = x[i + f.metadata_units]
+    if (m >= 0) metadata = JSON.parse(str.slice(at, (at += m))) as Record<string, unknown>
     hits.push({
-      id: x[i],
+      id: x[i + f.id],
       text,
       metadata,
-      created_at: x[i + 1],
+      created_at: x[i + f.created_at],
       namespace,
-      score: { S: x[i + 2], L: x[i + 3], C: x[i + 4], G: x[i + 5], R: x[i + 6], W: x[i + 7], rel: x[i + 8], P: x[i + 9] },
+      score: {
+        S: x[i + f.S],
+        L: x[i + f.L],
+        C: x[i + f.C],
+        G: x[i + f.G],
+        R: x[i + f.R],
+        W: x[i + f.W],
+        rel: x[i + f.rel],
+        P: x[i + f.P],
+      },
     })
   }
   return hits

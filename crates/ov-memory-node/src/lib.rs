@@ -407,6 +407,12 @@ impl NativeStore {
         core(result).map(|r| to_json(&r))
     }
 
+    /// What each number of a packed hit is, in order (see `retrievePacked`).
+    #[napi]
+    pub fn packed_hit_fields() -> Vec<&'static str> {
+        ov_memory::frontend::PACKED_HIT_FIELDS.to_vec()
+    }
+
     /// The default token estimate, `ceil(bytes / 4)`.
     #[napi]
     pub fn estimate_tokens(text: String) -> u32 {

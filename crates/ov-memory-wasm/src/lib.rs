@@ -273,6 +273,12 @@ impl NativeStore {
         core(result).map(|r| to_json(&r))
     }
 
+    /// What each number of a packed hit is, in order (see `retrievePacked`).
+    #[wasm_bindgen(js_name = packedHitFields)]
+    pub fn packed_hit_fields() -> Vec<String> {
+        ov_memory::frontend::PACKED_HIT_FIELDS.iter().map(|f| (*f).to_owned()).collect()
+    }
+
     /// The default token estimate, `ceil(bytes / 4)`.
     #[wasm_bindgen(js_name = estimateTokens)]
     pub fn estimate_tokens(text: &str) -> u32 {

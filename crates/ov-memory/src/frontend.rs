@@ -388,14 +388,19 @@ impl Store {
 }
 
 /// Numbers per hit in [`pack_hits`].
-pub const PACKED_HIT_NUMBERS: usize = 13;
+pub const PACKED_HIT_NUMBERS: usize = PACKED_HIT_FIELDS.len();
+
+/// What each of a hit's numbers in [`pack_hits`] is, in order: the JavaScript
+/// front-ends read the layout from here (through their native module), so it
+/// is written down once. The last three are lengths in UTF-16 code units of
+/// the hit's text, namespace and metadata JSON (−1: no metadata).
+pub const PACKED_HIT_FIELDS: [&str; 13] =
+    ["id", "created_at", "S", "L", "C", "G", "R", "W", "rel", "P", "text_units", "namespace_units", "metadata_units"];
 
 /// Hits in the form the JavaScript front-ends read without parsing JSON:
-/// [`PACKED_HIT_NUMBERS`] numbers per hit — id, created_at, then the score's
-/// S, L, C, G, R, W, rel and P, then the lengths in UTF-16 code units of its
-/// text, namespace and metadata JSON (−1: no metadata) — and one string, each
-/// hit's text, namespace and metadata JSON in turn. Every number is the f64
-/// the JSON form would parse to (scores bit for bit).
+/// [`PACKED_HIT_NUMBERS`] numbers per hit, as [`PACKED_HIT_FIELDS`] names
+/// them, and one string, each hit's text, namespace and metadata JSON in
+/// turn. Every number is the f64 the JSON form would parse to (scores bit for bit).
 pub fn pack_hits(hits: &[crate::Hit]) -> (Vec<f64>, String) {
     let mut numbers = Vec::with_capacity(hits.len() * PACKED_HIT_NUMBERS);
     let mut strings = String::new();
@@ -426,6 +431,27 @@ pub fn pack_hits(hits: &[crate::Hit]) -> (Vec<f64>, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `pack_hits` writes each number where `PACKED_HIT_FIELDS` says it is.
+    #[test]
+    fn packed_numbers_follow_their_names() {
+        let hit = crate::Hit {
+            id: 7,
+            text: "tea é".into(),
+            metadata: Some(serde_json::json!({ "k": 1 })),
+            created_at: 11,
+            namespace: "ns".into(),
+            score: crate::Score { s: 0.1, l: 0.2, c: 0.3, g: 0.4, r: 0.5, w: 0.6, rel: 0.7, p: 0.8 },
+        };
+        let (numbers, strings) = pack_hits(&[hit.clone(), hit]);
+        assert_eq!(numbers.len(), 2 * PACKED_HIT_NUMBERS);
+        assert_eq!(strings, "tea énsnull".replace("null", "{\"k\":1}").repeat(2));
+        let want = [7.0, 11.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 5.0, 2.0, 7.0];
+        for (i, name) in PACKED_HIT_FIELDS.iter().enumerate() {
+            assert_eq!(numbers[i], want[i], "{name}");
+            assert_eq!(numbers[PACKED_HIT_NUMBERS + i], want[i], "{name} of the second hit");
+        }
+    }
     use crate::{Config, ErrorCode};
 
     #[test]
