@@ -242,35 +242,34 @@ function toIds(v: unknown, field = 'ids'): number[] {
   })
 }
 
+/** The numbers of a packed hit this surface reads; their positions come from the native module. */
+const PACKED_NAMES = [
+  'id',
+  'created_at',
+  'S',
+  'L',
+  'C',
+  'G',
+  'R',
+  'W',
+  'rel',
+  'P',
+  'text_units',
+  'namespace_units',
+  'metadata_units',
+] as const
 /** Where each number of a packed hit is: the native module's own layout, read once. */
-type PackedLayout = Record<
-  | 'id'
-  | 'created_at'
-  | 'S'
-  | 'L'
-  | 'C'
-  | 'G'
-  | 'R'
-  | 'W'
-  | 'rel'
-  | 'P'
-  | 'text_units'
-  | 'namespace_units'
-  | 'metadata_units'
-  | 'stride',
-  number
->
+type PackedLayout = Record<(typeof PACKED_NAMES)[number] | 'stride', number>
 let packedLayout: PackedLayout | undefined
 
 function layout(): PackedLayout {
   if (packedLayout) return packedLayout
   const names = nativeModule().NativeStore.packedHitFields()
-  const at = Object.fromEntries(names.map((n, i) => [n, i])) as Record<string, number>
-  const l = { ...at, stride: names.length } as PackedLayout
-  for (const [k, v] of Object.entries(l)) {
-    if (typeof v !== 'number') throw new OvMemoryError('INTERNAL', `the native module packs no ${k}`)
+  const at: Record<string, number> = Object.fromEntries(names.map((n, i) => [n, i]))
+  for (const k of PACKED_NAMES) {
+    if (typeof at[k] !== 'number') throw new OvMemoryError('INTERNAL', `the native module packs no ${k}`)
   }
-  return (packedLayout = l)
+  return (packedLayout = { ...at, stride: names.length } as PackedLayout)
 }
 
 /**

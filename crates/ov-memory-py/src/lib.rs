@@ -113,16 +113,25 @@ fn to_value(v: &Bound<'_, PyAny>, depth: usize) -> Res<Value> {
     if v.is_none() {
         return Ok(Value::Null);
     }
-    // The usual option values first, by exact type (`bool` is a subclass of
-    // `int`, so it is never an exact `int`).
-    if v.is_exact_instance_of::<PyInt>() {
+    let number = |f: f64| {
+        serde_json::Number::from_f64(f).map(Value::Number).ok_or_else(|| invalid("options", "numbers must be finite"))
+    };
+    let integer = || {
         if let Ok(i) = v.extract::<i64>() {
             return Ok(Value::from(i));
         }
-    } else if let Ok(f) = v.cast_exact::<PyFloat>() {
-        return serde_json::Number::from_f64(f.value())
-            .map(Value::Number)
-            .ok_or_else(|| invalid("options", "numbers must be finite"));
+        if let Ok(u) = v.extract::<u64>() {
+            return Ok(Value::from(u));
+        }
+        Err(invalid("options", "an integer is out of range (64 bits)"))
+    };
+    // The usual option values first, by exact type (`bool` is a subclass of
+    // `int`, so it is never an exact `int`).
+    if v.is_exact_instance_of::<PyInt>() {
+        return integer();
+    }
+    if let Ok(f) = v.cast_exact::<PyFloat>() {
+        return number(f.value());
     }
     if let Ok(b) = v.cast::<PyBool>() {
         return Ok(Value::Bool(b.is_true()));
@@ -149,17 +158,8 @@ fn to_value(v: &Bound<'_, PyAny>, depth: usize) -> Res<Value> {
             .map_err(|_| invalid("options", "an array could not be read"))?;
         return to_value(&list, depth + 1);
     }
-    let number = |f: f64| {
-        serde_json::Number::from_f64(f).map(Value::Number).ok_or_else(|| invalid("options", "numbers must be finite"))
-    };
     if v.is_instance_of::<PyInt>() || v.hasattr(pyo3::intern!(v.py(), "__index__")).unwrap_or(false) {
-        if let Ok(i) = v.extract::<i64>() {
-            return Ok(Value::from(i));
-        }
-        if let Ok(u) = v.extract::<u64>() {
-            return Ok(Value::from(u));
-        }
-        return Err(invalid("options", "an integer is out of range (64 bits)"));
+        return integer();
     }
     if let Ok(f) = v.cast::<PyFloat>() {
         return number(f.value());

@@ -142,18 +142,12 @@ pub(crate) const COPY_STRIDE: usize = 64 * 1024;
 /// A point on the monotonic clock after which an operation gives up.
 ///
 /// It borrows the store's clock (no shared handle to count up and down per call).
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline<'c> {
     clock: &'c dyn Clock,
     start: u64,
     at: u64,
     timeout_ms: u64,
-}
-
-impl std::fmt::Debug for Deadline<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deadline").field("start", &self.start).field("at", &self.at).finish_non_exhaustive()
-    }
 }
 
 impl<'c> Deadline<'c> {
