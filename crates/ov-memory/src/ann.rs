@@ -291,12 +291,19 @@ impl Hnsw {
                 if (nb as usize) < n && k < M0 && visited.insert(nb) {
                     fresh[k] = nb;
                     k += 1;
-                    // Their rows are scattered over memory: asked for now,
-                    // they arrive while the ones before are compared.
-                    crate::graph::prefetch(rows.row(self.slots[nb as usize]).0);
+                    // Their rows are scattered over memory: each one's first
+                    // line is asked for now, and the whole of the next row
+                    // while one is compared. (Asking for every line of every
+                    // row at once — up to 32 rows, more than the L1 cache —
+                    // measured 10–13 % slower at ef 20 and 32 on the 14 k
+                    // corpus: the first rows were evicted before they were read.)
+                    crate::graph::prefetch_head(rows.row(self.slots[nb as usize]).0);
                 }
             }
-            for &nb in &fresh[..k] {
+            for (j, &nb) in fresh[..k].iter().enumerate() {
+                if let Some(&next) = fresh[..k].get(j + 1) {
+                    crate::graph::prefetch(rows.row(self.slots[next as usize]).0);
+                }
                 let s = self.sim(rows, q, inv_q, nb);
                 if found.len() < ef || found.peek().is_some_and(|w| s > w.0.sim) {
                     let cand = Cand { sim: s, node: nb };

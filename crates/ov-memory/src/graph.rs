@@ -20,6 +20,7 @@
 use crate::ann::{AnnPlan, Cand, Hnsw, Rows};
 use crate::clock::Deadline;
 use crate::error::Result;
+use crate::sample::Sample;
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -156,8 +157,11 @@ pub(crate) struct Graph {
     pub(crate) ann: Vec<Hnsw>,
     /// Each slot's position in its namespace's index.
     ann_pos: Vec<u32>,
+    /// The relevance-statistics sample of each namespace read through its
+    /// index (those past the exact limit), by interned index; see [`crate::sample`].
+    samples: Vec<Option<Sample>>,
     /// Namespaces holding more memories than this are served by their index.
-    pub(crate) exact_limit: usize,
+    exact_limit: usize,
 }
 
 /// RESOURCE_EXHAUSTION for a collection that could not grow by `n` memories.
@@ -343,6 +347,18 @@ pub(crate) fn prefetch(row: &[f32]) {
     let _ = row;
 }
 
+/// [`prefetch`] for the first 64-byte line of `row` only: enough to start a
+/// far row on its way without filling the cache with rows not read yet.
+#[inline(always)]
+pub(crate) fn prefetch_head(row: &[f32]) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    if let Some(x) = row.first() {
+        safe_arch::prefetch_t0(x);
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = row;
+}
+
 /// Cosine of two vectors given their inverse norms, clamped to [-1, 1], never NaN.
 #[inline(always)]
 pub(crate) fn cosine(a: &[f32], inv_a: f32, b: &[f32], inv_b: f32) -> f64 {
@@ -398,14 +414,54 @@ impl Graph {
             columns: crate::filter::ColumnCache::default(),
             ann: Vec::new(),
             ann_pos: Vec::new(),
+            samples: Vec::new(),
             exact_limit: DEFAULT_EXACT_LIMIT,
         }
     }
 
     /// The same graph, approximate above `limit` memories per namespace.
     pub(crate) fn with_exact_limit(mut self, limit: usize) -> Graph {
-        self.exact_limit = limit;
+        self.set_exact_limit(limit);
         self
+    }
+
+    /// Serves namespaces of more than `limit` memories from their indexes
+    /// from now on (their statistics samples follow).
+    pub(crate) fn set_exact_limit(&mut self, limit: usize) {
+        self.exact_limit = limit;
+        for ns in 0..self.ann.len().max(self.samples.len()) {
+            self.sync_sample(ns as u32);
+        }
+    }
+
+    /// Namespace `ns`'s statistics sample, if it is read approximately.
+    pub(crate) fn sample_of(&self, ns: u32) -> Option<&Sample> {
+        self.samples.get(ns as usize).and_then(Option::as_ref)
+    }
+
+    /// The memories of namespace `ns` as a sample takes them: (id, slot, row, inverse norm).
+    fn sample_source(&self, ns: u32) -> impl Iterator<Item = (u64, u32, &[f32], f32)> + '_ {
+        let slots = self.ann.get(ns as usize).map_or(&[][..], |h| &h.slots[..]);
+        slots.iter().map(move |&s| {
+            let (inv, row) = self.row_at(s as usize);
+            (self.nodes[s as usize].id, s, row, inv)
+        })
+    }
+
+    /// Gives namespace `ns` a sample if it is read approximately and has
+    /// none, and drops the one it has if it is not.
+    fn sync_sample(&mut self, ns: u32) {
+        let want = self.approximate(ns);
+        let i = ns as usize;
+        if want && self.sample_of(ns).is_none() {
+            let sample = Sample::build(self.dim, self.sample_source(ns));
+            if self.samples.len() <= i {
+                self.samples.resize(i + 1, None);
+            }
+            self.samples[i] = Some(sample);
+        } else if !want && self.sample_of(ns).is_some() {
+            self.samples[i] = None;
+        }
     }
 
     /// The stored rows as the approximate index reads them.
@@ -792,6 +848,14 @@ impl Graph {
         if let Some(a) = ann {
             self.index_insert(ns, a);
         }
+        let slot = self.nodes.len() - 1;
+        match self.samples.get_mut(ns as usize).and_then(Option::as_mut) {
+            Some(sample) => {
+                let (row, inv) = (&self.vectors[slot * self.dim..(slot + 1) * self.dim], self.inv_norms[slot]);
+                sample.offer(id, slot as u32, row, inv);
+            }
+            None => self.sync_sample(ns),
+        }
         let mut overflows = 0;
         let mut stranded: Vec<u64> = Vec::new();
         for &(c, rel) in plan {
@@ -899,6 +963,8 @@ impl Graph {
         self.nodes = nodes;
         self.vectors = vectors;
         self.inv_norms = inv_norms;
+        self.samples.clear();
+        self.set_exact_limit(self.exact_limit);
     }
 
     /// The saved indexes: per namespace (by name) its name, its node count and
@@ -980,6 +1046,8 @@ impl Graph {
         }
         self.ann = ann;
         self.ann_pos = pos;
+        self.samples.clear();
+        self.set_exact_limit(self.exact_limit);
         Ok(())
     }
 
@@ -1169,6 +1237,8 @@ impl Graph {
                 self.ann_pos[moved as usize] = d;
             }
         }
+        let sampled =
+            self.samples.get_mut(node.ns as usize).and_then(Option::as_mut).is_some_and(|s| s.remove(id, self.dim));
         // Swap the last row into the hole.
         let last = self.nodes.len() - 1;
         if slot != last {
@@ -1177,6 +1247,9 @@ impl Graph {
                 if let Some(s) = h.slots.get_mut(p as usize) {
                     *s = slot as u32;
                 }
+            }
+            if let Some(sample) = self.samples.get_mut(moved_ns).and_then(Option::as_mut) {
+                sample.moved(self.nodes[last].id, slot as u32);
             }
         }
         if slot < self.ann_pos.len() {
@@ -1192,6 +1265,13 @@ impl Graph {
         }
         self.vectors.truncate(last * self.dim);
         self.index.remove(&id);
+        if sampled && self.approximate(node.ns) {
+            // The best-ranked memory outside the sample takes the free place.
+            let mut sample = self.samples[node.ns as usize].take().unwrap_or_default();
+            sample.refill_from(self.sample_source(node.ns));
+            self.samples[node.ns as usize] = Some(sample);
+        }
+        self.sync_sample(node.ns);
         true
     }
 
@@ -1373,6 +1453,12 @@ impl Graph {
     fn check_indexes(&self) -> std::result::Result<(), String> {
         if self.ann_pos.len() != self.nodes.len() || self.ann.iter().map(Hnsw::len).sum::<usize>() != self.nodes.len() {
             return Err("index positions disagree with the slab".into());
+        }
+        for ns in 0..self.ann.len().max(self.samples.len()) {
+            let want = self.approximate(ns as u32).then(|| Sample::build(self.dim, self.sample_source(ns as u32)));
+            if self.sample_of(ns as u32) != want.as_ref() {
+                return Err(format!("the statistics sample of namespace {ns} is stale"));
+            }
         }
         for (ns, h) in self.ann.iter().enumerate() {
             h.check().map_err(|e| format!("index of namespace {ns}: {e}"))?;

@@ -42,6 +42,7 @@ pub mod metabolism;
 pub mod metrics;
 mod original;
 mod retrieve;
+mod sample;
 pub mod scoring;
 pub mod snapshot;
 mod store;

@@ -719,7 +719,7 @@ impl Store {
         check_limits(mine, &d.graph)?;
         let mut st = self.state.write();
         st.graph = d.graph;
-        st.graph.exact_limit = mine.exact_limit;
+        st.graph.set_exact_limit(mine.exact_limit);
         st.next_id = d.next_id;
         st.metabolism = d.metabolism;
         st.last_injected.clear();

@@ -1,0 +1,234 @@
+//! The relevance-statistics sample of a namespace served by its approximate
+//! index.
+//!
+//! A query's relevance is a z-score: the cosine less its mean over the
+//! memories in scope, over their standard deviation. An exact scan has every
+//! cosine; a read through the approximate index has only its candidates, so
+//! it estimates the mean and spread from a sample. Reading 256 scattered rows
+//! of a large store at query time was a fifth to a quarter of an approximate
+//! read (each row a fresh trip to main memory), so the sample is kept ready:
+//!
+//! - **Who**: the namespace's [`SIZE`] memories whose ids hash lowest
+//!   ([`rank`], a fixed 64-bit mix) — a bottom-k sample, uniform over the
+//!   namespace, that depends only on which memories it holds (not on their
+//!   order, the platform or a snapshot round trip). The union of several
+//!   namespaces' samples holds the bottom `SIZE` of their union, so a read of
+//!   several namespaces merges them by rank.
+//! - **What**: each member's vector, normalised, in 8-bit codes with one scale
+//!   per row, one contiguous block (256 × 384 dimensions is 96 KiB). The
+//!   cosine of a query (coded the same way) is an integer dot product times
+//!   the two scales: exact integer arithmetic, so the same bits everywhere.
+//!   Coding changes a cosine by about 0.003; a sample of 256 estimates the
+//!   spread to about 4 % — the sample, not the coding, sets the accuracy.
+//! - **When**: a namespace has a sample while it is past the exact limit
+//!   (only then is it read approximately). Adding a memory that ranks below
+//!   the sample's highest takes that one's place; removing a member takes the
+//!   best-ranked memory outside the sample (one pass over the namespace, which
+//!   happens for about `SIZE / n` of removals). A sample takes at most
+//!   256 × (dimensions + 28) bytes: under 1 % of the vectors of a namespace
+//!   past the default exact limit of 10 000.
+//!
+//! A read whose filter admits fewer than half of the sample's members uses
+//! every n/256-th memory in scope instead, read from the stored vectors.
+
+/// Members of a namespace's sample (at most).
+pub(crate) const SIZE: usize = crate::scoring::STATS_SAMPLE;
+
+/// The rank of a memory id in samples (lower is in first): splitmix64's mix.
+#[inline]
+pub(crate) fn rank(id: u64) -> u64 {
+    let mut z = id.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// `row · inv` (the normalised vector) in 8-bit codes, written to `out`, and
+/// the scale that turns a code back into a component. A zero or non-finite
+/// row codes as zeros with scale 0 (cosine 0).
+pub(crate) fn code(row: &[f32], inv: f32, out: &mut [i8]) -> f32 {
+    let m = row.iter().fold(0f32, |m, &x| m.max((x * inv).abs()));
+    if !(m.is_finite() && m > 0.0) {
+        out.fill(0);
+        return 0.0;
+    }
+    let s = 127.0 / m;
+    for (o, &x) in out.iter_mut().zip(row) {
+        *o = (x * inv * s).round().clamp(-127.0, 127.0) as i8;
+    }
+    m / 127.0
+}
+
+/// The cosine two coded rows stand for, clamped to [-1, 1].
+#[inline(always)]
+pub(crate) fn cosine(a: &[i8], scale_a: f32, b: &[i8], scale_b: f32) -> f64 {
+    let d: i32 = a.iter().zip(b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum();
+    (f64::from(d) * f64::from(scale_a) * f64::from(scale_b)).clamp(-1.0, 1.0)
+}
+
+/// One member: its rank, id and current storage slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Member {
+    pub rank: u64,
+    pub id: u64,
+    pub slot: u32,
+}
+
+/// A namespace's sample: members by rank (then id), their codes in the same order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Sample {
+    pub members: Vec<Member>,
+    pub scales: Vec<f32>,
+    pub codes: Vec<i8>,
+}
+
+impl Sample {
+    /// The sample of the memories `all` gives (id, slot, row, inverse norm).
+    pub(crate) fn build<'r>(dim: usize, all: impl Iterator<Item = (u64, u32, &'r [f32], f32)>) -> Sample {
+        let mut picked: Vec<(Member, &'r [f32], f32)> =
+            all.map(|(id, slot, row, inv)| (Member { rank: rank(id), id, slot }, row, inv)).collect();
+        let key = |m: &Member| (m.rank, m.id);
+        if picked.len() > SIZE {
+            picked.select_nth_unstable_by_key(SIZE - 1, |p| key(&p.0));
+            picked.truncate(SIZE);
+        }
+        picked.sort_unstable_by_key(|p| key(&p.0));
+        let mut s = Sample {
+            members: Vec::with_capacity(picked.len()),
+            scales: Vec::with_capacity(picked.len()),
+            codes: vec![0; picked.len() * dim],
+        };
+        for (i, (m, row, inv)) in picked.into_iter().enumerate() {
+            s.members.push(m);
+            s.scales.push(code(row, inv, &mut s.codes[i * dim..(i + 1) * dim]));
+        }
+        s
+    }
+
+    /// Takes in a new memory if it ranks among the first [`SIZE`] (pushing
+    /// the last member out when full).
+    pub(crate) fn offer(&mut self, id: u64, slot: u32, row: &[f32], inv: f32) {
+        let dim = row.len();
+        let m = Member { rank: rank(id), id, slot };
+        let at = self.members.partition_point(|x| (x.rank, x.id) < (m.rank, m.id));
+        if at >= SIZE {
+            return;
+        }
+        if self.members.len() == SIZE {
+            self.members.pop();
+            self.scales.pop();
+            self.codes.truncate((SIZE - 1) * dim);
+        }
+        let mut coded = vec![0i8; dim];
+        let scale = code(row, inv, &mut coded);
+        self.members.insert(at, m);
+        self.scales.insert(at, scale);
+        self.codes.splice(at * dim..at * dim, coded);
+    }
+
+    /// Drops memory `id` if it is a member; true if it was (the caller then
+    /// offers the best-ranked memory outside, [`Sample::refill_from`]).
+    pub(crate) fn remove(&mut self, id: u64, dim: usize) -> bool {
+        let r = rank(id);
+        let Ok(at) = self.members.binary_search_by_key(&(r, id), |x| (x.rank, x.id)) else { return false };
+        self.members.remove(at);
+        self.scales.remove(at);
+        self.codes.drain(at * dim..(at + 1) * dim);
+        true
+    }
+
+    /// After a member left: the best-ranked of `all` (the namespace's
+    /// memories) that is not a member joins, if any.
+    pub(crate) fn refill_from<'r>(&mut self, all: impl Iterator<Item = (u64, u32, &'r [f32], f32)>) {
+        let last = self.members.last().map(|m| (m.rank, m.id));
+        let mut best: Option<(u64, u64, u32, &'r [f32], f32)> = None;
+        for (id, slot, row, inv) in all {
+            let k = (rank(id), id);
+            // Members rank at or below the last one; everyone else above it.
+            if last.is_some_and(|l| k <= l) {
+                continue;
+            }
+            if best.is_none_or(|b| k < (b.0, b.1)) {
+                best = Some((k.0, id, slot, row, inv));
+            }
+        }
+        if let Some((_, id, slot, row, inv)) = best {
+            self.offer(id, slot, row, inv);
+        }
+    }
+
+    /// The member `id` now lives in `slot` (a removal moved it).
+    pub(crate) fn moved(&mut self, id: u64, slot: u32) {
+        let r = rank(id);
+        if let Ok(at) = self.members.binary_search_by_key(&(r, id), |x| (x.rank, x.id)) {
+            self.members[at].slot = slot;
+        }
+    }
+
+    /// The codes of member `i`.
+    #[inline(always)]
+    pub(crate) fn row(&self, i: usize, dim: usize) -> &[i8] {
+        &self.codes[i * dim..(i + 1) * dim]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_stand_for_the_cosine_closely() {
+        let mut x = 0x1234_5678u64;
+        let mut unit = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+        };
+        for dim in [1usize, 3, 384, 768] {
+            for _ in 0..50 {
+                let a: Vec<f32> = (0..dim).map(|_| unit()).collect();
+                let b: Vec<f32> = (0..dim).map(|_| unit() + 0.3 * a[0]).collect();
+                let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+                let (ia, ib) = ((1.0 / norm(&a)) as f32, (1.0 / norm(&b)) as f32);
+                let exact = crate::graph::cosine(&a, ia, &b, ib);
+                let (mut ca, mut cb) = (vec![0i8; dim], vec![0i8; dim]);
+                let (sa, sb) = (code(&a, ia, &mut ca), code(&b, ib, &mut cb));
+                let approx = cosine(&ca, sa, &cb, sb);
+                assert!((approx - exact).abs() < 0.02, "dim {dim}: {approx} vs {exact}");
+            }
+        }
+        // A zero row codes as zeros with scale 0.
+        let mut c = vec![1i8; 4];
+        assert_eq!(code(&[0.0; 4], f32::INFINITY, &mut c), 0.0);
+        assert_eq!(c, vec![0; 4]);
+    }
+
+    #[test]
+    fn offers_and_removals_keep_the_bottom_ranks() {
+        let dim = 2;
+        let rows: Vec<[f32; 2]> = (0..1500).map(|i| [i as f32 + 1.0, 1.0]).collect();
+        let mut live: Vec<u64> = Vec::new();
+        let mut s = Sample::default();
+        let mut x = 99u64;
+        for step in 0..4000u64 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            if live.len() < 50 || (x >> 60) < 10 {
+                let id = step + 1;
+                live.push(id);
+                let r = &rows[(id % 1500) as usize];
+                s.offer(id, 0, r, 1.0);
+            } else {
+                let id = live.swap_remove((x >> 33) as usize % live.len());
+                if s.remove(id, dim) {
+                    s.refill_from(live.iter().map(|&i| (i, 0, &rows[(i % 1500) as usize][..], 1.0)));
+                }
+            }
+            if step % 97 == 0 || step == 3999 {
+                let want = Sample::build(dim, live.iter().map(|&i| (i, 0, &rows[(i % 1500) as usize][..], 1.0)));
+                assert_eq!(s, want, "step {step}");
+                assert_eq!(s.members.len(), live.len().min(SIZE));
+            }
+        }
+    }
+}
