@@ -171,6 +171,11 @@ def main():
         ("snapshot from bytes", f"{ours['from_bytes_ms']:.1f} ms", "hnswlib load_index", f"{hnsw_load * 1000:.1f} ms", ours["from_bytes_ms"] / (hnsw_load * 1000)),
         ("RSS growth per memory", f"{ours['rss_growth_bytes_per_memory']:.0f} B", "the raw vector", f"{raw} B", ours["rss_growth_bytes_per_memory"] / raw),
     ]
+    if "text_bytes_per_memory" in ours:
+        # Against what the caller hands over: the vector and its text.
+        given = raw + ours["text_bytes_per_memory"]
+        rows.append(("RSS growth per memory", f"{ours['rss_growth_bytes_per_memory']:.0f} B", "the raw vector and its text",
+                     f"{given:.0f} B", ours["rss_growth_bytes_per_memory"] / given))
     ours_points = [(a["p50_ms"], a["recall"], f"ef {a['ef']}") for a in ours.get("approximate", [])]
     hnsw_points = [(p50, r, f"ef {ef}") for ef, p50, _, r in hnsw_rows]
     for i, target in enumerate((0.95, 0.99)):

@@ -332,6 +332,7 @@ fn main() {
         "to_bytes_ms": save_ms,
         "from_bytes_ms": load_ms,
         "rss_growth_bytes_per_memory": (rss1.saturating_sub(rss0)) as f64 * 1024.0 / n_total as f64,
+        "text_bytes_per_memory": texts.iter().map(String::len).sum::<usize>() as f64 / n_total as f64,
         "approximate": approx,
         "load_average": load_average(),
     });

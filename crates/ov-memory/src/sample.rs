@@ -62,8 +62,24 @@ pub(crate) fn code(row: &[f32], inv: f32, out: &mut [i8]) -> f32 {
 /// The cosine two coded rows stand for, clamped to [-1, 1].
 #[inline(always)]
 pub(crate) fn cosine(a: &[i8], scale_a: f32, b: &[i8], scale_b: f32) -> f64 {
-    let d: i32 = a.iter().zip(b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum();
-    (f64::from(d) * f64::from(scale_a) * f64::from(scale_b)).clamp(-1.0, 1.0)
+    (f64::from(dot(a, b)) * f64::from(scale_a) * f64::from(scale_b)).clamp(-1.0, 1.0)
+}
+
+/// The integer dot product of two coded rows, sixteen lanes at a time (the
+/// shape the compiler widens to 256-bit multiply-adds; integers, so the
+/// order changes no bit). At most 127² per dimension: no overflow below
+/// 133 000 dimensions, far past the largest accepted.
+#[inline(always)]
+fn dot(a: &[i8], b: &[i8]) -> i32 {
+    let mut acc = [0i32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += i32::from(x[i]) * i32::from(y[i]);
+        }
+    }
+    acc.iter().sum::<i32>() + ra.iter().zip(rb).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum::<i32>()
 }
 
 /// One member: its rank, id and current storage slot.
@@ -202,6 +218,19 @@ mod tests {
         let mut c = vec![1i8; 4];
         assert_eq!(code(&[0.0; 4], f32::INFINITY, &mut c), 0.0);
         assert_eq!(c, vec![0; 4]);
+    }
+
+    #[test]
+    fn the_sixteen_lane_dot_is_the_plain_sum() {
+        for n in [0usize, 1, 15, 16, 17, 384, 770] {
+            let a: Vec<i8> = (0..n).map(|i| ((i * 37 % 255) as i32 - 127) as i8).collect();
+            let b: Vec<i8> = (0..n).map(|i| ((i * 91 % 255) as i32 - 127) as i8).collect();
+            let plain: i32 = a.iter().zip(&b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum();
+            assert_eq!(dot(&a, &b), plain, "n {n}");
+        }
+        // The extremes: every product 127², the largest sum a row can make.
+        let full = vec![-127i8; 4096];
+        assert_eq!(dot(&full, &full), 4096 * 127 * 127);
     }
 
     #[test]
