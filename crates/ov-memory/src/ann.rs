@@ -30,6 +30,7 @@
 //! everything an index search returns is rescored with the engine's cosine
 //! before anyone sees it.
 
+use crate::bytes::Cursor;
 use crate::graph::dot_wide;
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -606,17 +607,9 @@ impl Hnsw {
     }
 
     /// Reads what [`Hnsw::encode`] wrote for nodes at `slots`; `None` if malformed.
-    pub(crate) fn decode(bytes: &mut &[u8], slots: Vec<u32>) -> Option<Hnsw> {
-        fn take<'b>(b: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
-            if b.len() < n {
-                return None;
-            }
-            let (h, t) = b.split_at(n);
-            *b = t;
-            Some(h)
-        }
-        let inserted = u64::from_le_bytes(take(bytes, 8)?.try_into().ok()?);
-        let entry = u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?);
+    pub(crate) fn decode(bytes: &mut Cursor<'_>, slots: Vec<u32>) -> Option<Hnsw> {
+        let inserted = bytes.u64()?;
+        let entry = bytes.u32()?;
         let n = slots.len();
         let mut h = Hnsw {
             slots,
@@ -627,18 +620,18 @@ impl Hnsw {
             inserted,
         };
         for i in 0..n {
-            let level = take(bytes, 1)?[0];
+            let level = bytes.u8()?;
             if level > MAX_LEVEL {
                 return None;
             }
             h.levels.push(level);
             h.upper.push(vec![Vec::new(); level as usize]);
             for l in 0..=level {
-                let count = take(bytes, 1)?[0] as usize;
+                let count = bytes.u8()? as usize;
                 if count > if l == 0 { M0 } else { M } {
                     return None;
                 }
-                let raw = take(bytes, count * 4)?;
+                let raw = bytes.take(count * 4)?;
                 let mut list = [0u32; M0];
                 for (x, c) in list.iter_mut().zip(raw.chunks_exact(4)) {
                     *x = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);

@@ -990,29 +990,18 @@ impl Graph {
 
     /// Loads what [`Graph::encode_indexes`] wrote; checks that every memory is
     /// in exactly its own namespace's index.
-    pub(crate) fn decode_indexes(&mut self, mut bytes: &[u8]) -> Result<(), String> {
-        let b = &mut bytes;
-        let u64_at = |b: &mut &[u8]| -> Result<u64, String> {
-            if b.len() < 8 {
-                return Err("the index section is cut off".into());
-            }
-            let (h, t) = b.split_at(8);
-            *b = t;
-            Ok(u64::from_le_bytes(h.try_into().map_err(|_| "bad length")?))
-        };
+    pub(crate) fn decode_indexes(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let b = &mut crate::bytes::Cursor::new(bytes);
+        let u64_at = |b: &mut crate::bytes::Cursor<'_>| b.u64().ok_or("the index section is cut off");
         let count = u64_at(b)? as usize;
-        if count > b.len() {
+        if count > b.left() {
             return Err(format!("{count} indexes do not fit the section"));
         }
         let mut ann: Vec<Hnsw> = Vec::new();
         let mut pos = vec![u32::MAX; self.nodes.len()];
         for _ in 0..count {
             let name_len = u64_at(b)? as usize;
-            if name_len > b.len() {
-                return Err("a namespace name runs past the section".into());
-            }
-            let (name, rest) = b.split_at(name_len);
-            *b = rest;
+            let name = b.take(name_len).ok_or("a namespace name runs past the section")?;
             let name = std::str::from_utf8(name).map_err(|_| "a namespace name is not UTF-8")?;
             let ns = self.namespaces.intern(name) as usize;
             if ns < ann.len() && ann[ns].len() > 0 {
@@ -1038,7 +1027,7 @@ impl Graph {
             }
             ann[ns] = h;
         }
-        if !b.is_empty() {
+        if b.left() != 0 {
             return Err("the index section has trailing bytes".into());
         }
         if pos.contains(&u32::MAX) {

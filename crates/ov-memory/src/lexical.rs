@@ -25,6 +25,7 @@
 //! copies of documents or lack deletion. This index is ~150 lines, shares the
 //! store's ids and lock, and costs per memory about 20 bytes per distinct word.
 
+use crate::bytes::Cursor;
 use crate::graph::FastMap as HashMap;
 use std::borrow::Cow;
 use unicode_segmentation::UnicodeSegmentation;
@@ -291,26 +292,17 @@ impl Lexical {
     /// or repeated term, positions below `memories`, frequencies ≥ 1, no
     /// memory twice in a term's list. A memory without postings is indexed as
     /// a text without words. [`Positions::finish`] turns positions into ids.
-    pub(crate) fn decode(mut bytes: &[u8], memories: usize) -> std::result::Result<Option<Positions>, String> {
-        fn take<'a>(b: &mut &'a [u8], n: usize) -> std::result::Result<&'a [u8], String> {
-            if b.len() < n {
-                return Err("the lexical section is cut off".into());
-            }
-            let (h, t) = b.split_at(n);
-            *b = t;
-            Ok(h)
-        }
-        fn u64_at(b: &mut &[u8]) -> std::result::Result<u64, String> {
-            Ok(u64::from_le_bytes(take(b, 8)?.try_into().map_err(|_| "bad length")?))
-        }
-        let b = &mut bytes;
-        let version = u32::from_le_bytes(take(b, 4)?.try_into().map_err(|_| "bad length")?);
+    pub(crate) fn decode(bytes: &[u8], memories: usize) -> std::result::Result<Option<Positions>, String> {
+        const CUT: &str = "the lexical section is cut off";
+        let b = &mut Cursor::new(bytes);
+        let u64_at = |b: &mut Cursor<'_>| b.u64().ok_or(CUT);
+        let version = b.u32().ok_or(CUT)?;
         if version != TOKENIZER_VERSION {
             return Ok(None);
         }
         let count = u64_at(b)?;
         // Each term takes at least 8 + 1 + 8 + 8 bytes.
-        if count > (b.len() / 25) as u64 {
+        if count > (b.left() / 25) as u64 {
             return Err(format!("{count} terms do not fit the lexical section"));
         }
         let mut ix = Lexical::default();
@@ -321,16 +313,16 @@ impl Lexical {
         let mut docs = vec![(DocStats::default(), u32::MAX); memories];
         for term in 0..count as u32 {
             let len = u64_at(b)?;
-            let text = take(b, usize::try_from(len).map_err(|_| "a term is impossibly long")?)?;
+            let text = b.take(usize::try_from(len).map_err(|_| "a term is impossibly long")?).ok_or(CUT)?;
             let text = std::str::from_utf8(text).map_err(|_| "a term is not UTF-8")?;
             if text.is_empty() || ix.vocabulary.insert(text.to_owned(), term).is_some() {
                 return Err(format!("term {term} is empty or repeated"));
             }
             let n = u64_at(b)?;
-            if n == 0 || n > (b.len() / 8) as u64 {
+            if n == 0 || n > (b.left() / 8) as u64 {
                 return Err(format!("term {term}: {n} postings do not fit the lexical section"));
             }
-            let raw = take(b, n as usize * 8)?;
+            let raw = b.take(n as usize * 8).ok_or(CUT)?;
             let mut list = Vec::with_capacity(n as usize);
             for p in raw.chunks_exact(8) {
                 let at = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
@@ -348,7 +340,7 @@ impl Lexical {
             }
             ix.postings.push(list);
         }
-        if !b.is_empty() {
+        if b.left() != 0 {
             return Err("the lexical section has trailing bytes".into());
         }
         Ok(Some(Positions { ix, docs: docs.into_iter().map(|(d, _)| d).collect() }))

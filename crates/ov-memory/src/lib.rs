@@ -26,6 +26,7 @@
 
 mod ann;
 pub mod breaker;
+mod bytes;
 pub mod clock;
 pub mod config;
 pub mod context;

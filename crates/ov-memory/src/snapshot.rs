@@ -56,6 +56,7 @@
 //! directory, which is fsynced, renamed over the target, and the directory is
 //! fsynced. A crash leaves either the previous file or the new one.
 
+use crate::bytes::Cursor;
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
 use crate::graph::{Edge, Graph, NewNode, Node};
@@ -219,36 +220,37 @@ pub(crate) fn encode(config: &Config, st: &State) -> Vec<u8> {
 
 // ---------------------------------------------------------------- reading
 
-/// A bounds-checked cursor over one section's payload.
+/// A cursor over one section's payload ([`Cursor`]) whose reads past the
+/// end are MEMORY_CORRUPTION errors naming the section and what was read.
 struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    cur: Cursor<'a>,
     section: &'static str,
 }
 
 impl<'a> Reader<'a> {
+    fn new(buf: &'a [u8], section: &'static str) -> Reader<'a> {
+        Reader { cur: Cursor::new(buf), section }
+    }
+    fn past_end(&self, what: &str) -> crate::Error {
+        corrupt(self.section, "length", format!("{what} runs past the end of the {} section", self.section))
+    }
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(|| {
-            corrupt(self.section, "length", format!("{what} runs past the end of the {} section", self.section))
-        })?;
-        let s = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(s)
+        self.cur.take(n).ok_or_else(|| self.past_end(what))
     }
     fn u32(&mut self, what: &str) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().unwrap_or_default()))
+        self.cur.u32().ok_or_else(|| self.past_end(what))
     }
     fn u64(&mut self, what: &str) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().unwrap_or_default()))
+        self.cur.u64().ok_or_else(|| self.past_end(what))
     }
     fn i64(&mut self, what: &str) -> Result<i64> {
-        Ok(i64::from_le_bytes(self.take(8, what)?.try_into().unwrap_or_default()))
+        self.cur.i64().ok_or_else(|| self.past_end(what))
     }
     fn f64(&mut self, what: &str) -> Result<f64> {
-        Ok(f64::from_le_bytes(self.take(8, what)?.try_into().unwrap_or_default()))
+        self.cur.f64().ok_or_else(|| self.past_end(what))
     }
     fn f32(&mut self, what: &str) -> Result<f32> {
-        Ok(f32::from_le_bytes(self.take(4, what)?.try_into().unwrap_or_default()))
+        self.cur.f32().ok_or_else(|| self.past_end(what))
     }
     fn len(&mut self, what: &str) -> Result<usize> {
         let v = self.u64(what)?;
@@ -257,8 +259,7 @@ impl<'a> Reader<'a> {
     /// A count of records of at least `min_bytes` each, checked against the bytes left.
     fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
         let n = self.len(what)?;
-        let left = self.buf.len() - self.pos;
-        if n.checked_mul(min_bytes).is_none_or(|need| need > left) {
+        if n.checked_mul(min_bytes).is_none_or(|need| need > self.cur.left()) {
             return Err(corrupt(
                 self.section,
                 "count",
@@ -269,7 +270,7 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
     fn done(&self) -> Result<()> {
-        if self.pos != self.buf.len() {
+        if self.cur.left() != 0 {
             return Err(corrupt(self.section, "length", format!("the {} section has trailing bytes", self.section)));
         }
         Ok(())
@@ -292,7 +293,7 @@ fn sections(bytes: &[u8]) -> Result<(u32, Vec<&[u8]>)> {
     if &bytes[..8] != MAGIC {
         return Err(corrupt("header", "magic", "not an OV-Memory snapshot (bad magic number)"));
     }
-    let mut r = Reader { buf: bytes, pos: 8, section: "header" };
+    let mut r = Reader { cur: Cursor::at(bytes, 8), section: "header" };
     let version = r.u32("version")?;
     if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err(corrupt("header", "version", format!("unsupported snapshot version {version}"))
@@ -311,7 +312,7 @@ fn sections(bytes: &[u8]) -> Result<(u32, Vec<&[u8]>)> {
     let mut out = Vec::with_capacity(expected);
     for &(kind, name) in &SECTIONS[..expected] {
         r.section = name;
-        if bytes.len() - r.pos < SECTION_HEADER_BYTES {
+        if r.cur.left() < SECTION_HEADER_BYTES {
             return Err(corrupt(name, "length", format!("the {name} section header is cut off")));
         }
         let k = r.u32("section kind")?;
@@ -356,7 +357,7 @@ type Records<'a> = (Vec<(NewNode, &'a str)>, Vec<f32>);
 /// Reads and checks the memories section: each record (its namespace name
 /// beside it, to be interned in order) and every vector in one slab.
 fn read_memories(buf: &[u8], version: u32, dim: usize, next_id: u64) -> Result<Records<'_>> {
-    let mut r = Reader { buf, pos: 0, section: "memories" };
+    let mut r = Reader::new(buf, "memories");
     let fixed = if version >= 2 { MEMORY_FIXED_BYTES } else { MEMORY_FIXED_BYTES_V1 };
     let n = r.count("memory count", fixed + 4 * dim)?;
     let mut records = Vec::new();
@@ -474,7 +475,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
         .map_err(|e| corrupt("config", "config", format!("the configuration is invalid: {}", e.message())))?;
     let dim = config.embedding_dim;
 
-    let mut r = Reader { buf: s[1], pos: 0, section: "state" };
+    let mut r = Reader::new(s[1], "state");
     let next_id = r.u64("next_id")?;
     let budget = r.u64("budget_tokens")?;
     let used = r.u64("used_tokens")?;
@@ -494,7 +495,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
         // The memory count as far as the section can hold it (a larger
         // one fails in `read_memories`; this only bounds positions).
         let fixed = if version >= 2 { MEMORY_FIXED_BYTES } else { MEMORY_FIXED_BYTES_V1 };
-        let n = Reader { buf: s[2], pos: 0, section: "memories" }.u64("memory count").unwrap_or(0);
+        let n = Cursor::new(s[2]).u64().unwrap_or(0);
         let n = usize::try_from(n).unwrap_or(usize::MAX).min(s[2].len() / (fixed + 4 * dim));
         s.get(6).map(|b| crate::lexical::Lexical::decode(b, n)).transpose()
     };
@@ -518,10 +519,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     // overflow entry are checked as they are linked; symmetry, duplicates and
     // dangling targets by the invariant check below (per memory, on lists of
     // at most max_degree: no table of all edges is needed).
-    let mut r = Reader { buf: s[3], pos: 0, section: "adjacency" };
+    let mut r = Reader::new(s[3], "adjacency");
     let edges = read_links(&mut r, "edge entry")?;
     r.done()?;
-    let mut r = Reader { buf: s[4], pos: 0, section: "overflow" };
+    let mut r = Reader::new(s[4], "overflow");
     let over = read_links(&mut r, "overflow entry")?;
     r.done()?;
     graph.load_edges(&edges).map_err(|what| corrupt("adjacency", "links", what))?;
