@@ -18,8 +18,10 @@
 //!   per row, one contiguous block (256 × 384 dimensions is 96 KiB). The
 //!   cosine of a query (coded the same way) is an integer dot product times
 //!   the two scales: exact integer arithmetic, so the same bits everywhere.
-//!   Coding changes a cosine by about 0.003; a sample of 256 estimates the
-//!   spread to about 4 % — the sample, not the coding, sets the accuracy.
+//!   On the 14 k real corpus coding moves a cosine by 0.0004 on average
+//!   and 0.0023 at most (cosines spread by 0.08 across memories); a sample
+//!   of 256 estimates the spread to about 4 % — the sample, not the coding,
+//!   sets the accuracy.
 //! - **When**: a namespace has a sample while it is past the exact limit
 //!   (only then is it read approximately). Adding a memory that ranks below
 //!   the sample's highest takes that one's place; removing a member takes the
