@@ -135,12 +135,17 @@ thread_local! {
 /// with ratio 1/M (`M` = 16 = 2⁴: four trailing zero bits of a hash per
 /// level), from a fixed hash so that it is the same everywhere.
 pub(crate) fn level_of(count: u64) -> u8 {
-    // splitmix64
-    let mut z = count.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    ((mix(count).trailing_zeros() / 4) as u8).min(MAX_LEVEL)
+}
+
+/// splitmix64's output function: a fixed, portable 64-bit hash of `x` (node
+/// levels here, statistics-sample ranks in [`crate::sample`]).
+#[inline]
+pub(crate) fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    ((z.trailing_zeros() / 4) as u8).min(MAX_LEVEL)
+    z ^ (z >> 31)
 }
 
 /// One namespace's HNSW graph.

@@ -434,6 +434,13 @@ impl Graph {
         }
     }
 
+    /// Builds every namespace's statistics sample again from its index (after
+    /// the indexes were loaded or rebuilt).
+    fn rebuild_samples(&mut self) {
+        self.samples.clear();
+        self.set_exact_limit(self.exact_limit);
+    }
+
     /// Namespace `ns`'s statistics sample, if it is read approximately.
     pub(crate) fn sample_of(&self, ns: u32) -> Option<&Sample> {
         self.samples.get(ns as usize).and_then(Option::as_ref)
@@ -963,8 +970,7 @@ impl Graph {
         self.nodes = nodes;
         self.vectors = vectors;
         self.inv_norms = inv_norms;
-        self.samples.clear();
-        self.set_exact_limit(self.exact_limit);
+        self.rebuild_samples();
     }
 
     /// The saved indexes: per namespace (by name) its name, its node count and
@@ -1035,8 +1041,7 @@ impl Graph {
         }
         self.ann = ann;
         self.ann_pos = pos;
-        self.samples.clear();
-        self.set_exact_limit(self.exact_limit);
+        self.rebuild_samples();
         Ok(())
     }
 

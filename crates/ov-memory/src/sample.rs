@@ -39,10 +39,7 @@ pub(crate) const SIZE: usize = crate::scoring::STATS_SAMPLE;
 /// The rank of a memory id in samples (lower is in first): splitmix64's mix.
 #[inline]
 pub(crate) fn rank(id: u64) -> u64 {
-    let mut z = id.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    crate::ann::mix(id)
 }
 
 /// `row · inv` (the normalised vector) in 8-bit codes, written to `out`, and
@@ -147,8 +144,7 @@ impl Sample {
     /// Drops memory `id` if it is a member; true if it was (the caller then
     /// offers the best-ranked memory outside, [`Sample::refill_from`]).
     pub(crate) fn remove(&mut self, id: u64, dim: usize) -> bool {
-        let r = rank(id);
-        let Ok(at) = self.members.binary_search_by_key(&(r, id), |x| (x.rank, x.id)) else { return false };
+        let Some(at) = self.position(id) else { return false };
         self.members.remove(at);
         self.scales.remove(at);
         self.codes.drain(at * dim..(at + 1) * dim);
@@ -177,10 +173,14 @@ impl Sample {
 
     /// The member `id` now lives in `slot` (a removal moved it).
     pub(crate) fn moved(&mut self, id: u64, slot: u32) {
-        let r = rank(id);
-        if let Ok(at) = self.members.binary_search_by_key(&(r, id), |x| (x.rank, x.id)) {
+        if let Some(at) = self.position(id) {
             self.members[at].slot = slot;
         }
+    }
+
+    /// Where member `id` is, if it is one.
+    fn position(&self, id: u64) -> Option<usize> {
+        self.members.binary_search_by_key(&(rank(id), id), |x| (x.rank, x.id)).ok()
     }
 
     /// The codes of member `i`.
