@@ -178,7 +178,10 @@ pub(crate) struct AnnPlan {
 /// The neighbour heuristic of [`Hnsw::insert`] on candidates named by memory
 /// id, for planning off the lock's critical path: `vector` gives a
 /// candidate's row and inverse norm (a stored memory, or an earlier item of
-/// the same batch). Most similar first, at most `max`.
+/// the same batch). Most similar first, at most `max`. Inlined so that it
+/// runs in its caller's SIMD-dispatched code ([`crate::graph::with_simd`]):
+/// as a function of its own it was compiled for the baseline instruction set.
+#[inline(always)]
 pub(crate) fn select_ids<'v>(
     cands: &mut Vec<(f32, u64)>,
     max: usize,

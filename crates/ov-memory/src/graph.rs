@@ -529,6 +529,7 @@ impl Graph {
     /// candidates (the approximate counterpart of the scan in `plan_links`).
     /// The index ranks by its own similarity: a few more than needed are
     /// rescored with the engine's cosine, which decides.
+    #[inline(always)]
     fn links_from_plan(&self, v: &[f32], inv: f32, plan: &AnnPlan, exclude: &[u64]) -> Vec<(u64, f32)> {
         let Some(layer) = plan.layers.first() else { return Vec::new() };
         let mut best: Vec<(u64, f32)> = Vec::with_capacity(self.max_degree + LINK_RESCORE_SPARE);
@@ -739,7 +740,14 @@ impl Graph {
         let mut best: Vec<(u64, f32)> = Vec::with_capacity(k + 1);
         let approximate = ann.is_some() && self.approximate_links(ns);
         if approximate {
-            best = ann.map(|p| self.links_from_plan(v, inv, p, exclude)).unwrap_or_default();
+            best = ann
+                .map(|p| {
+                    with_simd(
+                        #[inline(always)]
+                        || self.links_from_plan(v, inv, p, exclude),
+                    )
+                })
+                .unwrap_or_default();
         }
         let mut offer = |id: u64, rel: f64| {
             let rel = rel as f32;

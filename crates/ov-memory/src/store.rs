@@ -550,14 +550,19 @@ impl Store {
                     layer.retain(|(_, id)| exclude.binary_search(id).is_err());
                 }
                 ann.layers.resize(ann.layers.len().max(ann.level as usize + 1), Vec::new());
-                for (jj, earlier) in batch[start..i].iter().enumerate() {
-                    if earlier.3 == ns[i] {
-                        let sim = crate::ann::similarity(batch[i].1, inv[i], earlier.1, earlier.2);
-                        for l in 0..=ann.level.min(levels[jj].1) {
-                            ann.layers[l as usize].push((sim, earlier.0));
+                crate::graph::with_simd(
+                    #[inline(always)]
+                    || {
+                        for (jj, earlier) in batch[start..i].iter().enumerate() {
+                            if earlier.3 == ns[i] {
+                                let sim = crate::ann::similarity(batch[i].1, inv[i], earlier.1, earlier.2);
+                                for l in 0..=ann.level.min(levels[jj].1) {
+                                    ann.layers[l as usize].push((sim, earlier.0));
+                                }
+                            }
                         }
-                    }
-                }
+                    },
+                );
                 graph.select_plan(&mut ann, |id| chunk_rows.get(&id).copied());
                 Ok((links, ann))
             };
