@@ -426,6 +426,8 @@ $(BENCH_NPM): bindings/bench/package.json bindings/bench/package-lock.json
 bench: node web python java $(BENCH_VENV)/.installed $(BENCH_NPM)
 	$(CARGO) run -q --release -p ov-memory --example bench
 	@echo
+	@# The engine's wheel too: the peers' bench times its approximate reads interleaved with hnswlib's.
+	$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps $(PY_WHEELS)/ov_memory-*.whl
 	$(BENCH_VENV)/bin/python bindings/bench/peers.py $(CURDIR)
 	@echo
 	node bindings/bench/bench.mjs
