@@ -752,12 +752,13 @@ fn kept_sample(graph: &Graph, scope: &Scope, q: &[f32], inv_q: f32) -> Option<St
         return None;
     }
     let dim = graph.dim();
-    let mut coded = vec![0i8; dim];
-    let scale_q = crate::sample::code(q, inv_q, &mut coded);
+    let mut coded: Vec<crate::sample::Code> = vec![0; dim];
     let (mut sum, mut sum_sq) = (0f64, 0f64);
     crate::graph::with_simd(
         #[inline(always)]
         || {
+            // (Coded in here too: with the wider instruction sets the rounding is inline.)
+            let scale_q = crate::sample::code(q, inv_q, &mut coded);
             for &(k, i) in &order {
                 let s = samples[k];
                 if scope.contains(s.members[i].slot as usize) {
