@@ -161,6 +161,33 @@ pub(crate) struct Hnsw {
     entry: Option<u32>,
     /// Nodes ever inserted (drives the levels).
     pub(crate) inserted: u64,
+    /// Removals so far: positions planned before one may name other nodes after it.
+    removals: u64,
+}
+
+/// Stands for the node being inserted in a [`Rewrite`] (positions never reach it).
+const NEW: u32 = u32::MAX - 1;
+
+#[cfg(test)]
+thread_local! {
+    /// Rewrites this thread's inserts took as planned (the test that compares
+    /// results with and without them checks that some were).
+    pub(crate) static REWRITES_USED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A neighbour's link list as inserting a planned node will rewrite it,
+/// worked out while planning (in parallel) instead of while applying
+/// (sequentially): the neighbour heuristic over its full list and the new
+/// node. Used only if the list is still `before` when the node goes in;
+/// otherwise the insert works it out again, so results never depend on it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Rewrite {
+    pub level: u8,
+    pub node: u32,
+    /// The list it was worked out from (full, no stale links).
+    pub before: Vec<u32>,
+    /// The new list; [`NEW`] stands for the inserted node.
+    pub after: Vec<u32>,
 }
 
 /// What an insert found, planned without changing the index: per level
@@ -173,6 +200,10 @@ pub(crate) struct AnnPlan {
     /// The layers hold the chosen neighbours already ([`select_ids`] ran while
     /// planning, in parallel), not all candidates.
     pub selected: bool,
+    /// Neighbours' lists rewritten ahead ([`Hnsw::rewrites`]), valid while the
+    /// index has seen `epoch` removals.
+    pub rewrites: Vec<Rewrite>,
+    pub epoch: u64,
 }
 
 /// The neighbour heuristic of [`Hnsw::insert`] on candidates named by memory
@@ -207,6 +238,25 @@ pub(crate) fn select_ids<'v>(
         }
     }
     kept.into_iter().map(|k| (k.0, k.1)).collect()
+}
+
+/// hnswlib's neighbour heuristic over candidates named by node, `row` giving
+/// each one's row and inverse norm (see [`Hnsw::select`]).
+#[inline(always)]
+fn select_with<'r>(cands: &mut Vec<Cand>, max: usize, row: impl Fn(u32) -> (&'r [f32], f32)) -> Vec<u32> {
+    cands.sort_by(|a, b| b.cmp(a));
+    cands.dedup_by_key(|c| c.node);
+    let mut kept: Vec<(u32, &'r [f32], f32)> = Vec::with_capacity(max);
+    for c in cands.iter() {
+        if kept.len() >= max {
+            break;
+        }
+        let (rc, ic) = row(c.node);
+        if kept.iter().all(|&(_, rk, ik)| similarity(rc, ic, rk, ik) <= c.sim) {
+            kept.push((c.node, rc, ic));
+        }
+    }
+    kept.into_iter().map(|k| k.0).collect()
 }
 
 impl Hnsw {
@@ -402,25 +452,47 @@ impl Hnsw {
     /// one kept, up to `max`. `cands` are (similarity to the base, node).
     #[inline(always)]
     fn select(&self, rows: Rows<'_>, cands: &mut Vec<Cand>, max: usize) -> Vec<u32> {
-        cands.sort_by(|a, b| b.cmp(a));
-        cands.dedup_by_key(|c| c.node);
-        let mut kept: Vec<u32> = Vec::with_capacity(max);
-        for c in cands.iter() {
-            if kept.len() >= max {
-                break;
-            }
-            let mut diverse = true;
-            for &k in &kept {
-                if self.sim_nodes(rows, c.node, k) > c.sim {
-                    diverse = false;
-                    break;
+        select_with(cands, max, |node| rows.row(self.slots[node as usize]))
+    }
+
+    /// The lists of the chosen neighbours (`chosen`: per level, by current
+    /// position) that inserting a node with vector `v` would rewrite through
+    /// the heuristic (those full, without stale links), worked out now; see
+    /// [`Rewrite`].
+    #[inline(always)]
+    pub(crate) fn rewrites(&self, rows: Rows<'_>, v: &[f32], inv: f32, chosen: &[Vec<u32>]) -> Vec<Rewrite> {
+        let n = self.len();
+        let mut out = Vec::new();
+        for (l, nodes) in chosen.iter().enumerate() {
+            let level = l as u8;
+            let cap = if level == 0 { M0 } else { M };
+            for &e in nodes {
+                let before = self.links(e, level);
+                if (e as usize) >= n || before.len() < cap || before.iter().any(|&o| (o as usize) >= n) {
+                    continue;
                 }
-            }
-            if diverse {
-                kept.push(c.node);
+                let (re, ie) = rows.row(self.slots[e as usize]);
+                let mut pool: Vec<Cand> = before
+                    .iter()
+                    .map(|&o| Cand { sim: self.sim_nodes(rows, e, o), node: o })
+                    .chain([Cand { sim: similarity(re, ie, v, inv), node: NEW }])
+                    .collect();
+                let after = select_with(&mut pool, cap, |node| {
+                    if node == NEW {
+                        (v, inv)
+                    } else {
+                        rows.row(self.slots[node as usize])
+                    }
+                });
+                out.push(Rewrite { level, node: e, before: before.to_vec(), after });
             }
         }
-        kept
+        out
+    }
+
+    /// Removals this index has seen (see [`AnnPlan::epoch`]).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.removals
     }
 
     /// Adds a node for graph slot `slot` with its planned candidates (named by
@@ -434,6 +506,7 @@ impl Hnsw {
         level: u8,
         mut layers: Vec<Vec<Cand>>,
         selected: bool,
+        rewrites: &[Rewrite],
     ) -> u32 {
         let x = self.slots.len() as u32;
         self.slots.push(slot);
@@ -455,6 +528,14 @@ impl Hnsw {
             for &e in &chosen {
                 let mut list = self.links(e, l).to_vec();
                 if list.contains(&x) {
+                    continue;
+                }
+                if let Some(r) = rewrites.iter().find(|r| r.level == l && r.node == e && r.before == list) {
+                    // Worked out while planning, from this very list.
+                    let after: Vec<u32> = r.after.iter().map(|&o| if o == NEW { x } else { o }).collect();
+                    self.set_links(e, l, &after);
+                    #[cfg(test)]
+                    REWRITES_USED.with(|n| n.set(n.get() + 1));
                     continue;
                 }
                 // Stale links past the end (left by deletes) go now.
@@ -483,6 +564,7 @@ impl Hnsw {
         if (d as usize) >= n {
             return None;
         }
+        self.removals += 1;
         // Repair: each neighbour that linked back to d takes d's best other neighbour.
         for l in 0..=self.levels[d as usize] {
             let around: Vec<u32> = self.links(d, l).iter().copied().filter(|&o| (o as usize) < n && o != d).collect();
@@ -626,6 +708,7 @@ impl Hnsw {
             upper: Vec::with_capacity(n),
             entry: (entry != NONE).then_some(entry),
             inserted,
+            removals: 0,
         };
         for i in 0..n {
             let level = bytes.u8()?;

@@ -162,6 +162,10 @@ pub(crate) struct Graph {
     samples: Vec<Option<Sample>>,
     /// Namespaces holding more memories than this are served by their index.
     exact_limit: usize,
+    /// Whether batch plans work out their neighbours' rewritten link lists
+    /// ahead ([`Graph::plan_rewrites`]); off only in the test that checks the
+    /// results are the same without them.
+    pub(crate) rewrites_ahead: bool,
 }
 
 /// RESOURCE_EXHAUSTION for a collection that could not grow by `n` memories.
@@ -416,6 +420,7 @@ impl Graph {
             ann_pos: Vec::new(),
             samples: Vec::new(),
             exact_limit: DEFAULT_EXACT_LIMIT,
+            rewrites_ahead: true,
         }
     }
 
@@ -498,7 +503,7 @@ impl Graph {
     /// level, by memory id.
     pub(crate) fn plan_ann(&self, v: &[f32], inv: f32, ns: u32, offset: u64) -> AnnPlan {
         let Some(h) = self.index_of(ns) else {
-            return AnnPlan { level: crate::ann::level_of(offset), layers: Vec::new(), selected: false };
+            return AnnPlan { level: crate::ann::level_of(offset), ..AnnPlan::default() };
         };
         let level = crate::ann::level_of(h.inserted + offset);
         let layers = with_simd(
@@ -508,7 +513,34 @@ impl Graph {
         .into_iter()
         .map(|l| l.into_iter().map(|c| (c.sim, self.nodes[h.slots[c.node as usize] as usize].id)).collect())
         .collect();
-        AnnPlan { level, layers, selected: false }
+        AnnPlan { level, layers, epoch: h.epoch(), ..AnnPlan::default() }
+    }
+
+    /// Works out ahead, for a plan whose neighbours are chosen
+    /// ([`Graph::select_plan`]), how inserting it rewrites those neighbours'
+    /// full link lists ([`crate::ann::Rewrite`]): the costly part of applying a
+    /// plan, moved to where plans are made in parallel.
+    pub(crate) fn plan_rewrites(&self, plan: &mut AnnPlan, v: &[f32], inv: f32, ns: u32) {
+        let Some(h) = self.index_of(ns) else { return };
+        if !self.rewrites_ahead || !plan.selected || h.epoch() != plan.epoch {
+            return;
+        }
+        let chosen: Vec<Vec<u32>> = plan
+            .layers
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|&(_, id)| {
+                        let s = *self.index.get(&id)?;
+                        (self.nodes[s].ns == ns).then(|| self.ann_pos.get(s).copied()).flatten()
+                    })
+                    .collect()
+            })
+            .collect();
+        plan.rewrites = with_simd(
+            #[inline(always)]
+            || h.rewrites(self.ann_rows(), v, inv, &chosen),
+        );
     }
 
     /// Runs the neighbour heuristic on a plan's candidates now (see
@@ -939,9 +971,11 @@ impl Graph {
             .collect();
         let rows = Rows { vectors: &self.vectors, inv: &self.inv_norms, dim: self.dim };
         let h = &mut self.ann[ns as usize];
+        // (Removals since the plan was made may have moved positions.)
+        let rewrites = if h.epoch() == plan.epoch { &plan.rewrites[..] } else { &[] };
         let pos = with_simd(
             #[inline(always)]
-            || h.insert(rows, slot as u32, plan.level, layers, plan.selected),
+            || h.insert(rows, slot as u32, plan.level, layers, plan.selected, rewrites),
         );
         self.ann_pos.push(pos);
     }
@@ -971,7 +1005,7 @@ impl Graph {
             let h = &mut self.ann[ns as usize];
             let pos = with_simd(
                 #[inline(always)]
-                || h.insert(rows, slot as u32, level, layers, false),
+                || h.insert(rows, slot as u32, level, layers, false, &[]),
             );
             self.ann_pos.push(pos);
         }
@@ -1511,6 +1545,49 @@ mod tests {
             norm,
         };
         g.insert(n, v, &plan, Some(ann))
+    }
+
+    /// Neighbours' link lists rewritten ahead while a batch is planned give
+    /// the very store a batch gives without them (the same snapshot bytes,
+    /// indexes included): over several chunks, then a second batch whose
+    /// upserts remove memories first (which voids the rewrites planned before
+    /// the removals).
+    #[test]
+    fn link_lists_rewritten_ahead_change_no_result() {
+        let dim = 64;
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let rows: Vec<f32> = (0..1200 * dim).map(|_| next()).collect();
+        let texts: Vec<String> = (0..1200).map(|i| format!("memory {i}")).collect();
+        let keys: Vec<Option<String>> = (0..1200).map(|i| Some(format!("k{}", i % 900))).collect();
+        let build = |ahead: bool| {
+            // (A manual clock: creation times must not differ between the two.)
+            let clock = std::sync::Arc::new(crate::clock::ManualClock::new());
+            let config = crate::Config { embedding_dim: dim, max_nodes: 5000, ..Default::default() };
+            let store = crate::Store::with_clock(config, clock).unwrap();
+            store.state.write().graph.rewrites_ahead = ahead;
+            let opts = |from: usize, to: usize| crate::frontend::BatchOptions {
+                keys: Some(keys[from..to].to_vec()),
+                ..Default::default()
+            };
+            store.add_batch_rows(&rows[..700 * dim], &texts[..700], &opts(0, 700)).unwrap();
+            // Keys k700..k899 are new, then k0..k299 replace memories of the first batch.
+            store.add_batch_rows(&rows[700 * dim..], &texts[700..], &opts(700, 1200)).unwrap();
+            assert_eq!(store.len(), 900);
+            store.to_bytes().unwrap()
+        };
+        crate::ann::REWRITES_USED.with(|n| n.set(0));
+        let without = build(false);
+        assert_eq!(crate::ann::REWRITES_USED.with(|n| n.get()), 0);
+        let with = build(true);
+        let used = crate::ann::REWRITES_USED.with(|n| n.get());
+        assert!(used > 20, "rewrites planned ahead were taken: {used}");
+        assert!(with == without, "the same store with and without rewrites planned ahead");
     }
 
     #[test]

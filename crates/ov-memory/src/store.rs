@@ -564,6 +564,10 @@ impl Store {
                     },
                 );
                 graph.select_plan(&mut ann, |id| chunk_rows.get(&id).copied());
+                if end - start > 1 {
+                    // Applying is sequential: its costly part is done here, in parallel.
+                    graph.plan_rewrites(&mut ann, batch[i].1, inv[i], ns[i]);
+                }
                 Ok((links, ann))
             };
             let plans = match par_map(end - start, plan) {
