@@ -525,18 +525,8 @@ impl Graph {
         if !self.rewrites_ahead || !plan.selected || h.epoch() != plan.epoch {
             return;
         }
-        let chosen: Vec<Vec<u32>> = plan
-            .layers
-            .iter()
-            .map(|l| {
-                l.iter()
-                    .filter_map(|&(_, id)| {
-                        let s = *self.index.get(&id)?;
-                        (self.nodes[s].ns == ns).then(|| self.ann_pos.get(s).copied()).flatten()
-                    })
-                    .collect()
-            })
-            .collect();
+        let chosen: Vec<Vec<u32>> =
+            plan.layers.iter().map(|l| l.iter().filter_map(|&(_, id)| self.index_node(ns, id)).collect()).collect();
         plan.rewrites = with_simd(
             #[inline(always)]
             || h.rewrites(self.ann_rows(), v, inv, &chosen),
@@ -948,6 +938,16 @@ impl Graph {
         overflows
     }
 
+    /// The position of memory `id` in namespace `ns`'s index, if it is stored in that namespace.
+    fn index_node(&self, ns: u32, id: u64) -> Option<u32> {
+        let s = *self.index.get(&id)?;
+        if self.nodes[s].ns == ns {
+            self.ann_pos.get(s).copied()
+        } else {
+            None
+        }
+    }
+
     /// Adds the last slot to its namespace's index, its plan's candidates
     /// translated from ids to current positions.
     fn index_insert(&mut self, ns: u32, plan: AnnPlan) {
@@ -960,12 +960,8 @@ impl Graph {
             .iter()
             .map(|l| {
                 l.iter()
-                    .filter_map(|&(sim, id)| {
-                        // (The new memory itself may be named: an upsert keeps its id.)
-                        let s = *self.index.get(&id)?;
-                        let node = *self.ann_pos.get(s)?;
-                        (self.nodes[s].ns == ns).then_some(Cand { sim, node })
-                    })
+                    // (The new memory itself may be named: an upsert keeps its id.)
+                    .filter_map(|&(sim, id)| Some(Cand { sim, node: self.index_node(ns, id)? }))
                     .collect()
             })
             .collect();
