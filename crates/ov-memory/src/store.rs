@@ -135,6 +135,14 @@ pub(crate) fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> Result<T> + Sync +
     (0..n).map(f).collect()
 }
 
+/// Whether [`par_map`] runs on more than one thread here.
+pub(crate) fn parallel() -> bool {
+    #[cfg(not(any(target_arch = "wasm32", miri)))]
+    return rayon::current_num_threads() > 1;
+    #[cfg(any(target_arch = "wasm32", miri))]
+    false
+}
+
 /// `(a(), b())`, on two cores where [`par_map`] would use them.
 pub(crate) fn par_join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
     #[cfg(not(any(target_arch = "wasm32", miri)))]
