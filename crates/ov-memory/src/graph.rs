@@ -163,10 +163,10 @@ pub(crate) struct Graph {
     /// Namespaces holding more memories than this are served by their index.
     exact_limit: usize,
     /// Whether batch plans work out their neighbours' rewritten link lists
-    /// ahead ([`Graph::plan_rewrites`]): when plans are made on several
-    /// threads (on one, a rewrite that goes stale would be work done twice).
-    /// The test that checks the results are the same sets it both ways.
-    pub(crate) rewrites_ahead: bool,
+    /// ahead ([`Graph::plan_rewrites`]); `None`: when plans are made on
+    /// several threads (on one, a rewrite that goes stale would be work done
+    /// twice). The test that checks the results are the same sets it both ways.
+    pub(crate) rewrites_ahead: Option<bool>,
 }
 
 /// RESOURCE_EXHAUSTION for a collection that could not grow by `n` memories.
@@ -421,7 +421,7 @@ impl Graph {
             ann_pos: Vec::new(),
             samples: Vec::new(),
             exact_limit: DEFAULT_EXACT_LIMIT,
-            rewrites_ahead: crate::store::parallel(),
+            rewrites_ahead: None,
         }
     }
 
@@ -523,7 +523,7 @@ impl Graph {
     /// plan, moved to where plans are made in parallel.
     pub(crate) fn plan_rewrites(&self, plan: &mut AnnPlan, v: &[f32], inv: f32, ns: u32) {
         let Some(h) = self.index_of(ns) else { return };
-        if !self.rewrites_ahead || !plan.selected || h.epoch() != plan.epoch {
+        if !plan.selected || h.epoch() != plan.epoch {
             return;
         }
         let chosen: Vec<Vec<u32>> =
@@ -1568,7 +1568,7 @@ mod tests {
             let clock = std::sync::Arc::new(crate::clock::ManualClock::new());
             let config = crate::Config { embedding_dim: dim, max_nodes: 5000, ..Default::default() };
             let store = crate::Store::with_clock(config, clock).unwrap();
-            store.state.write().graph.rewrites_ahead = ahead;
+            store.state.write().graph.rewrites_ahead = Some(ahead);
             let opts = |from: usize, to: usize| crate::frontend::BatchOptions {
                 keys: Some(keys[from..to].to_vec()),
                 ..Default::default()

@@ -533,6 +533,9 @@ impl Store {
                 })
                 .collect();
             let graph = &st.graph;
+            // (Asked only where `par_map` is about to use the thread pool: asking
+            // starts rayon's global pool, which a host may want to set up itself.)
+            let rewrites_ahead = end - start > 1 && graph.rewrites_ahead.unwrap_or_else(parallel);
             // Rows of the chunk's items, for the heuristic (not stored yet).
             let chunk_rows: crate::graph::FastMap<u64, (&[f32], f32)> =
                 (start..end).map(|i| (ids[i], (batch[i].1, inv[i]))).collect();
@@ -572,7 +575,7 @@ impl Store {
                     },
                 );
                 graph.select_plan(&mut ann, |id| chunk_rows.get(&id).copied());
-                if end - start > 1 {
+                if rewrites_ahead {
                     // Applying is sequential: its costly part is done here, in parallel.
                     graph.plan_rewrites(&mut ann, batch[i].1, inv[i], ns[i]);
                 }
