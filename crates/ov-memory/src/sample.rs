@@ -44,14 +44,14 @@ pub(crate) fn rank(id: u64) -> u64 {
     crate::ann::mix(id)
 }
 
-/// `row · inv` (the normalised vector) in 8-bit codes, written to `out`, and
-/// the scale that turns a code back into a component. A zero or non-finite
-/// row codes as zeros with scale 0 (cosine 0).
 /// A coded component: an 8-bit value (−127..=127) held in 16 bits, the
 /// width the multiply-add-pairs instructions read (widening 8-bit codes
 /// in the loop cost more than the products).
 pub(crate) type Code = i16;
 
+/// `row · inv` (the normalised vector) in 8-bit codes, written to `out`, and
+/// the scale that turns a code back into a component. A zero or non-finite
+/// row codes as zeros with scale 0 (cosine 0).
 #[inline(always)]
 pub(crate) fn code(row: &[f32], inv: f32, out: &mut [Code]) -> f32 {
     let m = row.iter().fold(0f32, |m, &x| m.max((x * inv).abs()));
