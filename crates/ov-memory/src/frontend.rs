@@ -403,7 +403,8 @@ pub const PACKED_HIT_FIELDS: [&str; 13] =
 /// turn. Every number is the f64 the JSON form would parse to (scores bit for bit).
 pub fn pack_hits(hits: &[crate::Hit]) -> (Vec<f64>, String) {
     let mut numbers = Vec::with_capacity(hits.len() * PACKED_HIT_NUMBERS);
-    let mut strings = String::new();
+    // Sized for the texts and namespaces (metadata, rarely present, may grow it).
+    let mut strings = String::with_capacity(hits.iter().map(|h| h.text.len() + h.namespace.len()).sum());
     let units = |s: &str| if s.is_ascii() { s.len() } else { s.encode_utf16().count() } as f64;
     for h in hits {
         let sc = &h.score;
