@@ -197,7 +197,7 @@ pub(crate) struct Rewrite {
 pub(crate) struct AnnPlan {
     pub level: u8,
     pub layers: Vec<Vec<(f32, u64)>>,
-    /// The layers hold the chosen neighbours already ([`select_ids`] ran while
+    /// The layers hold the chosen neighbours already ([`select`] ran while
     /// planning, in parallel), not all candidates.
     pub selected: bool,
     /// Neighbours' lists rewritten ahead ([`Hnsw::rewrites`]), valid while the
@@ -206,54 +206,59 @@ pub(crate) struct AnnPlan {
     pub epoch: u64,
 }
 
-/// The neighbour heuristic of [`Hnsw::insert`] on candidates named by memory
-/// id, for planning off the lock's critical path: `vector` gives a
-/// candidate's row and inverse norm (a stored memory, or an earlier item of
-/// the same batch). Most similar first, at most `max`. Inlined so that it
-/// runs in its caller's SIMD-dispatched code ([`crate::graph::with_simd`]):
-/// as a function of its own it was compiled for the baseline instruction set.
-#[inline(always)]
-pub(crate) fn select_ids<'v>(
-    cands: &mut Vec<(f32, u64)>,
-    max: usize,
-    vector: impl Fn(u64) -> Option<(&'v [f32], f32)>,
-) -> Vec<(f32, u64)> {
-    cands.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    cands.dedup_by_key(|c| c.1);
-    let mut kept: Vec<(f32, u64, &'v [f32], f32)> = Vec::with_capacity(max);
-    for &(sim, id) in cands.iter() {
-        if kept.len() >= max {
-            break;
-        }
-        let Some((v, inv)) = vector(id) else { continue };
-        let mut diverse = true;
-        for k in &kept {
-            if similarity(v, inv, k.2, k.3) > sim {
-                diverse = false;
-                break;
-            }
-        }
-        if diverse {
-            kept.push((sim, id, v, inv));
-        }
-    }
-    kept.into_iter().map(|k| (k.0, k.1)).collect()
+/// A candidate of the neighbour heuristic: its similarity to the base and
+/// what names it (a node, or while planning a memory id).
+pub(crate) trait Candidate: Copy {
+    type Key: Copy + Ord;
+    fn sim(&self) -> f32;
+    fn key(&self) -> Self::Key;
 }
 
-/// hnswlib's neighbour heuristic over candidates named by node, `row` giving
-/// each one's row and inverse norm (see [`Hnsw::select`]).
+impl Candidate for Cand {
+    type Key = u32;
+    fn sim(&self) -> f32 {
+        self.sim
+    }
+    fn key(&self) -> u32 {
+        self.node
+    }
+}
+
+impl Candidate for (f32, u64) {
+    type Key = u64;
+    fn sim(&self) -> f32 {
+        self.0
+    }
+    fn key(&self) -> u64 {
+        self.1
+    }
+}
+
+/// hnswlib's neighbour heuristic: walking the candidates from the most
+/// similar (ties: the lower key first, each key once), keep one only if it is
+/// more similar to the base than to every one kept, up to `max`. `row` gives a
+/// candidate's row and inverse norm; one it cannot find (a memory gone since
+/// it was planned) is passed over. Used by [`Hnsw::insert`] on nodes and,
+/// while planning off the lock's critical path, on memory ids
+/// ([`crate::graph::Graph::select_plan`]). Inlined so that it runs in its
+/// caller's SIMD-dispatched code ([`crate::graph::with_simd`]): as a function
+/// of its own it was compiled for the baseline instruction set.
 #[inline(always)]
-fn select_with<'r>(cands: &mut Vec<Cand>, max: usize, row: impl Fn(u32) -> (&'r [f32], f32)) -> Vec<u32> {
-    cands.sort_by(|a, b| b.cmp(a));
-    cands.dedup_by_key(|c| c.node);
-    let mut kept: Vec<(u32, &'r [f32], f32)> = Vec::with_capacity(max);
-    for c in cands.iter() {
+pub(crate) fn select<'r, C: Candidate>(
+    cands: &mut Vec<C>,
+    max: usize,
+    row: impl Fn(C::Key) -> Option<(&'r [f32], f32)>,
+) -> Vec<C> {
+    cands.sort_by(|a, b| b.sim().total_cmp(&a.sim()).then(a.key().cmp(&b.key())));
+    cands.dedup_by_key(|c| c.key());
+    let mut kept: Vec<(C, &'r [f32], f32)> = Vec::with_capacity(max);
+    for &c in cands.iter() {
         if kept.len() >= max {
             break;
         }
-        let (rc, ic) = row(c.node);
-        if kept.iter().all(|&(_, rk, ik)| similarity(rc, ic, rk, ik) <= c.sim) {
-            kept.push((c.node, rc, ic));
+        let Some((rc, ic)) = row(c.key()) else { continue };
+        if kept.iter().all(|&(_, rk, ik)| similarity(rc, ic, rk, ik) <= c.sim()) {
+            kept.push((c, rc, ic));
         }
     }
     kept.into_iter().map(|k| k.0).collect()
@@ -447,12 +452,12 @@ impl Hnsw {
         layers
     }
 
-    /// hnswlib's neighbour heuristic: walking the candidates from the most
-    /// similar, keep one only if it is more similar to the base than to every
-    /// one kept, up to `max`. `cands` are (similarity to the base, node).
+    /// The neighbour heuristic ([`select`]) on nodes: `cands` are
+    /// (similarity to the base, node); the kept nodes, most similar first.
     #[inline(always)]
     fn select(&self, rows: Rows<'_>, cands: &mut Vec<Cand>, max: usize) -> Vec<u32> {
-        select_with(cands, max, |node| rows.row(self.slots[node as usize]))
+        let kept = select(cands, max, |node| Some(rows.row(self.slots[node as usize])));
+        kept.iter().map(|c| c.node).collect()
     }
 
     /// The lists of the chosen neighbours (`chosen`: per level, by current
@@ -477,13 +482,10 @@ impl Hnsw {
                     .map(|&o| Cand { sim: self.sim_nodes(rows, e, o), node: o })
                     .chain([Cand { sim: similarity(re, ie, v, inv), node: NEW }])
                     .collect();
-                let after = select_with(&mut pool, cap, |node| {
-                    if node == NEW {
-                        (v, inv)
-                    } else {
-                        rows.row(self.slots[node as usize])
-                    }
+                let after = select(&mut pool, cap, |node| {
+                    Some(if node == NEW { (v, inv) } else { rows.row(self.slots[node as usize]) })
                 });
+                let after = after.iter().map(|c| c.node).collect();
                 out.push(Rewrite { level, node: e, before: before.to_vec(), after });
             }
         }

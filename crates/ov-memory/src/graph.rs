@@ -535,14 +535,14 @@ impl Graph {
     }
 
     /// Runs the neighbour heuristic on a plan's candidates now (see
-    /// [`crate::ann::select_ids`]); `extra` resolves ids that are not stored yet.
+    /// [`crate::ann::select`]); `extra` resolves ids that are not stored yet.
     pub(crate) fn select_plan<'v>(&'v self, plan: &mut AnnPlan, extra: impl Fn(u64) -> Option<(&'v [f32], f32)>) {
         // The batch's own rows first: an upsert reuses the id of the memory it replaces.
         let vector = |id: u64| extra(id).or_else(|| self.slot(id).map(|slot| (self.row(slot), self.inv_norms[slot])));
         for layer in &mut plan.layers {
             *layer = with_simd(
                 #[inline(always)]
-                || crate::ann::select_ids(layer, crate::ann::M, vector),
+                || crate::ann::select(layer, crate::ann::M, vector),
             );
         }
         plan.selected = true;
