@@ -136,7 +136,7 @@ pub(crate) struct Graph {
     dim: usize,
     max_degree: usize,
     nodes: Vec<Node>,
-    vectors: Vec<f32>,
+    vectors: crate::slab::Slab,
     /// Each slot's inverse norm, apart from the node records so that a scan
     /// reads only the vectors and this array.
     inv_norms: Vec<f32>,
@@ -407,7 +407,7 @@ impl Graph {
             dim,
             max_degree,
             nodes: Vec::new(),
-            vectors: Vec::new(),
+            vectors: crate::slab::Slab::default(),
             inv_norms: Vec::new(),
             index: FastMap::default(),
             edge_count: 0,
@@ -858,7 +858,7 @@ impl Graph {
     pub(crate) fn load_records(
         &mut self,
         records: Vec<(NewNode, &str)>,
-        vectors: Vec<f32>,
+        vectors: crate::slab::Slab,
     ) -> Result<(), (usize, &'static str, &'static str)> {
         debug_assert!(self.nodes.is_empty() && vectors.len() == records.len() * self.dim);
         self.vectors = vectors;

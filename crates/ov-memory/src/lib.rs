@@ -45,6 +45,7 @@ mod original;
 mod retrieve;
 mod sample;
 pub mod scoring;
+mod slab;
 pub mod snapshot;
 mod store;
 mod validate;

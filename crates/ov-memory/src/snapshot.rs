@@ -352,7 +352,7 @@ fn read_links(r: &mut Reader<'_>, what: &str) -> Result<Vec<(u64, u64, f32)>> {
 }
 
 /// Memory records with their namespace names, and their vectors in one slab.
-type Records<'a> = (Vec<(NewNode, &'a str)>, Vec<f32>);
+type Records<'a> = (Vec<(NewNode, &'a str)>, crate::slab::Slab);
 
 /// Reads and checks the memories section: each record (its namespace name
 /// beside it, to be interned in order) and every vector in one slab.
@@ -362,9 +362,10 @@ fn read_memories(buf: &[u8], version: u32, dim: usize, next_id: u64) -> Result<R
     let n = r.count("memory count", fixed + 4 * dim)?;
     let mut records = Vec::new();
     records.try_reserve_exact(n).map_err(|_| corrupt("memories", "count", "too many memories to hold"))?;
-    // At most a quarter of the section's bytes (`count` checked that); zeroed
-    // by the allocator (pages the copy below fills first), not by a loop.
-    let mut vectors = vec![0f32; n * dim];
+    // At most a quarter of the section's bytes (`count` checked that); a
+    // large slab is a fresh map, zeros without a loop (see `slab`).
+    let mut vectors =
+        crate::slab::Slab::zeroed(n * dim).map_err(|_| corrupt("memories", "count", "too many memories to hold"))?;
     for i in 0..n {
         let bad = |check: &str, what: &str| corrupt("memories", check, format!("memory #{i}: {what}")).with("index", i);
         let id = r.u64("id")?;
