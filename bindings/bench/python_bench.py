@@ -18,8 +18,10 @@ ROOT = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
 DIM = 384
 
 
-def per_call(f: Callable[[], object], n: int = 200_000, repeat: int = 5) -> float:
-    """The best of `repeat` timings of `n` calls, in microseconds per call."""
+def per_call(f: Callable[[], object], n: int = 20_000, repeat: int = 25) -> float:
+    """The best of `repeat` timings of `n` calls, in microseconds per call
+    (many short windows: the best of them is the one a busy neighbour on the
+    machine disturbed least)."""
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
