@@ -339,6 +339,15 @@ pub(crate) fn with_simd<R>(scan: impl FnOnce() -> R) -> R {
 /// and ramps up slowly); 8 was no better.
 pub(crate) const PREFETCH_ROWS: usize = 3;
 
+/// An exact scan asks for rows ahead only over a slab up to this size, about
+/// what a large last-level cache holds. Past it the scan streams from main
+/// memory, where the hardware prefetcher keeps up and the hints only take
+/// load slots: on the generated 100 k × 768 set (300 MB) a scan without them
+/// took 0.87× the time, while on the 14 k × 384 corpus (22 MB) one without
+/// them took 1.26× (each query alternating between the two forms in one
+/// process).
+pub(crate) const PREFETCH_SLAB_MAX_BYTES: usize = 32 << 20;
+
 /// Asks the CPU to bring `row` into the cache (one hint per 64-byte line; a
 /// hint only, it changes no result). A no-op on other architectures than
 /// x86-64 (Rust has no stable prefetch for them) and under Miri.

@@ -38,7 +38,7 @@
 use crate::clock::Deadline;
 use crate::config::Scoring;
 use crate::error::Result;
-use crate::graph::{cosine, prefetch, FastMap, Graph, Node, PREFETCH_ROWS};
+use crate::graph::{cosine, prefetch, FastMap, Graph, Node, PREFETCH_ROWS, PREFETCH_SLAB_MAX_BYTES};
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -353,6 +353,7 @@ impl<'s> Ranking<'s> {
             // So a scope holding at least 40 % of the memories is scanned whole
             // (the extra cosines are discarded); a smaller one row by row.
             let dense = scope.len().saturating_mul(5) >= n.saturating_mul(DENSE_SCAN_FIFTHS);
+            let ahead = dense && n.saturating_mul(graph.dim()).saturating_mul(4) <= PREFETCH_SLAB_MAX_BYTES;
             crate::graph::with_simd(
                 #[inline(always)]
                 || {
@@ -361,7 +362,7 @@ impl<'s> Ranking<'s> {
                         if !dense && !scope.contains(i) {
                             continue;
                         }
-                        if dense && i + PREFETCH_ROWS < n {
+                        if ahead && i + PREFETCH_ROWS < n {
                             prefetch(graph.row(i + PREFETCH_ROWS));
                         }
                         let c = cosine(q, inv_q, row, inv);
