@@ -85,6 +85,16 @@ def recall(got, truth):
     return sum(len(set(map(int, g)) & set(map(int, t))) for g, t in zip(got, truth)) / (10 * len(truth))
 
 
+def alternately(i, ours, peer):
+    """Times `ours` and `peer` one right after the other, the first of them
+    alternating with `i`: (ours' result, its time, the peer's, its time)."""
+    if i % 2:
+        (p, dp), (o, do) = timed(peer), timed(ours)
+    else:
+        (o, do), (p, dp) = timed(ours), timed(peer)
+    return o, do, p, dp
+
+
 def interleaved(store, index, queries, exact):
     """OV-Memory's approximate retrieve (top 10, alpha 1, at each ef) and
     hnswlib's knn_query (the same ef), query by query in alternating order,
@@ -105,10 +115,7 @@ def interleaved(store, index, queries, exact):
                 def peer():
                     return index.knn_query(unit_queries[i], k=10)[0][0]
 
-                if i % 2:
-                    (p, dp), (o, do) = timed(peer), timed(ours)
-                else:
-                    (o, do), (p, dp) = timed(ours), timed(peer)
+                o, do, p, dp = alternately(i, ours, peer)
                 ours_lat.append(do)
                 peer_lat.append(dp)
                 ours_got.append(o)
@@ -133,10 +140,7 @@ def interleaved_exact(store, flat, queries):
             def peer():
                 return flat.search(unit_queries[i][None, :], 10)
 
-            if i % 2:
-                (_, dp), (_, do) = timed(peer), timed(ours)
-            else:
-                (_, do), (_, dp) = timed(ours), timed(peer)
+            _, do, _, dp = alternately(i, ours, peer)
             ours_lat.append(do)
             peer_lat.append(dp)
     core = store.metrics()["operations"]["retrieve"]["p50_latency_ms"]
