@@ -27,7 +27,7 @@ export interface NativeStoreLike {
   delete(id: number): void
   size(): number
   retrieve(query: Float32Array | null, optionsJson: string): string
-  retrievePacked(query: Float32Array | null, optionsJson: string): [Float64Array, string]
+  retrievePacked(query: Float32Array | null, topK: number, optionsJson: string): [Float64Array, string]
   retrieveAsync?(query: Float32Array | null, optionsJson: string): Promise<string>
   context(query: Float32Array | null, optionsJson: string, counter?: ((text: string) => number) | null): string
   contextAsync?(query: Float32Array | null, optionsJson: string): Promise<string>

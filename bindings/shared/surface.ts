@@ -310,6 +310,27 @@ function unpackHits([x, str]: [Float64Array, string]): Hit[] {
   return hits
 }
 
+/**
+ * Retrieve options as the native module takes them: `topK` on its own when it
+ * is a whole number ≥ 0 and no `top_k` is given beside it, so that the usual
+ * call (`{ topK }` alone) crosses no JSON; otherwise −1 and all of them as
+ * JSON text, checked by the core as before.
+ */
+function splitTopK(o: unknown): [number, string] {
+  if (o !== null && typeof o === 'object' && !Array.isArray(o)) {
+    const { topK, ...rest } = o as { topK?: unknown }
+    if (typeof topK === 'number' && Number.isSafeInteger(topK) && topK >= 0 && !('top_k' in rest)) {
+      return [topK, isEmpty(rest) ? '{}' : toOptionsJson(rest)]
+    }
+  }
+  return [-1, toOptionsJson(o)]
+}
+
+function isEmpty(o: object): boolean {
+  for (const key in o) if (Object.prototype.hasOwnProperty.call(o, key)) return false
+  return true
+}
+
 function toOptionsJson(o: unknown, field = 'options'): string {
   if (o === undefined || o === null) return '{}'
   if (typeof o !== 'object' || Array.isArray(o)) throw invalid(field, `${field} must be an object`, { got: kind(o) })
@@ -1103,7 +1124,7 @@ export class MemoryStore {
 
   /** The best memories for `query` by the score P, best first. */
   retrieve(query: Vector | null, options: RetrieveOptions = {}): Hit[] {
-    return guard(() => unpackHits(this.#n.retrievePacked(toQuery(query), toOptionsJson(options))))
+    return guard(() => unpackHits(this.#n.retrievePacked(toQuery(query), ...splitTopK(options))))
   }
 
   /** `retrieve` off the event loop. */

@@ -392,6 +392,23 @@ test('options and settings are JSON objects in every front-end: no empty text, n
   assert.equal(new MemoryStore().config().embedding_dim, 768)
 })
 
+test('topK crosses on its own or inside the options text, with the same results and errors', () => {
+  const s = new MemoryStore({ embeddingDim: 8 })
+  for (let i = 0; i < 6; i++) s.add(unit(i), `memory ${i}`, { metadata: { i } })
+  const q = unit(2)
+  // Each retrieve counts an access (a prior), so successive calls compare by id and similarity.
+  const same = (a, b) => assert.deepEqual(s.retrieve(q, a).map((h) => [h.id, h.score.S]), s.retrieve(q, b).map((h) => [h.id, h.score.S]))
+  assert.equal(s.retrieve(q, { topK: 3 }).length, 3)
+  same({ topK: 3 }, { top_k: 3 })
+  same({ topK: 4, alpha: 1 }, { top_k: 4, alpha: 1 })
+  same({ topK: 2, filter: { i: { $gte: 3 } } }, { top_k: 2, filter: { i: { $gte: 3 } } })
+  same({ topK: 1e6 }, { top_k: 1e6 })
+  assert.equal(s.retrieve(q, { topK: undefined }).length, 5)
+  for (const bad of [{ topK: 0 }, { topK: 2.5 }, { topK: -1 }, { topK: 3, top_k: 3 }, { topK: '3' }, { topK: 1e300 }, { topK: 1, k: 1 }]) {
+    assert.equal(code(() => s.retrieve(q, bad)), 'INVALID_DATA', JSON.stringify(bad))
+  }
+})
+
 test('a full store answers RESOURCE_EXHAUSTION and stays usable', () => {
   const s = new MemoryStore({ embeddingDim: 4, maxMemoryMb: 2 })
   const text = 'x'.repeat(200_000)

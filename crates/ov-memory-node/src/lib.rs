@@ -354,15 +354,17 @@ impl NativeStore {
         core(self.store()?.retrieve_json(query.as_deref(), &options))
     }
 
-    /// `retrieve` with the hits packed (numbers, strings): see the core's `pack_hits`.
+    /// `retrieve` with the hits packed (numbers, strings): see the core's
+    /// `pack_hits`; `top_k` on its own or −1 (the core's `retrieve_options`).
     #[napi(ts_return_type = "[Float64Array, string]")]
     pub fn retrieve_packed<'env>(
         &self,
         env: &'env Env,
         query: Option<Float32ArraySlice>,
+        top_k: f64,
         options_json: String,
     ) -> Result<Array<'env>> {
-        let options = core(RetrieveOptions::from_json(&options_json))?;
+        let options = core(ov_memory::frontend::retrieve_options(top_k, &options_json))?;
         let (numbers, strings) = core(self.store()?.retrieve_packed(query.as_deref(), &options))?;
         let mut out = env.create_array(2)?;
         // Copied into an array buffer V8 owns: an external buffer (the Vec

@@ -244,8 +244,13 @@ impl NativeStore {
 
     /// `retrieve` with the hits packed (numbers, strings): see the core's `pack_hits`.
     #[wasm_bindgen(js_name = retrievePacked, unchecked_return_type = "[Float64Array, string]")]
-    pub fn retrieve_packed(&self, query: Option<Box<[f32]>>, options_json: &str) -> Result<js_sys::Array, JsValue> {
-        let options = core(RetrieveOptions::from_json(options_json))?;
+    pub fn retrieve_packed(
+        &self,
+        query: Option<Box<[f32]>>,
+        top_k: f64,
+        options_json: &str,
+    ) -> Result<js_sys::Array, JsValue> {
+        let options = core(ov_memory::frontend::retrieve_options(top_k, options_json))?;
         let (numbers, strings) = core(self.inner.retrieve_packed(query.as_deref(), &options))?;
         Ok(js_sys::Array::of2(&js_sys::Float64Array::from(&numbers[..]), &JsValue::from_str(&strings)))
     }

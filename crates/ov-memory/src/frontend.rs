@@ -387,6 +387,25 @@ impl Store {
     }
 }
 
+/// Retrieve options from a JavaScript front-end, which passes `topK` on its
+/// own when it is a whole number and the only spelling of it given (−1: not
+/// so), and the other options as JSON text. The usual call, `{ topK: k }`
+/// alone, then crosses no JSON at all (the text is `{}`, which is not
+/// parsed). `top_k` other than −1 or a whole number from 0 to 2^53 is
+/// INVALID_DATA.
+pub fn retrieve_options(top_k: f64, json: &str) -> Result<crate::RetrieveOptions> {
+    let mut options = crate::RetrieveOptions::from_json(json)?;
+    if top_k != -1.0 {
+        if !(top_k.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&top_k)) {
+            return Err(
+                Error::invalid("options", "invalid options: topK must be a whole number >= 0").with("got", top_k)
+            );
+        }
+        options.top_k = top_k as usize;
+    }
+    Ok(options)
+}
+
 /// Numbers per hit in [`pack_hits`].
 pub const PACKED_HIT_NUMBERS: usize = PACKED_HIT_FIELDS.len();
 
@@ -432,6 +451,23 @@ pub fn pack_hits(hits: &[crate::Hit]) -> (Vec<f64>, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `topK` passed on its own gives what the same options as JSON give.
+    #[test]
+    fn top_k_on_its_own_is_the_json_option() {
+        for k in [0.0, 1.0, 7.0, 1e6] {
+            let alone = retrieve_options(k, r#"{"alpha": 0.5}"#).unwrap();
+            let json = crate::RetrieveOptions::from_json(&format!(r#"{{"topK": {k}, "alpha": 0.5}}"#)).unwrap();
+            assert_eq!(alone, json, "{k}");
+        }
+        assert_eq!(retrieve_options(-1.0, "{}").unwrap(), crate::RetrieveOptions::default());
+        assert_eq!(retrieve_options(-1.0, r#"{"top_k": 3}"#).unwrap().top_k, 3);
+        for bad in [-2.0, 2.5, f64::NAN, f64::INFINITY, 1e300] {
+            let e = retrieve_options(bad, "{}").unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::InvalidData, "{bad}");
+        }
+        assert!(retrieve_options(3.0, "[]").is_err());
+    }
 
     /// `pack_hits` writes each number where `PACKED_HIT_FIELDS` says it is.
     #[test]
