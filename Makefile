@@ -16,8 +16,11 @@ RELEASE_LIB  := target/release
 CFLAGS_TEST  := -std=c11 -Wall -Wextra -Werror -g -I include -I tests/c
 LIBS_STATIC  := -L $(RELEASE_LIB) -l:libov_memory.a -lpthread -ldl -lm
 SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# --fair-sched: valgrind runs one thread at a time, and by default a busy
+# thread can keep that turn; the log-callback test's four logging threads then
+# starved the main thread for over ten minutes in one run (a few seconds fair).
 VALGRIND     := valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible \
-                --suppressions=tests/c/valgrind.supp \
+                --suppressions=tests/c/valgrind.supp --fair-sched=yes \
                 --errors-for-leak-kinds=definite,indirect,possible -q
 NPM_STAMP    := bindings/node_modules/.ov-installed
 NODE_TRIPLE  := linux-x64-gnu
