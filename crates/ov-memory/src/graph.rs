@@ -1563,12 +1563,7 @@ mod tests {
     fn link_lists_rewritten_ahead_change_no_result() {
         let dim = 64;
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        };
+        let mut next = move || (crate::xorshift(&mut x) >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
         let rows: Vec<f32> = (0..1200 * dim).map(|_| next()).collect();
         let texts: Vec<String> = (0..1200).map(|i| format!("memory {i}")).collect();
         let keys: Vec<Option<String>> = (0..1200).map(|i| Some(format!("k{}", i % 900))).collect();
@@ -1629,16 +1624,8 @@ mod tests {
     fn dispatched_dot_products_are_bit_identical() {
         let mut x = 3u64;
         for len in [1usize, 7, 8, 9, 31, 384, 385, 768] {
-            let mut v = || {
-                (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        (x % 20_001) as f32 / 10_000.0 - 1.0
-                    })
-                    .collect::<Vec<f32>>()
-            };
+            let mut v =
+                || (0..len).map(|_| (crate::xorshift(&mut x) % 20_001) as f32 / 10_000.0 - 1.0).collect::<Vec<f32>>();
             let (a, b) = (v(), v());
             let plain = dot(&a, &b);
             let dispatched = with_simd(
@@ -1717,10 +1704,8 @@ mod tests {
             for id in 1..=60u64 {
                 let mut v = [0f32; 3];
                 for c in &mut v {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    *c = (x % 1000) as f32 / 1000.0 + 0.01; // all positive: every pair is related
+                    *c = (crate::xorshift(&mut x) % 1000) as f32 / 1000.0 + 0.01;
+                    // all positive: every pair is related
                 }
                 add(&mut g, id, &v);
                 g.check_invariants().unwrap();

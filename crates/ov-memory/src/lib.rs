@@ -79,6 +79,16 @@ pub use validate::{parse_metadata_json, MAX_NORM, MIN_NORM};
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
 
+/// The tests' pseudo-random numbers: one xorshift64 step on `x`, returning
+/// the new state (a fixed, seedable sequence; not for anything but tests).
+#[cfg(test)]
+pub(crate) fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
 #[cfg(test)]
 mod send_sync {
     fn assert_send_sync<T: Send + Sync>() {}

@@ -198,12 +198,7 @@ mod tests {
     #[test]
     fn codes_stand_for_the_cosine_closely() {
         let mut x = 0x1234_5678u64;
-        let mut unit = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 11) as f32 / (1u64 << 53) as f32 - 0.5
-        };
+        let mut unit = || (crate::xorshift(&mut x) >> 11) as f32 / (1u64 << 53) as f32 - 0.5;
         for dim in [1usize, 3, 384, 768] {
             for _ in 0..50 {
                 let a: Vec<f32> = (0..dim).map(|_| unit()).collect();

@@ -918,12 +918,7 @@ mod tests {
         let store = Store::new(Config { embedding_dim: dim, max_nodes: 10_000, exact_limit: 100, ..Config::default() })
             .unwrap();
         let mut x = 0x2545_F491_4F6C_DD1Du64;
-        let mut unit = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 11) as f32 / (1u64 << 53) as f32 - 0.5
-        };
+        let mut unit = move || (crate::xorshift(&mut x) >> 11) as f32 / (1u64 << 53) as f32 - 0.5;
         let centres: Vec<Vec<f32>> = (0..12).map(|_| (0..dim).map(|_| unit()).collect()).collect();
         for i in 0..3000usize {
             let v: Vec<f32> = centres[i % 12].iter().map(|c| c + 0.4 * unit()).collect();
@@ -983,10 +978,7 @@ mod tests {
                 // Coarse values make many ties (decided by the lower slot).
                 let rel: Vec<f32> = (0..n)
                     .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        let v = (x % 2001) as f32 / 1000.0 - 1.0;
+                        let v = (crate::xorshift(&mut x) % 2001) as f32 / 1000.0 - 1.0;
                         if coarse {
                             (v * 4.0).round() / 4.0
                         } else {

@@ -19,6 +19,14 @@ fn store(dim: usize) -> (Store, Arc<ManualClock>) {
     (s, clock)
 }
 
+/// One xorshift64 step on `x`, returning the new state (the tests' fixed sequences).
+fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
 fn in_ns(ns: &str) -> AddOptions {
     AddOptions { namespace: Some(ns.into()), ..AddOptions::default() }
 }
@@ -403,14 +411,7 @@ fn export_then_import_gives_the_same_results() {
     let (s, clock) = store(8);
     let mut x = 7u64;
     for i in 0..60 {
-        let v: Vec<f32> = (0..8)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x % 2000) as f32 / 1000.0 - 1.0
-            })
-            .collect();
+        let v: Vec<f32> = (0..8).map(|_| (xorshift(&mut x) % 2000) as f32 / 1000.0 - 1.0).collect();
         let opts = AddOptions {
             namespace: Some(format!("n{}", i % 3)),
             metadata: (i % 2 == 0).then(|| json!({ "i": i, "nested": { "s": "ü\u{1F600}\"" } })),
@@ -633,12 +634,7 @@ fn filter_columns_agree_with_the_metadata_after_every_change() {
         json!({ "$not": { "w": { "$in": ["a", "b"] } } }),
     ];
     let mut x = 99u64;
-    let mut rnd = |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let mut rnd = |n: u64| xorshift(&mut x) % n;
     let check = |s: &Store, round: usize| {
         let all: Vec<ov_memory::Memory> = s.get_many(&s.ids()).unwrap().into_iter().flatten().collect();
         for f in &filters {
@@ -694,10 +690,7 @@ fn a_parallel_batch_builds_the_same_honeycomb_as_single_adds() {
     let mut flat = Vec::new();
     for _ in 0..300 {
         for _ in 0..6 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            flat.push((x % 2000) as f32 / 1000.0 - 0.9);
+            flat.push((xorshift(&mut x) % 2000) as f32 / 1000.0 - 0.9);
         }
     }
     let texts: Vec<String> = (0..300).map(|i| format!("memory {i}")).collect();
