@@ -7,14 +7,22 @@
 //! miss the TLB. Measured in one process, alternating each query between two
 //! copies of one store (one on huge pages, one not): approximate reads of the
 //! generated 100 k × 768 set 8–10 % faster, exact scans there 8–13 %, exact
-//! scans of the 14 k × 384 corpus 6 %. A hint only: where the kernel keeps
+//! scans of the 14 k × 384 corpus 6–10 %. A hint only: where the kernel keeps
 //! huge pages off, elsewhere than Linux, in the browser and under Miri, the
 //! slab is an ordinary allocation. What it holds and every result are the
 //! same either way.
 //!
 //! Growing a map copies the rows into a new one (twice the capacity or more,
 //! as a `Vec` grows); a batch reserves its room once. A slab read from a
-//! snapshot is mapped only from [`OPEN_MAP_MIN_BYTES`] (see there why).
+//! snapshot is mapped from the same size as a growing one.
+//!
+//! The map of a dropped slab up to [`SPARE_MAX_BYTES`] is kept as the
+//! process's one spare and handed to the next slab that fits in it, as the
+//! heap reuses memory a process freed: a fresh map's pages are faulted in on
+//! first touch, which on this project's machine (a VM) made each of five
+//! opens of the corpus in a row take 20–45 ms against 19–20 ms on the heap,
+//! while the first open in a process took 31 ms mapped against 42–52 ms on
+//! the heap (whose first large allocation is a fresh map of small pages).
 
 use std::ops::{Deref, DerefMut};
 
@@ -22,14 +30,11 @@ use std::ops::{Deref, DerefMut};
 /// page; below it there is nothing to gain).
 pub(crate) const HUGE_MIN_BYTES: usize = 2 << 20;
 
-/// A slab read from a snapshot is mapped only from this size. Each huge page
-/// is faulted in and zeroed on first touch, where a heap allocation reuses
-/// memory a process freed before: opening the 14 k × 384 corpus (a 22 MB slab)
-/// five times in a row took 40–47 ms per open mapped against 19–20 ms on the
-/// heap (this machine is a VM, where memory touched for the first time costs
-/// more still), while the reads gain about a tenth. A store opened below
-/// this size keeps its rows on the heap until it grows past its capacity.
-pub(crate) const OPEN_MAP_MIN_BYTES: usize = 64 << 20;
+/// The largest map kept as the spare when its slab is dropped (the module
+/// docs say why there is one). glibc's heap likewise keeps up to 64 MiB that
+/// a process freed before it gives memory back; a larger map is unmapped.
+#[cfg(any(test, all(target_os = "linux", not(miri))))]
+pub(crate) const SPARE_MAX_BYTES: usize = 64 << 20;
 
 /// The rows' storage: see the module docs.
 #[derive(Default)]
@@ -44,9 +49,52 @@ enum Block {
     Map(Mapped),
 }
 
-/// An anonymous memory map.
+/// An anonymous memory map; `None` only once it is given up (to the spare,
+/// or unmapped when a larger map replaces it).
 #[cfg(all(target_os = "linux", not(miri)))]
-type Mapped = memmap2::MmapMut;
+struct Mapped(Option<memmap2::MmapMut>);
+
+#[cfg(all(target_os = "linux", not(miri)))]
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        if let Some(map) = self.0.take() {
+            SPARE.keep(map);
+        }
+    }
+}
+
+/// At most one map, kept for reuse (see the module docs).
+#[cfg(any(test, all(target_os = "linux", not(miri))))]
+struct Spare<M>(std::sync::Mutex<Option<M>>);
+
+#[cfg(any(test, all(target_os = "linux", not(miri))))]
+impl<M: AsRef<[u8]>> Spare<M> {
+    const fn new() -> Spare<M> {
+        Spare(std::sync::Mutex::new(None))
+    }
+
+    /// Keeps `map` in place of the spare if it is no larger than [`SPARE_MAX_BYTES`].
+    fn keep(&self, map: M) {
+        if map.as_ref().len() <= SPARE_MAX_BYTES {
+            // The old spare (if any) is unmapped outside the lock.
+            let _old = self.0.lock().unwrap_or_else(|e| e.into_inner()).replace(map);
+        }
+    }
+
+    /// The spare if it holds `bytes` without holding more than twice that.
+    fn take(&self, bytes: usize) -> Option<M> {
+        let mut spare = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let fits = spare.as_ref().is_some_and(|m| (bytes..=bytes.saturating_mul(2)).contains(&m.as_ref().len()));
+        if fits {
+            spare.take()
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(all(target_os = "linux", not(miri)))]
+static SPARE: Spare<memmap2::MmapMut> = Spare::new();
 
 /// No maps on this target: a type without values.
 #[cfg(not(all(target_os = "linux", not(miri))))]
@@ -55,12 +103,28 @@ enum Mapped {}
 /// Whether slabs may be mapped here.
 const MAPS: bool = cfg!(all(target_os = "linux", not(miri)));
 
+/// A map of at least `bytes`: the spare if it fits, else a new one.
 #[cfg(all(target_os = "linux", not(miri)))]
 fn new_map(bytes: usize) -> Result<Mapped, NoRoom> {
+    if let Some(m) = SPARE.take(bytes) {
+        return Ok(Mapped(Some(m)));
+    }
     let m = memmap2::MmapMut::map_anon(bytes).map_err(|_| NoRoom)?;
     // A hint: refused (huge pages off, an old kernel), the map works as is.
     let _ = m.advise(memmap2::Advice::HugePage);
-    Ok(m)
+    Ok(Mapped(Some(m)))
+}
+
+/// Unmaps `m` now rather than keeping it as the spare (a slab that grew
+/// out of it: keeping the smaller map would only add to the process's size).
+#[cfg(all(target_os = "linux", not(miri)))]
+fn unmap(m: &mut Mapped) {
+    m.0 = None;
+}
+
+#[cfg(not(all(target_os = "linux", not(miri))))]
+fn unmap(m: &mut Mapped) {
+    match *m {}
 }
 
 #[cfg(not(all(target_os = "linux", not(miri))))]
@@ -70,7 +134,7 @@ fn new_map(_bytes: usize) -> Result<Mapped, NoRoom> {
 
 #[cfg(all(target_os = "linux", not(miri)))]
 fn bytes(m: &Mapped) -> &[u8] {
-    m
+    m.0.as_deref().unwrap_or_default()
 }
 
 #[cfg(not(all(target_os = "linux", not(miri))))]
@@ -80,7 +144,7 @@ fn bytes(m: &Mapped) -> &[u8] {
 
 #[cfg(all(target_os = "linux", not(miri)))]
 fn bytes_mut(m: &mut Mapped) -> &mut [u8] {
-    m
+    m.0.as_deref_mut().unwrap_or_default()
 }
 
 #[cfg(not(all(target_os = "linux", not(miri))))]
@@ -99,13 +163,11 @@ impl Default for Block {
 pub(crate) struct NoRoom;
 
 impl Slab {
-    /// `len` zeros, for a snapshot's rows (mapped from [`OPEN_MAP_MIN_BYTES`]).
-    pub(crate) fn zeroed(len: usize) -> Result<Slab, NoRoom> {
-        if len.saturating_mul(4) >= OPEN_MAP_MIN_BYTES {
-            if let Some(map) = map(len)? {
-                // A new anonymous map reads as zeros.
-                return Ok(Slab { len, block: map });
-            }
+    /// Room for `len` floats that the caller overwrites (a snapshot's rows):
+    /// they start as zeros or, in a reused map, as a dropped slab's floats.
+    pub(crate) fn for_overwrite(len: usize) -> Result<Slab, NoRoom> {
+        if let Some(map) = map(len)? {
+            return Ok(Slab { len, block: map });
         }
         let mut v = Vec::new();
         v.try_reserve_exact(len).map_err(|_| NoRoom)?;
@@ -130,6 +192,9 @@ impl Slab {
         let target = needed.max(self.capacity().saturating_mul(2));
         if let Some(mut block) = map(target)? {
             slice_mut(&mut block, self.len).copy_from_slice(self);
+            if let Block::Map(old) = &mut self.block {
+                unmap(old);
+            }
             self.block = block;
             return Ok(());
         }
@@ -267,11 +332,49 @@ mod tests {
         a[..96].copy_from_slice(&b[..96]);
         want.copy_within(split..split + 96, 0);
         assert_eq!(&slab.clone()[..], &want[..]);
-        for n in [0, 7, HUGE_MIN_BYTES / 4 + 3, OPEN_MAP_MIN_BYTES / 4 + 5] {
-            let z = Slab::zeroed(n).unwrap();
-            assert!(z.len() == n && z.iter().all(|&x| x == 0.0));
-            assert_eq!(z.is_mapped(), MAPS && n * 4 >= OPEN_MAP_MIN_BYTES);
+        for n in [0, 7, HUGE_MIN_BYTES / 4 + 3, 3 * HUGE_MIN_BYTES / 4] {
+            let mut z = Slab::for_overwrite(n).unwrap();
+            assert_eq!(z.len(), n);
+            assert_eq!(z.is_mapped(), MAPS && n * 4 >= HUGE_MIN_BYTES);
+            let want: Vec<f32> = (0..n).map(|i| i as f32).collect();
+            z.copy_from_slice(&want);
+            assert_eq!(&z[..], &want[..]);
         }
         assert!(Slab::default().try_reserve(usize::MAX).is_err());
+    }
+
+    /// The spare holds one map no larger than the limit and hands it only
+    /// to a request it fits without being more than twice as large.
+    #[test]
+    fn the_spare_is_one_map_that_fits() {
+        let spare: Spare<Vec<u8>> = Spare::new();
+        spare.keep(vec![1; SPARE_MAX_BYTES + 1]);
+        assert!(spare.take(1).is_none(), "too large to keep");
+        spare.keep(vec![1; 100]);
+        assert!(spare.take(101).is_none(), "too small");
+        assert!(spare.take(49).is_none(), "more than twice the request");
+        spare.keep(vec![2; 60]);
+        assert_eq!(spare.take(50), Some(vec![2; 60]), "the last kept replaces the one before");
+        assert!(spare.take(50).is_none(), "taken once");
+    }
+
+    /// A dropped slab's map is reused by the next one that fits, which then
+    /// holds what is written into it.
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn a_reused_map_holds_what_is_written() {
+        let n = HUGE_MIN_BYTES / 4 * 3;
+        for round in 0..3 {
+            let mut a = Slab::for_overwrite(n).unwrap();
+            let want: Vec<f32> = (0..n).map(|i| (i + round) as f32).collect();
+            a.copy_from_slice(&want);
+            let b = a.clone();
+            assert_eq!(&b[..], &want[..]);
+            drop(a);
+            let mut c = Slab::for_overwrite(n / 2 + 1).unwrap();
+            c.iter_mut().for_each(|x| *x = -1.0);
+            c.extend_from_slice(&[7.0; 16]);
+            assert!(c[..n / 2 + 1].iter().all(|&x| x == -1.0) && c[n / 2 + 1..] == [7.0; 16]);
+        }
     }
 }

@@ -362,10 +362,10 @@ fn read_memories(buf: &[u8], version: u32, dim: usize, next_id: u64) -> Result<R
     let n = r.count("memory count", fixed + 4 * dim)?;
     let mut records = Vec::new();
     records.try_reserve_exact(n).map_err(|_| corrupt("memories", "count", "too many memories to hold"))?;
-    // At most a quarter of the section's bytes (`count` checked that); a
-    // large slab is a fresh map, zeros without a loop (see `slab`).
-    let mut vectors =
-        crate::slab::Slab::zeroed(n * dim).map_err(|_| corrupt("memories", "count", "too many memories to hold"))?;
+    // At most a quarter of the section's bytes (`count` checked that). Each
+    // row is written below before anything reads it.
+    let mut vectors = crate::slab::Slab::for_overwrite(n * dim)
+        .map_err(|_| corrupt("memories", "count", "too many memories to hold"))?;
     for i in 0..n {
         let bad = |check: &str, what: &str| corrupt("memories", check, format!("memory #{i}: {what}")).with("index", i);
         let id = r.u64("id")?;
