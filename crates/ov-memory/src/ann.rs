@@ -24,14 +24,14 @@
 //! computes true similarities for whatever a link names, so stale links cost a
 //! little navigability, never a wrong answer.
 //!
-//! The index navigates by a cosine whose dot product runs 32 independent
-//! lanes ([`crate::graph::dot_wide`]): the same bits on every platform, but
-//! not always the last bits of the engine's [`crate::graph::cosine`], so
-//! everything an index search returns is rescored with the engine's cosine
-//! before anyone sees it.
+//! The index navigates by a cosine on the engine's dot product
+//! ([`crate::graph::dot`]: the same bits on every platform) multiplied out in
+//! f32, so not always the last bits of the engine's [`crate::graph::cosine`]
+//! (in f64): everything an index search returns is rescored with the engine's
+//! cosine before anyone sees it.
 
 use crate::bytes::Cursor;
-use crate::graph::dot_wide;
+use crate::graph::dot;
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -63,12 +63,12 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// The similarity the index navigates by: cosine through [`dot_wide`] (its
+/// The similarity the index navigates by: cosine through [`dot`] in f32 (its
 /// rounding may differ from the engine's [`crate::graph::cosine`] in the last
 /// bits; callers rescore what they keep). Never NaN.
 #[inline(always)]
 pub(crate) fn similarity(a: &[f32], inv_a: f32, b: &[f32], inv_b: f32) -> f32 {
-    let c = dot_wide(a, b) * inv_a * inv_b;
+    let c = dot(a, b) * inv_a * inv_b;
     if c.is_nan() {
         0.0
     } else {

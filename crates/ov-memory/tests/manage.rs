@@ -527,7 +527,9 @@ fn version_1_snapshots_still_load() {
         assert_eq!(h["id"], w["id"]);
         for part in ["S", "L", "C", "G", "R", "W", "rel", "P"] {
             let (a, b) = (h["score"][part].as_f64().unwrap(), w["score"][part].as_f64().unwrap());
-            assert!((a - b).abs() < 1e-9, "{part}: {a} vs {b}");
+            // Within f32 rounding: the dot product's summation order has
+            // changed since the fixture was written (relevance is kept in f32).
+            assert!((a - b).abs() < 1e-6 * b.abs().max(1.0), "{part}: {a} vs {b}");
         }
     }
     // Saved again, it is a version-2 file with the same content; the next id continues.
