@@ -35,7 +35,7 @@
 //! The legacy form `scoring: "product"` (P = S·C·R·W) is kept for stores that
 //! were tuned on it.
 
-use crate::clock::Deadline;
+use crate::clock::{Deadline, DEADLINE_STRIDE};
 use crate::config::Scoring;
 use crate::error::Result;
 use crate::graph::{cosine, prefetch, FastMap, Graph, Node, PREFETCH_ROWS, PREFETCH_SLAB_MAX_BYTES};
@@ -393,14 +393,27 @@ impl<'s> Ranking<'s> {
             self.lex_stats = Stats::from_sums(s1, s2, in_scope);
         }
         let mut rel = zeros(n);
-        for (i, r) in rel.iter_mut().enumerate() {
-            deadline.check_every(i, op)?;
-            if !scope.contains(i) {
-                continue;
+        let (w, cs) = (self.w, self.cos_stats);
+        if scope.mask.is_none() && lex.is_empty() && cos.len() == n && cs.sd > 1e-12 {
+            // The usual case (every memory in scope, no text query) without a
+            // branch per memory, so the loop vectorises; the same arithmetic
+            // as the general loop below, so the same bits.
+            for (k, (rs, cs_)) in rel.chunks_mut(DEADLINE_STRIDE).zip(cos.chunks(DEADLINE_STRIDE)).enumerate() {
+                deadline.check_every(k * DEADLINE_STRIDE, op)?;
+                for (r, &c) in rs.iter_mut().zip(cs_) {
+                    *r = (w * ((f64::from(c) - cs.mean) / cs.sd) + (1.0 - w) * 0.0) as f32;
+                }
             }
-            let zc = if cos.is_empty() { 0.0 } else { self.cos_stats.z(f64::from(cos[i])) };
-            let zl = if lex.is_empty() { 0.0 } else { self.lex_stats.z(f64::from(lex[i])) };
-            *r = (self.w * zc + (1.0 - self.w) * zl) as f32;
+        } else {
+            for (i, r) in rel.iter_mut().enumerate() {
+                deadline.check_every(i, op)?;
+                if !scope.contains(i) {
+                    continue;
+                }
+                let zc = if cos.is_empty() { 0.0 } else { cs.z(f64::from(cos[i])) };
+                let zl = if lex.is_empty() { 0.0 } else { self.lex_stats.z(f64::from(lex[i])) };
+                *r = (w * zc + (1.0 - w) * zl) as f32;
+            }
         }
         self.sources = sources(&rel, scope.slots(n), |slot| slot);
         if self.g_ranks() {
@@ -684,6 +697,15 @@ impl<'s> Ranking<'s> {
             return Ok(Vec::new());
         }
         let g_ranks = self.g_ranks();
+        // Without G, [`Ranking::loose_bound`] is relevance plus a constant
+        // (the same bits: its G term is an exact zero), worked out once here.
+        let slack = match self.scorer.scoring {
+            Scoring::Geometric if self.g.is_empty() => {
+                let (cg, cr, cw) = self.scorer.priors;
+                Some((1.0 - self.scorer.alpha) * (cg * 0.0 + cr + cw))
+            }
+            _ => None,
+        };
         let (count, sparse) = match &self.pos {
             Positions::Dense => (graph.len(), None),
             Positions::Sparse { slots, .. } => (slots.len(), Some(slots)),
@@ -697,7 +719,11 @@ impl<'s> Ranking<'s> {
             if heap.len() == k {
                 if let Some(worst) = heap.peek() {
                     // First a bound that reads no memory record (W/(1+W) < 1), then the tighter one.
-                    if self.loose_bound(p) < worst.p || self.upper_bound(graph, p, slot) < worst.p {
+                    let loose = match slack {
+                        Some(slack) => f64::from(self.rel[p]) + slack,
+                        None => self.loose_bound(p),
+                    };
+                    if loose < worst.p || self.upper_bound(graph, p, slot) < worst.p {
                         continue;
                     }
                 }

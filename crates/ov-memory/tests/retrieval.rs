@@ -238,6 +238,46 @@ fn retrieve_is_exact_top_k_with_breakdown() {
     assert!(json["created_at"].is_number());
 }
 
+/// A read over the whole store takes a faster path through relevance than a
+/// filtered one, and the top k skips memories by a bound worked out once per
+/// read: with a filter that admits every memory the ranking is the same,
+/// score for score, bit for bit, and the top 25 is the head of the full ranking.
+#[test]
+fn the_whole_store_and_a_filter_admitting_all_rank_alike() {
+    let (s, clock) = store(16);
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % 20_001) as f32 / 10_000.0 - 1.0
+    };
+    let meta: Value = serde_json::json!({ "all": true });
+    for i in 0..300u32 {
+        let v: Vec<f32> = (0..16).map(|_| next()).collect();
+        let weight = Some(0.5 + f64::from(i % 7));
+        s.add(&v, "memory", AddOptions { weight, metadata: Some(meta.clone()), ..AddOptions::default() }).unwrap();
+        clock.advance_ms(60_000 * u64::from(i % 5));
+    }
+    let bits = |h: &ov_memory::Hit| (h.id, [h.score.s, h.score.g, h.score.r, h.score.rel, h.score.p].map(f64::to_bits));
+    for alpha in [1.0, 0.75, 0.2] {
+        for _ in 0..5 {
+            let q: Vec<f32> = (0..16).map(|_| next()).collect();
+            let full = RetrieveOptions { alpha: Some(alpha), exact: true, ..RetrieveOptions::top_k(300) };
+            let ranked: Vec<_> = s.retrieve(&q, &full).unwrap().iter().map(bits).collect();
+            assert_eq!(ranked.len(), 300);
+            for k in [25, 300] {
+                let all = RetrieveOptions { top_k: k, ..full.clone() };
+                let filtered = RetrieveOptions { filter: Some(meta.clone()), ..all.clone() };
+                for opts in [&all, &filtered] {
+                    let got: Vec<_> = s.retrieve(&q, opts).unwrap().iter().map(bits).collect();
+                    assert_eq!(got, ranked[..k], "alpha {alpha}, top {k}, filtered {}", opts.filter.is_some());
+                }
+            }
+        }
+    }
+}
+
 /// Priors reorder near-ties only: however large the weight, a memory whose
 /// relevance is clearly higher stays ahead (the bound is (1 − alpha)·(sum of
 /// prior weights) standard deviations).
