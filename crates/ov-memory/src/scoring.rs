@@ -398,9 +398,10 @@ impl<'s> Ranking<'s> {
             // The usual case (every memory in scope, no text query) without a
             // branch per memory, so the loop vectorises; the same arithmetic
             // as the general loop below, so the same bits.
-            for (k, (rs, cs_)) in rel.chunks_mut(DEADLINE_STRIDE).zip(cos.chunks(DEADLINE_STRIDE)).enumerate() {
+            let chunks = rel.chunks_mut(DEADLINE_STRIDE).zip(cos.chunks(DEADLINE_STRIDE));
+            for (k, (rel_chunk, cos_chunk)) in chunks.enumerate() {
                 deadline.check_every(k * DEADLINE_STRIDE, op)?;
-                for (r, &c) in rs.iter_mut().zip(cs_) {
+                for (r, &c) in rel_chunk.iter_mut().zip(cos_chunk) {
                     *r = (w * ((f64::from(c) - cs.mean) / cs.sd) + (1.0 - w) * 0.0) as f32;
                 }
             }
