@@ -393,16 +393,15 @@ impl<'s> Ranking<'s> {
             self.lex_stats = Stats::from_sums(s1, s2, in_scope);
         }
         let mut rel = zeros(n);
-        let (w, cs) = (self.w, self.cos_stats);
-        if scope.mask.is_none() && lex.is_empty() && cos.len() == n && cs.sd > 1e-12 {
+        if scope.mask.is_none() && lex.is_empty() && cos.len() == n {
             // The usual case (every memory in scope, no text query) without a
-            // branch per memory, so the loop vectorises; the same arithmetic
-            // as the general loop below, so the same bits.
+            // branch per memory that depends on the memory, so the loop
+            // vectorises; the same computation as below, so the same bits.
             let chunks = rel.chunks_mut(DEADLINE_STRIDE).zip(cos.chunks(DEADLINE_STRIDE));
             for (k, (rel_chunk, cos_chunk)) in chunks.enumerate() {
                 deadline.check_every(k * DEADLINE_STRIDE, op)?;
                 for (r, &c) in rel_chunk.iter_mut().zip(cos_chunk) {
-                    *r = (w * ((f64::from(c) - cs.mean) / cs.sd) + (1.0 - w) * 0.0) as f32;
+                    *r = self.relevance(f64::from(c), None);
                 }
             }
         } else {
@@ -411,9 +410,8 @@ impl<'s> Ranking<'s> {
                 if !scope.contains(i) {
                     continue;
                 }
-                let zc = if cos.is_empty() { 0.0 } else { cs.z(f64::from(cos[i])) };
-                let zl = if lex.is_empty() { 0.0 } else { self.lex_stats.z(f64::from(lex[i])) };
-                *r = (w * zc + (1.0 - w) * zl) as f32;
+                // (`cos` is empty without a query vector, `lex` without a query text.)
+                *r = self.relevance(cos.get(i).map_or(0.0, |&c| f64::from(c)), lex.get(i).copied());
             }
         }
         self.sources = sources(&rel, scope.slots(n), |slot| slot);
@@ -681,13 +679,17 @@ impl<'s> Ranking<'s> {
     /// touching their records.
     fn loose_bound(&self, p: usize) -> f64 {
         match self.scorer.scoring {
-            Scoring::Geometric => {
-                let (cg, cr, cw) = self.scorer.priors;
-                f64::from(self.rel[p])
-                    + (1.0 - self.scorer.alpha) * (cg * f64::from(self.g.get(p).copied().unwrap_or(0.0)) + cr + cw)
-            }
+            Scoring::Geometric => f64::from(self.rel[p]) + self.prior_room(self.g.get(p).copied().unwrap_or(0.0)),
             Scoring::Product => f64::INFINITY,
         }
+    }
+
+    /// The most the priors add to relevance in a geometric score for a
+    /// memory whose G is `g`, whatever its recency and weight:
+    /// `(1 − alpha)·(cg·G + cr + cw)`.
+    fn prior_room(&self, g: f32) -> f64 {
+        let (cg, cr, cw) = self.scorer.priors;
+        (1.0 - self.scorer.alpha) * (cg * f64::from(g) + cr + cw)
     }
 
     /// The best `k` memories by P, best first; ties to the lower id. Exact
@@ -698,13 +700,10 @@ impl<'s> Ranking<'s> {
             return Ok(Vec::new());
         }
         let g_ranks = self.g_ranks();
-        // Without G, [`Ranking::loose_bound`] is relevance plus a constant
-        // (the same bits: its G term is an exact zero), worked out once here.
+        // Without G, [`Ranking::loose_bound`] is relevance plus a constant,
+        // worked out once here.
         let slack = match self.scorer.scoring {
-            Scoring::Geometric if self.g.is_empty() => {
-                let (cg, cr, cw) = self.scorer.priors;
-                Some((1.0 - self.scorer.alpha) * (cg * 0.0 + cr + cw))
-            }
+            Scoring::Geometric if self.g.is_empty() => Some(self.prior_room(0.0)),
             _ => None,
         };
         let (count, sparse) = match &self.pos {
