@@ -12,19 +12,15 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+#[path = "common/rng.rs"]
+mod rng;
+use rng::xorshift;
+
 fn store(dim: usize) -> (Store, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new());
     let s =
         Store::with_clock(Config { embedding_dim: dim, max_degree: 3, ..Config::default() }, clock.clone()).unwrap();
     (s, clock)
-}
-
-/// One xorshift64 step on `x`, returning the new state (the tests' fixed sequences).
-fn xorshift(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
 }
 
 fn in_ns(ns: &str) -> AddOptions {

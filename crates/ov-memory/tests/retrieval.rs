@@ -8,6 +8,9 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+#[path = "common/rng.rs"]
+mod rng;
+
 fn store(dim: usize) -> (Store, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new());
     (Store::with_clock(Config { embedding_dim: dim, ..Config::default() }, clock.clone()).unwrap(), clock)
@@ -246,12 +249,7 @@ fn retrieve_is_exact_top_k_with_breakdown() {
 fn the_whole_store_and_a_filter_admitting_all_rank_alike() {
     let (s, clock) = store(16);
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % 20_001) as f32 / 10_000.0 - 1.0
-    };
+    let mut next = move || (rng::xorshift(&mut x) % 20_001) as f32 / 10_000.0 - 1.0;
     let meta: Value = serde_json::json!({ "all": true });
     for i in 0..300u32 {
         let v: Vec<f32> = (0..16).map(|_| next()).collect();
