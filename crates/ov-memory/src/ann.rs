@@ -31,7 +31,7 @@
 //! cosine before anyone sees it.
 
 use crate::bytes::Cursor;
-use crate::graph::dot;
+use crate::precision::{dot, Elem};
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -47,19 +47,39 @@ const MAX_LEVEL: u8 = 15;
 /// An empty level-0 link entry.
 const NONE: u32 = u32::MAX;
 
-/// The stored vectors an index reads: rows of `dim` floats by graph slot, with inverse norms.
-#[derive(Clone, Copy)]
-pub(crate) struct Rows<'a> {
-    pub vectors: &'a [f32],
-    pub inv: &'a [f32],
-    pub dim: usize,
+/// The stored vectors an index reads: by graph slot, rows of `words` 32-bit
+/// words holding `dim` components of type `E` (see [`crate::precision`]),
+/// with inverse norms.
+pub(crate) struct Rows<'a, E> {
+    vectors: &'a [f32],
+    inv: &'a [f32],
+    dim: usize,
+    words: usize,
+    _elem: std::marker::PhantomData<E>,
 }
 
-impl<'a> Rows<'a> {
+impl<E> Clone for Rows<'_, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<E> Copy for Rows<'_, E> {}
+
+impl<'a, E: Elem> Rows<'a, E> {
+    pub(crate) fn new(vectors: &'a [f32], inv: &'a [f32], dim: usize, words: usize) -> Rows<'a, E> {
+        Rows { vectors, inv, dim, words, _elem: std::marker::PhantomData }
+    }
+
+    /// The stored words of a slot (what a prefetch asks for).
     #[inline(always)]
-    fn row(&self, slot: u32) -> (&'a [f32], f32) {
+    fn words(&self, slot: u32) -> &'a [f32] {
         let s = slot as usize;
-        (self.vectors.get(s * self.dim..(s + 1) * self.dim).unwrap_or(&[]), self.inv.get(s).copied().unwrap_or(0.0))
+        self.vectors.get(s * self.words..(s + 1) * self.words).unwrap_or(&[])
+    }
+
+    #[inline(always)]
+    fn row(&self, slot: u32) -> (&'a [E], f32) {
+        (crate::precision::view(self.words(slot), self.dim), self.inv.get(slot as usize).copied().unwrap_or(0.0))
     }
 }
 
@@ -67,7 +87,7 @@ impl<'a> Rows<'a> {
 /// rounding may differ from the engine's [`crate::graph::cosine`] in the last
 /// bits; callers rescore what they keep). Never NaN.
 #[inline(always)]
-pub(crate) fn similarity(a: &[f32], inv_a: f32, b: &[f32], inv_b: f32) -> f32 {
+pub(crate) fn similarity<A: Elem, B: Elem>(a: &[A], inv_a: f32, b: &[B], inv_b: f32) -> f32 {
     let c = dot(a, b) * inv_a * inv_b;
     if c.is_nan() {
         0.0
@@ -244,14 +264,14 @@ impl Candidate for (f32, u64) {
 /// caller's SIMD-dispatched code ([`crate::graph::with_simd`]): as a function
 /// of its own it was compiled for the baseline instruction set.
 #[inline(always)]
-pub(crate) fn select<'r, C: Candidate>(
+pub(crate) fn select<'r, C: Candidate, E: Elem>(
     cands: &mut Vec<C>,
     max: usize,
-    row: impl Fn(C::Key) -> Option<(&'r [f32], f32)>,
+    row: impl Fn(C::Key) -> Option<(&'r [E], f32)>,
 ) -> Vec<C> {
     cands.sort_by(|a, b| b.sim().total_cmp(&a.sim()).then(a.key().cmp(&b.key())));
     cands.dedup_by_key(|c| c.key());
-    let mut kept: Vec<(C, &'r [f32], f32)> = Vec::with_capacity(max);
+    let mut kept: Vec<(C, &'r [E], f32)> = Vec::with_capacity(max);
     for &c in cands.iter() {
         if kept.len() >= max {
             break;
@@ -299,13 +319,13 @@ impl Hnsw {
     }
 
     #[inline(always)]
-    fn sim(&self, rows: Rows<'_>, q: &[f32], inv_q: f32, node: u32) -> f32 {
+    fn sim<E: Elem>(&self, rows: Rows<'_, E>, q: &[f32], inv_q: f32, node: u32) -> f32 {
         let (row, inv) = rows.row(self.slots[node as usize]);
         similarity(q, inv_q, row, inv)
     }
 
     #[inline(always)]
-    fn sim_nodes(&self, rows: Rows<'_>, a: u32, b: u32) -> f32 {
+    fn sim_nodes<E: Elem>(&self, rows: Rows<'_, E>, a: u32, b: u32) -> f32 {
         let (ra, ia) = rows.row(self.slots[a as usize]);
         let (rb, ib) = rows.row(self.slots[b as usize]);
         similarity(ra, ia, rb, ib)
@@ -316,9 +336,9 @@ impl Hnsw {
     /// still walked through.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn search_layer(
+    fn search_layer<E: Elem>(
         &self,
-        rows: Rows<'_>,
+        rows: Rows<'_, E>,
         q: &[f32],
         inv_q: f32,
         entries: &[Cand],
@@ -361,12 +381,12 @@ impl Hnsw {
                     // row at once — up to 32 rows, more than the L1 cache —
                     // measured 10–13 % slower at ef 20 and 32 on the 14 k
                     // corpus: the first rows were evicted before they were read.)
-                    crate::graph::prefetch_head(rows.row(self.slots[nb as usize]).0);
+                    crate::graph::prefetch_head(rows.words(self.slots[nb as usize]));
                 }
             }
             for (j, &nb) in fresh[..k].iter().enumerate() {
                 if let Some(&next) = fresh[..k].get(j + 1) {
-                    crate::graph::prefetch(rows.row(self.slots[next as usize]).0);
+                    crate::graph::prefetch(rows.words(self.slots[next as usize]));
                 }
                 let s = self.sim(rows, q, inv_q, nb);
                 if found.len() < ef || found.peek().is_some_and(|w| s > w.0.sim) {
@@ -389,7 +409,7 @@ impl Hnsw {
 
     /// From the top level down to `down_to + 1`, the one most similar node (greedy).
     #[inline(always)]
-    fn descend(&self, rows: Rows<'_>, q: &[f32], inv_q: f32, down_to: u8) -> Option<Cand> {
+    fn descend<E: Elem>(&self, rows: Rows<'_, E>, q: &[f32], inv_q: f32, down_to: u8) -> Option<Cand> {
         let e = self.entry?;
         let mut best = Cand { sim: self.sim(rows, q, inv_q, e), node: e };
         let mut level = self.top();
@@ -417,9 +437,9 @@ impl Hnsw {
 
     /// The `ef` nodes most similar to `q` that `admit` (given a graph slot) accepts, most similar first.
     #[inline(always)]
-    pub(crate) fn search(
+    pub(crate) fn search<E: Elem>(
         &self,
-        rows: Rows<'_>,
+        rows: Rows<'_, E>,
         q: &[f32],
         inv_q: f32,
         ef: usize,
@@ -434,7 +454,7 @@ impl Hnsw {
     /// Searches for the neighbours a new node of `level` would get (read-only).
     /// Candidates are named by node; the caller turns them into memory ids.
     #[inline(always)]
-    pub(crate) fn plan(&self, rows: Rows<'_>, q: &[f32], inv_q: f32, level: u8) -> Vec<Vec<Cand>> {
+    pub(crate) fn plan<E: Elem>(&self, rows: Rows<'_, E>, q: &[f32], inv_q: f32, level: u8) -> Vec<Vec<Cand>> {
         let Some(mut ep) = self.descend(rows, q, inv_q, level) else {
             return Vec::new();
         };
@@ -455,7 +475,7 @@ impl Hnsw {
     /// The neighbour heuristic ([`select`]) on nodes: `cands` are
     /// (similarity to the base, node); the kept nodes, most similar first.
     #[inline(always)]
-    fn select(&self, rows: Rows<'_>, cands: &mut Vec<Cand>, max: usize) -> Vec<u32> {
+    fn select<E: Elem>(&self, rows: Rows<'_, E>, cands: &mut Vec<Cand>, max: usize) -> Vec<u32> {
         let kept = select(cands, max, |node| Some(rows.row(self.slots[node as usize])));
         kept.iter().map(|c| c.node).collect()
     }
@@ -465,7 +485,7 @@ impl Hnsw {
     /// the heuristic (those full, without stale links), worked out now; see
     /// [`Rewrite`].
     #[inline(always)]
-    pub(crate) fn rewrites(&self, rows: Rows<'_>, v: &[f32], inv: f32, chosen: &[Vec<u32>]) -> Vec<Rewrite> {
+    pub(crate) fn rewrites<E: Elem>(&self, rows: Rows<'_, E>, v: &[E], inv: f32, chosen: &[Vec<u32>]) -> Vec<Rewrite> {
         let n = self.len();
         let mut out = Vec::new();
         for (l, nodes) in chosen.iter().enumerate() {
@@ -501,9 +521,9 @@ impl Hnsw {
     /// node, already translated to current positions; the caller may append
     /// nodes it knows about). Returns the new node's position.
     #[inline(always)]
-    pub(crate) fn insert(
+    pub(crate) fn insert<E: Elem>(
         &mut self,
-        rows: Rows<'_>,
+        rows: Rows<'_, E>,
         slot: u32,
         level: u8,
         mut layers: Vec<Vec<Cand>>,
@@ -561,7 +581,7 @@ impl Hnsw {
     /// Removes node `d`. The last node moves into its position: returns that
     /// node's graph slot if one moved (the caller records its new position `d`).
     #[inline(always)]
-    pub(crate) fn remove(&mut self, rows: Rows<'_>, d: u32) -> Option<u32> {
+    pub(crate) fn remove<E: Elem>(&mut self, rows: Rows<'_, E>, d: u32) -> Option<u32> {
         let n = self.len();
         if (d as usize) >= n {
             return None;

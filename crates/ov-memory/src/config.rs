@@ -19,6 +19,35 @@ pub enum Scoring {
     Product,
 }
 
+/// How a store keeps its vectors ([`Config::vector_precision`]).
+///
+/// Compact rows keep each vector's direction in fewer bits plus one scale:
+/// every cosine the store computes is then the cosine of the stored (rounded)
+/// vector, in the same f32 arithmetic as a full-precision store, and
+/// [`crate::Store::get`] returns the stored vector times its scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 4 bytes per component, the vector as given (the default).
+    #[default]
+    F32,
+    /// IEEE half precision: 2 bytes per component plus 4 per vector. Each
+    /// vector is divided by its largest component's magnitude, so every
+    /// value is in [−1, 1] and keeps 11 significant bits (values below 2⁻¹⁴
+    /// of the largest are kept as 0).
+    F16,
+    /// 8-bit integers: 1 byte per component plus 4 per vector. Each
+    /// vector is scaled so that its largest component is ±127, then rounded.
+    I8,
+}
+
+impl Precision {
+    /// Bytes one stored vector of `dim` components takes.
+    pub fn row_bytes(self, dim: usize) -> usize {
+        4 * crate::precision::row_words(self, dim)
+    }
+}
+
 /// Circuit-breaker thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -114,6 +143,18 @@ pub struct Config {
     /// exactly. 0: always approximate.
     #[serde(alias = "exactLimit")]
     pub exact_limit: usize,
+    /// How vectors are stored: `"f32"` (the default), `"f16"` (half the
+    /// memory) or `"i8"` (a quarter). See [`Precision`]. Fixed for the
+    /// store's life; a snapshot keeps it.
+    #[serde(alias = "vectorPrecision", skip_serializing_if = "is_f32")]
+    pub vector_precision: Precision,
+}
+
+/// Full precision is left out of a configuration's JSON, so that a store
+/// that keeps f32 vectors writes the snapshots it wrote before compact
+/// vectors existed (which older versions read).
+fn is_f32(p: &Precision) -> bool {
+    *p == Precision::F32
 }
 
 impl Default for Config {
@@ -140,6 +181,7 @@ impl Default for Config {
             log_level: crate::log::Level::Info,
             budget_tokens: 100_000,
             exact_limit: crate::graph::DEFAULT_EXACT_LIMIT,
+            vector_precision: Precision::F32,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The honeycomb graph: memories, their vectors and a bounded-degree
 //! undirected graph whose edge weights are cosine relevances.
 //!
-//! Storage is a dense slab: node `i` owns row `i` of one contiguous `f32`
-//! array, so scans walk memory in order. Deleting swaps the last row into the
+//! Storage is a dense slab: node `i` owns row `i` of one contiguous array
+//! of 32-bit words (the vector's floats, or its compact codes: see
+//! [`crate::precision`]), so scans walk memory in order. Deleting swaps the last row into the
 //! hole; edges name ids, not rows, so nothing else moves.
 //!
 //! Insertion is split into a read-only [`Graph::plan_links`] (the expensive
@@ -19,7 +20,9 @@
 
 use crate::ann::{AnnPlan, Cand, Hnsw, Rows};
 use crate::clock::Deadline;
+use crate::config::Precision;
 use crate::error::Result;
+use crate::precision::{by_precision, Elem};
 use crate::sample::Sample;
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -136,6 +139,9 @@ pub(crate) struct Graph {
     dim: usize,
     max_degree: usize,
     nodes: Vec<Node>,
+    /// How rows are stored, and the 32-bit words one takes.
+    precision: Precision,
+    row_words: usize,
     vectors: crate::slab::Slab,
     /// Each slot's inverse norm, apart from the node records so that a scan
     /// reads only the vectors and this array.
@@ -202,25 +208,7 @@ pub const EXACT_LINKS_LIMIT: usize = 1024;
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 32];
-    let ca = a.chunks_exact(32);
-    let cb = b.chunks_exact(32);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for i in 0..32 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let acc = std::hint::black_box(acc);
-    let mut lanes = [0f32; 8];
-    for (i, l) in lanes.iter_mut().enumerate() {
-        *l = (acc[i] + acc[i + 8]) + (acc[i + 16] + acc[i + 24]);
-    }
-    let mut s = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    s
+    crate::precision::lanes(a, b)
 }
 
 /// The end of the simd128 kernel: lanes 0–3 (`lo`) and 4–7 (`hi`) of the
@@ -340,15 +328,16 @@ pub(crate) fn prefetch_head(row: &[f32]) {
     let _ = row;
 }
 
-/// Cosine of two vectors given their inverse norms, clamped to [-1, 1], never NaN.
+/// Cosine of two vectors (full-precision or stored rows) given their inverse
+/// norms, clamped to [-1, 1], never NaN.
 #[inline(always)]
-pub(crate) fn cosine(a: &[f32], inv_a: f32, b: &[f32], inv_b: f32) -> f64 {
-    let d = dot(a, b);
+pub(crate) fn cosine<A: Elem, B: Elem>(a: &[A], inv_a: f32, b: &[B], inv_b: f32) -> f64 {
+    let d = crate::precision::dot(a, b);
     let c = if d.is_finite() {
         f64::from(d) * f64::from(inv_a) * f64::from(inv_b)
     } else {
         // Huge components overflowed f32: redo in f64 (rare, slow path).
-        let d64: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+        let d64: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x.f()) * f64::from(y.f())).sum();
         d64 * f64::from(inv_a) * f64::from(inv_b)
     };
     if c.is_nan() {
@@ -383,6 +372,8 @@ impl Graph {
             dim,
             max_degree,
             nodes: Vec::new(),
+            precision: Precision::F32,
+            row_words: dim,
             vectors: crate::slab::Slab::default(),
             inv_norms: Vec::new(),
             index: FastMap::default(),
@@ -399,6 +390,24 @@ impl Graph {
             exact_limit: DEFAULT_EXACT_LIMIT,
             rewrites_ahead: None,
         }
+    }
+
+    /// The same (empty) graph, keeping its vectors at precision `p`.
+    pub(crate) fn with_precision(mut self, p: Precision) -> Graph {
+        debug_assert!(self.nodes.is_empty());
+        self.precision = p;
+        self.row_words = crate::precision::row_words(p, self.dim);
+        self
+    }
+
+    /// How the rows are stored.
+    pub(crate) fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// 32-bit words per stored row.
+    pub(crate) fn row_words(&self) -> usize {
+        self.row_words
     }
 
     /// The same graph, approximate above `limit` memories per namespace.
@@ -429,10 +438,10 @@ impl Graph {
     }
 
     /// The memories of namespace `ns` as a sample takes them: (id, slot, row, inverse norm).
-    fn sample_source(&self, ns: u32) -> impl Iterator<Item = (u64, u32, &[f32], f32)> + '_ {
+    fn sample_source<E: Elem>(&self, ns: u32) -> impl Iterator<Item = (u64, u32, &[E], f32)> + '_ {
         let slots = self.ann.get(ns as usize).map_or(&[][..], |h| &h.slots[..]);
         slots.iter().map(move |&s| {
-            let (inv, row) = self.row_at(s as usize);
+            let (inv, row) = self.row_at::<E>(s as usize);
             (self.nodes[s as usize].id, s, row, inv)
         })
     }
@@ -443,7 +452,7 @@ impl Graph {
         let want = self.approximate(ns);
         let i = ns as usize;
         if want && self.sample_of(ns).is_none() {
-            let sample = Sample::build(self.dim, self.sample_source(ns));
+            let sample = by_precision!(self.precision, E => Sample::build(self.dim, self.sample_source::<E>(ns)));
             if self.samples.len() <= i {
                 self.samples.resize(i + 1, None);
             }
@@ -453,9 +462,9 @@ impl Graph {
         }
     }
 
-    /// The stored rows as the approximate index reads them.
-    pub(crate) fn ann_rows(&self) -> Rows<'_> {
-        Rows { vectors: &self.vectors, inv: &self.inv_norms, dim: self.dim }
+    /// The stored rows as the approximate index reads them (components of type `E`).
+    pub(crate) fn ann_rows<E: Elem>(&self) -> Rows<'_, E> {
+        Rows::new(&self.vectors, &self.inv_norms, self.dim, self.row_words)
     }
 
     /// Whether namespace `ns`'s reads are served by its approximate index.
@@ -485,7 +494,7 @@ impl Graph {
         let level = crate::ann::level_of(h.inserted + offset);
         let layers = with_simd(
             #[inline(always)]
-            || h.plan(self.ann_rows(), v, inv, level),
+            || by_precision!(self.precision, E => h.plan(self.ann_rows::<E>(), v, inv, level)),
         )
         .into_iter()
         .map(|l| l.into_iter().map(|c| (c.sim, self.nodes[h.slots[c.node as usize] as usize].id)).collect())
@@ -496,7 +505,8 @@ impl Graph {
     /// Works out ahead, for a plan whose neighbours are chosen
     /// ([`Graph::select_plan`]), how inserting it rewrites those neighbours'
     /// full link lists ([`crate::ann::Rewrite`]): the costly part of applying a
-    /// plan, moved to where plans are made in parallel.
+    /// plan, moved to where plans are made in parallel. `v` is the new row as
+    /// it will be stored (its words).
     pub(crate) fn plan_rewrites(&self, plan: &mut AnnPlan, v: &[f32], inv: f32, ns: u32) {
         let Some(h) = self.index_of(ns) else { return };
         if !plan.selected || h.epoch() != plan.epoch {
@@ -506,21 +516,32 @@ impl Graph {
             plan.layers.iter().map(|l| l.iter().filter_map(|&(_, id)| self.index_node(ns, id)).collect()).collect();
         plan.rewrites = with_simd(
             #[inline(always)]
-            || h.rewrites(self.ann_rows(), v, inv, &chosen),
+            || {
+                by_precision!(self.precision, E => {
+                    h.rewrites(self.ann_rows::<E>(), crate::precision::view::<E>(v, self.dim), inv, &chosen)
+                })
+            },
         );
     }
 
     /// Runs the neighbour heuristic on a plan's candidates now (see
-    /// [`crate::ann::select`]); `extra` resolves ids that are not stored yet.
+    /// [`crate::ann::select`]); `extra` resolves ids that are not stored yet
+    /// (to their rows as they will be stored: words, and inverse norms).
     pub(crate) fn select_plan<'v>(&'v self, plan: &mut AnnPlan, extra: impl Fn(u64) -> Option<(&'v [f32], f32)>) {
-        // The batch's own rows first: an upsert reuses the id of the memory it replaces.
-        let vector = |id: u64| extra(id).or_else(|| self.slot(id).map(|slot| (self.row(slot), self.inv_norms[slot])));
-        for layer in &mut plan.layers {
-            *layer = with_simd(
-                #[inline(always)]
-                || crate::ann::select(layer, crate::ann::M, vector),
-            );
-        }
+        by_precision!(self.precision, E => {
+            // The batch's own rows first: an upsert reuses the id of the memory it replaces.
+            let vector = |id: u64| {
+                extra(id)
+                    .map(|(words, inv)| (crate::precision::view::<E>(words, self.dim), inv))
+                    .or_else(|| self.slot(id).map(|slot| (self.row::<E>(slot), self.inv_norms[slot])))
+            };
+            for layer in &mut plan.layers {
+                *layer = with_simd(
+                    #[inline(always)]
+                    || crate::ann::select(layer, crate::ann::M, vector),
+                );
+            }
+        });
         plan.selected = true;
     }
 
@@ -540,7 +561,7 @@ impl Graph {
                 continue;
             }
             if let Some(slot) = self.slot(id) {
-                let rel = cosine(v, inv, self.row(slot), self.inv_norms[slot]) as f32;
+                let rel = self.cosine_to(v, inv, slot) as f32;
                 if rel > 0.0 {
                     best.push((id, rel));
                 }
@@ -632,7 +653,7 @@ impl Graph {
     /// of an abort.
     pub(crate) fn try_reserve(&mut self, n: usize) -> Result<(), crate::Error> {
         let oom = |what: &str| out_of_memory(what, n);
-        let floats = n.checked_mul(self.dim).ok_or_else(|| oom("vector slab"))?;
+        let floats = n.checked_mul(self.row_words).ok_or_else(|| oom("vector slab"))?;
         self.vectors.try_reserve(floats).map_err(|_| oom("vector slab"))?;
         self.try_reserve_tables(n)
     }
@@ -656,10 +677,11 @@ impl Graph {
         self.estimate_bytes
     }
 
-    /// Estimated bytes of one memory without edges:
-    /// `4·dim + text bytes + metadata bytes + NODE_OVERHEAD_BYTES`.
+    /// Estimated bytes of one memory without edges: its stored row (4·dim
+    /// at full precision, see [`Precision::row_bytes`]) + text bytes +
+    /// metadata bytes + `NODE_OVERHEAD_BYTES`.
     pub(crate) fn node_estimate(&self, text_bytes: usize, metadata_bytes: usize) -> u64 {
-        (4 * self.dim + text_bytes + metadata_bytes) as u64 + NODE_OVERHEAD_BYTES
+        (4 * self.row_words + text_bytes + metadata_bytes) as u64 + NODE_OVERHEAD_BYTES
     }
 
     pub(crate) fn contains(&self, id: u64) -> bool {
@@ -687,27 +709,53 @@ impl Graph {
         &self.nodes[slot]
     }
 
-    pub(crate) fn vector(&self, id: u64) -> Option<&[f32]> {
-        self.index.get(&id).map(|&i| self.row(i))
+    /// The embedding of memory `id` as stored (at a compact precision, its
+    /// codes times its scale).
+    pub(crate) fn vector(&self, id: u64) -> Option<Vec<f32>> {
+        self.index.get(&id).map(|&i| crate::precision::embedding(self.precision, self.words(i), self.dim))
     }
 
-    pub(crate) fn row(&self, i: usize) -> &[f32] {
-        &self.vectors[i * self.dim..(i + 1) * self.dim]
+    /// The stored words of slot `i` (what a prefetch asks for).
+    #[inline(always)]
+    pub(crate) fn words(&self, i: usize) -> &[f32] {
+        &self.vectors[i * self.row_words..(i + 1) * self.row_words]
     }
 
-    /// The inverse norm and vector of one slot.
-    pub(crate) fn row_at(&self, slot: usize) -> (f32, &[f32]) {
+    /// The stored row of slot `i` as components of type `E` (the store's precision).
+    #[inline(always)]
+    pub(crate) fn row<E: Elem>(&self, i: usize) -> &[E] {
+        debug_assert_eq!(std::mem::size_of::<E>() == 4, self.precision == Precision::F32);
+        crate::precision::view(self.words(i), self.dim)
+    }
+
+    /// The inverse norm and row of one slot.
+    #[inline(always)]
+    pub(crate) fn row_at<E: Elem>(&self, slot: usize) -> (f32, &[E]) {
         (self.inv_norms[slot], self.row(slot))
     }
 
-    /// Every slot's inverse norm and vector, in storage order (what scans read).
-    pub(crate) fn rows(&self) -> impl Iterator<Item = (f32, &[f32])> {
-        self.inv_norms.iter().copied().zip(self.vectors.chunks_exact(self.dim.max(1)))
+    /// The cosine of a full-precision vector (`q`, inverse norm `inv_q`) and
+    /// the row in `slot`, at whatever precision it is stored.
+    #[inline(always)]
+    pub(crate) fn cosine_to(&self, q: &[f32], inv_q: f32, slot: usize) -> f64 {
+        by_precision!(self.precision, E => {
+            let (inv, row) = self.row_at::<E>(slot);
+            cosine(q, inv_q, row, inv)
+        })
     }
 
-    /// Every node with its vector, in storage order.
+    /// Every slot's inverse norm and row, in storage order (what scans read).
+    pub(crate) fn rows<E: Elem>(&self) -> impl Iterator<Item = (f32, &[E])> {
+        let dim = self.dim;
+        self.inv_norms
+            .iter()
+            .copied()
+            .zip(self.vectors.chunks_exact(self.row_words.max(1)).map(move |w| crate::precision::view(w, dim)))
+    }
+
+    /// Every node with its stored words, in storage order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Node, &[f32])> {
-        self.nodes.iter().zip(self.vectors.chunks_exact(self.dim.max(1)))
+        self.nodes.iter().zip(self.vectors.chunks_exact(self.row_words.max(1)))
     }
 
     /// Ids in ascending order.
@@ -767,13 +815,15 @@ impl Graph {
                 // One namespace only: skip the scan when the store holds no other memory
                 // of it, or when its index gave the candidates.
                 if self.namespaces.count(ns) > 0 && !approximate {
-                    for (i, ((inv_b, row), node)) in self.rows().zip(&self.nodes).enumerate() {
-                        deadline.check_every(i, op)?;
-                        if node.ns != ns || exclude.binary_search(&node.id).is_ok() {
-                            continue;
+                    by_precision!(self.precision, E => {
+                        for (i, ((inv_b, row), node)) in self.rows::<E>().zip(&self.nodes).enumerate() {
+                            deadline.check_every(i, op)?;
+                            if node.ns != ns || exclude.binary_search(&node.id).is_ok() {
+                                continue;
+                            }
+                            offer(node.id, cosine(v, inv, row, inv_b));
                         }
-                        offer(node.id, cosine(v, inv, row, inv_b));
-                    }
+                    });
                 }
                 for (i, (id, row, inv_b, ns_b)) in extra.iter().enumerate() {
                     deadline.check_every(i, op)?;
@@ -828,7 +878,7 @@ impl Graph {
     }
 
     /// A snapshot's records in order, each with its namespace's name, and
-    /// their vectors in one slab (which becomes the store's: no copy).
+    /// their stored rows in one slab (which becomes the store's: no copy).
     /// Rejects a repeated id or a key repeated within a namespace, naming the
     /// record's position.
     pub(crate) fn load_records(
@@ -836,7 +886,7 @@ impl Graph {
         records: Vec<(NewNode, &str)>,
         vectors: crate::slab::Slab,
     ) -> Result<(), (usize, &'static str, &'static str)> {
-        debug_assert!(self.nodes.is_empty() && vectors.len() == records.len() * self.dim);
+        debug_assert!(self.nodes.is_empty() && vectors.len() == records.len() * self.row_words);
         self.vectors = vectors;
         for (i, (mut n, namespace)) in records.into_iter().enumerate() {
             if self.index.contains_key(&n.id) {
@@ -851,13 +901,14 @@ impl Graph {
         Ok(())
     }
 
-    /// Adds a node and applies its link plan. Returns how many edges were
-    /// displaced into overflow layers. Never fails: everything was checked before.
-    pub(crate) fn insert(&mut self, n: NewNode, vector: &[f32], plan: &[(u64, f32)], ann: Option<AnnPlan>) -> u64 {
-        debug_assert_eq!(vector.len(), self.dim);
+    /// Adds a node (its row as stored: `words`) and applies its link plan.
+    /// Returns how many edges were displaced into overflow layers. Never
+    /// fails: everything was checked before.
+    pub(crate) fn insert(&mut self, n: NewNode, words: &[f32], plan: &[(u64, f32)], ann: Option<AnnPlan>) -> u64 {
+        debug_assert_eq!(words.len(), self.row_words);
         let id = n.id;
         let ns = n.ns;
-        self.vectors.extend_from_slice(vector);
+        self.vectors.extend_from_slice(words);
         self.push_record(n);
         if let Some(a) = ann {
             self.index_insert(ns, a);
@@ -865,8 +916,11 @@ impl Graph {
         let slot = self.nodes.len() - 1;
         match self.samples.get_mut(ns as usize).and_then(Option::as_mut) {
             Some(sample) => {
-                let (row, inv) = (&self.vectors[slot * self.dim..(slot + 1) * self.dim], self.inv_norms[slot]);
-                sample.offer(id, slot as u32, row, inv);
+                let words = &self.vectors[slot * self.row_words..(slot + 1) * self.row_words];
+                let inv = self.inv_norms[slot];
+                by_precision!(self.precision, E => {
+                    sample.offer(id, slot as u32, crate::precision::view::<E>(words, self.dim), inv)
+                });
             }
             None => self.sync_sample(ns),
         }
@@ -942,13 +996,17 @@ impl Graph {
                     .collect()
             })
             .collect();
-        let rows = Rows { vectors: &self.vectors, inv: &self.inv_norms, dim: self.dim };
+        let (vectors, inv, dim, words) = (&self.vectors, &self.inv_norms, self.dim, self.row_words);
         let h = &mut self.ann[ns as usize];
         // (Removals since the plan was made may have moved positions.)
         let rewrites = if h.epoch() == plan.epoch { &plan.rewrites[..] } else { &[] };
         let pos = with_simd(
             #[inline(always)]
-            || h.insert(rows, slot as u32, plan.level, layers, plan.selected, rewrites),
+            || {
+                by_precision!(self.precision, E => {
+                    h.insert(Rows::<E>::new(vectors, inv, dim, words), slot as u32, plan.level, layers, plan.selected, rewrites)
+                })
+            },
         );
         self.ann_pos.push(pos);
     }
@@ -962,24 +1020,30 @@ impl Graph {
         // Insert slot by slot: plan against the index as built so far.
         let (nodes, vectors) = (std::mem::take(&mut self.nodes), std::mem::take(&mut self.vectors));
         let inv_norms = std::mem::take(&mut self.inv_norms);
+        let (dim, words) = (self.dim, self.row_words);
+        let mut v: Vec<f32> = Vec::with_capacity(dim);
         for slot in 0..n {
             let ns = nodes[slot].ns;
             while self.ann.len() <= ns as usize {
                 self.ann.push(Hnsw::default());
             }
-            let rows = Rows { vectors: &vectors, inv: &inv_norms, dim: self.dim };
-            let h = &self.ann[ns as usize];
-            let v = &vectors[slot * self.dim..(slot + 1) * self.dim];
-            let level = crate::ann::level_of(h.inserted);
-            let layers = with_simd(
-                #[inline(always)]
-                || h.plan(rows, v, inv_norms[slot], level),
-            );
             let h = &mut self.ann[ns as usize];
-            let pos = with_simd(
-                #[inline(always)]
-                || h.insert(rows, slot as u32, level, layers, false, &[]),
-            );
+            let row = &vectors[slot * words..(slot + 1) * words];
+            let level = crate::ann::level_of(h.inserted);
+            let pos = by_precision!(self.precision, E => {
+                let rows = Rows::<E>::new(&vectors, &inv_norms, dim, words);
+                // The query side of a plan is f32: a compact row's decoded codes.
+                v.clear();
+                crate::precision::decode_into(crate::precision::view::<E>(row, dim), &mut v);
+                let layers = with_simd(
+                    #[inline(always)]
+                    || h.plan(rows, &v, inv_norms[slot], level),
+                );
+                with_simd(
+                    #[inline(always)]
+                    || h.insert(rows, slot as u32, level, layers, false, &[]),
+                )
+            });
             self.ann_pos.push(pos);
         }
         self.nodes = nodes;
@@ -1078,12 +1142,14 @@ impl Graph {
         // Past the exact-planning size, the index's nearest memories are the
         // candidates (a scan of the namespace for every stranded memory made a
         // large batch quadratic again); the scan stays the fallback.
+        // (The search's query is f32: the row's decoded codes at a compact precision.)
+        let mut v: Vec<f32> = Vec::new();
+        by_precision!(self.precision, E => crate::precision::decode_into(self.row::<E>(slot), &mut v));
         let near: Option<Vec<usize>> = self.approximate_links(ns).then(|| {
             let h = &self.ann[ns as usize];
-            let v = self.row(slot);
             let found = with_simd(
                 #[inline(always)]
-                || h.search(self.ann_rows(), v, inv_s, RELINK_CANDIDATES, &|_| true),
+                || by_precision!(self.precision, E => h.search(self.ann_rows::<E>(), &v, inv_s, RELINK_CANDIDATES, &|_| true)),
             );
             found.into_iter().map(|c| h.slots[c.node as usize] as usize).collect()
         });
@@ -1096,7 +1162,7 @@ impl Graph {
             if n.id == s || n.ns != ns {
                 continue;
             }
-            let rel = cosine(self.row(slot), inv_s, self.row(j), n.inv_norm) as f32;
+            let rel = by_precision!(self.precision, E => cosine(&v, inv_s, self.row::<E>(j), n.inv_norm)) as f32;
             if rel <= 0.0 {
                 continue;
             }
@@ -1238,10 +1304,10 @@ impl Graph {
         }
         // Out of its index first (the repair reads vectors that are about to move).
         if let (Some(&d), Some(h)) = (self.ann_pos.get(slot), self.ann.get_mut(node.ns as usize)) {
-            let rows = Rows { vectors: &self.vectors, inv: &self.inv_norms, dim: self.dim };
+            let (vectors, inv, dim, words) = (&self.vectors, &self.inv_norms, self.dim, self.row_words);
             if let Some(moved) = with_simd(
                 #[inline(always)]
-                || h.remove(rows, d),
+                || by_precision!(self.precision, E => h.remove(Rows::<E>::new(vectors, inv, dim, words), d)),
             ) {
                 self.ann_pos[moved as usize] = d;
             }
@@ -1268,16 +1334,17 @@ impl Graph {
         self.inv_norms.swap_remove(slot);
         self.columns.0.get_mut().swap_remove(slot);
         if slot != last {
-            let (dst, src) = self.vectors.split_at_mut(last * self.dim);
-            dst[slot * self.dim..(slot + 1) * self.dim].copy_from_slice(&src[..self.dim]);
+            let w = self.row_words;
+            let (dst, src) = self.vectors.split_at_mut(last * w);
+            dst[slot * w..(slot + 1) * w].copy_from_slice(&src[..w]);
             self.index.insert(self.nodes[slot].id, slot);
         }
-        self.vectors.truncate(last * self.dim);
+        self.vectors.truncate(last * self.row_words);
         self.index.remove(&id);
         if sampled && self.approximate(node.ns) {
             // The best-ranked memory outside the sample takes the free place.
             let mut sample = self.samples[node.ns as usize].take().unwrap_or_default();
-            sample.refill_from(self.sample_source(node.ns));
+            by_precision!(self.precision, E => sample.refill_from(self.sample_source::<E>(node.ns)));
             self.samples[node.ns as usize] = Some(sample);
         }
         self.sync_sample(node.ns);
@@ -1408,7 +1475,7 @@ impl Graph {
     /// norms, centralities, the lexical index's size, namespace counts, keys
     /// and expiry times.
     fn check_tables(&self) -> std::result::Result<(), String> {
-        if self.vectors.len() != self.nodes.len() * self.dim
+        if self.vectors.len() != self.nodes.len() * self.row_words
             || self.index.len() != self.nodes.len()
             || self.inv_norms.len() != self.nodes.len()
         {
@@ -1464,7 +1531,9 @@ impl Graph {
             return Err("index positions disagree with the slab".into());
         }
         for ns in 0..self.ann.len().max(self.samples.len()) {
-            let want = self.approximate(ns as u32).then(|| Sample::build(self.dim, self.sample_source(ns as u32)));
+            let want = self.approximate(ns as u32).then(
+                || by_precision!(self.precision, E => Sample::build(self.dim, self.sample_source::<E>(ns as u32))),
+            );
             if self.sample_of(ns as u32) != want.as_ref() {
                 return Err(format!("the statistics sample of namespace {ns} is stale"));
             }

@@ -42,6 +42,7 @@ mod manage;
 pub mod metabolism;
 pub mod metrics;
 mod original;
+mod precision;
 mod retrieve;
 mod sample;
 pub mod scoring;
@@ -54,7 +55,7 @@ pub use breaker::{BreakerSnapshot, BreakerState};
 #[cfg(not(target_arch = "wasm32"))]
 pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock, SharedClock};
-pub use config::{BreakerConfig, Config, Scoring};
+pub use config::{BreakerConfig, Config, Precision, Scoring};
 pub use context::{
     estimate_tokens, ContextItem, ContextOptions, ContextResult, GuardrailCounts, TokenCounter, Trigger,
 };

@@ -35,6 +35,8 @@
 //! A read whose filter admits fewer than half of the sample's members uses
 //! every n/256-th memory in scope instead, read from the stored vectors.
 
+use crate::precision::Elem;
+
 /// Members of a namespace's sample (at most).
 pub(crate) const SIZE: usize = crate::scoring::STATS_SAMPLE;
 
@@ -53,15 +55,15 @@ pub(crate) type Code = i16;
 /// the scale that turns a code back into a component. A zero or non-finite
 /// row codes as zeros with scale 0 (cosine 0).
 #[inline(always)]
-pub(crate) fn code(row: &[f32], inv: f32, out: &mut [Code]) -> f32 {
-    let m = row.iter().fold(0f32, |m, &x| m.max((x * inv).abs()));
+pub(crate) fn code<E: Elem>(row: &[E], inv: f32, out: &mut [Code]) -> f32 {
+    let m = row.iter().fold(0f32, |m, &x| m.max((x.f() * inv).abs()));
     if !(m.is_finite() && m > 0.0) {
         out.fill(0);
         return 0.0;
     }
     let s = 127.0 / m;
     for (o, &x) in out.iter_mut().zip(row) {
-        *o = (x * inv * s).round().clamp(-127.0, 127.0) as Code;
+        *o = (x.f() * inv * s).round().clamp(-127.0, 127.0) as Code;
     }
     m / 127.0
 }
@@ -100,8 +102,8 @@ pub(crate) struct Sample {
 
 impl Sample {
     /// The sample of the memories `all` gives (id, slot, row, inverse norm).
-    pub(crate) fn build<'r>(dim: usize, all: impl Iterator<Item = (u64, u32, &'r [f32], f32)>) -> Sample {
-        let mut picked: Vec<(Member, &'r [f32], f32)> =
+    pub(crate) fn build<'r, E: Elem>(dim: usize, all: impl Iterator<Item = (u64, u32, &'r [E], f32)>) -> Sample {
+        let mut picked: Vec<(Member, &'r [E], f32)> =
             all.map(|(id, slot, row, inv)| (Member { rank: rank(id), id, slot }, row, inv)).collect();
         let key = |m: &Member| (m.rank, m.id);
         if picked.len() > SIZE {
@@ -123,7 +125,7 @@ impl Sample {
 
     /// Takes in a new memory if it ranks among the first [`SIZE`] (pushing
     /// the last member out when full).
-    pub(crate) fn offer(&mut self, id: u64, slot: u32, row: &[f32], inv: f32) {
+    pub(crate) fn offer<E: Elem>(&mut self, id: u64, slot: u32, row: &[E], inv: f32) {
         let dim = row.len();
         let m = Member { rank: rank(id), id, slot };
         let at = self.members.partition_point(|x| (x.rank, x.id) < (m.rank, m.id));
@@ -154,9 +156,9 @@ impl Sample {
 
     /// After a member left: the best-ranked of `all` (the namespace's
     /// memories) that is not a member joins, if any.
-    pub(crate) fn refill_from<'r>(&mut self, all: impl Iterator<Item = (u64, u32, &'r [f32], f32)>) {
+    pub(crate) fn refill_from<'r, E: Elem>(&mut self, all: impl Iterator<Item = (u64, u32, &'r [E], f32)>) {
         let last = self.members.last().map(|m| (m.rank, m.id));
-        let mut best: Option<(u64, u64, u32, &'r [f32], f32)> = None;
+        let mut best: Option<(u64, u64, u32, &'r [E], f32)> = None;
         for (id, slot, row, inv) in all {
             let k = (rank(id), id);
             // Members rank at or below the last one; everyone else above it.

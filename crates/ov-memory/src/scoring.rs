@@ -39,6 +39,7 @@ use crate::clock::{Deadline, DEADLINE_STRIDE};
 use crate::config::Scoring;
 use crate::error::Result;
 use crate::graph::{cosine, prefetch, FastMap, Graph, Node, PREFETCH_ROWS, PREFETCH_SLAB_MAX_BYTES};
+use crate::precision::by_precision;
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -353,26 +354,28 @@ impl<'s> Ranking<'s> {
             // So a scope holding at least 40 % of the memories is scanned whole
             // (the extra cosines are discarded); a smaller one row by row.
             let dense = scope.len().saturating_mul(5) >= n.saturating_mul(DENSE_SCAN_FIFTHS);
-            let ahead = dense && n.saturating_mul(graph.dim()).saturating_mul(4) <= PREFETCH_SLAB_MAX_BYTES;
+            let ahead = dense && n.saturating_mul(graph.row_words()).saturating_mul(4) <= PREFETCH_SLAB_MAX_BYTES;
             crate::graph::with_simd(
                 #[inline(always)]
                 || {
-                    for (i, (inv, row)) in graph.rows().enumerate() {
-                        deadline.check_every(i, op)?;
-                        if !dense && !scope.contains(i) {
-                            continue;
+                    by_precision!(graph.precision(), E => {
+                        for (i, (inv, row)) in graph.rows::<E>().enumerate() {
+                            deadline.check_every(i, op)?;
+                            if !dense && !scope.contains(i) {
+                                continue;
+                            }
+                            if ahead && i + PREFETCH_ROWS < n {
+                                prefetch(graph.words(i + PREFETCH_ROWS));
+                            }
+                            let c = cosine(q, inv_q, row, inv);
+                            if dense && !scope.contains(i) {
+                                continue;
+                            }
+                            cos[i] = c as f32;
+                            sum += c;
+                            sum_sq += c * c;
                         }
-                        if ahead && i + PREFETCH_ROWS < n {
-                            prefetch(graph.row(i + PREFETCH_ROWS));
-                        }
-                        let c = cosine(q, inv_q, row, inv);
-                        if dense && !scope.contains(i) {
-                            continue;
-                        }
-                        cos[i] = c as f32;
-                        sum += c;
-                        sum_sq += c * c;
-                    }
+                    });
                     Ok::<(), crate::Error>(())
                 },
             )?;
@@ -441,21 +444,23 @@ impl<'s> Ranking<'s> {
         let Some((q, inv_q)) = query.embedding else { return self.exact(graph, query, deadline, op) };
         let mut slots: Vec<usize> = Vec::with_capacity(ef + ef / 2);
         let mut cos: Vec<f32> = Vec::with_capacity(ef + ef / 2);
-        let rows = graph.ann_rows();
         crate::graph::with_simd(
             #[inline(always)]
             || {
-                for &ns in &scope.namespaces {
-                    if let Some(h) = graph.index_of(ns) {
-                        for c in h.search(rows, q, inv_q, ef, &|slot| scope.contains(slot as usize)) {
-                            // Rescored with the engine's cosine (the index's may differ in the last bits).
-                            let slot = h.slots[c.node as usize] as usize;
-                            let (inv, row) = graph.row_at(slot);
-                            slots.push(slot);
-                            cos.push(cosine(q, inv_q, row, inv) as f32);
+                by_precision!(graph.precision(), E => {
+                    let rows = graph.ann_rows::<E>();
+                    for &ns in &scope.namespaces {
+                        if let Some(h) = graph.index_of(ns) {
+                            for c in h.search(rows, q, inv_q, ef, &|slot| scope.contains(slot as usize)) {
+                                // Rescored with the engine's cosine (the index's may differ in the last bits).
+                                let slot = h.slots[c.node as usize] as usize;
+                                let (inv, row) = graph.row_at::<E>(slot);
+                                slots.push(slot);
+                                cos.push(cosine(q, inv_q, row, inv) as f32);
+                            }
                         }
                     }
-                }
+                })
             },
         );
         deadline.check(op)?;
@@ -483,8 +488,7 @@ impl<'s> Ranking<'s> {
                 if let std::collections::hash_map::Entry::Vacant(e) = at.entry(slot) {
                     e.insert(slots.len());
                     slots.push(slot);
-                    let (inv, row) = graph.row_at(slot);
-                    cos.push(cosine(q, inv_q, row, inv) as f32);
+                    cos.push(graph.cosine_to(q, inv_q, slot) as f32);
                 }
             }
         }
@@ -513,8 +517,7 @@ impl<'s> Ranking<'s> {
                 let p = match at.get(&slot) {
                     Some(&p) => p,
                     None => {
-                        let (inv, row) = graph.row_at(slot);
-                        let c = cosine(q, inv_q, row, inv) as f32;
+                        let c = graph.cosine_to(q, inv_q, slot) as f32;
                         let l = self.has_text.then(|| self.lex_by_slot.get(&slot).copied().unwrap_or(0.0));
                         at.insert(slot, slots.len());
                         slots.push(slot);
@@ -630,10 +633,9 @@ impl<'s> Ranking<'s> {
             // Not a candidate of an approximate ranking: scored now, without activation.
             None => {
                 let c = self.query.map_or(0.0, |(q, inv_q)| {
-                    let (inv, row) = graph.row_at(slot);
                     crate::graph::with_simd(
                         #[inline(always)]
-                        || cosine(q, inv_q, row, inv),
+                        || graph.cosine_to(q, inv_q, slot),
                     )
                 });
                 let l = self.has_text.then(|| self.lex_by_slot.get(&slot).copied().unwrap_or(0.0));
@@ -811,10 +813,9 @@ fn strided_sample(graph: &Graph, scope: &Scope, q: &[f32], inv_q: f32) -> Stats 
             let sample: Vec<usize> = scope.sample(graph.len(), stride).collect();
             for (i, &slot) in sample.iter().enumerate() {
                 if let Some(&next) = sample.get(i + PREFETCH_ROWS) {
-                    prefetch(graph.row(next));
+                    prefetch(graph.words(next));
                 }
-                let (inv, row) = graph.row_at(slot);
-                let c = cosine(q, inv_q, row, inv);
+                let c = graph.cosine_to(q, inv_q, slot);
                 sum += c;
                 sum_sq += c * c;
                 m += 1;
@@ -972,13 +973,7 @@ mod tests {
             for _ in 0..20 {
                 let q: Vec<f32> = (0..dim).map(|_| unit()).collect();
                 let inv_q = crate::graph::inv_norm(q.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt());
-                let cos: Vec<f64> = scope
-                    .slots(g.len())
-                    .map(|s| {
-                        let (inv, row) = g.row_at(s);
-                        cosine(&q, inv_q, row, inv)
-                    })
-                    .collect();
+                let cos: Vec<f64> = scope.slots(g.len()).map(|s| g.cosine_to(&q, inv_q, s)).collect();
                 let exact = Stats::from_sums(cos.iter().sum(), cos.iter().map(|c| c * c).sum(), cos.len());
                 let est = kept_sample(g, &scope, &q, inv_q);
                 assert_eq!(est.is_some(), kept, "case {k}");

@@ -16,7 +16,10 @@
 //!                namespace length u64 · namespace (UTF-8) ·
 //!                key length u64 (0 = none) · key (UTF-8) ·
 //!                expires_at i64 (i64::MIN = never) ·
-//!                embedding (embedding_dim × f32)
+//!                embedding: embedding_dim × f32; in a store whose
+//!                configuration names a compact `vector_precision`, the
+//!                stored row instead: its codes (f16 as u16, or i8), zero
+//!                bytes up to a multiple of 4, then its scale f32
 //!                (version 1 records lack the namespace, key and expires_at
 //!                fields: they load into namespace "" without key or expiry)
 //!   4 adjacency  count u64, then per directed edge entry: from u64 · to u64 ·
@@ -57,7 +60,7 @@
 //! fsynced. A crash leaves either the previous file or the new one.
 
 use crate::bytes::Cursor;
-use crate::config::Config;
+use crate::config::{Config, Precision};
 use crate::error::{Error, ErrorCode, Result};
 use crate::graph::{Edge, Graph, NewNode, Node};
 use crate::metabolism::Metabolism;
@@ -121,6 +124,35 @@ fn put_f32s(out: &mut Vec<u8>, xs: &[f32]) {
         for x in xs {
             out.extend_from_slice(&x.to_le_bytes());
         }
+    }
+}
+
+/// Appends a stored row (its words, see [`crate::precision`]): the floats of
+/// a full-precision row, or a compact row's codes and scale, little-endian.
+fn put_row(out: &mut Vec<u8>, p: Precision, words: &[f32]) {
+    if cfg!(target_endian = "little") || p == Precision::F32 {
+        return put_f32s(out, words);
+    }
+    let (codes, scale) = words.split_at(words.len().saturating_sub(1));
+    match p {
+        Precision::F16 => bytemuck::cast_slice::<f32, u16>(codes).iter().for_each(|c| out.extend(c.to_le_bytes())),
+        _ => out.extend_from_slice(bytemuck::cast_slice(codes)),
+    }
+    put_f32s(out, scale);
+}
+
+/// Reads a stored row written by [`put_row`] (exactly 4 bytes per word).
+fn get_row(bytes: &[u8], p: Precision, out: &mut [f32]) {
+    get_f32s(bytes, out);
+    if cfg!(target_endian = "big") && p == Precision::F16 {
+        // The codes were read as words: put each back from its own two bytes.
+        let n = out.len().saturating_sub(1);
+        for (c, b) in bytemuck::cast_slice_mut::<f32, u16>(&mut out[..n]).iter_mut().zip(bytes.chunks_exact(2)) {
+            *c = u16::from_le_bytes([b[0], b[1]]);
+        }
+    } else if cfg!(target_endian = "big") && p == Precision::I8 {
+        let n = out.len().saturating_sub(1);
+        bytemuck::cast_slice_mut::<f32, u8>(&mut out[..n]).copy_from_slice(&bytes[..4 * n]);
     }
 }
 
@@ -197,7 +229,7 @@ pub(crate) fn encode(config: &Config, st: &State) -> Vec<u8> {
             put_u64(o, key.len() as u64);
             o.extend_from_slice(key.as_bytes());
             o.extend_from_slice(&node.expires_at.unwrap_or(NEVER).to_le_bytes());
-            put_f32s(o, row);
+            put_row(o, g.precision(), row);
         }
     });
     // Adjacency, then overflow: count u64, then (from, to, relevance) per entry.
@@ -351,21 +383,24 @@ fn read_links(r: &mut Reader<'_>, what: &str) -> Result<Vec<(u64, u64, f32)>> {
     Ok(out)
 }
 
-/// Memory records with their namespace names, and their vectors in one slab.
+/// Memory records with their namespace names, and their stored rows in one slab.
 type Records<'a> = (Vec<(NewNode, &'a str)>, crate::slab::Slab);
 
 /// Reads and checks the memories section: each record (its namespace name
-/// beside it, to be interned in order) and every vector in one slab.
-fn read_memories(buf: &[u8], version: u32, dim: usize, next_id: u64) -> Result<Records<'_>> {
+/// beside it, to be interned in order) and every stored row (at precision
+/// `p`) in one slab.
+fn read_memories(buf: &[u8], version: u32, dim: usize, p: Precision, next_id: u64) -> Result<Records<'_>> {
     let mut r = Reader::new(buf, "memories");
     let fixed = if version >= 2 { MEMORY_FIXED_BYTES } else { MEMORY_FIXED_BYTES_V1 };
-    let n = r.count("memory count", fixed + 4 * dim)?;
+    let words = crate::precision::row_words(p, dim);
+    let n = r.count("memory count", fixed + 4 * words)?;
     let mut records = Vec::new();
     records.try_reserve_exact(n).map_err(|_| corrupt("memories", "count", "too many memories to hold"))?;
     // At most a quarter of the section's bytes (`count` checked that). Each
     // row is written below before anything reads it.
-    let mut vectors = crate::slab::Slab::for_overwrite(n * dim)
+    let mut vectors = crate::slab::Slab::for_overwrite(n * words)
         .map_err(|_| corrupt("memories", "count", "too many memories to hold"))?;
+    let mut decoded: Vec<f32> = Vec::new();
     for i in 0..n {
         let bad = |check: &str, what: &str| corrupt("memories", check, format!("memory #{i}: {what}")).with("index", i);
         let id = r.u64("id")?;
@@ -393,8 +428,8 @@ fn read_memories(buf: &[u8], version: u32, dim: usize, next_id: u64) -> Result<R
             let t = r.i64("expires_at")?;
             expires_at = (t != NEVER).then_some(t);
         }
-        let vector = &mut vectors[i * dim..(i + 1) * dim];
-        get_f32s(r.take(4 * dim, "embedding")?, vector);
+        let row = &mut vectors[i * words..(i + 1) * words];
+        get_row(r.take(4 * words, "embedding")?, p, row);
         if id == 0 || id >= next_id {
             return Err(bad("ids", "id is 0 or not below next_id").with("id", id));
         }
@@ -412,12 +447,26 @@ fn read_memories(buf: &[u8], version: u32, dim: usize, next_id: u64) -> Result<R
                 _ => return Err(bad("metadata", "metadata is not a JSON object")),
             }
         };
-        let (sum_sq, finite) = crate::validate::squares(vector);
+        // A compact row: the norm of its decoded codes (what its cosines
+        // use), and the embedding's (times the scale) must be in range.
+        let scale = crate::precision::scale(p, row);
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(bad("embedding", "the stored row's scale is not finite and > 0"));
+        }
+        decoded.clear();
+        let (sum_sq, finite) = if p == Precision::F32 {
+            crate::validate::squares(row)
+        } else {
+            crate::precision::by_precision!(p, E => {
+                crate::precision::decode_into(crate::precision::view::<E>(row, dim), &mut decoded)
+            });
+            crate::validate::squares(&decoded)
+        };
         if !finite {
             return Err(bad("embedding", "embedding holds a non-finite value"));
         }
         let norm = sum_sq.sqrt();
-        if !crate::validate::norm_in_range(norm) {
+        if !(norm > 0.0 && crate::validate::norm_in_range(norm * f64::from(scale))) {
             return Err(bad("embedding", "embedding norm is zero or outside the accepted range"));
         }
         let node = NewNode {
@@ -491,13 +540,15 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     // into the graph in order. With the index in first, each memory's insert
     // finds its postings instead of tokenising its text (every memory has an
     // entry: one without postings is a text without words).
-    let read = || read_memories(s[2], version, dim, next_id);
+    let precision = config.vector_precision;
+    let words = crate::precision::row_words(precision, dim);
+    let read = || read_memories(s[2], version, dim, precision, next_id);
     let lexical = || {
         // The memory count as far as the section can hold it (a larger
         // one fails in `read_memories`; this only bounds positions).
         let fixed = if version >= 2 { MEMORY_FIXED_BYTES } else { MEMORY_FIXED_BYTES_V1 };
         let n = Cursor::new(s[2]).u64().unwrap_or(0);
-        let n = usize::try_from(n).unwrap_or(usize::MAX).min(s[2].len() / (fixed + 4 * dim));
+        let n = usize::try_from(n).unwrap_or(usize::MAX).min(s[2].len() / (fixed + 4 * words));
         s.get(6).map(|b| crate::lexical::Lexical::decode(b, n)).transpose()
     };
     // Two cores only pay off for a large file (and a small load then never
@@ -506,7 +557,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
         if bytes.len() >= PARALLEL_LOAD_BYTES { crate::store::par_join(read, lexical) } else { (read(), lexical()) };
     let (records, vectors) = records?;
     let lexical = lexical.map_err(|what| corrupt("lexical", "structure", what))?.flatten();
-    let mut graph = Graph::new(dim, config.max_degree);
+    let mut graph = Graph::new(dim, config.max_degree).with_precision(precision);
     if let Some(ix) = lexical {
         let ids: Vec<u64> = records.iter().map(|(node, _)| node.id).collect();
         graph.lexical = ix.finish(&ids);
@@ -713,6 +764,14 @@ impl Store {
         };
         if d.config.embedding_dim != mine.embedding_dim {
             return Err(mismatch("embedding_dim", d.config.embedding_dim.into(), mine.embedding_dim.into()));
+        }
+        // The rows are read and written at the store's precision.
+        if d.config.vector_precision != mine.vector_precision {
+            return Err(mismatch(
+                "vector_precision",
+                serde_json::to_value(d.config.vector_precision).unwrap_or_default(),
+                serde_json::to_value(mine.vector_precision).unwrap_or_default(),
+            ));
         }
         // Centrality divides by max_degree: only an equal bound keeps every score.
         if d.config.max_degree != mine.max_degree {

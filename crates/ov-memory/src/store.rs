@@ -210,6 +210,23 @@ pub(crate) struct Prepared {
     pub(crate) access_count: u64,
 }
 
+impl Prepared {
+    /// Turns the vector into the one a store at compact precision `p` keeps:
+    /// the vector becomes its decoded codes (what every comparison reads, see
+    /// [`crate::precision`]) and the norm theirs. Returns the row's words.
+    fn store_at(&mut self, p: crate::config::Precision) -> Vec<f32> {
+        let dim = self.vector.len();
+        let mut words = Vec::with_capacity(crate::precision::row_words(p, dim));
+        crate::precision::encode(p, &self.vector, &mut words);
+        self.vector.clear();
+        crate::precision::by_precision!(p, E => {
+            crate::precision::decode_into(crate::precision::view::<E>(&words, dim), &mut self.vector)
+        });
+        self.norm = validate::squares(&self.vector).0.sqrt();
+        words
+    }
+}
+
 impl Store {
     /// A store with this configuration and the default clock.
     pub fn new(config: Config) -> Result<Store> {
@@ -222,7 +239,9 @@ impl Store {
         let start = clock.monotonic_micros();
         Ok(Store {
             state: RwLock::new(State {
-                graph: Graph::new(config.embedding_dim, config.max_degree).with_exact_limit(config.exact_limit),
+                graph: Graph::new(config.embedding_dim, config.max_degree)
+                    .with_precision(config.vector_precision)
+                    .with_exact_limit(config.exact_limit),
                 next_id: 1,
                 metabolism: Metabolism::new(config.budget_tokens),
                 last_injected: HashMap::new(),
@@ -480,6 +499,12 @@ impl Store {
         let new = self.resolve(st, &mut items)?;
         self.check_capacity(st, &items, new)?;
         st.graph.try_reserve(new)?;
+        // At a compact precision each item is planned from its vector as it
+        // will be stored, and its stored row (words) kept for the insert.
+        let precision = st.graph.precision();
+        let compact = precision != crate::config::Precision::F32;
+        let stored: Vec<Vec<f32>> =
+            if compact { items.iter_mut().map(|p| p.store_at(precision)).collect() } else { Vec::new() };
         let mut next = st.next_id;
         let ids: Vec<u64> = items
             .iter()
@@ -509,6 +534,8 @@ impl Store {
         }
         let batch: Vec<(u64, &[f32], f32, u32)> =
             (0..items.len()).map(|j| (ids[j], &flat[j * dim..(j + 1) * dim], inv[j], ns[j])).collect();
+        // Each item's row as it will be stored (at full precision, its vector).
+        let words = |j: usize| if compact { &stored[j][..] } else { batch[j].1 };
         // A large batch goes in chunks: each chunk is planned (in parallel) against
         // the store as the chunks before it left it, and compares its items with
         // each other directly. Were the deadline to pass after a chunk was
@@ -538,7 +565,7 @@ impl Store {
             let rewrites_ahead = end - start > 1 && graph.rewrites_ahead.unwrap_or_else(parallel);
             // Rows of the chunk's items, for the heuristic (not stored yet).
             let chunk_rows: crate::graph::FastMap<u64, (&[f32], f32)> =
-                (start..end).map(|i| (ids[i], (batch[i].1, inv[i]))).collect();
+                (start..end).map(|i| (ids[i], (words(i), inv[i]))).collect();
             let plan = |j: usize| {
                 deadline.check(op.name())?;
                 let i = start + j;
@@ -577,7 +604,7 @@ impl Store {
                 graph.select_plan(&mut ann, |id| chunk_rows.get(&id).copied());
                 if rewrites_ahead {
                     // Applying is sequential: its costly part is done here, in parallel.
-                    graph.plan_rewrites(&mut ann, batch[i].1, inv[i], ns[i]);
+                    graph.plan_rewrites(&mut ann, words(i), inv[i], ns[i]);
                 }
                 Ok((links, ann))
             };
@@ -619,7 +646,7 @@ impl Store {
                     expires_at: p.expires_at,
                     norm: p.norm,
                 };
-                overflows += st.graph.insert(node, &p.vector, &plan, Some(ann));
+                overflows += st.graph.insert(node, words(i), &plan, Some(ann));
             }
         }
         drop(backup);
@@ -713,7 +740,7 @@ impl Store {
         Some(Memory {
             id,
             text: n.text.clone(),
-            embedding: st.graph.vector(id).map(<[f32]>::to_vec).unwrap_or_default(),
+            embedding: st.graph.vector(id).unwrap_or_default(),
             weight: n.weight,
             metadata: n.metadata.clone().map(Value::Object),
             created_at: n.created_at,

@@ -1,0 +1,342 @@
+//! How a store keeps its vectors: as given (f32), or compact (f16 or i8).
+//!
+//! A stored row is a run of 32-bit words in the vector slab. At full
+//! precision the words are the vector's floats. A compact row holds the
+//! vector's codes packed into the words (two f16 or four i8 per word, the
+//! last word's spare bytes zero), then one word with the row's scale:
+//!
+//! | precision | codes | scale | bytes per row |
+//! |---|---|---|---|
+//! | f32 | the floats | — | 4·dim |
+//! | f16 | `x / m` in IEEE half precision, `m` the largest magnitude | `m` | 2·⌈dim/2⌉ + 4 |
+//! | i8 | `round(127·x / m)` | `m / 127` | 4·⌈dim/4⌉ + 4 |
+//!
+//! Every computation reads a compact row as its codes turned back into f32
+//! (exactly: every f16 and i8 value is an f32) *without* the scale — a cosine
+//! does not depend on it — and the row's inverse norm is that of the decoded
+//! codes. So the arithmetic is the full-precision store's, on the stored
+//! vector: the same dot-product kernel order, the same bits on every target.
+//! A new memory is planned (linked, indexed) from its decoded codes too, so a
+//! batch gives the same store as the same adds one by one. The scale only
+//! turns codes back into the embedding a read returns.
+//!
+//! f16 decoding is a few integer operations that vectorise; the encoder keeps
+//! values below half precision's smallest normal (2⁻¹⁴ of the row's largest
+//! magnitude) as zero, so the decoder has no subnormal case.
+
+use crate::config::Precision;
+
+/// A stored component type: f32, f16 (its bits, in a `u16`) or i8.
+pub(crate) trait Elem: bytemuck::Pod + Send + Sync + 'static {
+    /// Whether this is `f32` itself (then a dot product takes the tuned f32 kernel).
+    const IS_F32: bool = false;
+    /// The component as f32 (exact).
+    fn f(self) -> f32;
+}
+
+impl Elem for f32 {
+    const IS_F32: bool = true;
+    #[inline(always)]
+    fn f(self) -> f32 {
+        self
+    }
+}
+
+/// The bits of an IEEE half-precision value.
+impl Elem for u16 {
+    #[inline(always)]
+    fn f(self) -> f32 {
+        f16_to_f32(self)
+    }
+}
+
+impl Elem for i8 {
+    #[inline(always)]
+    fn f(self) -> f32 {
+        f32::from(self)
+    }
+}
+
+/// Runs `$body` with the type alias `$E` naming the component type of
+/// precision `$p` (each arm compiled for its type).
+macro_rules! by_precision {
+    ($p:expr, $E:ident => $body:expr) => {
+        match $p {
+            $crate::config::Precision::F32 => {
+                #[allow(dead_code)]
+                type $E = f32;
+                $body
+            }
+            $crate::config::Precision::F16 => {
+                #[allow(dead_code)]
+                type $E = u16;
+                $body
+            }
+            $crate::config::Precision::I8 => {
+                #[allow(dead_code)]
+                type $E = i8;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use by_precision;
+
+/// 32-bit words one row of `dim` components takes.
+pub(crate) fn row_words(p: Precision, dim: usize) -> usize {
+    match p {
+        Precision::F32 => dim,
+        Precision::F16 => dim.div_ceil(2) + 1,
+        Precision::I8 => dim.div_ceil(4) + 1,
+    }
+}
+
+/// The codes of a stored row (its first `dim` components).
+#[inline(always)]
+pub(crate) fn view<E: Elem>(words: &[f32], dim: usize) -> &[E] {
+    let all: &[E] = bytemuck::cast_slice(words);
+    all.get(..dim).unwrap_or(all)
+}
+
+/// A row's scale: what its decoded codes are multiplied by to give the
+/// embedding (1 at full precision).
+pub(crate) fn scale(p: Precision, words: &[f32]) -> f32 {
+    match p {
+        Precision::F32 => 1.0,
+        _ => words.last().copied().unwrap_or(0.0),
+    }
+}
+
+/// f16 bits to f32: exact for zero and every normal value; the subnormal
+/// codes (which the encoder never writes) read as zero, and the all-ones
+/// exponent as a large finite value (no infinity or NaN ever comes out).
+#[inline(always)]
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
+    let h = u32::from(h);
+    let mag = h & 0x7fff;
+    // Rebias the exponent from 15 to 127 (+112 << 23) and widen the fraction.
+    let bits = if mag < 0x0400 { 0 } else { (mag << 13) + 0x3800_0000 };
+    f32::from_bits(bits | ((h & 0x8000) << 16))
+}
+
+/// f32 in [−1, 1] to f16 bits, rounded to nearest (ties to even); values
+/// below 2⁻¹⁴ in magnitude become (signed) zero.
+#[inline(always)]
+pub(crate) fn f32_to_f16(x: f32) -> u16 {
+    let b = x.to_bits();
+    let sign = ((b >> 16) & 0x8000) as u16;
+    let a = b & 0x7fff_ffff;
+    if a < 0x3880_0000 {
+        return sign;
+    }
+    // Drop 13 fraction bits, rounding to nearest even (a carry moves into the exponent).
+    let rounded = a + 0x0fff + ((a >> 13) & 1);
+    sign | ((rounded >> 13) - (112 << 10)) as u16
+}
+
+/// Appends `v` stored at precision `p` (see the module docs) to `out`.
+/// `v` is finite and not all zero (checked before).
+pub(crate) fn encode(p: Precision, v: &[f32], out: &mut Vec<f32>) {
+    if p == Precision::F32 {
+        out.extend_from_slice(v);
+        return;
+    }
+    let m = v.iter().fold(0f32, |m, &x| m.max(x.abs()));
+    let start = out.len();
+    out.resize(start + row_words(p, v.len()), 0.0);
+    let (codes, last) = out[start..].split_at_mut(row_words(p, v.len()) - 1);
+    match p {
+        Precision::F16 => {
+            let inv = 1.0 / m;
+            for (c, &x) in bytemuck::cast_slice_mut::<f32, u16>(codes).iter_mut().zip(v) {
+                *c = f32_to_f16((x * inv).clamp(-1.0, 1.0));
+            }
+            last[0] = m;
+        }
+        Precision::I8 => {
+            let s = 127.0 / m;
+            for (c, &x) in bytemuck::cast_slice_mut::<f32, i8>(codes).iter_mut().zip(v) {
+                *c = (x * s).round().clamp(-127.0, 127.0) as i8;
+            }
+            last[0] = m / 127.0;
+        }
+        Precision::F32 => unreachable!("handled above"),
+    }
+}
+
+/// Appends the codes of a stored row, as f32, to `out` (without the scale).
+pub(crate) fn decode_into<E: Elem>(codes: &[E], out: &mut Vec<f32>) {
+    out.extend(codes.iter().map(|&c| c.f()));
+}
+
+/// The embedding a stored row stands for: its decoded codes times its scale
+/// (the floats themselves at full precision).
+pub(crate) fn embedding(p: Precision, words: &[f32], dim: usize) -> Vec<f32> {
+    let s = scale(p, words);
+    by_precision!(p, E => {
+        if E::IS_F32 {
+            view::<f32>(words, dim).to_vec()
+        } else {
+            view::<E>(words, dim).iter().map(|&c| c.f() * s).collect()
+        }
+    })
+}
+
+/// The dot product of two rows of any component types, in the order
+/// [`crate::graph::dot`] documents (which f32 rows go through): so a compact
+/// row gives the same bits as its decoded codes as f32.
+#[inline(always)]
+pub(crate) fn dot<A: Elem, B: Elem>(a: &[A], b: &[B]) -> f32 {
+    if A::IS_F32 && B::IS_F32 {
+        crate::graph::dot(bytemuck::cast_slice(a), bytemuck::cast_slice(b))
+    } else {
+        lanes(a, b)
+    }
+}
+
+/// The portable kernel of [`crate::graph::dot`], for any component types:
+/// 32 lanes, multiply then add (never fused), the lanes summed in a fixed
+/// tree, the remainder in order.
+#[inline(always)]
+pub(crate) fn lanes<A: Elem, B: Elem>(a: &[A], b: &[B]) -> f32 {
+    let mut acc = [0f32; 32];
+    let ca = a.chunks_exact(32);
+    let cb = b.chunks_exact(32);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..32 {
+            acc[i] += x[i].f() * y[i].f();
+        }
+    }
+    let acc = std::hint::black_box(acc);
+    let mut lanes = [0f32; 8];
+    for (i, l) in lanes.iter_mut().enumerate() {
+        *l = (acc[i] + acc[i + 8]) + (acc[i + 16] + acc[i + 24]);
+    }
+    let mut s = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x.f() * y.f();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every f16 code against the `half` crate: zero and the normal values
+    /// exactly; subnormal codes (never written) read as zero; the all-ones
+    /// exponent (never written) as a finite value.
+    #[test]
+    fn f16_decoding_matches_ieee_half_precision() {
+        for h in 0..=u16::MAX {
+            let got = f16_to_f32(h);
+            let want = half::f16::from_bits(h).to_f32();
+            let exp = (h >> 10) & 0x1f;
+            match exp {
+                0 => assert_eq!(got, 0.0, "{h:#06x}"),
+                31 => assert!(got.is_finite() && got.abs() >= 65536.0, "{h:#06x}"),
+                _ => assert_eq!(got.to_bits(), want.to_bits(), "{h:#06x}"),
+            }
+        }
+    }
+
+    /// Encoding rounds as IEEE half precision does (to nearest, ties to even)
+    /// for every value it keeps, and flushes the rest to a signed zero.
+    #[test]
+    fn f16_encoding_rounds_to_nearest_even() {
+        let mut x = 0x0dd5_eed5u64;
+        let mut values: Vec<f32> = vec![1.0, -1.0, 0.5, 2f32.powi(-14), -(2f32.powi(-14)), 0.999_9, 1e-3];
+        // The halfway points between neighbouring half-precision values (ties).
+        for h in [0x3c00u16, 0x3555, 0x0400, 0x2e66, 0x3bff] {
+            let (a, b) = (half::f16::from_bits(h).to_f32(), half::f16::from_bits(h + 1).to_f32());
+            values.push((a + b) / 2.0);
+        }
+        for _ in 0..200_000 {
+            let u = (crate::xorshift(&mut x) >> 40) as f32 / (1u64 << 24) as f32;
+            values.push((u * 2.0 - 1.0) * 2f32.powi(-((crate::xorshift(&mut x) % 16) as i32)));
+        }
+        for v in values {
+            let got = f32_to_f16(v);
+            if v.abs() < 2f32.powi(-14) {
+                assert_eq!(got & 0x7fff, 0, "{v}");
+                assert_eq!(got >> 15, u16::from(v.is_sign_negative()), "{v}");
+            } else {
+                assert_eq!(got, half::f16::from_f32(v).to_bits(), "{v}");
+            }
+        }
+    }
+
+    fn random_rows(seed: u64, dims: &[usize]) -> Vec<Vec<f32>> {
+        let mut x = seed;
+        let mut unit = || (crate::xorshift(&mut x) >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+        dims.iter().map(|&d| (0..d).map(|_| unit() * 3.0).collect()).collect()
+    }
+
+    /// A stored row reads back as the vector within its precision, its scale
+    /// and codes as documented, and the padding zero.
+    #[test]
+    fn rows_hold_the_vector_within_their_precision() {
+        let dims: Vec<usize> = (1..=70).chain([383, 384, 385, 768]).collect();
+        for v in random_rows(7, &dims) {
+            let dim = v.len();
+            let m = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+            for (p, tol) in
+                [(Precision::F32, 0.0), (Precision::F16, m / 2048.0 + m * 2f32.powi(-14)), (Precision::I8, m / 254.0)]
+            {
+                let mut w = vec![9.0];
+                encode(p, &v, &mut w);
+                assert_eq!(w.len(), 1 + row_words(p, dim));
+                assert_eq!(p.row_bytes(dim), 4 * row_words(p, dim));
+                let words = &w[1..];
+                let back = embedding(p, words, dim);
+                for (a, b) in back.iter().zip(&v) {
+                    assert!((a - b).abs() <= tol * 1.0001, "{p:?} dim {dim}: {a} vs {b}");
+                }
+                match p {
+                    Precision::F32 => assert_eq!(back, v),
+                    Precision::F16 => {
+                        assert_eq!(scale(p, words), m);
+                        let codes: &[u16] = bytemuck::cast_slice(&words[..words.len() - 1]);
+                        assert!(codes[dim..].iter().all(|&c| c == 0), "padding");
+                        assert!(view::<u16>(words, dim).iter().any(|&c| c & 0x7fff == 0x3c00), "the largest is ±1");
+                    }
+                    Precision::I8 => {
+                        assert_eq!(scale(p, words), m / 127.0);
+                        let codes: &[i8] = bytemuck::cast_slice(&words[..words.len() - 1]);
+                        assert!(codes[dim..].iter().all(|&c| c == 0), "padding");
+                        assert!(view::<i8>(words, dim).iter().any(|&c| c.abs() == 127), "the largest is ±127");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A dot product with a compact row is bit for bit the dot product with
+    /// its decoded codes as f32 (the order is the same), in the plain build
+    /// and in the SIMD-dispatched one; so are two compact rows.
+    #[test]
+    fn compact_dot_products_are_those_of_the_decoded_rows() {
+        let dims: Vec<usize> = (0..=70).chain([383, 384, 385, 770]).collect();
+        let qs = random_rows(11, &dims);
+        let rs = random_rows(12, &dims);
+        for ((q, r), &dim) in qs.iter().zip(&rs).zip(&dims) {
+            for p in [Precision::F16, Precision::I8] {
+                let mut w = Vec::new();
+                encode(p, if dim == 0 { &[] } else { r }, &mut w);
+                let mut dec = Vec::new();
+                by_precision!(p, E => decode_into(view::<E>(&w, dim), &mut dec));
+                let want = crate::graph::dot(q, &dec);
+                let want_self = crate::graph::dot(&dec, &dec);
+                by_precision!(p, E => {
+                    let codes = view::<E>(&w, dim);
+                    assert_eq!(dot(q, codes).to_bits(), want.to_bits(), "{p:?} dim {dim}");
+                    assert_eq!(dot(codes, codes).to_bits(), want_self.to_bits(), "{p:?} dim {dim}");
+                    let simd = crate::graph::with_simd(|| (dot(q, codes), dot(codes, codes)));
+                    assert_eq!(simd.0.to_bits(), want.to_bits(), "{p:?} dim {dim} dispatched");
+                    assert_eq!(simd.1.to_bits(), want_self.to_bits(), "{p:?} dim {dim} dispatched");
+                });
+            }
+        }
+    }
+}
