@@ -273,6 +273,11 @@ def main():
         given = raw + ours["text_bytes_per_memory"]
         rows.append(("RSS growth per memory", f"{ours['rss_growth_bytes_per_memory']:.0f} B", "the raw vector and its text",
                      f"{given:.0f} B", ours["rss_growth_bytes_per_memory"] / given))
+        # The compact stores (each built in a process of its own) against the same given bytes.
+        for c in ours.get("compact", []):
+            if c["precision"] != "f32":
+                rows.append((f"RSS growth per memory, {c['precision']} vectors", f"{c['rss_growth_bytes_per_memory']:.0f} B",
+                             "the raw vector and its text", f"{given:.0f} B", c["rss_growth_bytes_per_memory"] / given))
     rows[2:2] = equal_recall(approx_rows)
     print(f"### OV-Memory against its peers (ours: build/bench_ours.json, load average then {ours['load_average']})\n")
     print("| what | OV-Memory | peer | peer's figure | ratio (ours / peer) |")

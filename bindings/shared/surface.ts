@@ -383,6 +383,13 @@ export interface StoreOptions {
    * scores them exactly. 0: always.
    */
   exactLimit?: number
+  /**
+   * How vectors are stored (default "f32"): "f16" takes half the memory
+   * (2 bytes per component), "i8" a quarter (1 byte). A compact vector is
+   * scaled by its largest component and rounded; every score is computed on
+   * the stored vector, and `get` returns it. Fixed for the store's life.
+   */
+  vectorPrecision?: 'f32' | 'f16' | 'i8'
 }
 
 /** The namespaces a read sees: one name or a list of names (default `""`). */

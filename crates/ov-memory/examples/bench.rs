@@ -104,17 +104,119 @@ fn brute_force(corpus: &[f32], norms: &[f64], n: usize, q: &[f32]) -> Vec<usize>
     scored.into_iter().map(|x| x.1).collect()
 }
 
-fn main() {
-    let corpus = floats("corpus_fortunes.f32");
-    let queries = floats("corpus_queries.f32");
-    let texts = texts();
+/// The data's exact top 10 of each query (f64 brute force over the original vectors).
+fn ground_truth() -> Vec<Vec<u64>> {
     let truth: Value = serde_json::from_str(&std::fs::read_to_string(data("corpus_queries.json")).unwrap()).unwrap();
-    let truth: Vec<Vec<u64>> = truth["truth_top10"]
+    truth["truth_top10"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r.as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect())
+        .collect()
+}
+
+/// The `ef` values at which compact stores are read approximately.
+const COMPACT_EFS: [usize; 3] = [16, 32, 64];
+
+/// One precision's store in a process of its own (so that its RSS growth is
+/// its own): built by single adds of the corpus, then read exactly and
+/// approximately. Prints one JSON line for [`compact_vectors`].
+fn compact_child(precision: &str) {
+    let corpus = floats("corpus_fortunes.f32");
+    let queries = floats("corpus_queries.f32");
+    let texts = texts();
+    let truth = ground_truth();
+    let (n, nq) = (corpus.len() / DIM, queries.len() / DIM);
+    let config = format!(r#"{{"embedding_dim":{DIM},"max_nodes":20000,"vector_precision":"{precision}"}}"#);
+    let rss0 = rss_kib();
+    let store = Store::new(Config::from_json(&config).unwrap()).unwrap();
+    let t = Instant::now();
+    for (i, text) in texts.iter().enumerate() {
+        store.add(&corpus[i * DIM..(i + 1) * DIM], text, AddOptions::default()).unwrap();
+    }
+    let ingest_s = t.elapsed().as_secs_f64();
+    let rss1 = rss_kib();
+    // Recall against the data's truth, so that what rounding costs shows.
+    let read = |o: &RetrieveOptions| {
+        let mut lat = Lat::new();
+        let mut found = 0;
+        for _ in 0..3 {
+            found = 0;
+            for (qi, want) in truth.iter().enumerate() {
+                let got = lat.time(|| store.retrieve(&queries[qi * DIM..(qi + 1) * DIM], o).unwrap());
+                found += want.iter().filter(|id| got.iter().any(|h| h.id - 1 == **id)).count();
+            }
+        }
+        serde_json::json!({ "p50_ms": lat.p50() / 1000.0, "recall": found as f64 / (10 * nq) as f64 })
+    };
+    let exact = read(&RetrieveOptions { top_k: 10, alpha: Some(1.0), exact: true, ..Default::default() });
+    let approx: Vec<Value> = COMPACT_EFS
+        .iter()
+        .map(|&ef| read(&RetrieveOptions { top_k: 10, alpha: Some(1.0), ef: Some(ef), ..Default::default() }))
         .collect();
+    let out = serde_json::json!({
+        "precision": precision,
+        "row_bytes": store.config().vector_precision.row_bytes(DIM),
+        "rss_growth_bytes_per_memory": rss1.saturating_sub(rss0) as f64 * 1024.0 / n as f64,
+        "ingest_single_adds_s": ingest_s,
+        "exact": exact,
+        "approximate": approx,
+    });
+    println!("{out}");
+}
+
+/// Each precision's store of the corpus, each in a process of its own
+/// ([`compact_child`]): memory, speed and recall side by side.
+fn compact_vectors(given_bytes_per_memory: f64) -> Vec<Value> {
+    let rows: Vec<Value> = ["f32", "f16", "i8"]
+        .iter()
+        .map(|p| {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .env("OV_BENCH_PRECISION", p)
+                .output()
+                .expect("the bench runs itself");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_slice(&out.stdout).expect("one JSON line")
+        })
+        .collect();
+    println!("### Compact vectors (`vector_precision`): the corpus stored three ways, each in its own process
+");
+    println!("Recall@10 against the data's exact top 10 (float64 over the original vectors); alpha 1;");
+    println!("built by single adds; reads back to back, three passes.
+");
+    let efs: String = COMPACT_EFS.iter().map(|ef| format!(" ef {ef} p50 ms / recall |")).collect();
+    println!("| precision | row bytes | RSS growth per memory | / vector + text | ingest s | exact p50 ms | exact recall |{efs}");
+    println!("|---|---:|---:|---:|---:|---:|---:|{}", "---:|".repeat(COMPACT_EFS.len()));
+    for r in &rows {
+        let rss = r["rss_growth_bytes_per_memory"].as_f64().unwrap();
+        let approx: String = r["approximate"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| format!(" {:.3} / {:.4} |", a["p50_ms"].as_f64().unwrap(), a["recall"].as_f64().unwrap()))
+            .collect();
+        println!(
+            "| {} | {} | {rss:.0} B | {:.2}× | {:.2} | {:.3} | {:.4} |{approx}",
+            r["precision"].as_str().unwrap(),
+            r["row_bytes"],
+            rss / given_bytes_per_memory,
+            r["ingest_single_adds_s"].as_f64().unwrap(),
+            r["exact"]["p50_ms"].as_f64().unwrap(),
+            r["exact"]["recall"].as_f64().unwrap(),
+        );
+    }
+    println!();
+    rows
+}
+
+fn main() {
+    if let Ok(p) = std::env::var("OV_BENCH_PRECISION") {
+        return compact_child(&p);
+    }
+    let corpus = floats("corpus_fortunes.f32");
+    let queries = floats("corpus_queries.f32");
+    let texts = texts();
+    let truth = ground_truth();
     let n_total = corpus.len() / DIM;
     assert_eq!(texts.len(), n_total);
     let nq = queries.len() / DIM;
@@ -323,6 +425,8 @@ fn main() {
     );
     println!("| measured RSS growth while building | {:.1} MiB |", (rss1.saturating_sub(rss0)) as f64 / 1024.0);
     println!();
+    let text_bytes = texts.iter().map(String::len).sum::<usize>() as f64 / n_total as f64;
+    let compact = compact_vectors(4.0 * DIM as f64 + text_bytes);
     // For the peers' bench (bindings/bench/peers.py), which prints ratios to faiss, hnswlib and usearch.
     let (exact_p50, exact_p99) = (exact_alpha1.p50() / 1000.0, exact_alpha1.0.value_at_quantile(0.99) as f64 / 1000.0);
     let summary = serde_json::json!({
@@ -336,7 +440,8 @@ fn main() {
         "to_bytes_ms": save_ms,
         "from_bytes_ms": load_ms,
         "rss_growth_bytes_per_memory": (rss1.saturating_sub(rss0)) as f64 * 1024.0 / n_total as f64,
-        "text_bytes_per_memory": texts.iter().map(String::len).sum::<usize>() as f64 / n_total as f64,
+        "text_bytes_per_memory": text_bytes,
+        "compact": compact,
         "approximate": approx,
         "load_average": load_average(),
     });
