@@ -179,11 +179,9 @@ fn compact_vectors(given_bytes_per_memory: f64) -> Vec<Value> {
             serde_json::from_slice(&out.stdout).expect("one JSON line")
         })
         .collect();
-    println!("### Compact vectors (`vector_precision`): the corpus stored three ways, each in its own process
-");
+    println!("### Compact vectors (`vector_precision`): the corpus stored three ways, each in its own process\n");
     println!("Recall@10 against the data's exact top 10 (float64 over the original vectors); alpha 1;");
-    println!("built by single adds; reads back to back, three passes.
-");
+    println!("built by single adds; reads back to back, three passes.\n");
     let efs: String = COMPACT_EFS.iter().map(|ef| format!(" ef {ef} p50 ms / recall |")).collect();
     println!("| precision | row bytes | RSS growth per memory | / vector + text | ingest s | exact p50 ms | exact recall |{efs}");
     println!("|---|---:|---:|---:|---:|---:|---:|{}", "---:|".repeat(COMPACT_EFS.len()));
