@@ -58,6 +58,8 @@ class Config(TypedDict, total=False):
     log_level: LogLevelName
     budget_tokens: int
     exact_limit: int
+    #: How vectors are stored: "f32" (the default), "f16" (half the memory) or "i8" (a quarter).
+    vector_precision: Literal["f32", "f16", "i8"]
 
 class AddOptions(TypedDict, total=False):
     weight: float

@@ -154,6 +154,11 @@ fn compact_child(precision: &str) {
         .iter()
         .map(|&ef| read(&RetrieveOptions { top_k: 10, alpha: Some(1.0), ef: Some(ef), ..Default::default() }))
         .collect();
+    if precision == "i8" {
+        // For the peers' bench: the i8 store against usearch's i8 index.
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build/bench_corpus_i8.ovm");
+        store.save(path).unwrap();
+    }
     let out = serde_json::json!({
         "precision": precision,
         "row_bytes": store.config().vector_precision.row_bytes(DIM),
