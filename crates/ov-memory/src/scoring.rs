@@ -694,6 +694,55 @@ impl<'s> Ranking<'s> {
         (1.0 - self.scorer.alpha) * (cg * f64::from(g) + cr + cw)
     }
 
+    /// The `k`-th highest relevance over the positions in scope (−∞ when
+    /// fewer are in scope), reading only this query's relevance array: a
+    /// k-smallest heap of order-preserving integer keys, and over the whole
+    /// store a block of 16 whose largest cannot enter is passed over at once.
+    fn kth_relevance(&self, k: usize, count: usize, sparse: Option<&[usize]>) -> f32 {
+        // Ordered as the floats are (rel is never NaN: z-scores of finite cosines).
+        let key = |x: f32| {
+            let b = x.to_bits();
+            if b >> 31 == 1 {
+                !b
+            } else {
+                b | 0x8000_0000
+            }
+        };
+        let mut heap: BinaryHeap<std::cmp::Reverse<u32>> = BinaryHeap::with_capacity(k + 1);
+        let offer = |heap: &mut BinaryHeap<std::cmp::Reverse<u32>>, x: f32| {
+            let kx = key(x);
+            if heap.len() < k {
+                heap.push(std::cmp::Reverse(kx));
+            } else if heap.peek().is_some_and(|m| kx > m.0) {
+                heap.pop();
+                heap.push(std::cmp::Reverse(kx));
+            }
+        };
+        let rel = &self.rel[..count];
+        if sparse.is_none() && self.scope.mask.is_none() {
+            let mut floor = f32::NEG_INFINITY;
+            for block in rel.chunks(16) {
+                if block.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) <= floor {
+                    continue;
+                }
+                block.iter().for_each(|&x| offer(&mut heap, x));
+                if heap.len() == k {
+                    floor = heap.peek().map_or(f32::NEG_INFINITY, |m| unkey(m.0));
+                }
+            }
+        } else {
+            for (p, &x) in rel.iter().enumerate() {
+                if self.scope.contains(sparse.map_or(p, |s| s[p])) {
+                    offer(&mut heap, x);
+                }
+            }
+        }
+        match heap.peek() {
+            Some(m) if heap.len() == k => unkey(m.0),
+            _ => f32::NEG_INFINITY,
+        }
+    }
+
     /// The best `k` memories by P, best first; ties to the lower id. Exact
     /// over the ranked memories (all of the scope, or the approximate candidates).
     pub(crate) fn top_k(&self, graph: &Graph, k: usize, deadline: &Deadline, op: &str) -> Result<Vec<Ranked>> {
@@ -710,10 +759,20 @@ impl<'s> Ranking<'s> {
         };
         let (count, sparse) = match &self.pos {
             Positions::Dense => (graph.len(), None),
-            Positions::Sparse { slots, .. } => (slots.len(), Some(slots)),
+            Positions::Sparse { slots, .. } => (slots.len(), Some(&slots[..])),
         };
+        // First the k-th best relevance, from the relevance array alone: P is
+        // relevance plus priors that are never negative, so the k-th best P is
+        // at least that, and a memory whose loose bound falls below it cannot
+        // enter. Only the rest have their records read (at alpha 1 that is the
+        // k best and their ties, instead of every memory that would have
+        // entered the heap on the way: about k·ln(n/k)).
+        let floor = slack.map(|s| (s, f64::from(self.kth_relevance(k, count, sparse))));
         for p in 0..count {
             deadline.check_every(p, op)?;
+            if floor.is_some_and(|(s, kth)| f64::from(self.rel[p]) + s < kth) {
+                continue;
+            }
             let slot = sparse.map_or(p, |s| s[p]);
             if !self.scope.contains(slot) {
                 continue;
@@ -752,6 +811,11 @@ impl<'s> Ranking<'s> {
         out.sort_by(Ranked::better);
         Ok(out)
     }
+}
+
+/// The float a [`Ranking::kth_relevance`] key stands for.
+fn unkey(k: u32) -> f32 {
+    f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k })
 }
 
 /// The statistics of semantic relevance over `scope`, estimated from its

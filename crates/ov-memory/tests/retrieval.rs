@@ -241,18 +241,24 @@ fn retrieve_is_exact_top_k_with_breakdown() {
     assert!(json["created_at"].is_number());
 }
 
-/// A read over the whole store takes a faster path through relevance than a
-/// filtered one, and the top k skips memories by a bound worked out once per
-/// read: with a filter that admits every memory the ranking is the same,
-/// score for score, bit for bit, and the top 25 is the head of the full ranking.
+/// A read over the whole store takes a faster path through relevance (and
+/// through the k-th best relevance, which the top k skips memories by) than
+/// a filtered one: with a filter that admits every memory the ranking is the
+/// same, score for score, bit for bit, and every top k is the head of the
+/// full ranking, relevance ties included.
 #[test]
 fn the_whole_store_and_a_filter_admitting_all_rank_alike() {
     let (s, clock) = store(16);
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || (rng::xorshift(&mut x) % 20_001) as f32 / 10_000.0 - 1.0;
     let meta: Value = serde_json::json!({ "all": true });
+    let mut rows: Vec<Vec<f32>> = Vec::new();
     for i in 0..300u32 {
-        let v: Vec<f32> = (0..16).map(|_| next()).collect();
+        // The last hundred repeat earlier vectors: relevance ties, which the
+        // priors and then the ids decide.
+        let v: Vec<f32> =
+            if i < 200 { (0..16).map(|_| next()).collect() } else { rows[(i as usize * 7) % 200].clone() };
+        rows.push(v.clone());
         let weight = Some(0.5 + f64::from(i % 7));
         s.add(&v, "memory", AddOptions { weight, metadata: Some(meta.clone()), ..AddOptions::default() }).unwrap();
         clock.advance_ms(60_000 * u64::from(i % 5));
@@ -264,7 +270,7 @@ fn the_whole_store_and_a_filter_admitting_all_rank_alike() {
             let full = RetrieveOptions { alpha: Some(alpha), exact: true, ..RetrieveOptions::top_k(300) };
             let ranked: Vec<_> = s.retrieve(&q, &full).unwrap().iter().map(bits).collect();
             assert_eq!(ranked.len(), 300);
-            for k in [25, 300] {
+            for k in [1, 10, 25, 300] {
                 let all = RetrieveOptions { top_k: k, ..full.clone() };
                 let filtered = RetrieveOptions { filter: Some(meta.clone()), ..all.clone() };
                 for opts in [&all, &filtered] {
