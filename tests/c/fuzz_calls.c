@@ -31,6 +31,9 @@ static uint64_t rng;
 static unsigned long step;
 static unsigned long seed;
 static int failures;
+/* The store's configuration: each new store takes the next vector precision
+ * in turn (a snapshot loads only into a store of its own precision). */
+static char config[160];
 
 static uint64_t rnd(void) {
     rng ^= rng << 13;
@@ -306,8 +309,7 @@ static void one_call(OVMemoryProduction *m, const char *path) {
         else EXPECT(s == OV_STATUS_OK || s == OV_STATUS_CIRCUIT_OPEN, "round trip");
         if (!corrupt && s == OV_STATUS_OK) EXPECT(ov_memory_count(m) == before, "a round trip keeps every memory");
         OVMemoryProduction *copy = pick(2) ? ov_memory_from_bytes(bytes, len)
-                                           : ov_memory_from_bytes_with_config(bytes, len, pick(2) ? NULL
-                                                 : "{\"embedding_dim\": 6, \"max_nodes\": 300, \"max_degree\": 3}");
+                                           : ov_memory_from_bytes_with_config(bytes, len, pick(2) ? NULL : config);
         EXPECT(corrupt ? copy == NULL : copy != NULL, "from_bytes");
         if (copy) EXPECT(ov_memory_count(copy) == before, "copy holds every memory");
         ov_memory_destroy(copy);
@@ -538,9 +540,14 @@ int main(int argc, char **argv) {
     for (;;) {
         clock_gettime(CLOCK_MONOTONIC, &t);
         if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >= seconds || failures > 20) break;
-        /* A fresh store every few thousand calls, with a short breaker so it recovers. */
-        OVMemoryProduction *m = ov_memory_create_with_config(
-            "{\"embedding_dim\": 6, \"max_nodes\": 300, \"max_degree\": 3, \"breaker\": {\"open_ms\": 5}}");
+        /* A fresh store every few thousand calls, with a short breaker so it
+         * recovers, storing its vectors at each precision in turn. */
+        static const char *precisions[] = {"f32", "f16", "i8"};
+        snprintf(config, sizeof config,
+                 "{\"embedding_dim\": 6, \"max_nodes\": 300, \"max_degree\": 3, \"breaker\": {\"open_ms\": 5}, "
+                 "\"vector_precision\": \"%s\"}",
+                 precisions[stores % 3]);
+        OVMemoryProduction *m = ov_memory_create_with_config(config);
         if (!m) return 2;
         stores++;
         nlive = 0;
