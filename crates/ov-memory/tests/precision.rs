@@ -234,3 +234,40 @@ fn a_compact_export_imports_to_the_same_vectors() {
         }
     }
 }
+
+/// Every byte of a compact snapshot's memories section flipped, with the
+/// checksum made right again: the loader answers MEMORY_CORRUPTION or a store
+/// that holds together and answers reads; it never panics.
+#[test]
+fn edited_compact_rows_load_safely_or_are_corruption() {
+    for p in [Precision::F16, Precision::I8] {
+        let s = store(p, 8, 0);
+        for (i, v) in clustered(4, 12, 8).iter().enumerate() {
+            s.add(v, &format!("memory {i}"), AddOptions::default()).unwrap();
+        }
+        let bytes = s.to_bytes().unwrap();
+        let r = section(&bytes, 3);
+        let (mut refused, mut loaded) = (0, 0);
+        for i in r.clone() {
+            for mask in [0x01u8, 0xFF] {
+                let mut b = bytes.clone();
+                b[i] ^= mask;
+                let crc = crc32fast::hash(&b[r.clone()]);
+                b[r.start - 4..r.start].copy_from_slice(&crc.to_le_bytes());
+                match Store::from_bytes(&b) {
+                    Err(e) => {
+                        assert_eq!(e.code(), ErrorCode::MemoryCorruption, "{p:?} byte {i}: {e}");
+                        refused += 1;
+                    }
+                    Ok(t) => {
+                        t.check_integrity().unwrap();
+                        let o = RetrieveOptions { top_k: 5, ..RetrieveOptions::default() };
+                        assert!(t.retrieve(&[0.5; 8], &o).is_ok());
+                        loaded += 1;
+                    }
+                }
+            }
+        }
+        assert!(refused > 100 && loaded > 100, "{p:?}: {refused} refused, {loaded} loaded");
+    }
+}
