@@ -29,7 +29,7 @@
 #[path = "../tests/common/qa.rs"]
 mod qa;
 
-use ov_memory::{estimate_tokens, AddOptions, Config, ContextOptions, ManualClock, RetrieveOptions, Store};
+use ov_memory::{estimate_tokens, AddOptions, Config, ContextOptions, ManualClock, Precision, RetrieveOptions, Store};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -318,10 +318,16 @@ fn evaluate(set: &Set, table: &mut Table, ablation: &mut BTreeMap<String, Acc>) 
             ("defaults with graph weight 2", Config { graph_weight: 2.0, ..config.clone() }),
             ("defaults", config.clone()),
         ];
-        let ablated: Vec<(&str, Store)> = variants
+        let mut ablated: Vec<(&str, Store)> = variants
             .into_iter()
             .map(|(name, c)| (name, Store::from_bytes_with(&snapshot, Some(c), clock.clone()).unwrap()))
             .collect();
+        // Compact vectors: the same memories in the same order (so the same ids), stored smaller.
+        for (name, p) in [("defaults, f16 vectors", Precision::F16), ("defaults, i8 vectors", Precision::I8)] {
+            let (s, same) = build(mems, false, &Config { vector_precision: p, ..config.clone() }, clock.clone());
+            assert_eq!(same, ids);
+            ablated.push((name, s));
+        }
         let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
         let all = mems.len();
         for q in qs {
