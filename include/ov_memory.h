@@ -586,8 +586,8 @@ OvStatus ov_memory_set_autosave(struct OVMemoryProduction *m,
 
 /**
  * Replaces the store's contents with the snapshot at `path`, a regular file
- * (a FIFO, device or directory is IO). Its embedding_dim and max_degree must
- * equal the store's (MEMORY_CORRUPTION otherwise) and its memories must fit
+ * (a FIFO, device or directory is IO). Its embedding_dim, max_degree and
+ * vector_precision must equal the store's (MEMORY_CORRUPTION otherwise) and its memories must fit
  * the store's limits (RESOURCE_EXHAUSTION otherwise). Everything is checked
  * first; on error nothing changes. Errors: IO, MEMORY_CORRUPTION,
  * RESOURCE_EXHAUSTION, CIRCUIT_OPEN.
@@ -607,8 +607,8 @@ struct OVMemoryProduction *ov_memory_open(const char *path);
 /**
  * Like ov_memory_open(), with the store's whole configuration given as a JSON
  * object (as for ov_memory_create_with_config(); NULL: as ov_memory_open()).
- * Its `embedding_dim` and `max_degree` must match the snapshot's, and the
- * snapshot must fit its limits (RESOURCE_EXHAUSTION otherwise).
+ * Its `embedding_dim`, `max_degree` and `vector_precision` must match the
+ * snapshot's, and the snapshot must fit its limits (RESOURCE_EXHAUSTION otherwise).
  */
 struct OVMemoryProduction *ov_memory_open_with_config(const char *path, const char *config_json);
 

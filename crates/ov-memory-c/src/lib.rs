@@ -955,8 +955,8 @@ pub unsafe extern "C" fn ov_memory_set_autosave(
 }
 
 /// Replaces the store's contents with the snapshot at `path`, a regular file
-/// (a FIFO, device or directory is IO). Its embedding_dim and max_degree must
-/// equal the store's (MEMORY_CORRUPTION otherwise) and its memories must fit
+/// (a FIFO, device or directory is IO). Its embedding_dim, max_degree and
+/// vector_precision must equal the store's (MEMORY_CORRUPTION otherwise) and its memories must fit
 /// the store's limits (RESOURCE_EXHAUSTION otherwise). Everything is checked
 /// first; on error nothing changes. Errors: IO, MEMORY_CORRUPTION,
 /// RESOURCE_EXHAUSTION, CIRCUIT_OPEN.
@@ -983,8 +983,8 @@ pub unsafe extern "C" fn ov_memory_open(path: *const c_char) -> *mut OVMemoryPro
 
 /// Like ov_memory_open(), with the store's whole configuration given as a JSON
 /// object (as for ov_memory_create_with_config(); NULL: as ov_memory_open()).
-/// Its `embedding_dim` and `max_degree` must match the snapshot's, and the
-/// snapshot must fit its limits (RESOURCE_EXHAUSTION otherwise).
+/// Its `embedding_dim`, `max_degree` and `vector_precision` must match the
+/// snapshot's, and the snapshot must fit its limits (RESOURCE_EXHAUSTION otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn ov_memory_open_with_config(
     path: *const c_char,

@@ -723,8 +723,8 @@ impl Store {
     }
 
     /// Replaces this store's memories, graph, id counter and metabolism with
-    /// those of a snapshot. The snapshot's `embedding_dim` and `max_degree`
-    /// must equal this store's (MEMORY_CORRUPTION otherwise), and its memories
+    /// those of a snapshot. The snapshot's `embedding_dim`, `max_degree` and
+    /// `vector_precision` must equal this store's (MEMORY_CORRUPTION otherwise), and its memories
     /// must fit this store's limits — `max_nodes`, `max_memory_mb`,
     /// `max_text_chars`, `max_metadata_bytes` — (RESOURCE_EXHAUSTION
     /// otherwise). Everything is checked first; on any error nothing changes.
@@ -789,8 +789,8 @@ impl Store {
     }
 
     /// A new store from snapshot bytes on the given clock. With `config`, the
-    /// store has exactly that configuration (its `embedding_dim` and
-    /// `max_degree` must match the snapshot's); without, it has the snapshot's
+    /// store has exactly that configuration (its `embedding_dim`, `max_degree`
+    /// and `vector_precision` must match the snapshot's); without, it has the snapshot's
     /// settings but the default resource limits ([`Config::with_limits_of`]).
     /// Errors: MEMORY_CORRUPTION, RESOURCE_EXHAUSTION (the snapshot does not
     /// fit the limits), INVALID_DATA (a bad `config`).
