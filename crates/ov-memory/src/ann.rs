@@ -263,7 +263,8 @@ impl Candidate for (f32, u64) {
 /// ([`crate::graph::Graph::select_plan`]). Inlined so that it runs in its
 /// caller's SIMD-dispatched code ([`crate::graph::with_simd`]): as a function
 /// of its own it was compiled for the baseline instruction set.
-#[inline(always)]
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+#[cfg_attr(target_arch = "wasm32", inline(never))]
 pub(crate) fn select<'r, C: Candidate, E: Elem>(
     cands: &mut Vec<C>,
     max: usize,
@@ -436,7 +437,8 @@ impl Hnsw {
     }
 
     /// The `ef` nodes most similar to `q` that `admit` (given a graph slot) accepts, most similar first.
-    #[inline(always)]
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub(crate) fn search<E: Elem>(
         &self,
         rows: Rows<'_, E>,
@@ -453,7 +455,8 @@ impl Hnsw {
 
     /// Searches for the neighbours a new node of `level` would get (read-only).
     /// Candidates are named by node; the caller turns them into memory ids.
-    #[inline(always)]
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub(crate) fn plan<E: Elem>(&self, rows: Rows<'_, E>, q: &[f32], inv_q: f32, level: u8) -> Vec<Vec<Cand>> {
         let Some(mut ep) = self.descend(rows, q, inv_q, level) else {
             return Vec::new();
@@ -484,7 +487,8 @@ impl Hnsw {
     /// position) that inserting a node with vector `v` would rewrite through
     /// the heuristic (those full, without stale links), worked out now; see
     /// [`Rewrite`].
-    #[inline(always)]
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub(crate) fn rewrites<E: Elem>(&self, rows: Rows<'_, E>, v: &[E], inv: f32, chosen: &[Vec<u32>]) -> Vec<Rewrite> {
         let n = self.len();
         let mut out = Vec::new();
@@ -520,7 +524,8 @@ impl Hnsw {
     /// Adds a node for graph slot `slot` with its planned candidates (named by
     /// node, already translated to current positions; the caller may append
     /// nodes it knows about). Returns the new node's position.
-    #[inline(always)]
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub(crate) fn insert<E: Elem>(
         &mut self,
         rows: Rows<'_, E>,
@@ -580,7 +585,8 @@ impl Hnsw {
 
     /// Removes node `d`. The last node moves into its position: returns that
     /// node's graph slot if one moved (the caller records its new position `d`).
-    #[inline(always)]
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub(crate) fn remove<E: Elem>(&mut self, rows: Rows<'_, E>, d: u32) -> Option<u32> {
         let n = self.len();
         if (d as usize) >= n {

@@ -96,7 +96,12 @@ pub(crate) fn row_words(p: Precision, dim: usize) -> usize {
 #[inline(always)]
 pub(crate) fn view<E: Elem>(words: &[f32], dim: usize) -> &[E] {
     let all: &[E] = bytemuck::cast_slice(words);
-    all.get(..dim).unwrap_or(all)
+    // (A full-precision row is its words: no padding, no scale.)
+    if E::IS_F32 {
+        all
+    } else {
+        all.get(..dim).unwrap_or(all)
+    }
 }
 
 /// A row's scale: what its decoded codes are multiplied by to give the

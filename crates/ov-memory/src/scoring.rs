@@ -722,7 +722,9 @@ impl<'s> Ranking<'s> {
         if sparse.is_none() && self.scope.mask.is_none() {
             let mut floor = f32::NEG_INFINITY;
             for block in rel.chunks(16) {
-                if block.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) <= floor {
+                // (A select, not `f32::max`: its NaN rule keeps the browser
+                // build from vectorising it, and rel is never NaN.)
+                if block.iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m }) <= floor {
                     continue;
                 }
                 block.iter().for_each(|&x| offer(&mut heap, x));
