@@ -95,6 +95,15 @@ fn compact_stores_rank_like_full_precision_on_real_embeddings() {
     }
 }
 
+/// A store at precision `p` holding `clustered(seed, n, dim)`, added one by one.
+fn filled(p: Precision, seed: u64, n: usize, dim: usize, exact_limit: usize) -> Store {
+    let s = store(p, dim, exact_limit);
+    for (i, v) in clustered(seed, n, dim).iter().enumerate() {
+        s.add(v, &format!("memory {i}"), AddOptions::default()).unwrap();
+    }
+    s
+}
+
 /// `n` vectors of `dim` around a few centres.
 fn clustered(seed: u64, n: usize, dim: usize) -> Vec<Vec<f32>> {
     let mut x = seed;
@@ -172,10 +181,7 @@ fn section(bytes: &[u8], kind: u32) -> std::ops::Range<usize> {
 fn compact_snapshots_round_trip_and_are_checked() {
     let data = clustered(3, 120, 20);
     for p in [Precision::F16, Precision::I8] {
-        let s = store(p, 20, 10_000);
-        for (i, v) in data.iter().enumerate() {
-            s.add(v, &format!("memory {i}"), AddOptions::default()).unwrap();
-        }
+        let s = filled(p, 3, 120, 20, 10_000);
         let bytes = s.to_bytes().unwrap();
         let t = Store::from_bytes_with(&bytes, Some(s.config().clone()), Arc::new(ManualClock::new())).unwrap();
         assert!(t.to_bytes().unwrap() == bytes, "{p:?}: the bytes read back differ");
@@ -218,12 +224,8 @@ fn compact_snapshots_round_trip_and_are_checked() {
 /// line for line (what a compact vector decodes to encodes back to itself).
 #[test]
 fn a_compact_export_imports_to_the_same_vectors() {
-    let data = clustered(21, 200, 40);
     for p in [Precision::F16, Precision::I8] {
-        let s = store(p, 40, 10_000);
-        for (i, v) in data.iter().enumerate() {
-            s.add(v, &format!("memory {i}"), AddOptions::default()).unwrap();
-        }
+        let s = filled(p, 21, 200, 40, 10_000);
         let first = s.export_jsonl(&ov_memory::ScopeOptions::default()).unwrap();
         let t = store(p, 40, 10_000);
         t.import_jsonl(&first, &ov_memory::ImportOptions::default()).unwrap();
@@ -241,10 +243,7 @@ fn a_compact_export_imports_to_the_same_vectors() {
 #[test]
 fn edited_compact_rows_load_safely_or_are_corruption() {
     for p in [Precision::F16, Precision::I8] {
-        let s = store(p, 8, 0);
-        for (i, v) in clustered(4, 12, 8).iter().enumerate() {
-            s.add(v, &format!("memory {i}"), AddOptions::default()).unwrap();
-        }
+        let s = filled(p, 4, 12, 8, 0);
         let bytes = s.to_bytes().unwrap();
         let r = section(&bytes, 3);
         let (mut refused, mut loaded) = (0, 0);
