@@ -25,6 +25,17 @@ pub enum Scoring {
 /// every cosine the store computes is then the cosine of the stored (rounded)
 /// vector, in the same f32 arithmetic as a full-precision store, and
 /// [`crate::Store::get`] returns the stored vector times its scale.
+///
+/// ```
+/// use ov_memory::{AddOptions, Config, Precision, Store};
+/// let store = Store::new(Config { embedding_dim: 4, vector_precision: Precision::I8, ..Config::default() })?;
+/// let id = store.add(&[0.1, 0.25, -0.3, 0.4], "the user prefers green tea", AddOptions::default())?;
+/// // Stored as round(127·x / 0.4) = [32, 79, -95, 127] with the scale 0.4 / 127:
+/// let e = store.get(id)?.embedding;
+/// assert!((e[1] - 79.0 * 0.4 / 127.0).abs() < 1e-6);
+/// assert_eq!(Precision::I8.row_bytes(4), 4 + 4);
+/// # Ok::<(), ov_memory::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
