@@ -115,6 +115,22 @@ fn ground_truth() -> Vec<Vec<u64>> {
         .collect()
 }
 
+/// Three passes of the queries (rows of `dim` in `queries`) through `store`
+/// with options `o`, back to back: the latencies, and the recall@10 of the
+/// last pass against `want` (the expected memory ids of each query).
+fn timed_recall(store: &Store, queries: &[f32], dim: usize, want: &[Vec<u64>], o: &RetrieveOptions) -> (Lat, f64) {
+    let mut lat = Lat::new();
+    let mut found = 0;
+    for _ in 0..3 {
+        found = 0;
+        for (qi, w) in want.iter().enumerate() {
+            let got = lat.time(|| store.retrieve(&queries[qi * dim..(qi + 1) * dim], o).unwrap());
+            found += w.iter().filter(|id| got.iter().any(|h| h.id == **id)).count();
+        }
+    }
+    (lat, found as f64 / (10 * want.len()) as f64)
+}
+
 /// The `ef` values at which compact stores are read approximately.
 const COMPACT_EFS: [usize; 3] = [16, 32, 64];
 
@@ -125,8 +141,9 @@ fn compact_child(precision: &str) {
     let corpus = floats("corpus_fortunes.f32");
     let queries = floats("corpus_queries.f32");
     let texts = texts();
-    let truth = ground_truth();
-    let (n, nq) = (corpus.len() / DIM, queries.len() / DIM);
+    // (The truth names rows; a memory's id is its row + 1.)
+    let truth: Vec<Vec<u64>> = ground_truth().iter().map(|t| t.iter().map(|r| r + 1).collect()).collect();
+    let n = corpus.len() / DIM;
     let config = format!(r#"{{"embedding_dim":{DIM},"max_nodes":20000,"vector_precision":"{precision}"}}"#);
     let rss0 = rss_kib();
     let store = Store::new(Config::from_json(&config).unwrap()).unwrap();
@@ -138,16 +155,8 @@ fn compact_child(precision: &str) {
     let rss1 = rss_kib();
     // Recall against the data's truth, so that what rounding costs shows.
     let read = |o: &RetrieveOptions| {
-        let mut lat = Lat::new();
-        let mut found = 0;
-        for _ in 0..3 {
-            found = 0;
-            for (qi, want) in truth.iter().enumerate() {
-                let got = lat.time(|| store.retrieve(&queries[qi * DIM..(qi + 1) * DIM], o).unwrap());
-                found += want.iter().filter(|id| got.iter().any(|h| h.id - 1 == **id)).count();
-            }
-        }
-        serde_json::json!({ "p50_ms": lat.p50() / 1000.0, "recall": found as f64 / (10 * nq) as f64 })
+        let (lat, recall) = timed_recall(&store, &queries, DIM, &truth, o);
+        serde_json::json!({ "p50_ms": lat.p50() / 1000.0, "recall": recall })
     };
     let exact = read(&RetrieveOptions { top_k: 10, alpha: Some(1.0), exact: true, ..Default::default() });
     let approx: Vec<Value> = COMPACT_EFS
@@ -313,17 +322,7 @@ fn main() {
     println!("|---:|---:|---:|---:|---:|---:|");
     for ef in EF_SWEEP {
         let o = RetrieveOptions { top_k: 10, alpha: Some(1.0), ef: Some(ef), ..Default::default() };
-        let mut lat = Lat::new();
-        let mut found = 0;
-        for _ in 0..3 {
-            found = 0;
-            for (qi, want) in exact_ids.iter().enumerate() {
-                let q = &queries[qi * DIM..(qi + 1) * DIM];
-                let got = lat.time(|| store.retrieve(q, &o).unwrap());
-                found += want.iter().filter(|id| got.iter().any(|h| h.id == **id)).count();
-            }
-        }
-        let recall = found as f64 / (10 * nq) as f64;
+        let (lat, recall) = timed_recall(&store, &queries, DIM, &exact_ids, &o);
         println!("| {ef} | {} | {recall:.4} |", lat.row());
         approx.push(serde_json::json!({ "ef": ef, "p50_ms": lat.p50() / 1000.0,
             "p99_ms": lat.0.value_at_quantile(0.99) as f64 / 1000.0, "recall": recall }));
@@ -584,17 +583,8 @@ fn large_set() -> Value {
     println!("| exact top-10 (alpha 1) | {} | 1.0000 |", exact.row());
     for ef in EF_SWEEP {
         let o = RetrieveOptions { top_k: 10, alpha: Some(1.0), ef: Some(ef), ..Default::default() };
-        let mut lat = Lat::new();
-        let mut found = 0;
         // Three passes, as the corpus table and the peers' bench.
-        for _ in 0..3 {
-            found = 0;
-            for (i, w) in want.iter().enumerate() {
-                let got = lat.time(|| store.retrieve(q(i), &o).unwrap());
-                found += w.iter().filter(|id| got.iter().any(|h| h.id == **id)).count();
-            }
-        }
-        let recall = found as f64 / (10 * nq) as f64;
+        let (lat, recall) = timed_recall(&store, &queries, d, &want, &o);
         println!("| approximate, ef {ef} | {} | {recall:.4} |", lat.row());
         approx.push(serde_json::json!({ "ef": ef, "p50_ms": lat.p50() / 1000.0, "recall": recall }));
     }
