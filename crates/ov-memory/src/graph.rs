@@ -1020,7 +1020,7 @@ impl Graph {
         // Insert slot by slot: plan against the index as built so far.
         let (nodes, vectors) = (std::mem::take(&mut self.nodes), std::mem::take(&mut self.vectors));
         let inv_norms = std::mem::take(&mut self.inv_norms);
-        let (dim, words) = (self.dim, self.row_words);
+        let (dim, words, precision) = (self.dim, self.row_words, self.precision);
         let mut v: Vec<f32> = Vec::with_capacity(dim);
         for slot in 0..n {
             let ns = nodes[slot].ns;
@@ -1030,11 +1030,11 @@ impl Graph {
             let h = &mut self.ann[ns as usize];
             let row = &vectors[slot * words..(slot + 1) * words];
             let level = crate::ann::level_of(h.inserted);
-            let pos = by_precision!(self.precision, E => {
+            let pos = by_precision!(precision, E => {
                 let rows = Rows::<E>::new(&vectors, &inv_norms, dim, words);
                 // The query side of a plan is f32: a compact row's decoded codes.
                 v.clear();
-                crate::precision::decode_into(crate::precision::view::<E>(row, dim), &mut v);
+                crate::precision::decode(precision, row, dim, &mut v);
                 let layers = with_simd(
                     #[inline(always)]
                     || h.plan(rows, &v, inv_norms[slot], level),
@@ -1144,7 +1144,7 @@ impl Graph {
         // large batch quadratic again); the scan stays the fallback.
         // (The search's query is f32: the row's decoded codes at a compact precision.)
         let mut v: Vec<f32> = Vec::new();
-        by_precision!(self.precision, E => crate::precision::decode_into(self.row::<E>(slot), &mut v));
+        crate::precision::decode(self.precision, self.words(slot), self.dim, &mut v);
         let near: Option<Vec<usize>> = self.approximate_links(ns).then(|| {
             let h = &self.ann[ns as usize];
             let found = with_simd(

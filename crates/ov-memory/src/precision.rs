@@ -171,9 +171,10 @@ pub(crate) fn encode(p: Precision, v: &[f32], out: &mut Vec<f32>) {
     }
 }
 
-/// Appends the codes of a stored row, as f32, to `out` (without the scale).
-pub(crate) fn decode_into<E: Elem>(codes: &[E], out: &mut Vec<f32>) {
-    out.extend(codes.iter().map(|&c| c.f()));
+/// Appends the codes of a stored row (its words, at precision `p`) as f32
+/// to `out`, without the scale: what every comparison reads.
+pub(crate) fn decode(p: Precision, words: &[f32], dim: usize, out: &mut Vec<f32>) {
+    by_precision!(p, E => out.extend(view::<E>(words, dim).iter().map(|&c| c.f())))
 }
 
 /// The embedding a stored row stands for: its decoded codes times its scale
@@ -331,7 +332,7 @@ mod tests {
                 let mut w = Vec::new();
                 encode(p, if dim == 0 { &[] } else { r }, &mut w);
                 let mut dec = Vec::new();
-                by_precision!(p, E => decode_into(view::<E>(&w, dim), &mut dec));
+                decode(p, &w, dim, &mut dec);
                 let want = crate::graph::dot(q, &dec);
                 let want_self = crate::graph::dot(&dec, &dec);
                 by_precision!(p, E => {

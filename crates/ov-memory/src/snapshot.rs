@@ -457,9 +457,7 @@ fn read_memories(buf: &[u8], version: u32, dim: usize, p: Precision, next_id: u6
         let (sum_sq, finite) = if p == Precision::F32 {
             crate::validate::squares(row)
         } else {
-            crate::precision::by_precision!(p, E => {
-                crate::precision::decode_into(crate::precision::view::<E>(row, dim), &mut decoded)
-            });
+            crate::precision::decode(p, row, dim, &mut decoded);
             crate::validate::squares(&decoded)
         };
         if !finite {

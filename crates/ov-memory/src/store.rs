@@ -219,9 +219,7 @@ impl Prepared {
         let mut words = Vec::with_capacity(crate::precision::row_words(p, dim));
         crate::precision::encode(p, &self.vector, &mut words);
         self.vector.clear();
-        crate::precision::by_precision!(p, E => {
-            crate::precision::decode_into(crate::precision::view::<E>(&words, dim), &mut self.vector)
-        });
+        crate::precision::decode(p, &words, dim, &mut self.vector);
         self.norm = validate::squares(&self.vector).0.sqrt();
         words
     }
