@@ -307,6 +307,13 @@ impl Hnsw {
         }
     }
 
+    /// The nodes `node` links to on level 0 (its nearest, as the heuristic
+    /// kept them), without links that name a vanished position.
+    pub(crate) fn neighbours(&self, node: u32) -> impl Iterator<Item = u32> + '_ {
+        let n = self.len();
+        self.links(node, 0).iter().copied().filter(move |&x| (x as usize) < n && x != node)
+    }
+
     fn set_links(&mut self, node: u32, level: u8, list: &[u32]) {
         let n = node as usize;
         if level == 0 {
