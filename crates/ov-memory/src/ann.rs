@@ -226,6 +226,24 @@ pub(crate) struct AnnPlan {
     pub epoch: u64,
 }
 
+impl AnnPlan {
+    /// Keeps the `EF_CONSTRUCTION` most similar candidates of each layer (ties:
+    /// the lower id), as many as an insert's own search returns. A batch adds
+    /// the chunk's earlier items to what the search found; without this bound
+    /// the heuristic walked up to twice as many candidates, and on the
+    /// generated 100 k × 768 batch kept links that made the index slower to
+    /// search and no better (ingest 27.0–27.7 s → 20.4–21.8 s, recall@10 at
+    /// ef 16 0.9095 → 0.9130, in two runs each).
+    pub(crate) fn keep_best(&mut self) {
+        for layer in &mut self.layers {
+            if layer.len() > EF_CONSTRUCTION {
+                layer.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                layer.truncate(EF_CONSTRUCTION);
+            }
+        }
+    }
+}
+
 /// A candidate of the neighbour heuristic: its similarity to the base and
 /// what names it (a node, or while planning a memory id).
 pub(crate) trait Candidate: Copy {
@@ -767,5 +785,27 @@ impl Hnsw {
         }
         h.check().ok()?;
         Some(h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch's candidates are cut to as many as a search returns: the most
+    /// similar, the lower id first among equals; shorter layers are untouched.
+    #[test]
+    fn a_plan_keeps_its_best_candidates() {
+        let big: Vec<(f32, u64)> = (0..300u64).map(|i| (((i * 37) % 100) as f32 / 100.0, i)).collect();
+        let small: Vec<(f32, u64)> = (0..5u64).map(|i| (i as f32, 10 - i)).collect();
+        let mut plan = AnnPlan { layers: vec![big.clone(), small.clone()], ..AnnPlan::default() };
+        plan.keep_best();
+        let mut want = big;
+        want.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        want.truncate(EF_CONSTRUCTION);
+        assert_eq!(plan.layers[0], want);
+        // Three ids share each similarity: the cut falls inside one such group.
+        assert_eq!(plan.layers[0].iter().filter(|c| c.0 == want[EF_CONSTRUCTION - 1].0).count() % 3, 2);
+        assert_eq!(plan.layers[1], small);
     }
 }

@@ -599,6 +599,7 @@ impl Store {
                         }
                     },
                 );
+                ann.keep_best();
                 graph.select_plan(&mut ann, |id| chunk_rows.get(&id).copied());
                 if rewrites_ahead {
                     // Applying is sequential: its costly part is done here, in parallel.
