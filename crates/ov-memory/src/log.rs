@@ -161,6 +161,16 @@ impl LogBuf {
         };
         self.events.push(LogEvent { level, message: message.into(), fields });
     }
+
+    /// An empty buffer with this one's threshold (for work done on another thread).
+    pub(crate) fn child(&self) -> LogBuf {
+        LogBuf { events: Vec::new(), threshold: self.threshold }
+    }
+
+    /// Appends `other`'s events after this one's.
+    pub(crate) fn append(&mut self, other: LogBuf) {
+        self.events.extend(other.events);
+    }
 }
 
 /// Formats Unix milliseconds as RFC 3339 UTC with millisecond precision.

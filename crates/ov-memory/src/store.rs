@@ -708,10 +708,17 @@ impl Store {
             if items.is_empty() {
                 return Err(Error::invalid("items", "a batch needs at least one memory"));
             }
+            // Checked and copied on every core (each item's log events kept in
+            // order, and the first invalid item reported, as one by one).
+            let checked = par_map(items.len(), |i| {
+                let mut own = logs.child();
+                let p = self.prepare(&items[i], &mut own).map_err(|e| e.with("index", i));
+                Ok((p, own))
+            })?;
             let mut prepared = Vec::with_capacity(items.len());
-            for (i, it) in items.iter().enumerate() {
-                let p = self.prepare(it, logs).map_err(|e| e.with("index", i))?;
-                prepared.push(p);
+            for (p, own) in checked {
+                logs.append(own);
+                prepared.push(p?);
             }
             let mut st = self.state.write();
             self.sweep_locked(&mut st);

@@ -970,3 +970,42 @@ fn context_text_work_does_not_block_writers() {
     clock.release();
     assert_eq!(ctx.join().unwrap().unwrap(), 1);
 }
+
+/// A batch is checked on every core, yet reports as one checked item by item:
+/// the first invalid item, and each item's log events in the batch's order.
+#[test]
+fn a_batch_is_checked_in_order() {
+    let (s, _) = store_with(small(8));
+    let logs = capture_logs(&s);
+    // Item i has 1 + i % 7 values outside [-1, 1]: its warning counts them.
+    let rows: Vec<Vec<f32>> = (0..300u64)
+        .map(|i| {
+            let mut v = vec_for(i, 8);
+            for x in v.iter_mut().take(1 + (i % 7) as usize) {
+                *x = 1.5;
+            }
+            v
+        })
+        .collect();
+    let items: Vec<NewMemory<'_>> =
+        rows.iter().map(|v| NewMemory { embedding: v, text: "ok", ..NewMemory::default() }).collect();
+    s.add_batch(&items, None).unwrap();
+    let counts: Vec<u64> = logs
+        .lock()
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["message"].as_str().is_some_and(|m| m.contains("outside [-1, 1]")))
+        .map(|v| v["fields"]["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, (0..300u64).map(|i| 1 + i % 7).collect::<Vec<_>>());
+    let before = fingerprint(&s);
+    let mut bad = items.clone();
+    for i in [150, 37, 299] {
+        bad[i].text = " ";
+    }
+    bad[200].embedding = &rows[0][..4];
+    let e = s.add_batch(&bad, None).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidData);
+    assert_eq!(e.context()["index"], json!(37), "{e}");
+    assert_eq!(fingerprint(&s), before);
+}
