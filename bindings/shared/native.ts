@@ -2,6 +2,11 @@
  * The protocol between the shared JavaScript API (./surface.ts) and a native
  * module (napi-rs or wasm-bindgen). Internal: each package's entry point binds
  * its module here; nothing in this file is exported by the packages.
+ *
+ * Both modules' TypeScript declarations are generated from their Rust code
+ * (napi-rs `--dts`, wasm-bindgen), and each entry point passes its module to
+ * `bindNative` as declared there: the compiler checks every method the shared
+ * API calls against what the Rust code exports.
  */
 
 /** What a native module provides (napi-rs or wasm-bindgen). Not public API. */

@@ -13,7 +13,7 @@
  * export condition) it reads that file from disk.
  */
 import initWasm, * as wasm from '../pkg/ov_memory_wasm.js'
-import { bindNative, type NativeModule } from '../../shared/native.js'
+import { bindNative } from '../../shared/native.js'
 
 export * from '../../shared/surface.js'
 
@@ -26,7 +26,9 @@ let initialised: Promise<void> | undefined
 export function init(source?: WasmSource): Promise<void> {
   initialised ??= (async () => {
     await initWasm(source === undefined ? undefined : { module_or_path: source as never })
-    bindNative(wasm as unknown as NativeModule)
+    // The module's declarations are generated from its Rust code (wasm-bindgen):
+    // the compiler checks here that it provides what the shared API calls.
+    bindNative(wasm)
   })()
   return initialised
 }
