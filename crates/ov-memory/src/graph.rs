@@ -313,6 +313,15 @@ pub(crate) fn prefetch(row: &[f32]) {
     let _ = row;
 }
 
+/// Asks for the 64-byte line holding `x` (a hint only, as [`prefetch`]).
+#[inline(always)]
+pub(crate) fn prefetch_item<T>(x: &T) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    safe_arch::prefetch_t0(x);
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = x;
+}
+
 /// [`prefetch`] for the first 64-byte line of `row` only: enough to start a
 /// far row on its way without filling the cache with rows not read yet.
 #[inline(always)]

@@ -361,17 +361,16 @@ fn rank(
     let mut hits = Vec::with_capacity(ranked.len());
     let mut copied = 0;
     for r in ranked {
-        if let Some(n) = st.graph.node(r.id) {
-            deadline.check_copied(&mut copied, n.text.len(), op)?;
-            hits.push(Hit {
-                id: r.id,
-                text: n.text.clone(),
-                metadata: n.metadata.clone().map(Value::Object),
-                created_at: n.created_at,
-                namespace: st.graph.namespaces.name(n.ns).to_owned(),
-                score: r.score,
-            });
-        }
+        let n = st.graph.node_at(r.slot);
+        deadline.check_copied(&mut copied, n.text.len(), op)?;
+        hits.push(Hit {
+            id: r.id,
+            text: n.text.clone(),
+            metadata: n.metadata.clone().map(Value::Object),
+            created_at: n.created_at,
+            namespace: st.graph.namespaces.name(n.ns).to_owned(),
+            score: r.score,
+        });
     }
     Ok(hits)
 }

@@ -792,7 +792,7 @@ impl<'s> Ranking<'s> {
                 }
             }
             let score = self.score_g(graph, slot, g_ranks);
-            let cand = Ranked { p: score.p, id: graph.node_at(slot).id, score };
+            let cand = Ranked { p: score.p, id: graph.node_at(slot).id, slot, score };
             if heap.len() < k {
                 heap.push(cand);
             } else if let Some(worst) = heap.peek() {
@@ -803,11 +803,20 @@ impl<'s> Ranking<'s> {
             }
         }
         let mut out = heap.into_vec();
+        // The hits' link lists and texts are read next (G, then the hits
+        // themselves): each is asked for now, so their trips to memory overlap.
+        for r in &out {
+            let node = graph.node_at(r.slot);
+            if let Some(e) = node.edges.first() {
+                crate::graph::prefetch_item(e);
+            }
+            if let Some(b) = node.text.as_bytes().first() {
+                crate::graph::prefetch_item(b);
+            }
+        }
         if !g_ranks {
             for r in &mut out {
-                if let Some(slot) = graph.slot(r.id) {
-                    r.score.g = f64::from(self.g_at(graph, self.at(slot), slot));
-                }
+                r.score.g = f64::from(self.g_at(graph, self.at(r.slot), r.slot));
             }
         }
         out.sort_by(Ranked::better);
@@ -956,6 +965,8 @@ fn activation(graph: &Graph, sources: &[(usize, f64)], scope: &Scope, n: usize) 
 pub(crate) struct Ranked {
     pub p: f64,
     pub id: u64,
+    /// Where the memory is stored (valid while the ranking's lock is held).
+    pub slot: usize,
     pub score: Score,
 }
 
