@@ -390,6 +390,13 @@ export interface StoreOptions {
    * the stored vector, and `get` returns it. Fixed for the store's life.
    */
   vectorPrecision?: 'f32' | 'f16' | 'i8'
+  /**
+   * Candidates each add examines in the approximate index, 1..=10000
+   * (default 128): more builds an index that finds more of the exact top k at
+   * the same `ef`, and makes adding slower. Applies to memories added from
+   * then on; a snapshot keeps it.
+   */
+  efConstruction?: number
 }
 
 /** The namespaces a read sees: one name or a list of names (default `""`). */

@@ -40,7 +40,8 @@ use std::collections::BinaryHeap;
 pub const M: usize = 16;
 /// Links per node on level 0.
 pub const M0: usize = 2 * M;
-/// Candidates examined when a node is inserted.
+/// Candidates examined when a node is inserted, by default
+/// (`Config::ef_construction`).
 pub const EF_CONSTRUCTION: usize = 128;
 /// The highest level a node can have.
 const MAX_LEVEL: u8 = 15;
@@ -227,18 +228,18 @@ pub(crate) struct AnnPlan {
 }
 
 impl AnnPlan {
-    /// Keeps the `EF_CONSTRUCTION` most similar candidates of each layer (ties:
+    /// Keeps the `ef_construction` most similar candidates of each layer (ties:
     /// the lower id), as many as an insert's own search returns. A batch adds
     /// the chunk's earlier items to what the search found; without this bound
     /// the heuristic walked up to twice as many candidates, and on the
     /// generated 100 k × 768 batch kept links that made the index slower to
     /// search and no better (ingest 27.0–27.7 s → 20.4–21.8 s, recall@10 at
     /// ef 16 0.9095 → 0.9130, in two runs each).
-    pub(crate) fn keep_best(&mut self) {
+    pub(crate) fn keep_best(&mut self, ef_construction: usize) {
         for layer in &mut self.layers {
-            if layer.len() > EF_CONSTRUCTION {
+            if layer.len() > ef_construction {
                 layer.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                layer.truncate(EF_CONSTRUCTION);
+                layer.truncate(ef_construction);
             }
         }
     }
@@ -478,11 +479,19 @@ impl Hnsw {
         }
     }
 
-    /// Searches for the neighbours a new node of `level` would get (read-only).
-    /// Candidates are named by node; the caller turns them into memory ids.
+    /// Searches for the neighbours a new node of `level` would get (read-only),
+    /// examining `ef_construction` candidates per level. Candidates are named
+    /// by node; the caller turns them into memory ids.
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     #[cfg_attr(target_arch = "wasm32", inline(never))]
-    pub(crate) fn plan<E: Elem>(&self, rows: Rows<'_, E>, q: &[f32], inv_q: f32, level: u8) -> Vec<Vec<Cand>> {
+    pub(crate) fn plan<E: Elem>(
+        &self,
+        rows: Rows<'_, E>,
+        q: &[f32],
+        inv_q: f32,
+        level: u8,
+        ef_construction: usize,
+    ) -> Vec<Vec<Cand>> {
         let Some(mut ep) = self.descend(rows, q, inv_q, level) else {
             return Vec::new();
         };
@@ -490,7 +499,7 @@ impl Hnsw {
         let mut layers = vec![Vec::new(); top as usize + 1];
         let mut entries = vec![ep];
         for l in (0..=top).rev() {
-            let found = self.search_layer(rows, q, inv_q, &entries, EF_CONSTRUCTION, l, &|_| true);
+            let found = self.search_layer(rows, q, inv_q, &entries, ef_construction.max(1), l, &|_| true);
             if let Some(&best) = found.first() {
                 ep = best;
             }
@@ -799,7 +808,7 @@ mod tests {
         let big: Vec<(f32, u64)> = (0..300u64).map(|i| (((i * 37) % 100) as f32 / 100.0, i)).collect();
         let small: Vec<(f32, u64)> = (0..5u64).map(|i| (i as f32, 10 - i)).collect();
         let mut plan = AnnPlan { layers: vec![big.clone(), small.clone()], ..AnnPlan::default() };
-        plan.keep_best();
+        plan.keep_best(EF_CONSTRUCTION);
         let mut want = big;
         want.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         want.truncate(EF_CONSTRUCTION);

@@ -159,6 +159,18 @@ pub struct Config {
     /// store's life; a snapshot keeps it.
     #[serde(alias = "vectorPrecision", skip_serializing_if = "is_f32")]
     pub vector_precision: Precision,
+    /// Candidates an insert examines in the approximate index, 1..=10 000
+    /// (default 128): more builds an index that finds more of the exact top k
+    /// at the same `ef`, and makes adding slower (hnswlib's default is 200).
+    /// Applies to memories added from then on; a snapshot keeps it.
+    #[serde(alias = "efConstruction", skip_serializing_if = "is_default_ef_construction")]
+    pub ef_construction: usize,
+}
+
+/// The default `ef_construction` is left out of a configuration's JSON, so
+/// that snapshots are the bytes they were before it could be set.
+fn is_default_ef_construction(ef: &usize) -> bool {
+    *ef == crate::ann::EF_CONSTRUCTION
 }
 
 /// Full precision is left out of a configuration's JSON, so that a store
@@ -193,6 +205,7 @@ impl Default for Config {
             budget_tokens: 100_000,
             exact_limit: crate::graph::DEFAULT_EXACT_LIMIT,
             vector_precision: Precision::F32,
+            ef_construction: crate::ann::EF_CONSTRUCTION,
         }
     }
 }
@@ -280,6 +293,10 @@ impl Config {
                 )
                 .with("got", mb));
             }
+        }
+        if !(1..=crate::retrieve::MAX_EF).contains(&self.ef_construction) {
+            return Err(bad("ef_construction", format!("ef_construction must be in 1..={}", crate::retrieve::MAX_EF))
+                .with("got", self.ef_construction));
         }
         if !(1..=64).contains(&self.max_degree) {
             return Err(bad("max_degree", "max_degree must be in 1..=64".into()).with("got", self.max_degree));

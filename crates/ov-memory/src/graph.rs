@@ -168,6 +168,8 @@ pub(crate) struct Graph {
     samples: Vec<Option<Sample>>,
     /// Namespaces holding more memories than this are served by their index.
     exact_limit: usize,
+    /// Index candidates an insert examines per level (`Config::ef_construction`).
+    ef_construction: usize,
     /// Whether batch plans work out their neighbours' rewritten link lists
     /// ahead ([`Graph::plan_rewrites`]); `None`: when plans are made on
     /// several threads (on one, a rewrite that goes stale would be work done
@@ -403,6 +405,7 @@ impl Graph {
             ann_pos: Vec::new(),
             samples: Vec::new(),
             exact_limit: DEFAULT_EXACT_LIMIT,
+            ef_construction: crate::ann::EF_CONSTRUCTION,
             rewrites_ahead: None,
         }
     }
@@ -423,6 +426,22 @@ impl Graph {
     /// 32-bit words per stored row.
     pub(crate) fn row_words(&self) -> usize {
         self.row_words
+    }
+
+    /// The same graph, its inserts examining `ef` index candidates per level.
+    pub(crate) fn with_ef_construction(mut self, ef: usize) -> Graph {
+        self.ef_construction = ef;
+        self
+    }
+
+    /// Index candidates an insert examines per level from now on.
+    pub(crate) fn set_ef_construction(&mut self, ef: usize) {
+        self.ef_construction = ef;
+    }
+
+    /// Index candidates an insert examines per level.
+    pub(crate) fn ef_construction(&self) -> usize {
+        self.ef_construction
     }
 
     /// The same graph, approximate above `limit` memories per namespace.
@@ -509,7 +528,7 @@ impl Graph {
         let level = crate::ann::level_of(h.inserted + offset);
         let layers = with_simd(
             #[inline(always)]
-            || by_precision!(self.precision, E => h.plan(self.ann_rows::<E>(), v, inv, level)),
+            || by_precision!(self.precision, E => h.plan(self.ann_rows::<E>(), v, inv, level, self.ef_construction)),
         )
         .into_iter()
         .map(|l| l.into_iter().map(|c| (c.sim, self.nodes[h.slots[c.node as usize] as usize].id)).collect())
@@ -1035,7 +1054,7 @@ impl Graph {
         // Insert slot by slot: plan against the index as built so far.
         let (nodes, vectors) = (std::mem::take(&mut self.nodes), std::mem::take(&mut self.vectors));
         let inv_norms = std::mem::take(&mut self.inv_norms);
-        let (dim, words, precision) = (self.dim, self.row_words, self.precision);
+        let (dim, words, precision, ef) = (self.dim, self.row_words, self.precision, self.ef_construction);
         let mut v: Vec<f32> = Vec::with_capacity(dim);
         for slot in 0..n {
             let ns = nodes[slot].ns;
@@ -1052,7 +1071,7 @@ impl Graph {
                 crate::precision::decode(precision, row, dim, &mut v);
                 let layers = with_simd(
                     #[inline(always)]
-                    || h.plan(rows, &v, inv_norms[slot], level),
+                    || h.plan(rows, &v, inv_norms[slot], level, ef),
                 );
                 with_simd(
                     #[inline(always)]

@@ -779,6 +779,7 @@ impl Store {
         let mut st = self.state.write();
         st.graph = d.graph;
         st.graph.set_exact_limit(mine.exact_limit);
+        st.graph.set_ef_construction(mine.ef_construction);
         st.next_id = d.next_id;
         st.metabolism = d.metabolism;
         st.last_injected.clear();

@@ -239,7 +239,8 @@ impl Store {
             state: RwLock::new(State {
                 graph: Graph::new(config.embedding_dim, config.max_degree)
                     .with_precision(config.vector_precision)
-                    .with_exact_limit(config.exact_limit),
+                    .with_exact_limit(config.exact_limit)
+                    .with_ef_construction(config.ef_construction),
                 next_id: 1,
                 metabolism: Metabolism::new(config.budget_tokens),
                 last_injected: HashMap::new(),
@@ -599,7 +600,7 @@ impl Store {
                         }
                     },
                 );
-                ann.keep_best();
+                ann.keep_best(graph.ef_construction());
                 graph.select_plan(&mut ann, |id| chunk_rows.get(&id).copied());
                 if rewrites_ahead {
                     // Applying is sequential: its costly part is done here, in parallel.

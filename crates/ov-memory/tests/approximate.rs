@@ -295,3 +295,67 @@ fn activation_computed_per_hit_equals_a_pass_from_the_sources() {
         }
     }
 }
+
+/// `ef_construction` decides how many candidates an insert examines: it
+/// changes the index that is built (recall at a small `ef` follows it), a
+/// snapshot keeps it, and a store opened from the snapshot goes on building
+/// with it. The default is left out of the configuration's JSON.
+#[test]
+fn ef_construction_is_used_and_kept() {
+    let data = clustered(21, 1200, 30);
+    // One clock that stands still: the stores' bytes can be compared.
+    let clock = std::sync::Arc::new(ov_memory::clock::ManualClock::new());
+    let build = |ef_construction: usize, data: &[Vec<f32>]| {
+        let config =
+            Config { embedding_dim: DIM, max_nodes: 100_000, exact_limit: 0, ef_construction, ..Config::default() };
+        let s = Store::with_clock(config, clock.clone()).unwrap();
+        for (i, v) in data.iter().enumerate() {
+            s.add(v, &format!("m{i}"), AddOptions::default()).unwrap();
+        }
+        s.check_integrity().unwrap();
+        s
+    };
+    let narrow = build(2, &data[..1000]);
+    let default = build(Config::default().ef_construction, &data[..1000]);
+    assert!(narrow.to_bytes().unwrap() != default.to_bytes().unwrap());
+    let at = |s: &Store| {
+        let queries = clustered(22, 100, 30);
+        let o = RetrieveOptions { top_k: 10, alpha: Some(1.0), ef: Some(10), ..RetrieveOptions::default() };
+        let e = RetrieveOptions { exact: true, ..o.clone() };
+        let found: usize = queries
+            .iter()
+            .map(|q| {
+                let want = ids(s, q, &e);
+                ids(s, q, &o).iter().filter(|id| want.contains(id)).count()
+            })
+            .sum();
+        found as f64 / 1000.0
+    };
+    let (low, high) = (at(&narrow), at(&default));
+    assert!(high > low, "recall at ef 10: ef_construction 2 {low}, 128 {high}");
+    assert!(!default.config().to_json().contains("ef_construction"));
+    assert!(narrow.config().to_json().contains(r#""ef_construction":2"#));
+    // Opened from its snapshot, the narrow store adds the next memories as the
+    // original does (the same approximate answers); opened with the default
+    // instead, it does not.
+    let bytes = narrow.to_bytes().unwrap();
+    let reopened = Store::from_bytes_with(&bytes, None, clock.clone()).unwrap();
+    assert_eq!(reopened.config().ef_construction, 2);
+    let widened = Store::from_bytes_with(
+        &bytes,
+        Some(Config { ef_construction: Config::default().ef_construction, ..narrow.config().clone() }),
+        clock.clone(),
+    )
+    .unwrap();
+    for (i, v) in data[1000..].iter().enumerate() {
+        for s in [&narrow, &reopened, &widened] {
+            s.add(v, &format!("late{i}"), AddOptions::default()).unwrap();
+        }
+    }
+    let answers = |s: &Store| {
+        let o = RetrieveOptions { top_k: 10, alpha: Some(1.0), ef: Some(10), ..RetrieveOptions::default() };
+        clustered(23, 100, 30).iter().map(|q| ids(s, q, &o)).collect::<Vec<_>>()
+    };
+    assert_eq!(answers(&reopened), answers(&narrow));
+    assert_ne!(answers(&widened), answers(&narrow));
+}
