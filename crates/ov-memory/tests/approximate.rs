@@ -44,7 +44,13 @@ fn ids(s: &Store, q: &[f32], options: &RetrieveOptions) -> Vec<u64> {
 
 /// Mean recall@10 of approximate retrieval against the exact scan of the same store.
 fn recall(s: &Store, queries: &[Vec<f32>], filter: Option<serde_json::Value>) -> f64 {
-    let approx = RetrieveOptions { top_k: 10, alpha: Some(1.0), filter: filter.clone(), ..RetrieveOptions::default() };
+    recall_at(s, queries, filter, None)
+}
+
+/// [`recall`] with the approximate reads at `ef` (`None`: the default).
+fn recall_at(s: &Store, queries: &[Vec<f32>], filter: Option<serde_json::Value>, ef: Option<usize>) -> f64 {
+    let approx =
+        RetrieveOptions { top_k: 10, alpha: Some(1.0), filter: filter.clone(), ef, ..RetrieveOptions::default() };
     let exact = RetrieveOptions { exact: true, ..approx.clone() };
     let mut found = 0usize;
     let mut total = 0usize;
@@ -303,7 +309,7 @@ fn activation_computed_per_hit_equals_a_pass_from_the_sources() {
 #[test]
 fn ef_construction_is_used_and_kept() {
     let data = clustered(21, 1200, 30);
-    // One clock that stands still: the stores' bytes can be compared.
+    // One clock that stands still: the stores differ only in what their settings built.
     let clock = std::sync::Arc::new(ov_memory::clock::ManualClock::new());
     let build = |ef_construction: usize, data: &[Vec<f32>]| {
         let config =
@@ -318,20 +324,8 @@ fn ef_construction_is_used_and_kept() {
     let narrow = build(2, &data[..1000]);
     let default = build(Config::default().ef_construction, &data[..1000]);
     assert!(narrow.to_bytes().unwrap() != default.to_bytes().unwrap());
-    let at = |s: &Store| {
-        let queries = clustered(22, 100, 30);
-        let o = RetrieveOptions { top_k: 10, alpha: Some(1.0), ef: Some(10), ..RetrieveOptions::default() };
-        let e = RetrieveOptions { exact: true, ..o.clone() };
-        let found: usize = queries
-            .iter()
-            .map(|q| {
-                let want = ids(s, q, &e);
-                ids(s, q, &o).iter().filter(|id| want.contains(id)).count()
-            })
-            .sum();
-        found as f64 / 1000.0
-    };
-    let (low, high) = (at(&narrow), at(&default));
+    let queries = clustered(22, 100, 30);
+    let (low, high) = (recall_at(&narrow, &queries, None, Some(10)), recall_at(&default, &queries, None, Some(10)));
     assert!(high > low, "recall at ef 10: ef_construction 2 {low}, 128 {high}");
     assert!(!default.config().to_json().contains("ef_construction"));
     assert!(narrow.config().to_json().contains(r#""ef_construction":2"#));
