@@ -302,20 +302,9 @@ pub(crate) const PREFETCH_ROWS: usize = 3;
 /// process).
 pub(crate) const PREFETCH_SLAB_MAX_BYTES: usize = 32 << 20;
 
-/// Asks the CPU to bring `row` into the cache (one hint per 64-byte line; a
-/// hint only, it changes no result). A no-op on other architectures than
-/// x86-64 (Rust has no stable prefetch for them) and under Miri.
-#[inline(always)]
-pub(crate) fn prefetch(row: &[f32]) {
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
-    for line in row.chunks(16) {
-        safe_arch::prefetch_t0(&line[0]);
-    }
-    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-    let _ = row;
-}
-
-/// Asks for the 64-byte line holding `x` (a hint only, as [`prefetch`]).
+/// Asks the CPU for the 64-byte line holding `x` (a hint only, it changes no
+/// result). A no-op on other architectures than x86-64 (Rust has no stable
+/// prefetch for them) and under Miri.
 #[inline(always)]
 pub(crate) fn prefetch_item<T>(x: &T) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
@@ -324,25 +313,32 @@ pub(crate) fn prefetch_item<T>(x: &T) {
     let _ = x;
 }
 
+/// Asks the CPU to bring `row` into the cache: [`prefetch_item`] for each of
+/// its 64-byte lines.
+#[inline(always)]
+pub(crate) fn prefetch(row: &[f32]) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    for line in row.chunks(16) {
+        prefetch_item(&line[0]);
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = row;
+}
+
 /// [`prefetch`] for the first 64-byte line of `row` only: enough to start a
 /// far row on its way without filling the cache with rows not read yet.
 #[inline(always)]
 pub(crate) fn prefetch_head(row: &[f32]) {
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
     if let Some(x) = row.first() {
-        safe_arch::prefetch_t0(x);
-    }
-    // WebAssembly has no prefetch: a load whose value is kept starts the
-    // line on its way just the same. Measured in Node on the 14 k corpus
-    // (two builds in one process, alternating queries): approximate reads
-    // 0.93–0.97× the time. Loading a line of every 64 bytes of the next row
-    // the same way ([`prefetch`]) made them 1.02–1.05× slower, so it is not done.
-    #[cfg(target_arch = "wasm32")]
-    if let Some(x) = row.first() {
+        prefetch_item(x);
+        // WebAssembly has no prefetch: a load whose value is kept starts the
+        // line on its way just the same. Measured in Node on the 14 k corpus
+        // (two builds in one process, alternating queries): approximate reads
+        // 0.93–0.97× the time. Loading a line of every 64 bytes of the next row
+        // the same way ([`prefetch`]) made them 1.02–1.05× slower, so it is not done.
+        #[cfg(target_arch = "wasm32")]
         std::hint::black_box(*x);
     }
-    #[cfg(not(any(target_arch = "wasm32", all(target_arch = "x86_64", not(miri)))))]
-    let _ = row;
 }
 
 /// Cosine of two vectors (full-precision or stored rows) given their inverse
