@@ -1,6 +1,7 @@
 //! The approximate index: one HNSW graph (hierarchical navigable small
 //! world, Malkov & Yashunin 2016) per namespace, over the vectors the
-//! [`crate::graph::Graph`] already stores.
+//! [`crate::graph::Graph`] already stores — in a full-precision store, over
+//! their 8-bit codes ([`NavRows`]).
 //!
 //! Every memory is in its namespace's index from the moment it is added. A
 //! namespace holding more than `Config::exact_below` memories is served
@@ -79,7 +80,7 @@ impl<'a, E: Elem> Rows<'a, E> {
     }
 
     #[inline(always)]
-    fn row(&self, slot: u32) -> (&'a [E], f32) {
+    pub(crate) fn row(&self, slot: u32) -> (&'a [E], f32) {
         (crate::precision::view(self.words(slot), self.dim), self.inv.get(slot as usize).copied().unwrap_or(0.0))
     }
 
@@ -93,6 +94,144 @@ impl<'a, E: Elem> Rows<'a, E> {
         if let Some(i) = self.inv.get(slot as usize) {
             crate::graph::prefetch_item(i);
         }
+    }
+}
+
+/// What the index of a full-precision store navigates by: each row's 8-bit
+/// codes and their inverse norm, by graph slot, kept in step with the rows.
+///
+/// A search's time goes mostly to fetching rows from memory, one candidate
+/// after another: a row of 8-bit codes is a quarter of the f32 row's bytes
+/// (384 bytes at 384 dimensions: six cache lines instead of twenty-four).
+/// The codes are those of an i8 store (`round(127·x / m)`, `m` the row's
+/// largest magnitude; see [`crate::precision`]) without the scale, which a
+/// cosine does not need, and every comparison reads them as exact f32, so
+/// the index's arithmetic is the same on every target. Whatever a search
+/// returns is rescored on the stored f32 rows, so the codes decide which
+/// candidates are found, never their scores. On the 14 k corpus, two stores
+/// alternating every query: 0.77–0.82× the time per read at every ef from
+/// 10 to 64, recall@10 0.9535 against 0.9570 at ef 20. Stores at a compact
+/// precision navigate by their own rows (already that small, or nearly).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NavRows {
+    /// `words` 32-bit words per row, holding `dim` codes.
+    codes: Vec<f32>,
+    inv: Vec<f32>,
+    dim: usize,
+    words: usize,
+}
+
+impl NavRows {
+    pub(crate) fn new(dim: usize) -> NavRows {
+        NavRows { dim, words: dim.div_ceil(4), ..NavRows::default() }
+    }
+
+    /// Rows held.
+    pub(crate) fn len(&self) -> usize {
+        self.inv.len()
+    }
+
+    /// The codes of `v` (finite, not all zero) as the words of one row, and
+    /// their inverse norm.
+    pub(crate) fn code(&self, v: &[f32]) -> (Vec<f32>, f32) {
+        let mut words = vec![0f32; self.words];
+        let inv = crate::graph::with_simd(
+            #[inline(always)]
+            || code_into(v, &mut words, self.dim),
+        );
+        (words, inv)
+    }
+
+    /// Appends the row of `v` (full precision).
+    pub(crate) fn push(&mut self, v: &[f32]) {
+        let (words, inv) = self.code(v);
+        self.codes.extend_from_slice(&words);
+        self.inv.push(inv);
+    }
+
+    /// Appends the rows of `rows` (full precision, `dim` floats each): a
+    /// snapshot's, as it is opened; a large one on two cores (coding the
+    /// 14 k corpus's rows took a third of its open on one).
+    pub(crate) fn extend(&mut self, rows: &[f32]) {
+        let (dim, w) = (self.dim.max(1), self.words.max(1));
+        let n = rows.len() / dim;
+        let (start, first) = (self.codes.len(), self.inv.len());
+        self.codes.resize(start + n * w, 0.0);
+        self.inv.resize(first + n, 0.0);
+        let (codes, inv) = (&mut self.codes[start..], &mut self.inv[first..]);
+        let code = |rows: &[f32], codes: &mut [f32], inv: &mut [f32]| {
+            crate::graph::with_simd(
+                #[inline(always)]
+                || {
+                    for ((row, out), i) in rows.chunks_exact(dim).zip(codes.chunks_exact_mut(w)).zip(inv.iter_mut()) {
+                        *i = code_into(row, out, dim);
+                    }
+                },
+            )
+        };
+        if n < PARALLEL_CODING_ROWS {
+            return code(rows, codes, inv);
+        }
+        let half = n / 2;
+        let (rows_a, rows_b) = rows.split_at(half * dim);
+        let (codes_a, codes_b) = codes.split_at_mut(half * w);
+        let (inv_a, inv_b) = inv.split_at_mut(half);
+        crate::store::par_join(|| code(rows_a, codes_a, inv_a), || code(rows_b, codes_b, inv_b));
+    }
+
+    /// Moves the last row into `slot` (as the graph does with its rows).
+    pub(crate) fn swap_remove(&mut self, slot: usize) {
+        let last = self.len() - 1;
+        let w = self.words;
+        if slot != last {
+            self.codes.copy_within(last * w..(last + 1) * w, slot * w);
+        }
+        self.codes.truncate(last * w);
+        self.inv.swap_remove(slot);
+    }
+
+    /// Whether row `slot` holds the codes of `v` (the invariant check).
+    pub(crate) fn holds(&self, slot: usize, v: &[f32]) -> bool {
+        let (words, inv) = self.code(v);
+        let row = self.codes.get(slot * self.words..(slot + 1) * self.words);
+        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+        row.is_some_and(|r| same(r, &words)) && self.inv.get(slot).is_some_and(|i| i.to_bits() == inv.to_bits())
+    }
+
+    /// Makes room for `n` more rows.
+    pub(crate) fn try_reserve(&mut self, n: usize) -> Result<(), std::collections::TryReserveError> {
+        self.codes.try_reserve(n.saturating_mul(self.words))?;
+        self.inv.try_reserve(n)
+    }
+
+    /// The rows as the index reads them.
+    #[inline(always)]
+    pub(crate) fn rows(&self) -> Rows<'_, i8> {
+        Rows::new(&self.codes, &self.inv, self.dim, self.words)
+    }
+
+    /// Bytes per row (codes and inverse norm): `4·⌈dim/4⌉ + 4`.
+    pub(crate) fn row_bytes(dim: usize) -> u64 {
+        4 * dim.div_ceil(4) as u64 + 4
+    }
+}
+
+/// Rows from which [`NavRows::extend`] codes on two cores.
+const PARALLEL_CODING_ROWS: usize = 4096;
+
+/// Writes the codes of `v` into the words `out` (zeroed) and returns their
+/// inverse norm (see [`NavRows`]). Inlined into SIMD-dispatched callers.
+#[inline(always)]
+fn code_into(v: &[f32], out: &mut [f32], dim: usize) -> f32 {
+    let codes: &mut [i8] = bytemuck::cast_slice_mut(out);
+    crate::precision::code_i8(v, crate::precision::max_abs(v), codes);
+    // An exact integer sum: at most 127² per component, below 2³¹ up to
+    // `MAX_EMBEDDING_DIM` (65 536) components.
+    let squares: i32 = codes[..dim].iter().map(|&c| i32::from(c) * i32::from(c)).sum();
+    if squares > 0 {
+        crate::graph::inv_norm(f64::from(squares).sqrt())
+    } else {
+        0.0
     }
 }
 
@@ -827,6 +966,41 @@ impl Hnsw {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A navigation row holds the codes an i8 store keeps for the same
+    /// vector and their inverse norm; rows coded one by one, in bulk (on two
+    /// cores past `PARALLEL_CODING_ROWS`) and after removals agree bit for bit.
+    #[test]
+    fn navigation_rows_follow_the_rows() {
+        let dim = 13;
+        let mut x = 0x0a11_ce55u64;
+        let n = PARALLEL_CODING_ROWS + 7;
+        let rows: Vec<f32> =
+            (0..n * dim).map(|_| (crate::xorshift(&mut x) >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0).collect();
+        let (mut one, mut bulk) = (NavRows::new(dim), NavRows::new(dim));
+        for row in rows.chunks_exact(dim) {
+            one.push(row);
+        }
+        bulk.extend(&rows);
+        assert_eq!((one.len(), bulk.len()), (n, n));
+        for (slot, row) in rows.chunks_exact(dim).enumerate() {
+            assert!(one.holds(slot, row) && bulk.holds(slot, row), "row {slot}");
+            let mut stored = Vec::new();
+            crate::precision::encode(crate::config::Precision::I8, row, &mut stored);
+            let (codes, inv) = one.rows().row(slot as u32);
+            assert_eq!(codes, crate::precision::view::<i8>(&stored, dim));
+            let norm = codes.iter().map(|&c| f64::from(c) * f64::from(c)).sum::<f64>().sqrt();
+            assert_eq!(inv.to_bits(), crate::graph::inv_norm(norm).to_bits());
+        }
+        // Removing moves the last row into the hole, as the graph's rows do.
+        let mut model: Vec<&[f32]> = rows.chunks_exact(dim).collect();
+        for slot in [5, 0, n - 3, 17, 5] {
+            one.swap_remove(slot);
+            model.swap_remove(slot);
+            assert_eq!(one.len(), model.len());
+        }
+        assert!(model.iter().enumerate().all(|(slot, row)| one.holds(slot, row)));
+    }
 
     /// A batch's candidates are cut to as many as a search returns: the most
     /// similar, the lower id first among equals; shorter layers are untouched.

@@ -18,7 +18,7 @@
 //! at most `max_degree` entries (the strongest); a memory dropped from it is
 //! still stored and still found by search.
 
-use crate::ann::{AnnPlan, Cand, Hnsw, Rows};
+use crate::ann::{AnnPlan, Cand, Hnsw, NavRows, Rows};
 use crate::clock::Deadline;
 use crate::config::Precision;
 use crate::error::Result;
@@ -163,6 +163,9 @@ pub(crate) struct Graph {
     pub(crate) ann: Vec<Hnsw>,
     /// Each slot's position in its namespace's index.
     ann_pos: Vec<u32>,
+    /// What the indexes navigate by when the rows are full precision
+    /// ([`NavRows`]); `None` at a compact precision (the rows themselves).
+    nav: Option<NavRows>,
     /// The relevance-statistics sample of each namespace read through its
     /// index (those past the exact limit), by interned index; see [`crate::sample`].
     samples: Vec<Option<Sample>>,
@@ -374,6 +377,26 @@ pub(crate) fn centrality(edges: &[Edge], max_degree: usize) -> f64 {
     (0.6 * edges.len() as f64 / max_degree as f64 + 0.4 * mean).clamp(0.0, 1.0)
 }
 
+/// Runs `$body` with `$rows` the rows graph `$g`'s indexes navigate by and
+/// `$E` their component type: the [`NavRows`] of a full-precision store, else
+/// the stored rows (each arm compiled for its type).
+macro_rules! with_index_rows {
+    ($g:expr, $E:ident, $rows:ident => $body:expr) => {
+        match &$g.nav {
+            Some(nav) => {
+                #[allow(dead_code)]
+                type $E = i8;
+                let $rows = nav.rows();
+                $body
+            }
+            None => by_precision!($g.precision, $E => {
+                let $rows = Rows::<$E>::new(&$g.vectors, &$g.inv_norms, $g.dim, $g.row_words);
+                $body
+            }),
+        }
+    };
+}
+
 /// Orders candidates: higher relevance first, then lower id.
 fn stronger(a: &(u64, f32), b: &(u64, f32)) -> std::cmp::Ordering {
     b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
@@ -399,6 +422,7 @@ impl Graph {
             columns: crate::filter::ColumnCache::default(),
             ann: Vec::new(),
             ann_pos: Vec::new(),
+            nav: Some(NavRows::new(dim)),
             samples: Vec::new(),
             exact_limit: DEFAULT_EXACT_LIMIT,
             ef_construction: crate::ann::EF_CONSTRUCTION,
@@ -411,6 +435,7 @@ impl Graph {
         debug_assert!(self.nodes.is_empty());
         self.precision = p;
         self.row_words = crate::precision::row_words(p, self.dim);
+        self.nav = (p == Precision::F32).then(|| NavRows::new(self.dim));
         self
     }
 
@@ -492,9 +517,41 @@ impl Graph {
         }
     }
 
-    /// The stored rows as the approximate index reads them (components of type `E`).
-    pub(crate) fn ann_rows<E: Elem>(&self) -> Rows<'_, E> {
-        Rows::new(&self.vectors, &self.inv_norms, self.dim, self.row_words)
+    /// The `ef` nodes of index `h` (one of this graph's) most similar to
+    /// `q` that `admit` (given a graph slot) accepts, by the rows the index
+    /// navigates by; most similar first.
+    #[inline(always)]
+    pub(crate) fn index_search(
+        &self,
+        h: &Hnsw,
+        q: &[f32],
+        inv_q: f32,
+        ef: usize,
+        admit: &dyn Fn(u32) -> bool,
+    ) -> Vec<Cand> {
+        with_index_rows!(self, E, rows => h.search(rows, q, inv_q, ef, admit))
+    }
+
+    /// The row an index would navigate by for a new memory whose stored row
+    /// is `words` with inverse norm `inv`: the codes of a full-precision row
+    /// ([`NavRows`]), else the row itself.
+    pub(crate) fn index_row<'w>(&self, words: &'w [f32], inv: f32) -> (std::borrow::Cow<'w, [f32]>, f32) {
+        match &self.nav {
+            Some(nav) => {
+                let (codes, inv) = nav.code(words);
+                (std::borrow::Cow::Owned(codes), inv)
+            }
+            None => (std::borrow::Cow::Borrowed(words), inv),
+        }
+    }
+
+    /// The similarity the indexes navigate by between a full-precision
+    /// vector `v` and a row given as [`Graph::index_row`] gives it.
+    #[inline(always)]
+    pub(crate) fn index_similarity(&self, v: &[f32], inv: f32, words: &[f32], inv_w: f32) -> f32 {
+        with_index_rows!(self, E, _rows => {
+            crate::ann::similarity(v, inv, crate::precision::view::<E>(words, self.dim), inv_w)
+        })
     }
 
     /// Whether namespace `ns`'s reads are served by its approximate index.
@@ -524,7 +581,7 @@ impl Graph {
         let level = crate::ann::level_of(h.inserted + offset);
         let layers = with_simd(
             #[inline(always)]
-            || by_precision!(self.precision, E => h.plan(self.ann_rows::<E>(), v, inv, level, self.ef_construction)),
+            || with_index_rows!(self, E, rows => h.plan(rows, v, inv, level, self.ef_construction)),
         )
         .into_iter()
         .map(|l| l.into_iter().map(|c| (c.sim, self.nodes[h.slots[c.node as usize] as usize].id)).collect())
@@ -536,7 +593,7 @@ impl Graph {
     /// ([`Graph::select_plan`]), how inserting it rewrites those neighbours'
     /// full link lists ([`crate::ann::Rewrite`]): the costly part of applying a
     /// plan, moved to where plans are made in parallel. `v` is the new row as
-    /// it will be stored (its words).
+    /// the index will navigate by it ([`Graph::index_row`]).
     pub(crate) fn plan_rewrites(&self, plan: &mut AnnPlan, v: &[f32], inv: f32, ns: u32) {
         let Some(h) = self.index_of(ns) else { return };
         if !plan.selected || h.epoch() != plan.epoch {
@@ -547,8 +604,8 @@ impl Graph {
         plan.rewrites = with_simd(
             #[inline(always)]
             || {
-                by_precision!(self.precision, E => {
-                    h.rewrites(self.ann_rows::<E>(), crate::precision::view::<E>(v, self.dim), inv, &chosen)
+                with_index_rows!(self, E, rows => {
+                    h.rewrites(rows, crate::precision::view::<E>(v, self.dim), inv, &chosen)
                 })
             },
         );
@@ -556,14 +613,15 @@ impl Graph {
 
     /// Runs the neighbour heuristic on a plan's candidates now (see
     /// [`crate::ann::select`]); `extra` resolves ids that are not stored yet
-    /// (to their rows as they will be stored: words, and inverse norms).
+    /// (to the rows the index will navigate by, [`Graph::index_row`]: words,
+    /// and inverse norms).
     pub(crate) fn select_plan<'v>(&'v self, plan: &mut AnnPlan, extra: impl Fn(u64) -> Option<(&'v [f32], f32)>) {
-        by_precision!(self.precision, E => {
+        with_index_rows!(self, E, rows => {
             // The batch's own rows first: an upsert reuses the id of the memory it replaces.
             let vector = |id: u64| {
                 extra(id)
                     .map(|(words, inv)| (crate::precision::view::<E>(words, self.dim), inv))
-                    .or_else(|| self.slot(id).map(|slot| (self.row::<E>(slot), self.inv_norms[slot])))
+                    .or_else(|| self.slot(id).map(|slot| rows.row(slot as u32)))
             };
             for layer in &mut plan.layers {
                 *layer = with_simd(
@@ -692,6 +750,9 @@ impl Graph {
     pub(crate) fn try_reserve_tables(&mut self, n: usize) -> Result<(), crate::Error> {
         let oom = |what: &str| out_of_memory(what, n);
         self.inv_norms.try_reserve(n).map_err(|_| oom("vector slab"))?;
+        if let Some(nav) = &mut self.nav {
+            nav.try_reserve(n).map_err(|_| oom("approximate index"))?;
+        }
         self.nodes.try_reserve(n).map_err(|_| oom("memory records"))?;
         self.index.try_reserve(n).map_err(|_| oom("id index"))?;
         self.ann_pos.try_reserve(n).map_err(|_| oom("approximate index"))?;
@@ -707,11 +768,13 @@ impl Graph {
         self.estimate_bytes
     }
 
-    /// Estimated bytes of one memory without edges: its stored row (4·dim
-    /// at full precision, see [`Precision::row_bytes`]) + text bytes +
-    /// metadata bytes + `NODE_OVERHEAD_BYTES`.
+    /// Estimated bytes of one memory without edges: its stored row (see
+    /// [`Precision::row_bytes`]) and, at full precision, the row its index
+    /// navigates by ([`NavRows::row_bytes`]) + text bytes + metadata bytes +
+    /// `NODE_OVERHEAD_BYTES`.
     pub(crate) fn node_estimate(&self, text_bytes: usize, metadata_bytes: usize) -> u64 {
-        (4 * self.row_words + text_bytes + metadata_bytes) as u64 + NODE_OVERHEAD_BYTES
+        let nav = if self.nav.is_some() { NavRows::row_bytes(self.dim) } else { 0 };
+        (4 * self.row_words + text_bytes + metadata_bytes) as u64 + nav + NODE_OVERHEAD_BYTES
     }
 
     pub(crate) fn contains(&self, id: u64) -> bool {
@@ -918,6 +981,9 @@ impl Graph {
     ) -> Result<(), (usize, &'static str, &'static str)> {
         debug_assert!(self.nodes.is_empty() && vectors.len() == records.len() * self.row_words);
         self.vectors = vectors;
+        if let Some(nav) = &mut self.nav {
+            nav.extend(&self.vectors);
+        }
         for (i, (mut n, namespace)) in records.into_iter().enumerate() {
             if self.index.contains_key(&n.id) {
                 return Err((i, "ids", "duplicate id"));
@@ -939,6 +1005,9 @@ impl Graph {
         let id = n.id;
         let ns = n.ns;
         self.vectors.extend_from_slice(words);
+        if let Some(nav) = &mut self.nav {
+            nav.push(words);
+        }
         self.push_record(n);
         if let Some(a) = ann {
             self.index_insert(ns, a);
@@ -1026,15 +1095,14 @@ impl Graph {
                     .collect()
             })
             .collect();
-        let (vectors, inv, dim, words) = (&self.vectors, &self.inv_norms, self.dim, self.row_words);
         let h = &mut self.ann[ns as usize];
         // (Removals since the plan was made may have moved positions.)
         let rewrites = if h.epoch() == plan.epoch { &plan.rewrites[..] } else { &[] };
         let pos = with_simd(
             #[inline(always)]
             || {
-                by_precision!(self.precision, E => {
-                    h.insert(Rows::<E>::new(vectors, inv, dim, words), slot as u32, plan.level, layers, plan.selected, rewrites)
+                with_index_rows!(self, E, rows => {
+                    h.insert(rows, slot as u32, plan.level, layers, plan.selected, rewrites)
                 })
             },
         );
@@ -1046,28 +1114,24 @@ impl Graph {
     pub(crate) fn rebuild_indexes(&mut self) {
         self.ann.clear();
         self.ann_pos.clear();
-        let n = self.nodes.len();
-        // Insert slot by slot: plan against the index as built so far.
-        let (nodes, vectors) = (std::mem::take(&mut self.nodes), std::mem::take(&mut self.vectors));
-        let inv_norms = std::mem::take(&mut self.inv_norms);
         let (dim, words, precision, ef) = (self.dim, self.row_words, self.precision, self.ef_construction);
         let mut v: Vec<f32> = Vec::with_capacity(dim);
-        for slot in 0..n {
-            let ns = nodes[slot].ns;
+        // Insert slot by slot: plan against the index as built so far.
+        for slot in 0..self.nodes.len() {
+            let ns = self.nodes[slot].ns;
             while self.ann.len() <= ns as usize {
                 self.ann.push(Hnsw::default());
             }
             let h = &mut self.ann[ns as usize];
-            let row = &vectors[slot * words..(slot + 1) * words];
             let level = crate::ann::level_of(h.inserted);
-            let pos = by_precision!(precision, E => {
-                let rows = Rows::<E>::new(&vectors, &inv_norms, dim, words);
-                // The query side of a plan is f32: a compact row's decoded codes.
-                v.clear();
-                crate::precision::decode(precision, row, dim, &mut v);
+            // The query side of a plan is f32: a compact row's decoded codes.
+            v.clear();
+            crate::precision::decode(precision, &self.vectors[slot * words..(slot + 1) * words], dim, &mut v);
+            let inv = self.inv_norms[slot];
+            let pos = with_index_rows!(self, E, rows => {
                 let layers = with_simd(
                     #[inline(always)]
-                    || h.plan(rows, &v, inv_norms[slot], level, ef),
+                    || h.plan(rows, &v, inv, level, ef),
                 );
                 with_simd(
                     #[inline(always)]
@@ -1076,9 +1140,6 @@ impl Graph {
             });
             self.ann_pos.push(pos);
         }
-        self.nodes = nodes;
-        self.vectors = vectors;
-        self.inv_norms = inv_norms;
         self.rebuild_samples();
     }
 
@@ -1195,7 +1256,7 @@ impl Graph {
         let h = &self.ann[ns as usize];
         let found = with_simd(
             #[inline(always)]
-            || by_precision!(self.precision, E => h.search(self.ann_rows::<E>(), &v, inv_s, RELINK_CANDIDATES, &|_| true)),
+            || self.index_search(h, &v, inv_s, RELINK_CANDIDATES, &|_| true),
         );
         let near: Vec<usize> = found.into_iter().map(|c| h.slots[c.node as usize] as usize).collect();
         if near.is_empty() {
@@ -1364,10 +1425,9 @@ impl Graph {
         }
         // Out of its index first (the repair reads vectors that are about to move).
         if let (Some(&d), Some(h)) = (self.ann_pos.get(slot), self.ann.get_mut(node.ns as usize)) {
-            let (vectors, inv, dim, words) = (&self.vectors, &self.inv_norms, self.dim, self.row_words);
             if let Some(moved) = with_simd(
                 #[inline(always)]
-                || by_precision!(self.precision, E => h.remove(Rows::<E>::new(vectors, inv, dim, words), d)),
+                || with_index_rows!(self, E, rows => h.remove(rows, d)),
             ) {
                 self.ann_pos[moved as usize] = d;
             }
@@ -1392,6 +1452,9 @@ impl Graph {
         }
         self.nodes.swap_remove(slot);
         self.inv_norms.swap_remove(slot);
+        if let Some(nav) = &mut self.nav {
+            nav.swap_remove(slot);
+        }
         self.columns.0.get_mut().swap_remove(slot);
         if slot != last {
             let w = self.row_words;
@@ -1540,6 +1603,14 @@ impl Graph {
             || self.inv_norms.len() != self.nodes.len()
         {
             return Err("slab sizes disagree".into());
+        }
+        if let Some(nav) = &self.nav {
+            if nav.len() != self.nodes.len() {
+                return Err(format!("{} navigation rows for {} memories", nav.len(), self.nodes.len()));
+            }
+            if let Some(slot) = (0..self.nodes.len()).find(|&s| !nav.holds(s, self.words(s))) {
+                return Err(format!("navigation row of {} is stale", self.nodes[slot].id));
+            }
         }
         for (slot, n) in self.nodes.iter().enumerate() {
             if self.index.get(&n.id) != Some(&slot) {

@@ -448,10 +448,9 @@ impl<'s> Ranking<'s> {
             #[inline(always)]
             || {
                 by_precision!(graph.precision(), E => {
-                    let rows = graph.ann_rows::<E>();
                     for &ns in &scope.namespaces {
                         if let Some(h) = graph.index_of(ns) {
-                            for c in h.search(rows, q, inv_q, ef, &|slot| scope.contains(slot as usize)) {
+                            for c in graph.index_search(h, q, inv_q, ef, &|slot| scope.contains(slot as usize)) {
                                 // Rescored with the engine's cosine (the index's may differ in the last bits).
                                 let slot = h.slots[c.node as usize] as usize;
                                 let (inv, row) = graph.row_at::<E>(slot);

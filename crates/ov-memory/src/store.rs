@@ -562,9 +562,11 @@ impl Store {
             // (Asked only where `par_map` is about to use the thread pool: asking
             // starts rayon's global pool, which a host may want to set up itself.)
             let rewrites_ahead = end - start > 1 && graph.rewrites_ahead.unwrap_or_else(parallel);
-            // Rows of the chunk's items, for the heuristic (not stored yet).
+            // Rows of the chunk's items as the index will navigate by them,
+            // for the heuristic (not stored yet).
+            let index_rows: Vec<_> = (start..end).map(|i| graph.index_row(words(i), inv[i])).collect();
             let chunk_rows: crate::graph::FastMap<u64, (&[f32], f32)> =
-                (start..end).map(|i| (ids[i], (words(i), inv[i]))).collect();
+                (start..end).map(|i| (ids[i], (&*index_rows[i - start].0, index_rows[i - start].1))).collect();
             let plan = |j: usize| {
                 deadline.check(op.name())?;
                 let i = start + j;
@@ -592,7 +594,8 @@ impl Store {
                     || {
                         for (jj, earlier) in batch[start..i].iter().enumerate() {
                             if earlier.3 == ns[i] {
-                                let sim = crate::ann::similarity(batch[i].1, inv[i], earlier.1, earlier.2);
+                                let (row, inv_row) = &index_rows[jj];
+                                let sim = graph.index_similarity(batch[i].1, inv[i], row, *inv_row);
                                 for l in 0..=ann.level.min(levels[jj].1) {
                                     ann.layers[l as usize].push((sim, earlier.0));
                                 }
@@ -604,7 +607,7 @@ impl Store {
                 graph.select_plan(&mut ann, |id| chunk_rows.get(&id).copied());
                 if rewrites_ahead {
                     // Applying is sequential: its costly part is done here, in parallel.
-                    graph.plan_rewrites(&mut ann, words(i), inv[i], ns[i]);
+                    graph.plan_rewrites(&mut ann, &index_rows[j].0, index_rows[j].1, ns[i]);
                 }
                 Ok((links, ann))
             };
@@ -866,8 +869,10 @@ impl Store {
         self.state.read().graph.node(id).map(|n| n.centrality).ok_or_else(|| Error::not_found(id))
     }
 
-    /// The store's estimated size in bytes: for every memory
-    /// `4·embedding_dim + text bytes + metadata bytes (compact JSON) + 256`,
+    /// The store's estimated size in bytes: for every memory its stored
+    /// vector ([`crate::Precision::row_bytes`]; at full precision also the
+    /// `4·⌈embedding_dim/4⌉ + 4` bytes of the 8-bit copy the approximate
+    /// index navigates by) + text bytes + metadata bytes (compact JSON) + 256,
     /// plus 16 bytes per edge end and per overflow entry. This is the figure
     /// `max_memory_mb` is checked against.
     pub fn memory_estimate_bytes(&self) -> u64 {

@@ -192,14 +192,16 @@ fn max_memory_mb_is_checked_against_the_estimate() {
 fn estimate_follows_the_documented_formula() {
     let (s, _) = store_with(small(4));
     let a = s.add(&[1.0, 0.0, 0.0, 0.0], "abc", AddOptions::default()).unwrap();
-    assert_eq!(s.memory_estimate_bytes(), 4 * 4 + 3 + ov_memory::NODE_OVERHEAD_BYTES);
+    // The row (4·dim) and the index's 8-bit copy (4·⌈dim/4⌉ + 4).
+    let row = 4 * 4 + (4 + 4);
+    assert_eq!(s.memory_estimate_bytes(), row + 3 + ov_memory::NODE_OVERHEAD_BYTES);
     s.add(&[1.0, 0.1, 0.0, 0.0], "de", AddOptions { metadata: Some(json!({"k": 1})), ..AddOptions::default() })
         .unwrap();
     let meta = r#"{"k":1}"#.len() as u64;
-    let nodes = 2 * (16 + ov_memory::NODE_OVERHEAD_BYTES) + 3 + 2 + meta;
+    let nodes = 2 * (row + ov_memory::NODE_OVERHEAD_BYTES) + 3 + 2 + meta;
     assert_eq!(s.memory_estimate_bytes(), nodes + 2 * ov_memory::EDGE_BYTES, "one edge, two ends");
     s.delete(a).unwrap();
-    assert_eq!(s.memory_estimate_bytes(), 16 + ov_memory::NODE_OVERHEAD_BYTES + 2 + meta);
+    assert_eq!(s.memory_estimate_bytes(), row + ov_memory::NODE_OVERHEAD_BYTES + 2 + meta);
 }
 
 #[test]
