@@ -379,7 +379,10 @@ pub(crate) fn centrality(edges: &[Edge], max_degree: usize) -> f64 {
 
 /// Runs `$body` with `$rows` the rows graph `$g`'s indexes navigate by and
 /// `$E` their component type: the [`NavRows`] of a full-precision store, else
-/// the stored rows (each arm compiled for its type).
+/// the stored rows (each arm compiled for its type). With a query (`$q`, a
+/// full-precision vector, and its inverse norm `$inv`), rebinds them to what
+/// the index compares with its rows: in a full-precision store the query's
+/// 8-bit codes (so that two rows of codes meet in the integer kernel).
 macro_rules! with_index_rows {
     ($g:expr, $E:ident, $rows:ident => $body:expr) => {
         match &$g.nav {
@@ -387,6 +390,22 @@ macro_rules! with_index_rows {
                 #[allow(dead_code)]
                 type $E = i8;
                 let $rows = nav.rows();
+                $body
+            }
+            None => by_precision!($g.precision, $E => {
+                let $rows = Rows::<$E>::new(&$g.vectors, &$g.inv_norms, $g.dim, $g.row_words);
+                $body
+            }),
+        }
+    };
+    ($g:expr, $E:ident, $rows:ident, $q:ident, $inv:ident => $body:expr) => {
+        match &$g.nav {
+            Some(nav) => {
+                #[allow(dead_code)]
+                type $E = i8;
+                let $rows = nav.rows();
+                let coded = nav.code($q);
+                let ($q, $inv) = (crate::precision::view::<i8>(&coded.0, $g.dim), coded.1);
                 $body
             }
             None => by_precision!($g.precision, $E => {
@@ -529,7 +548,7 @@ impl Graph {
         ef: usize,
         admit: &dyn Fn(u32) -> bool,
     ) -> Vec<Cand> {
-        with_index_rows!(self, E, rows => h.search(rows, q, inv_q, ef, admit))
+        with_index_rows!(self, E, rows, q, inv_q => h.search(rows, q, inv_q, ef, admit))
     }
 
     /// The row an index would navigate by for a new memory whose stored row
@@ -545,12 +564,13 @@ impl Graph {
         }
     }
 
-    /// The similarity the indexes navigate by between a full-precision
-    /// vector `v` and a row given as [`Graph::index_row`] gives it.
+    /// The similarity the indexes navigate by between two rows given as
+    /// [`Graph::index_row`] gives them.
     #[inline(always)]
-    pub(crate) fn index_similarity(&self, v: &[f32], inv: f32, words: &[f32], inv_w: f32) -> f32 {
+    pub(crate) fn index_similarity(&self, a: &[f32], inv_a: f32, b: &[f32], inv_b: f32) -> f32 {
         with_index_rows!(self, E, _rows => {
-            crate::ann::similarity(v, inv, crate::precision::view::<E>(words, self.dim), inv_w)
+            let view = |w| crate::precision::view::<E>(w, self.dim);
+            crate::ann::similarity(view(a), inv_a, view(b), inv_b)
         })
     }
 
@@ -581,7 +601,7 @@ impl Graph {
         let level = crate::ann::level_of(h.inserted + offset);
         let layers = with_simd(
             #[inline(always)]
-            || with_index_rows!(self, E, rows => h.plan(rows, v, inv, level, self.ef_construction)),
+            || with_index_rows!(self, E, rows, v, inv => h.plan(rows, v, inv, level, self.ef_construction)),
         )
         .into_iter()
         .map(|l| l.into_iter().map(|c| (c.sim, self.nodes[h.slots[c.node as usize] as usize].id)).collect())
@@ -1127,11 +1147,11 @@ impl Graph {
             // The query side of a plan is f32: a compact row's decoded codes.
             v.clear();
             crate::precision::decode(precision, &self.vectors[slot * words..(slot + 1) * words], dim, &mut v);
-            let inv = self.inv_norms[slot];
-            let pos = with_index_rows!(self, E, rows => {
+            let (q, inv) = (&v[..], self.inv_norms[slot]);
+            let pos = with_index_rows!(self, E, rows, q, inv => {
                 let layers = with_simd(
                     #[inline(always)]
-                    || h.plan(rows, &v, inv, level, ef),
+                    || h.plan(rows, q, inv, level, ef),
                 );
                 with_simd(
                     #[inline(always)]

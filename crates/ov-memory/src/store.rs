@@ -594,8 +594,8 @@ impl Store {
                     || {
                         for (jj, earlier) in batch[start..i].iter().enumerate() {
                             if earlier.3 == ns[i] {
-                                let (row, inv_row) = &index_rows[jj];
-                                let sim = graph.index_similarity(batch[i].1, inv[i], row, *inv_row);
+                                let ((a, inv_a), (b, inv_b)) = (&index_rows[j], &index_rows[jj]);
+                                let sim = graph.index_similarity(a, *inv_a, b, *inv_b);
                                 for l in 0..=ann.level.min(levels[jj].1) {
                                     ann.layers[l as usize].push((sim, earlier.0));
                                 }
