@@ -118,7 +118,8 @@ impl<'a, E: Elem> Rows<'a, E> {
 /// of the corpus 0.6× the time. (Comparing the f32 query with the codes as
 /// floats gained less: 0.77–0.82× natively, 0.81–0.84× in wasm, recall
 /// 0.9535 at ef 20.) Stores at a compact precision navigate by their own
-/// rows (already that small, or nearly).
+/// rows (already that small, or nearly); an i8 store's are such codes, and
+/// its queries are coded the same way.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct NavRows {
     /// `words` 32-bit words per row, holding `dim` codes.

@@ -381,8 +381,9 @@ pub(crate) fn centrality(edges: &[Edge], max_degree: usize) -> f64 {
 /// `$E` their component type: the [`NavRows`] of a full-precision store, else
 /// the stored rows (each arm compiled for its type). With a query (`$q`, a
 /// full-precision vector, and its inverse norm `$inv`), rebinds them to what
-/// the index compares with its rows: in a full-precision store the query's
-/// 8-bit codes (so that two rows of codes meet in the integer kernel).
+/// the index compares with its rows: its 8-bit codes where the rows are
+/// such codes (the [`NavRows`] of a full-precision store, an i8 store's
+/// rows), so that codes meet codes in the integer kernel.
 macro_rules! with_index_rows {
     ($g:expr, $E:ident, $rows:ident => $body:expr) => {
         match &$g.nav {
@@ -405,6 +406,15 @@ macro_rules! with_index_rows {
                 type $E = i8;
                 let $rows = nav.rows();
                 let coded = nav.code($q);
+                let ($q, $inv) = (crate::precision::view::<i8>(&coded.0, $g.dim), coded.1);
+                $body
+            }
+            // An i8 store's rows are such codes already.
+            None if $g.precision == Precision::I8 => {
+                #[allow(dead_code)]
+                type $E = i8;
+                let $rows = Rows::<i8>::new(&$g.vectors, &$g.inv_norms, $g.dim, $g.row_words);
+                let coded = NavRows::new($g.dim).code($q);
                 let ($q, $inv) = (crate::precision::view::<i8>(&coded.0, $g.dim), coded.1);
                 $body
             }
