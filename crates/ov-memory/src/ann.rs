@@ -142,12 +142,7 @@ impl NavRows {
     /// The codes of `v` (finite, not all zero) as the words of one row, and
     /// their inverse norm.
     pub(crate) fn code(&self, v: &[f32]) -> (Vec<f32>, f32) {
-        let mut words = vec![0f32; self.words];
-        let inv = crate::graph::with_simd(
-            #[inline(always)]
-            || code_into(v, &mut words, self.dim),
-        );
-        (words, inv)
+        code_row(v)
     }
 
     /// Appends the row of `v` (full precision).
@@ -226,6 +221,18 @@ impl NavRows {
 
 /// Rows from which [`NavRows::extend`] codes on two cores.
 const PARALLEL_CODING_ROWS: usize = 4096;
+
+/// The 8-bit codes of `v` (finite, not all zero) as [`NavRows`] keeps a
+/// row (in 32-bit words), and their inverse norm: also what a query is
+/// compared with such rows as.
+pub(crate) fn code_row(v: &[f32]) -> (Vec<f32>, f32) {
+    let mut words = vec![0f32; v.len().div_ceil(4)];
+    let inv = crate::graph::with_simd(
+        #[inline(always)]
+        || code_into(v, &mut words, v.len()),
+    );
+    (words, inv)
+}
 
 /// Writes the codes of `v` into the words `out` (zeroed) and returns their
 /// inverse norm (see [`NavRows`]). Inlined into SIMD-dispatched callers.

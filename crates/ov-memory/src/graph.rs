@@ -414,7 +414,7 @@ macro_rules! with_index_rows {
                 #[allow(dead_code)]
                 type $E = i8;
                 let $rows = Rows::<i8>::new(&$g.vectors, &$g.inv_norms, $g.dim, $g.row_words);
-                let coded = NavRows::new($g.dim).code($q);
+                let coded = crate::ann::code_row($q);
                 let ($q, $inv) = (crate::precision::view::<i8>(&coded.0, $g.dim), coded.1);
                 $body
             }
