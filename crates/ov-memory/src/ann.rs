@@ -139,15 +139,9 @@ impl NavRows {
         self.inv.len()
     }
 
-    /// The codes of `v` (finite, not all zero) as the words of one row, and
-    /// their inverse norm.
-    pub(crate) fn code(&self, v: &[f32]) -> (Vec<f32>, f32) {
-        code_row(v)
-    }
-
     /// Appends the row of `v` (full precision).
     pub(crate) fn push(&mut self, v: &[f32]) {
-        let (words, inv) = self.code(v);
+        let (words, inv) = code_row(v);
         self.codes.extend_from_slice(&words);
         self.inv.push(inv);
     }
@@ -195,7 +189,7 @@ impl NavRows {
 
     /// Whether row `slot` holds the codes of `v` (the invariant check).
     pub(crate) fn holds(&self, slot: usize, v: &[f32]) -> bool {
-        let (words, inv) = self.code(v);
+        let (words, inv) = code_row(v);
         let row = self.codes.get(slot * self.words..(slot + 1) * self.words);
         let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
         row.is_some_and(|r| same(r, &words)) && self.inv.get(slot).is_some_and(|i| i.to_bits() == inv.to_bits())

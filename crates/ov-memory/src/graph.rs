@@ -377,20 +377,34 @@ pub(crate) fn centrality(edges: &[Edge], max_degree: usize) -> f64 {
     (0.6 * edges.len() as f64 / max_degree as f64 + 0.4 * mean).clamp(0.0, 1.0)
 }
 
+/// The rows of 8-bit codes graph `$g`'s indexes navigate by, if they are
+/// such codes: the [`NavRows`] of a full-precision store, an i8 store's own
+/// rows. (A macro over the fields, not a method, so that callers may hold an
+/// index mutably meanwhile.)
+macro_rules! code_rows {
+    ($g:expr) => {
+        match &$g.nav {
+            Some(nav) => Some(nav.rows()),
+            None if $g.precision == Precision::I8 => {
+                Some(Rows::<i8>::new(&$g.vectors, &$g.inv_norms, $g.dim, $g.row_words))
+            }
+            None => None,
+        }
+    };
+}
+
 /// Runs `$body` with `$rows` the rows graph `$g`'s indexes navigate by and
-/// `$E` their component type: the [`NavRows`] of a full-precision store, else
+/// `$E` their component type: rows of 8-bit codes (`code_rows!`), else
 /// the stored rows (each arm compiled for its type). With a query (`$q`, a
 /// full-precision vector, and its inverse norm `$inv`), rebinds them to what
 /// the index compares with its rows: its 8-bit codes where the rows are
-/// such codes (the [`NavRows`] of a full-precision store, an i8 store's
-/// rows), so that codes meet codes in the integer kernel.
+/// codes, so that codes meet codes in the integer kernel.
 macro_rules! with_index_rows {
     ($g:expr, $E:ident, $rows:ident => $body:expr) => {
-        match &$g.nav {
-            Some(nav) => {
+        match code_rows!($g) {
+            Some($rows) => {
                 #[allow(dead_code)]
                 type $E = i8;
-                let $rows = nav.rows();
                 $body
             }
             None => by_precision!($g.precision, $E => {
@@ -400,20 +414,10 @@ macro_rules! with_index_rows {
         }
     };
     ($g:expr, $E:ident, $rows:ident, $q:ident, $inv:ident => $body:expr) => {
-        match &$g.nav {
-            Some(nav) => {
+        match code_rows!($g) {
+            Some($rows) => {
                 #[allow(dead_code)]
                 type $E = i8;
-                let $rows = nav.rows();
-                let coded = nav.code($q);
-                let ($q, $inv) = (crate::precision::view::<i8>(&coded.0, $g.dim), coded.1);
-                $body
-            }
-            // An i8 store's rows are such codes already.
-            None if $g.precision == Precision::I8 => {
-                #[allow(dead_code)]
-                type $E = i8;
-                let $rows = Rows::<i8>::new(&$g.vectors, &$g.inv_norms, $g.dim, $g.row_words);
                 let coded = crate::ann::code_row($q);
                 let ($q, $inv) = (crate::precision::view::<i8>(&coded.0, $g.dim), coded.1);
                 $body
@@ -566,8 +570,8 @@ impl Graph {
     /// ([`NavRows`]), else the row itself.
     pub(crate) fn index_row<'w>(&self, words: &'w [f32], inv: f32) -> (std::borrow::Cow<'w, [f32]>, f32) {
         match &self.nav {
-            Some(nav) => {
-                let (codes, inv) = nav.code(words);
+            Some(_) => {
+                let (codes, inv) = crate::ann::code_row(words);
                 (std::borrow::Cow::Owned(codes), inv)
             }
             None => (std::borrow::Cow::Borrowed(words), inv),
