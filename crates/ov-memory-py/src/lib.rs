@@ -777,8 +777,24 @@ impl MemoryStore {
 
     /// The store as snapshot bytes.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let b = run(py, || self.store.to_bytes())?;
-        Ok(PyBytes::new(py, &b))
+        // Written straight into the `bytes` object (no second copy of the
+        // snapshot), without the GIL.
+        let made = run(py, || {
+            self.store.to_bytes_with(|len, write| {
+                Python::attach(|py| {
+                    let mut failed = None;
+                    let bytes = PyBytes::new_with(py, len, |buf| {
+                        failed = py.detach(|| write(buf)).err();
+                        Ok(())
+                    })?;
+                    match failed {
+                        Some(e) => Err(py_err(py, &e)),
+                        None => Ok(bytes.unbind()),
+                    }
+                })
+            })
+        })?;
+        Ok(made?.into_bound(py))
     }
 
     /// Replaces the contents with those of snapshot bytes (all or nothing).

@@ -214,7 +214,7 @@ impl NavRows {
 }
 
 /// Rows from which [`NavRows::extend`] codes on two cores.
-const PARALLEL_CODING_ROWS: usize = 4096;
+pub(crate) const PARALLEL_CODING_ROWS: usize = 4096;
 
 /// The 8-bit codes of `v` (finite, not all zero) as [`NavRows`] keeps a
 /// row (in 32-bit words), and their inverse norm: also what a query is
@@ -918,16 +918,16 @@ impl Hnsw {
     /// The index in a snapshot's terms: `inserted`, entry (or `u32::MAX`), then
     /// per node its level and its link lists (level 0 first), each as a count
     /// and positions.
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.inserted.to_le_bytes());
-        out.extend_from_slice(&self.entry.unwrap_or(NONE).to_le_bytes());
+    pub(crate) fn encode(&self, out: &mut impl crate::bytes::Sink) {
+        out.put(&self.inserted.to_le_bytes());
+        out.put(&self.entry.unwrap_or(NONE).to_le_bytes());
         for i in 0..self.len() as u32 {
-            out.push(self.levels[i as usize]);
+            out.put(&[self.levels[i as usize]]);
             for l in 0..=self.levels[i as usize] {
                 let list = self.links(i, l);
-                out.push(list.len() as u8);
+                out.put(&[list.len() as u8]);
                 for &o in list {
-                    out.extend_from_slice(&o.to_le_bytes());
+                    out.put(&o.to_le_bytes());
                 }
             }
         }

@@ -1014,21 +1014,37 @@ impl Graph {
         vectors: crate::slab::Slab,
     ) -> Result<(), (usize, &'static str, &'static str)> {
         debug_assert!(self.nodes.is_empty() && vectors.len() == records.len() * self.row_words);
+        // The navigation copy is coded beside the records' tables (on a
+        // second core where there is one, for a large snapshot): it reads
+        // only the rows. An empty copy stands in meanwhile (the size
+        // estimate counts a copy where there is one).
+        let dim = self.dim;
+        let mut nav = self.nav.as_mut().map(|n| std::mem::replace(n, NavRows::new(dim)));
+        let parallel = records.len() >= crate::ann::PARALLEL_CODING_ROWS;
+        let mut code = || {
+            if let Some(nav) = &mut nav {
+                nav.extend(&vectors);
+            }
+        };
+        let push = || {
+            for (i, (mut n, namespace)) in records.into_iter().enumerate() {
+                if self.index.contains_key(&n.id) {
+                    return Err((i, "ids", "duplicate id"));
+                }
+                n.ns = self.namespaces.intern(namespace);
+                if n.key.as_deref().is_some_and(|k| self.by_key(n.ns, k).is_some()) {
+                    return Err((i, "key", "duplicate key in a namespace"));
+                }
+                self.push_record(n);
+            }
+            Ok(())
+        };
+        let (_, pushed) = if parallel { crate::store::par_join(code, push) } else { (code(), push()) };
+        if nav.is_some() {
+            self.nav = nav;
+        }
         self.vectors = vectors;
-        if let Some(nav) = &mut self.nav {
-            nav.extend(&self.vectors);
-        }
-        for (i, (mut n, namespace)) in records.into_iter().enumerate() {
-            if self.index.contains_key(&n.id) {
-                return Err((i, "ids", "duplicate id"));
-            }
-            n.ns = self.namespaces.intern(namespace);
-            if n.key.as_deref().is_some_and(|k| self.by_key(n.ns, k).is_some()) {
-                return Err((i, "key", "duplicate key in a namespace"));
-            }
-            self.push_record(n);
-        }
-        Ok(())
+        pushed
     }
 
     /// Adds a node (its row as stored: `words`) and applies its link plan.
@@ -1179,20 +1195,20 @@ impl Graph {
 
     /// The saved indexes: per namespace (by name) its name, its node count and
     /// the ids of its nodes in position order, then [`Hnsw::encode`].
-    pub(crate) fn encode_indexes(&self, out: &mut Vec<u8>) {
+    pub(crate) fn encode_indexes(&self, out: &mut impl crate::bytes::Sink) {
         // By name, so that the bytes do not depend on the order namespaces were first used.
         let mut order: Vec<(&str, &Hnsw)> = (0..self.ann.len())
             .filter(|&ns| self.ann[ns].inserted > 0)
             .map(|ns| (self.namespaces.name(ns as u32), &self.ann[ns]))
             .collect();
         order.sort_by(|a, b| a.0.cmp(b.0));
-        out.extend_from_slice(&(order.len() as u64).to_le_bytes());
+        out.put(&(order.len() as u64).to_le_bytes());
         for (name, h) in order {
-            out.extend_from_slice(&(name.len() as u64).to_le_bytes());
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+            out.put(&(name.len() as u64).to_le_bytes());
+            out.put(name.as_bytes());
+            out.put(&(h.len() as u64).to_le_bytes());
             for &slot in &h.slots {
-                out.extend_from_slice(&self.nodes[slot as usize].id.to_le_bytes());
+                out.put(&self.nodes[slot as usize].id.to_le_bytes());
             }
             h.encode(out);
         }

@@ -268,20 +268,20 @@ impl Lexical {
     /// snapshot's memories section u32 and the frequency u32. `position`
     /// gives that position for every indexed id. Terms no memory uses any
     /// more are left out (and so dropped on load).
-    pub(crate) fn encode(&self, out: &mut Vec<u8>, position: impl Fn(u64) -> u32) {
-        out.extend_from_slice(&TOKENIZER_VERSION.to_le_bytes());
+    pub(crate) fn encode(&self, out: &mut impl crate::bytes::Sink, position: impl Fn(u64) -> u32) {
+        out.put(&TOKENIZER_VERSION.to_le_bytes());
         let mut terms: Vec<(&str, u32)> = self.vocabulary.iter().map(|(t, &i)| (t.as_str(), i)).collect();
         terms.retain(|&(_, i)| !self.postings[i as usize].is_empty());
         terms.sort_unstable_by_key(|&(_, i)| i);
-        out.extend_from_slice(&(terms.len() as u64).to_le_bytes());
+        out.put(&(terms.len() as u64).to_le_bytes());
         for (term, i) in terms {
             let list = &self.postings[i as usize];
-            out.extend_from_slice(&(term.len() as u64).to_le_bytes());
-            out.extend_from_slice(term.as_bytes());
-            out.extend_from_slice(&(list.len() as u64).to_le_bytes());
+            out.put(&(term.len() as u64).to_le_bytes());
+            out.put(term.as_bytes());
+            out.put(&(list.len() as u64).to_le_bytes());
             for &(id, tf) in list {
-                out.extend_from_slice(&position(id).to_le_bytes());
-                out.extend_from_slice(&tf.to_le_bytes());
+                out.put(&position(id).to_le_bytes());
+                out.put(&tf.to_le_bytes());
             }
         }
     }

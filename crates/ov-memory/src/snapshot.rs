@@ -59,7 +59,7 @@
 //! directory, which is fsynced, renamed over the target, and the directory is
 //! fsynced. A crash leaves either the previous file or the new one.
 
-use crate::bytes::Cursor;
+use crate::bytes::{Counter, Cursor, Filler, Sink, Writer};
 use crate::config::{Config, Precision};
 use crate::error::{Error, ErrorCode, Result};
 use crate::graph::{Edge, Graph, NewNode, Node};
@@ -100,6 +100,24 @@ fn corrupt(section: &str, check: &str, message: impl Into<String>) -> Error {
     Error::new(ErrorCode::MemoryCorruption, message).with("section", section).with("check", check)
 }
 
+/// The CRC-32 of a section's payload; from [`PARALLEL_LOAD_BYTES`] on, its
+/// two halves on two cores, combined (the same value: the combination is
+/// exact).
+fn checksum(payload: &[u8]) -> u32 {
+    if payload.len() < PARALLEL_LOAD_BYTES {
+        return crc32fast::hash(payload);
+    }
+    let (a, b) = payload.split_at(payload.len() / 2);
+    let half = |bytes: &[u8]| {
+        let mut h = crc32fast::Hasher::new();
+        h.update(bytes);
+        h
+    };
+    let (mut a, b) = crate::store::par_join(|| half(a), || half(b));
+    a.combine(&b);
+    a.finalize()
+}
+
 fn io_error(path: &Path, op: &str, e: &std::io::Error) -> Error {
     Error::new(ErrorCode::Io, format!("{op} {}: {e}", path.display()))
         .with("path", path.display().to_string())
@@ -109,34 +127,34 @@ fn io_error(path: &Path, op: &str, e: &std::io::Error) -> Error {
 
 // ---------------------------------------------------------------- writing
 
-fn put_u32(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_le_bytes());
+fn put_u32(out: &mut impl Sink, v: u32) {
+    out.put(&v.to_le_bytes());
 }
-fn put_u64(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(&v.to_le_bytes());
+fn put_u64(out: &mut impl Sink, v: u64) {
+    out.put(&v.to_le_bytes());
 }
 
 /// Appends floats as little-endian bytes: one copy on little-endian targets.
-fn put_f32s(out: &mut Vec<u8>, xs: &[f32]) {
+fn put_f32s(out: &mut impl Sink, xs: &[f32]) {
     if cfg!(target_endian = "little") {
-        out.extend_from_slice(bytemuck::cast_slice(xs));
+        out.put(bytemuck::cast_slice(xs));
     } else {
         for x in xs {
-            out.extend_from_slice(&x.to_le_bytes());
+            out.put(&x.to_le_bytes());
         }
     }
 }
 
 /// Appends a stored row (its words, see [`crate::precision`]): the floats of
 /// a full-precision row, or a compact row's codes and scale, little-endian.
-fn put_row(out: &mut Vec<u8>, p: Precision, words: &[f32]) {
+fn put_row(out: &mut impl Sink, p: Precision, words: &[f32]) {
     if cfg!(target_endian = "little") || p == Precision::F32 {
         return put_f32s(out, words);
     }
     let (codes, scale) = words.split_at(words.len().saturating_sub(1));
     match p {
-        Precision::F16 => bytemuck::cast_slice::<f32, u16>(codes).iter().for_each(|c| out.extend(c.to_le_bytes())),
-        _ => out.extend_from_slice(bytemuck::cast_slice(codes)),
+        Precision::F16 => bytemuck::cast_slice::<f32, u16>(codes).iter().for_each(|c| out.put(&c.to_le_bytes())),
+        _ => out.put(bytemuck::cast_slice(codes)),
     }
     put_f32s(out, scale);
 }
@@ -169,85 +187,150 @@ fn get_f32s(bytes: &[u8], out: &mut [f32]) {
 
 /// Appends a section: its header, then what `write` appends as its payload
 /// (length and checksum filled in afterwards: no copy of the payload).
-fn section_with(out: &mut Vec<u8>, kind: u32, write: impl FnOnce(&mut Vec<u8>)) {
+fn section_with<S: Sink>(out: &mut S, kind: u32, write: impl FnOnce(&mut S)) {
     put_u32(out, kind);
-    let head = out.len();
-    out.extend_from_slice(&[0; 12]);
-    let start = out.len();
+    let head = out.pos();
+    out.put(&[0; 12]);
+    let start = out.pos();
     write(out);
-    let len = (out.len() - start) as u64;
-    let crc = crc32fast::hash(&out[start..]);
-    out[head..head + 8].copy_from_slice(&len.to_le_bytes());
-    out[head + 8..head + 12].copy_from_slice(&crc.to_le_bytes());
+    let len = (out.pos() - start) as u64;
+    let crc = out.since(start, 0, checksum);
+    out.patch(head, &len.to_le_bytes());
+    out.patch(head + 8, &crc.to_le_bytes());
 }
 
 /// Appends a u64 length and then what `write` appends (the length of that).
-fn put_len_prefixed(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
-    let at = out.len();
+fn put_len_prefixed<S: Sink>(out: &mut S, write: impl FnOnce(&mut S)) {
+    let at = out.pos();
     put_u64(out, 0);
     write(out);
-    let len = (out.len() - at - 8) as u64;
-    out[at..at + 8].copy_from_slice(&len.to_le_bytes());
+    let len = (out.pos() - at - 8) as u64;
+    out.patch(at, &len.to_le_bytes());
+}
+
+/// Writes a snapshot in two parts whose concatenation is the snapshot: the
+/// header, configuration, state and memories (most of the bytes: the rows)
+/// into `head`, the other sections into `tail`, on two cores when
+/// `parallel`. `config` is the configuration's JSON text.
+fn encode_parts<A: Sink + Send, B: Sink + Send>(config: &str, st: &State, head: &mut A, tail: &mut B, parallel: bool) {
+    let g = &st.graph;
+    let memories = |out: &mut A| {
+        out.put(MAGIC);
+        put_u32(out, VERSION);
+        put_u32(out, SECTIONS.len() as u32);
+        section_with(out, 1, |o| o.put(config.as_bytes()));
+        section_with(out, 2, |o| {
+            let m = st.metabolism.report();
+            put_u64(o, st.next_id);
+            put_u64(o, m.budget_tokens);
+            put_u64(o, m.used_tokens);
+        });
+        section_with(out, 3, |o| {
+            put_u64(o, g.len() as u64);
+            for (node, row) in g.iter() {
+                put_u64(o, node.id);
+                o.put(&node.weight.to_le_bytes());
+                o.put(&node.created_at.to_le_bytes());
+                o.put(&node.last_accessed.to_le_bytes());
+                put_u64(o, node.access_count);
+                put_u64(o, node.text.len() as u64);
+                o.put(node.text.as_bytes());
+                put_len_prefixed(o, |o| {
+                    if let Some(m) = &node.metadata {
+                        // (Writing a map of JSON values to a sink cannot fail.)
+                        let _ = serde_json::to_writer(Writer(o), m);
+                    }
+                });
+                let ns = g.namespaces.name(node.ns);
+                put_u64(o, ns.len() as u64);
+                o.put(ns.as_bytes());
+                let key = node.key.as_deref().unwrap_or("");
+                put_u64(o, key.len() as u64);
+                o.put(key.as_bytes());
+                o.put(&node.expires_at.unwrap_or(NEVER).to_le_bytes());
+                put_row(o, g.precision(), row);
+            }
+        });
+    };
+    let others = |out: &mut B| {
+        // Adjacency, then overflow: count u64, then (from, to, relevance) per entry.
+        for (kind, links) in [(4, (|n: &Node| &n.edges) as fn(&Node) -> &Vec<Edge>), (5, |n: &Node| &n.overflow)] {
+            section_with(out, kind, |o| {
+                put_u64(o, g.iter().map(|(n, _)| links(n).len() as u64).sum());
+                for (node, _) in g.iter() {
+                    for e in links(node) {
+                        put_u64(o, node.id);
+                        put_u64(o, e.to);
+                        o.put(&e.relevance.to_le_bytes());
+                    }
+                }
+            });
+        }
+        section_with(out, 6, |o| g.encode_indexes(o));
+        section_with(out, 7, |o| g.lexical.encode(o, |id| g.slot(id).unwrap_or(0) as u32));
+    };
+    if parallel {
+        crate::store::par_join(|| memories(head), || others(tail));
+    } else {
+        memories(head);
+        others(tail);
+    }
+}
+
+/// A snapshot's writer: its length, counted by the encoder itself, and its
+/// bytes on demand (see [`Store::to_bytes_with`]).
+struct Encoder<'a> {
+    config: String,
+    st: &'a State,
+    /// Bytes of the two parts of [`encode_parts`].
+    parts: (usize, usize),
+    parallel: bool,
+}
+
+impl<'a> Encoder<'a> {
+    fn new(config: &Config, st: &'a State) -> Encoder<'a> {
+        let config = config.to_json();
+        let (mut head, mut tail) = (Counter::default(), Counter::default());
+        // Counting repeats the encoder's walk without writing (a tenth of
+        // writing): the price of allocating the snapshot once, at its size.
+        encode_parts(&config, st, &mut head, &mut tail, false);
+        let parallel = head.0 + tail.0 >= PARALLEL_LOAD_BYTES;
+        Encoder { config, st, parts: (head.0, tail.0), parallel }
+    }
+
+    fn len(&self) -> usize {
+        self.parts.0 + self.parts.1
+    }
+
+    /// Writes the snapshot into `buf`, which must be exactly [`Encoder::len`] bytes.
+    fn write(&self, buf: &mut [u8]) -> Result<()> {
+        if buf.len() != self.len() {
+            return Err(Error::invalid("buffer", "the buffer is not the snapshot's length")
+                .with("bytes", buf.len())
+                .with("expected", self.len()));
+        }
+        let (a, b) = buf.split_at_mut(self.parts.0);
+        let (mut head, mut tail) = (Filler::new(a), Filler::new(b));
+        encode_parts(&self.config, self.st, &mut head, &mut tail, self.parallel);
+        if !(head.filled() && tail.filled()) {
+            return Err(Error::new(ErrorCode::Internal, "the snapshot's length changed while it was written"));
+        }
+        Ok(())
+    }
+
+    /// The snapshot in a new buffer of its size.
+    fn to_vec(&self) -> Vec<u8> {
+        let mut head = Vec::with_capacity(self.len());
+        let mut tail = Vec::with_capacity(self.parts.1);
+        encode_parts(&self.config, self.st, &mut head, &mut tail, self.parallel);
+        head.extend_from_slice(&tail);
+        head
+    }
 }
 
 /// Serialises the store's state.
 pub(crate) fn encode(config: &Config, st: &State) -> Vec<u8> {
-    let g = &st.graph;
-    // The size estimate plus a quarter (the lexical index): most often one allocation.
-    let mut out = Vec::with_capacity(HEADER_BYTES + (g.estimate_bytes() as usize).saturating_mul(5) / 4);
-    out.extend_from_slice(MAGIC);
-    put_u32(&mut out, VERSION);
-    put_u32(&mut out, SECTIONS.len() as u32);
-
-    section_with(&mut out, 1, |o| o.extend_from_slice(config.to_json().as_bytes()));
-    section_with(&mut out, 2, |o| {
-        let m = st.metabolism.report();
-        put_u64(o, st.next_id);
-        put_u64(o, m.budget_tokens);
-        put_u64(o, m.used_tokens);
-    });
-    section_with(&mut out, 3, |o| {
-        put_u64(o, g.len() as u64);
-        for (node, row) in g.iter() {
-            put_u64(o, node.id);
-            o.extend_from_slice(&node.weight.to_le_bytes());
-            o.extend_from_slice(&node.created_at.to_le_bytes());
-            o.extend_from_slice(&node.last_accessed.to_le_bytes());
-            put_u64(o, node.access_count);
-            put_u64(o, node.text.len() as u64);
-            o.extend_from_slice(node.text.as_bytes());
-            put_len_prefixed(o, |o| {
-                if let Some(m) = &node.metadata {
-                    // (Writing a map of JSON values to memory cannot fail.)
-                    let _ = serde_json::to_writer(&mut *o, m);
-                }
-            });
-            let ns = g.namespaces.name(node.ns);
-            put_u64(o, ns.len() as u64);
-            o.extend_from_slice(ns.as_bytes());
-            let key = node.key.as_deref().unwrap_or("");
-            put_u64(o, key.len() as u64);
-            o.extend_from_slice(key.as_bytes());
-            o.extend_from_slice(&node.expires_at.unwrap_or(NEVER).to_le_bytes());
-            put_row(o, g.precision(), row);
-        }
-    });
-    // Adjacency, then overflow: count u64, then (from, to, relevance) per entry.
-    for (kind, links) in [(4, (|n: &Node| &n.edges) as fn(&Node) -> &Vec<Edge>), (5, |n: &Node| &n.overflow)] {
-        section_with(&mut out, kind, |o| {
-            put_u64(o, g.iter().map(|(n, _)| links(n).len() as u64).sum());
-            for (node, _) in g.iter() {
-                for e in links(node) {
-                    put_u64(o, node.id);
-                    put_u64(o, e.to);
-                    o.extend_from_slice(&e.relevance.to_le_bytes());
-                }
-            }
-        });
-    }
-    section_with(&mut out, 6, |o| g.encode_indexes(o));
-    section_with(&mut out, 7, |o| g.lexical.encode(o, |id| g.slot(id).unwrap_or(0) as u32));
-    out
+    Encoder::new(config, st).to_vec()
 }
 
 // ---------------------------------------------------------------- reading
@@ -354,7 +437,7 @@ fn sections(bytes: &[u8]) -> Result<(u32, Vec<&[u8]>)> {
         let len = r.len("section length")?;
         let crc = r.u32("checksum")?;
         let payload = r.take(len, "section payload")?;
-        if crc32fast::hash(payload) != crc {
+        if checksum(payload) != crc {
             return Err(corrupt(name, "checksum", format!("the {name} section fails its CRC-32 check")));
         }
         out.push(payload);
@@ -575,19 +658,29 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     let mut r = Reader::new(s[4], "overflow");
     let over = read_links(&mut r, "overflow entry")?;
     r.done()?;
-    graph.load_edges(&edges).map_err(|what| corrupt("adjacency", "links", what))?;
-    graph.load_overflow(&over).map_err(|what| corrupt("overflow", "links", what))?;
-    match s.get(5) {
-        Some(index) => graph.decode_indexes(index).map_err(|what| corrupt("index", "structure", what))?,
-        None => graph.rebuild_indexes(),
-    }
-    // What loading did not establish as it went is checked here: edges in
-    // symmetric pairs (which makes every target a known memory), none across
-    // namespaces. The tables beside the records (id index, norms,
-    // centralities, counts, keys, expiry, overflow back references) were built
-    // from checked records, and the approximate indexes were checked as they
-    // were read. Debug builds, the fuzzer's included, check it all again.
-    check_pairs(&edges).map_err(|what| corrupt("adjacency", "symmetry", what))?;
+    // What loading does not establish as it goes is checked beside it (on a
+    // second core: the check reads only the entries): edges in symmetric
+    // pairs (which makes every target a known memory). The tables beside the
+    // records (id index, norms, centralities, counts, keys, expiry, overflow
+    // back references) were built from checked records, and the approximate
+    // indexes are checked as they are read. Errors are reported in the order
+    // of the steps, whichever finished first.
+    let mut load = || -> Result<()> {
+        graph.load_edges(&edges).map_err(|what| corrupt("adjacency", "links", what))?;
+        graph.load_overflow(&over).map_err(|what| corrupt("overflow", "links", what))?;
+        match s.get(5) {
+            Some(index) => graph.decode_indexes(index).map_err(|what| corrupt("index", "structure", what))?,
+            None => graph.rebuild_indexes(),
+        }
+        Ok(())
+    };
+    let pairs = || check_pairs(&edges).map_err(|what| corrupt("adjacency", "symmetry", what));
+    let (loaded, paired) =
+        if bytes.len() >= PARALLEL_LOAD_BYTES { crate::store::par_join(load, pairs) } else { (load(), pairs()) };
+    loaded?;
+    paired?;
+    // And links across namespaces. Debug builds, the fuzzer's included, check
+    // it all again.
     if graph.namespaces.len() > 1 {
         graph.check_links().map_err(|what| corrupt("adjacency", "links", what))?;
     }
@@ -705,6 +798,25 @@ impl Store {
     /// Guarded by the breaker.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         self.call(Op::Save, true, |_| Ok(encode(&self.config, &self.state.read())))
+    }
+
+    /// The whole store as snapshot bytes, written straight into a buffer
+    /// the caller allocates — a front-end's own byte string, so that the
+    /// snapshot is written once instead of written and then copied.
+    /// `provide` is called once, with the snapshot's exact length and a
+    /// function that writes the snapshot into a buffer of that length
+    /// (INVALID_DATA for a buffer of another length); what `provide`
+    /// returns is returned. The store is read once for both: nothing
+    /// changes between the length and the bytes. Guarded by the breaker.
+    pub fn to_bytes_with<T>(
+        &self,
+        provide: impl FnOnce(usize, &mut (dyn FnMut(&mut [u8]) -> Result<()> + Send)) -> T,
+    ) -> Result<T> {
+        self.call(Op::Save, true, |_| {
+            let st = self.state.read();
+            let encoder = Encoder::new(&self.config, &st);
+            Ok(provide(encoder.len(), &mut |buf: &mut [u8]| encoder.write(buf)))
+        })
     }
 
     /// Saves a snapshot to `path` atomically: a crash leaves the previous file
@@ -863,4 +975,62 @@ fn check_limits(limits: &Config, g: &Graph) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::AddOptions;
+
+    /// A store past the size from which a snapshot is written on two cores,
+    /// with every kind of field: metadata, keys, namespaces, expiry, edges,
+    /// overflow, indexes and texts.
+    fn large_store() -> Store {
+        let dim = 384;
+        let store = Store::new(Config { embedding_dim: dim, ..Config::default() }).unwrap();
+        for i in 0..800usize {
+            let v: Vec<f32> = (0..dim).map(|j| ((i * 31 + j * 7919) % 997) as f32 / 500.0 - 1.0).collect();
+            let o = AddOptions {
+                metadata: (i % 3 == 0).then(|| serde_json::json!({ "i": i, "tag": format!("t{}", i % 5) })),
+                namespace: (i % 4 == 1).then(|| "other".to_string()),
+                key: (i % 7 == 0).then(|| format!("k{i}")),
+                expires_at: (i % 11 == 0).then_some(i64::MAX / 2),
+                ..AddOptions::default()
+            };
+            store.add(&v, &format!("memory {i} about topic {} and word{}", i % 17, i % 101), o).unwrap();
+        }
+        store
+    }
+
+    #[test]
+    fn one_encoder_counts_writes_in_place_and_appends_the_same_bytes() {
+        let store = large_store();
+        let st = store.state.read();
+        let e = Encoder::new(&store.config, &st);
+        assert!(e.parallel, "{} bytes: not past the parallel size", e.len());
+        let bytes = e.to_vec();
+        assert_eq!(bytes.len(), e.len());
+        let mut buf = vec![0xAA; e.len()];
+        e.write(&mut buf).unwrap();
+        assert!(buf == bytes, "written in place, the bytes differ");
+        // On one core, into one buffer: the same bytes.
+        let (mut head, mut tail) = (Vec::new(), Vec::new());
+        encode_parts(&e.config, &st, &mut head, &mut tail, false);
+        assert_eq!(head.len(), e.parts.0);
+        head.extend_from_slice(&tail);
+        assert!(head == bytes, "on one core, the bytes differ");
+        assert!(decode(&bytes).is_ok());
+    }
+
+    #[test]
+    fn a_buffer_of_another_length_is_refused_and_left_as_it_was() {
+        let store = large_store();
+        let st = store.state.read();
+        let e = Encoder::new(&store.config, &st);
+        for len in [0, 1, e.len() - 1, e.len() + 1] {
+            let mut buf = vec![7u8; len];
+            assert_eq!(e.write(&mut buf).unwrap_err().code(), ErrorCode::InvalidData, "{len} bytes");
+            assert!(buf.iter().all(|&b| b == 7));
+        }
+    }
 }

@@ -710,3 +710,62 @@ fn a_large_snapshot_read_on_two_cores_loads_the_same_store() {
     }
     assert_eq!(t.to_bytes().unwrap(), bytes);
 }
+
+#[test]
+fn a_snapshot_written_into_the_callers_buffer_is_the_same_bytes() {
+    let bytes = small_snapshot();
+    let s = Store::from_bytes(&bytes).unwrap();
+    // The caller allocates the buffer of the length it is given.
+    let made = s
+        .to_bytes_with(|len, write| {
+            let mut buf = vec![0u8; len];
+            write(&mut buf).map(|()| buf)
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(made, bytes);
+    // A buffer of another length: INVALID_DATA, nothing written, the store as it was.
+    let wrong = s
+        .to_bytes_with(|len, write| {
+            let mut buf = vec![9u8; len + 3];
+            (write(&mut buf).unwrap_err().code(), buf.iter().all(|&b| b == 9))
+        })
+        .unwrap();
+    assert_eq!(wrong, (ErrorCode::InvalidData, true));
+    // A caller that never writes is no error.
+    assert_eq!(s.to_bytes_with(|len, _| len).unwrap(), bytes.len());
+    assert_eq!(s.to_bytes().unwrap(), bytes);
+}
+
+#[test]
+fn a_snapshot_of_many_memories_codes_its_navigation_rows_beside_its_records() {
+    // Past the count from which an f32 store's 8-bit navigation copy is coded
+    // on a second core while the records go in (debug builds check the copy
+    // against the rows as they open).
+    let (n, dim) = (4200usize, 8usize);
+    let vectors: Vec<f32> = (0..n * dim).map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) + 1e-3).collect();
+    let texts: Vec<String> = (0..n).map(|i| format!("note {i} on subject {}", i % 23)).collect();
+    let clock = Arc::new(ManualClock::new());
+    let s = Store::with_clock(Config { embedding_dim: dim, ..Config::default() }, clock.clone()).unwrap();
+    s.add_batch_flat::<&String, String>(
+        &vectors,
+        &texts.iter().collect::<Vec<_>>(),
+        None,
+        None,
+        None,
+        None,
+        &Default::default(),
+    )
+    .unwrap();
+    let bytes = s.to_bytes().unwrap();
+    let t = Store::from_bytes_with_clock(&bytes, clock).unwrap();
+    assert_eq!(contents(&t), contents(&s));
+    for q in 0..10 {
+        let v = &vectors[q * 400 * dim..(q * 400 + 1) * dim];
+        assert_eq!(
+            t.retrieve(v, &RetrieveOptions::top_k(10)).unwrap(),
+            s.retrieve(v, &RetrieveOptions::top_k(10)).unwrap()
+        );
+    }
+    assert_eq!(t.to_bytes().unwrap(), bytes);
+}
