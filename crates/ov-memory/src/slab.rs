@@ -16,13 +16,18 @@
 //! as a `Vec` grows); a batch reserves its room once. A slab read from a
 //! snapshot is mapped from the same size as a growing one.
 //!
-//! The map of a dropped slab up to [`SPARE_MAX_BYTES`] is kept as the
-//! process's one spare and handed to the next slab that fits in it, as the
-//! heap reuses memory a process freed: a fresh map's pages are faulted in on
-//! first touch, which on this project's machine (a VM) made each of five
-//! opens of the corpus in a row take 20–45 ms against 19–20 ms on the heap,
-//! while the first open in a process took 31 ms mapped against 42–52 ms on
-//! the heap (whose first large allocation is a fresh map of small pages).
+//! The maps of dropped slabs, up to [`SPARE_MAX_BYTES`] together, are kept
+//! as the process's spares and handed to the next slab that fits in one, as
+//! the heap reuses memory a process freed: a fresh map's pages are faulted
+//! in on first touch, which on this project's machine (a VM) made each of
+//! five opens of the corpus in a row take 20–45 ms against 19–20 ms on the
+//! heap, while the first open in a process took 31 ms mapped against 42–52 ms
+//! on the heap (whose first large allocation is a fresh map of small pages).
+//!
+//! A snapshot file is read into a slab too ([`Bytes`]), so that opening one
+//! reuses the buffer of the open before and the rows' map beside it (two
+//! spares): reading the 30 MB corpus file took 23 ms into fresh 4 KiB pages,
+//! 8 ms into a fresh huge-page map and 5 ms into memory used before.
 
 use std::ops::{Deref, DerefMut};
 
@@ -30,9 +35,10 @@ use std::ops::{Deref, DerefMut};
 /// page; below it there is nothing to gain).
 pub(crate) const HUGE_MIN_BYTES: usize = 2 << 20;
 
-/// The largest map kept as the spare when its slab is dropped (the module
-/// docs say why there is one). glibc's heap likewise keeps up to 64 MiB that
-/// a process freed before it gives memory back; a larger map is unmapped.
+/// The most bytes of maps kept as spares when their slabs are dropped (the
+/// module docs say why there are any). glibc's heap likewise keeps up to
+/// 64 MiB that a process freed before it gives memory back; a larger map is
+/// unmapped, and the oldest spares go first.
 #[cfg(any(test, all(target_os = "linux", not(miri))))]
 pub(crate) const SPARE_MAX_BYTES: usize = 64 << 20;
 
@@ -49,7 +55,7 @@ enum Block {
     Map(Mapped),
 }
 
-/// An anonymous memory map; `None` only once it is given up (to the spare,
+/// An anonymous memory map; `None` only once it is given up (to the spares,
 /// or unmapped when a larger map replaces it).
 #[cfg(all(target_os = "linux", not(miri)))]
 struct Mapped(Option<memmap2::MmapMut>);
@@ -63,33 +69,43 @@ impl Drop for Mapped {
     }
 }
 
-/// At most one map, kept for reuse (see the module docs).
+/// Maps kept for reuse, newest last, together at most [`SPARE_MAX_BYTES`]
+/// (see the module docs).
 #[cfg(any(test, all(target_os = "linux", not(miri))))]
-struct Spare<M>(std::sync::Mutex<Option<M>>);
+struct Spare<M>(std::sync::Mutex<Vec<M>>);
 
 #[cfg(any(test, all(target_os = "linux", not(miri))))]
 impl<M: AsRef<[u8]>> Spare<M> {
     const fn new() -> Spare<M> {
-        Spare(std::sync::Mutex::new(None))
+        Spare(std::sync::Mutex::new(Vec::new()))
     }
 
-    /// Keeps `map` in place of the spare if it is no larger than [`SPARE_MAX_BYTES`].
+    /// Keeps `map` if it is no larger than [`SPARE_MAX_BYTES`], giving up the
+    /// oldest maps kept until all fit in that.
     fn keep(&self, map: M) {
-        if map.as_ref().len() <= SPARE_MAX_BYTES {
-            // The old spare (if any) is unmapped outside the lock.
-            let _old = self.0.lock().unwrap_or_else(|e| e.into_inner()).replace(map);
+        if map.as_ref().len() > SPARE_MAX_BYTES {
+            return;
         }
+        let mut spare = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        spare.push(map);
+        let mut total: usize = spare.iter().map(|m| m.as_ref().len()).sum();
+        let mut old = Vec::new();
+        while total > SPARE_MAX_BYTES {
+            let m = spare.remove(0);
+            total -= m.as_ref().len();
+            old.push(m);
+        }
+        drop(spare);
+        // The maps given up are unmapped outside the lock.
+        drop(old);
     }
 
-    /// The spare if it holds `bytes` without holding more than twice that.
+    /// The newest map kept that holds `bytes` without holding more than
+    /// twice that.
     fn take(&self, bytes: usize) -> Option<M> {
         let mut spare = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let fits = spare.as_ref().is_some_and(|m| (bytes..=bytes.saturating_mul(2)).contains(&m.as_ref().len()));
-        if fits {
-            spare.take()
-        } else {
-            None
-        }
+        let fits = spare.iter().rposition(|m| (bytes..=bytes.saturating_mul(2)).contains(&m.as_ref().len()))?;
+        Some(spare.remove(fits))
     }
 }
 
@@ -103,7 +119,7 @@ enum Mapped {}
 /// Whether slabs may be mapped here.
 const MAPS: bool = cfg!(all(target_os = "linux", not(miri)));
 
-/// A map of at least `bytes`: the spare if it fits, else a new one.
+/// A map of at least `bytes`: a spare if one fits, else a new one.
 #[cfg(all(target_os = "linux", not(miri)))]
 fn new_map(bytes: usize) -> Result<Mapped, NoRoom> {
     if let Some(m) = SPARE.take(bytes) {
@@ -115,7 +131,7 @@ fn new_map(bytes: usize) -> Result<Mapped, NoRoom> {
     Ok(Mapped(Some(m)))
 }
 
-/// Unmaps `m` now rather than keeping it as the spare (a slab that grew
+/// Unmaps `m` now rather than keeping it as a spare (a slab that grew
 /// out of it: keeping the smaller map would only add to the process's size).
 #[cfg(all(target_os = "linux", not(miri)))]
 fn unmap(m: &mut Mapped) {
@@ -297,6 +313,34 @@ impl std::fmt::Debug for Slab {
     }
 }
 
+/// A buffer of bytes that the caller overwrites whole (a snapshot file read
+/// into memory): a slab's floats seen as bytes, so that a large one is a map
+/// a dropped slab or buffer left (see the module docs).
+pub(crate) struct Bytes {
+    slab: Slab,
+    len: usize,
+}
+
+impl Bytes {
+    /// Room for `len` bytes, as zeros or a dropped slab's bytes.
+    pub(crate) fn for_overwrite(len: usize) -> Result<Bytes, NoRoom> {
+        Ok(Bytes { slab: Slab::for_overwrite(len.div_ceil(4))?, len })
+    }
+}
+
+impl Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &bytemuck::cast_slice(&self.slab[..])[..self.len]
+    }
+}
+
+impl DerefMut for Bytes {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut bytemuck::cast_slice_mut(&mut self.slab[..])[..self.len]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,10 +387,10 @@ mod tests {
         assert!(Slab::default().try_reserve(usize::MAX).is_err());
     }
 
-    /// The spare holds one map no larger than the limit and hands it only
-    /// to a request it fits without being more than twice as large.
+    /// The spare holds maps up to the limit together and hands out the
+    /// newest that fits a request without being more than twice as large.
     #[test]
-    fn the_spare_is_one_map_that_fits() {
+    fn the_spare_keeps_maps_that_fit_under_the_limit() {
         let spare: Spare<Vec<u8>> = Spare::new();
         spare.keep(vec![1; SPARE_MAX_BYTES + 1]);
         assert!(spare.take(1).is_none(), "too large to keep");
@@ -354,8 +398,16 @@ mod tests {
         assert!(spare.take(101).is_none(), "too small");
         assert!(spare.take(49).is_none(), "more than twice the request");
         spare.keep(vec![2; 60]);
-        assert_eq!(spare.take(50), Some(vec![2; 60]), "the last kept replaces the one before");
-        assert!(spare.take(50).is_none(), "taken once");
+        assert_eq!(spare.take(50), Some(vec![2; 60]), "the newest that fits");
+        assert_eq!(spare.take(50), Some(vec![1; 100]), "then the one before");
+        assert!(spare.take(50).is_none(), "each taken once");
+        // Past the limit together, the oldest go first.
+        spare.keep(vec![3; SPARE_MAX_BYTES / 2]);
+        spare.keep(vec![4; SPARE_MAX_BYTES / 2]);
+        spare.keep(vec![5; 10]);
+        assert!(spare.take(SPARE_MAX_BYTES / 2).is_some_and(|m| m[0] == 4));
+        assert!(spare.take(SPARE_MAX_BYTES / 2).is_none(), "the oldest was given up");
+        assert_eq!(spare.take(10), Some(vec![5; 10]));
     }
 
     /// A dropped slab's map is reused by the next one that fits, which then
@@ -375,6 +427,21 @@ mod tests {
             c.iter_mut().for_each(|x| *x = -1.0);
             c.extend_from_slice(&[7.0; 16]);
             assert!(c[..n / 2 + 1].iter().all(|&x| x == -1.0) && c[n / 2 + 1..] == [7.0; 16]);
+        }
+    }
+
+    /// A byte buffer holds exactly its length, of any length, and what is
+    /// written into it, in a reused map as on the heap.
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn a_byte_buffer_holds_its_length() {
+        for len in [0, 1, 3, 4, 5, HUGE_MIN_BYTES + 3, HUGE_MIN_BYTES * 2 + 1] {
+            for _ in 0..2 {
+                let mut b = Bytes::for_overwrite(len).unwrap();
+                assert_eq!(b.len(), len);
+                b.iter_mut().enumerate().for_each(|(i, x)| *x = (i % 251) as u8);
+                assert!(b.iter().enumerate().all(|(i, &x)| x == (i % 251) as u8));
+            }
         }
     }
 }

@@ -623,7 +623,19 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     // entry: one without postings is a text without words).
     let precision = config.vector_precision;
     let words = crate::precision::row_words(precision, dim);
-    let read = || read_memories(s[2], version, dim, precision, next_id);
+    // The edge and overflow entries are read on the records' side (the
+    // lexical index takes longer), and their errors reported after the
+    // records' as before.
+    let links = || -> Result<_> {
+        let mut r = Reader::new(s[3], "adjacency");
+        let edges = read_links(&mut r, "edge entry")?;
+        r.done()?;
+        let mut r = Reader::new(s[4], "overflow");
+        let over = read_links(&mut r, "overflow entry")?;
+        r.done()?;
+        Ok((edges, over))
+    };
+    let read = || (read_memories(s[2], version, dim, precision, next_id), links());
     let lexical = || {
         // The memory count as far as the section can hold it (a larger
         // one fails in `read_memories`; this only bounds positions).
@@ -634,7 +646,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     };
     // Two cores only pay off for a large file (and a small load then never
     // starts the thread pool).
-    let (records, lexical) =
+    let ((records, links), lexical) =
         if bytes.len() >= PARALLEL_LOAD_BYTES { crate::store::par_join(read, lexical) } else { (read(), lexical()) };
     let (records, vectors) = records?;
     let lexical = lexical.map_err(|what| corrupt("lexical", "structure", what))?.flatten();
@@ -648,16 +660,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
         .load_records(records, vectors)
         .map_err(|(i, check, what)| corrupt("memories", check, format!("memory #{i}: {what}")).with("index", i))?;
 
-    // Entries are only read here. Known ids, degree bounds and no repeated
+    // Entries were only read. Known ids, degree bounds and no repeated
     // overflow entry are checked as they are linked; symmetry, duplicates and
-    // dangling targets by the invariant check below (per memory, on lists of
-    // at most max_degree: no table of all edges is needed).
-    let mut r = Reader::new(s[3], "adjacency");
-    let edges = read_links(&mut r, "edge entry")?;
-    r.done()?;
-    let mut r = Reader::new(s[4], "overflow");
-    let over = read_links(&mut r, "overflow entry")?;
-    r.done()?;
+    // dangling targets by the check below.
+    let (edges, over) = links?;
     // What loading does not establish as it goes is checked beside it (on a
     // second core: the check reads only the entries): edges in symmetric
     // pairs (which makes every target a known memory). The tables beside the
@@ -756,7 +762,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// device would never end), are refused with IO before any byte is read.
 pub const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
 
-fn read_file(path: &Path) -> Result<Vec<u8>> {
+fn read_file(path: &Path) -> Result<crate::slab::Bytes> {
     use std::io::Read;
     let not_regular = |what: &str| {
         Error::new(ErrorCode::Io, format!("{}: not a regular file ({what})", path.display()))
@@ -779,14 +785,22 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
             .with("bytes", meta.len())
             .with("max_bytes", MAX_SNAPSHOT_BYTES));
     }
-    // Sized from the stat: through `take` the reader gives no size hint, and
-    // growing the buffer by doubling (each step a copy) took as long as
-    // decoding the snapshot (47 ms against 25 ms for 30 MB).
-    let mut out = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
-    f.take(MAX_SNAPSHOT_BYTES + 1).read_to_end(&mut out).map_err(|e| io_error(path, "read", &e))?;
-    if out.len() as u64 > MAX_SNAPSHOT_BYTES {
-        return Err(Error::new(ErrorCode::Io, format!("{}: grew past the snapshot maximum", path.display()))
-            .with("path", path.display().to_string()));
+    // Read whole into a buffer of the stat's size (through `take` the reader
+    // gave no size hint, and growing a buffer by doubling took as long as
+    // decoding the snapshot), which a large file takes from the maps of
+    // dropped slabs (see `slab`): faulting in fresh memory took longer than
+    // reading the file.
+    let len =
+        usize::try_from(meta.len()).map_err(|_| io_error(path, "read", &std::io::ErrorKind::OutOfMemory.into()))?;
+    let mut out = crate::slab::Bytes::for_overwrite(len)
+        .map_err(|_| io_error(path, "read", &std::io::ErrorKind::OutOfMemory.into()))?;
+    let mut f = f;
+    f.read_exact(&mut out).map_err(|e| io_error(path, "read", &e))?;
+    // A file that grew after the stat is being written by someone else.
+    if f.read(&mut [0u8; 1]).map_err(|e| io_error(path, "read", &e))? != 0 {
+        return Err(Error::new(ErrorCode::Io, format!("{}: changed while it was read", path.display()))
+            .with("path", path.display().to_string())
+            .with("operation", "read"));
     }
     Ok(out)
 }
