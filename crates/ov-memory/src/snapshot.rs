@@ -291,8 +291,8 @@ impl<'a> Encoder<'a> {
     fn new(config: &Config, st: &'a State) -> Encoder<'a> {
         let config = config.to_json();
         let (mut head, mut tail) = (Counter::default(), Counter::default());
-        // Counting repeats the encoder's walk without writing (a tenth of
-        // writing): the price of allocating the snapshot once, at its size.
+        // Counting repeats the encoder's walk without writing anything: the
+        // price of allocating the snapshot once, at its size.
         encode_parts(&config, st, &mut head, &mut tail, false);
         let parallel = head.0 + tail.0 >= PARALLEL_LOAD_BYTES;
         Encoder { config, st, parts: (head.0, tail.0), parallel }

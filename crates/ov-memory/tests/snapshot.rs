@@ -679,17 +679,13 @@ fn edited_links_with_valid_checksums_are_memory_corruption() {
     }
 }
 
-#[test]
-fn a_large_snapshot_read_on_two_cores_loads_the_same_store() {
-    // Past the size from which records and the lexical index are read in parallel.
-    let (n, dim) = (900usize, 384usize);
-    let vectors: Vec<f32> =
-        (0..n * dim).map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) + (i / dim) as f32 * 1e-3).collect();
-    let texts: Vec<String> = (0..n).map(|i| format!("memory {i} about topic {} and word{}", i % 17, i % 101)).collect();
+/// A store on a manual clock holding `texts` with their `vectors` (`dim`
+/// floats each), added in one batch.
+fn batch_store(dim: usize, vectors: &[f32], texts: &[String]) -> (Store, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new());
     let s = Store::with_clock(Config { embedding_dim: dim, ..Config::default() }, clock.clone()).unwrap();
     s.add_batch_flat::<&String, String>(
-        &vectors,
+        vectors,
         &texts.iter().collect::<Vec<_>>(),
         None,
         None,
@@ -698,6 +694,17 @@ fn a_large_snapshot_read_on_two_cores_loads_the_same_store() {
         &Default::default(),
     )
     .unwrap();
+    (s, clock)
+}
+
+#[test]
+fn a_large_snapshot_read_on_two_cores_loads_the_same_store() {
+    // Past the size from which records and the lexical index are read in parallel.
+    let (n, dim) = (900usize, 384usize);
+    let vectors: Vec<f32> =
+        (0..n * dim).map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) + (i / dim) as f32 * 1e-3).collect();
+    let texts: Vec<String> = (0..n).map(|i| format!("memory {i} about topic {} and word{}", i % 17, i % 101)).collect();
+    let (s, clock) = batch_store(dim, &vectors, &texts);
     s.delete(5).unwrap();
     let bytes = s.to_bytes().unwrap();
     assert!(bytes.len() > 1 << 20, "{} bytes: not past the parallel size", bytes.len());
@@ -745,18 +752,7 @@ fn a_snapshot_of_many_memories_codes_its_navigation_rows_beside_its_records() {
     let (n, dim) = (4200usize, 8usize);
     let vectors: Vec<f32> = (0..n * dim).map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) + 1e-3).collect();
     let texts: Vec<String> = (0..n).map(|i| format!("note {i} on subject {}", i % 23)).collect();
-    let clock = Arc::new(ManualClock::new());
-    let s = Store::with_clock(Config { embedding_dim: dim, ..Config::default() }, clock.clone()).unwrap();
-    s.add_batch_flat::<&String, String>(
-        &vectors,
-        &texts.iter().collect::<Vec<_>>(),
-        None,
-        None,
-        None,
-        None,
-        &Default::default(),
-    )
-    .unwrap();
+    let (s, clock) = batch_store(dim, &vectors, &texts);
     let bytes = s.to_bytes().unwrap();
     let t = Store::from_bytes_with_clock(&bytes, clock).unwrap();
     assert_eq!(contents(&t), contents(&s));
