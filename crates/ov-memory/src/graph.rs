@@ -1021,7 +1021,7 @@ impl Graph {
         let dim = self.dim;
         let mut nav = self.nav.as_mut().map(|n| std::mem::replace(n, NavRows::new(dim)));
         let parallel = records.len() >= crate::ann::PARALLEL_CODING_ROWS;
-        let mut code = || {
+        let code = || {
             if let Some(nav) = &mut nav {
                 nav.extend(&vectors);
             }
@@ -1039,10 +1039,8 @@ impl Graph {
             }
             Ok(())
         };
-        let (_, pushed) = if parallel { crate::store::par_join(code, push) } else { (code(), push()) };
-        if nav.is_some() {
-            self.nav = nav;
-        }
+        let (_, pushed) = crate::store::join_if(parallel, code, push);
+        self.nav = nav;
         self.vectors = vectors;
         pushed
     }

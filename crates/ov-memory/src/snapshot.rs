@@ -269,12 +269,7 @@ fn encode_parts<A: Sink + Send, B: Sink + Send>(config: &str, st: &State, head: 
         section_with(out, 6, |o| g.encode_indexes(o));
         section_with(out, 7, |o| g.lexical.encode(o, |id| g.slot(id).unwrap_or(0) as u32));
     };
-    if parallel {
-        crate::store::par_join(|| memories(head), || others(tail));
-    } else {
-        memories(head);
-        others(tail);
-    }
+    crate::store::join_if(parallel, || memories(head), || others(tail));
 }
 
 /// A snapshot's writer: its length, counted by the encoder itself, and its
@@ -646,8 +641,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     };
     // Two cores only pay off for a large file (and a small load then never
     // starts the thread pool).
-    let ((records, links), lexical) =
-        if bytes.len() >= PARALLEL_LOAD_BYTES { crate::store::par_join(read, lexical) } else { (read(), lexical()) };
+    let ((records, links), lexical) = crate::store::join_if(bytes.len() >= PARALLEL_LOAD_BYTES, read, lexical);
     let (records, vectors) = records?;
     let lexical = lexical.map_err(|what| corrupt("lexical", "structure", what))?.flatten();
     let mut graph = Graph::new(dim, config.max_degree).with_precision(precision);
@@ -671,7 +665,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     // back references) were built from checked records, and the approximate
     // indexes are checked as they are read. Errors are reported in the order
     // of the steps, whichever finished first.
-    let mut load = || -> Result<()> {
+    let load = || -> Result<()> {
         graph.load_edges(&edges).map_err(|what| corrupt("adjacency", "links", what))?;
         graph.load_overflow(&over).map_err(|what| corrupt("overflow", "links", what))?;
         match s.get(5) {
@@ -681,8 +675,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
         Ok(())
     };
     let pairs = || check_pairs(&edges).map_err(|what| corrupt("adjacency", "symmetry", what));
-    let (loaded, paired) =
-        if bytes.len() >= PARALLEL_LOAD_BYTES { crate::store::par_join(load, pairs) } else { (load(), pairs()) };
+    let (loaded, paired) = crate::store::join_if(bytes.len() >= PARALLEL_LOAD_BYTES, load, pairs);
     loaded?;
     paired?;
     // And links across namespaces. Debug builds, the fuzzer's included, check
@@ -774,7 +767,7 @@ fn read_file(path: &Path) -> Result<crate::slab::Bytes> {
     if !meta.is_file() {
         return Err(not_regular(if meta.is_dir() { "a directory" } else { "a FIFO, socket or device" }));
     }
-    let f = std::fs::File::open(path).map_err(|e| io_error(path, "read", &e))?;
+    let mut f = std::fs::File::open(path).map_err(|e| io_error(path, "read", &e))?;
     let meta = f.metadata().map_err(|e| io_error(path, "read", &e))?;
     if !meta.is_file() {
         return Err(not_regular("replaced while opening"));
@@ -790,11 +783,10 @@ fn read_file(path: &Path) -> Result<crate::slab::Bytes> {
     // decoding the snapshot), which a large file takes from the maps of
     // dropped slabs (see `slab`): faulting in fresh memory took longer than
     // reading the file.
-    let len =
-        usize::try_from(meta.len()).map_err(|_| io_error(path, "read", &std::io::ErrorKind::OutOfMemory.into()))?;
-    let mut out = crate::slab::Bytes::for_overwrite(len)
-        .map_err(|_| io_error(path, "read", &std::io::ErrorKind::OutOfMemory.into()))?;
-    let mut f = f;
+    let mut out = usize::try_from(meta.len())
+        .ok()
+        .and_then(|len| crate::slab::Bytes::for_overwrite(len).ok())
+        .ok_or_else(|| io_error(path, "read", &std::io::ErrorKind::OutOfMemory.into()))?;
     f.read_exact(&mut out).map_err(|e| io_error(path, "read", &e))?;
     // A file that grew after the stat is being written by someone else.
     if f.read(&mut [0u8; 1]).map_err(|e| io_error(path, "read", &e))? != 0 {

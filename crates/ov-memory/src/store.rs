@@ -151,6 +151,20 @@ pub(crate) fn par_join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl F
     (a(), b())
 }
 
+/// [`par_join`] when `parallel` (work large enough to pay for a second
+/// core), else `(a(), b())` in turn: a small job never starts the thread pool.
+pub(crate) fn join_if<A: Send, B: Send>(
+    parallel: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if parallel {
+        par_join(a, b)
+    } else {
+        (a(), b())
+    }
+}
+
 /// Items of a batch planned together (see `Store::insert_all`).
 const BATCH_CHUNK: usize = 256;
 
