@@ -122,8 +122,11 @@ impl<'a, E: Elem> Rows<'a, E> {
 /// its queries are coded the same way.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct NavRows {
-    /// `words` 32-bit words per row, holding `dim` codes.
-    codes: Vec<f32>,
+    /// `words` 32-bit words per row, holding `dim` codes. In a slab: opening
+    /// a snapshot codes every row into it, and a dropped store's memory is
+    /// reused instead of faulting fresh pages in (which took as long as the
+    /// coding).
+    codes: crate::slab::Slab,
     inv: Vec<f32>,
     dim: usize,
     words: usize,
@@ -153,7 +156,12 @@ impl NavRows {
         let (dim, w) = (self.dim.max(1), self.words.max(1));
         let n = rows.len() / dim;
         let (start, first) = (self.codes.len(), self.inv.len());
-        self.codes.resize(start + n * w, 0.0);
+        // Every word is written below (`code_into` writes whole rows). Room
+        // was reserved before (`Graph::try_reserve_tables`); running out here
+        // is the allocator failing as it would for a `Vec`.
+        if self.codes.grow_for_overwrite(n * w).is_err() {
+            std::alloc::handle_alloc_error(std::alloc::Layout::new::<[f32; 1024]>());
+        }
         self.inv.resize(first + n, 0.0);
         let (codes, inv) = (&mut self.codes[start..], &mut self.inv[first..]);
         let code = |rows: &[f32], codes: &mut [f32], inv: &mut [f32]| {
@@ -196,9 +204,9 @@ impl NavRows {
     }
 
     /// Makes room for `n` more rows.
-    pub(crate) fn try_reserve(&mut self, n: usize) -> Result<(), std::collections::TryReserveError> {
+    pub(crate) fn try_reserve(&mut self, n: usize) -> Result<(), crate::slab::NoRoom> {
         self.codes.try_reserve(n.saturating_mul(self.words))?;
-        self.inv.try_reserve(n)
+        self.inv.try_reserve(n).map_err(|_| crate::slab::NoRoom)
     }
 
     /// The rows as the index reads them.
@@ -228,12 +236,14 @@ pub(crate) fn code_row(v: &[f32]) -> (Vec<f32>, f32) {
     (words, inv)
 }
 
-/// Writes the codes of `v` into the words `out` (zeroed) and returns their
-/// inverse norm (see [`NavRows`]). Inlined into SIMD-dispatched callers.
+/// Writes the codes of `v` into the words `out` (the bytes past the last
+/// code zeroed) and returns their inverse norm (see [`NavRows`]). Inlined
+/// into SIMD-dispatched callers.
 #[inline(always)]
 fn code_into(v: &[f32], out: &mut [f32], dim: usize) -> f32 {
     let codes: &mut [i8] = bytemuck::cast_slice_mut(out);
     crate::precision::code_i8(v, crate::precision::max_abs(v), codes);
+    codes[dim..].fill(0);
     // An exact integer sum: at most 127² per component, below 2³¹ up to
     // `MAX_EMBEDDING_DIM` (65 536) components.
     let squares: i32 = codes[..dim].iter().map(|&c| i32::from(c) * i32::from(c)).sum();
@@ -1009,6 +1019,25 @@ mod tests {
             assert_eq!(one.len(), model.len());
         }
         assert!(model.iter().enumerate().all(|(slot, row)| one.holds(slot, row)));
+    }
+
+    /// Rows coded into memory that held other floats (a map, as a dropped
+    /// store's is reused): every word is written, the bytes past a row's
+    /// last code as zeros.
+    #[test]
+    #[cfg_attr(miri, ignore)] // two million floats
+    fn navigation_rows_coded_over_old_floats_equal_fresh_ones() {
+        let dim = 1021usize; // three bytes past the last code of each row
+        let n = crate::slab::HUGE_MIN_BYTES / (4 * dim.div_ceil(4)) + 3; // a map where there are maps
+        let mut x = 0x5eed_0f0du64;
+        let rows: Vec<f32> =
+            (0..n * dim).map(|_| (crate::xorshift(&mut x) >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0).collect();
+        let mut reused = NavRows::new(dim);
+        reused.codes.extend_from_slice(&vec![f32::from_bits(0xdead_beef); n * reused.words]);
+        reused.codes.truncate(0);
+        reused.extend(&rows);
+        assert_eq!(reused.len(), n);
+        assert!(rows.chunks_exact(dim).enumerate().all(|(slot, row)| reused.holds(slot, row)));
     }
 
     /// A batch's candidates are cut to as many as a search returns: the most

@@ -1555,16 +1555,45 @@ impl Graph {
     /// memories known, at most `max_degree` per owner, none repeated.
     pub(crate) fn load_overflow(&mut self, overflow: &[(u64, u64, f32)]) -> Result<(), String> {
         let max = self.max_degree;
-        for &(owner, to, relevance) in overflow {
-            let (Some(o), Some(t)) = (self.slot(owner), self.slot(to)) else {
-                return Err(format!("overflow entry {owner}->{to} names an unknown memory"));
+        // Both ends looked up first, up to the first unknown memory (whose
+        // error comes after those of the entries before it), so that every
+        // list is allocated once at its size instead of growing.
+        let mut slots: Vec<(usize, usize)> = Vec::with_capacity(overflow.len());
+        let mut unknown = None;
+        let mut last: Option<(u64, usize)> = None;
+        for &(owner, to, _) in overflow {
+            // Entries come grouped by owner: look each owner up once.
+            let o = match last {
+                Some((id, slot)) if id == owner => Some(slot),
+                _ => self.slot(owner),
             };
+            let (Some(o), Some(t)) = (o, self.slot(to)) else {
+                unknown = Some(format!("overflow entry {owner}->{to} names an unknown memory"));
+                break;
+            };
+            last = Some((owner, o));
+            slots.push((o, t));
+        }
+        let mut counts = vec![(0u32, 0u32); self.nodes.len()];
+        for &(o, t) in &slots {
+            counts[o].0 += 1;
+            counts[t].1 += 1;
+        }
+        for (n, &(out, into)) in self.nodes.iter_mut().zip(&counts) {
+            // At most `max` are kept (the check below stops at more).
+            n.overflow.reserve_exact((out as usize).min(max));
+            n.overflow_in.reserve_exact(into as usize);
+        }
+        for (&(owner, to, relevance), &(o, t)) in overflow.iter().zip(&slots) {
             let n = &mut self.nodes[o];
             if n.overflow.len() >= max || n.overflow.iter().any(|e| e.to == to) {
                 return Err(format!("memory {owner} has a repeated overflow entry or more than {max}"));
             }
             n.overflow.push(Edge { to, relevance });
             self.nodes[t].overflow_in.push(owner);
+        }
+        if let Some(e) = unknown {
+            return Err(e);
         }
         self.estimate_bytes += overflow.len() as u64 * EDGE_BYTES;
         Ok(())

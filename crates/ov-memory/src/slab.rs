@@ -240,6 +240,19 @@ impl Slab {
         self.len = len + xs.len();
     }
 
+    /// Adds `additional` floats that the caller overwrites: zeros on the
+    /// heap, in a map zeros or a dropped slab's floats (as
+    /// [`Slab::for_overwrite`]). Reserves first as [`Slab::try_reserve`] does.
+    pub(crate) fn grow_for_overwrite(&mut self, additional: usize) -> Result<(), NoRoom> {
+        self.try_reserve(additional)?;
+        let len = self.len + additional;
+        if let Block::Heap(v) = &mut self.block {
+            v.resize(len, 0.0);
+        }
+        self.len = len;
+        Ok(())
+    }
+
     /// Keeps the first `len` floats.
     pub(crate) fn truncate(&mut self, len: usize) {
         if let Block::Heap(v) = &mut self.block {
@@ -389,6 +402,22 @@ mod tests {
 
     /// The spare holds maps up to the limit together and hands out the
     /// newest that fits a request without being more than twice as large.
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn growing_for_overwrite_keeps_the_floats_before() {
+        for (start, add) in [(0, 5), (7, 1), (3, HUGE_MIN_BYTES / 4 + 9), (HUGE_MIN_BYTES / 4, HUGE_MIN_BYTES / 2)] {
+            let head: Vec<f32> = (0..start).map(|i| i as f32).collect();
+            let mut s = Slab::default();
+            s.extend_from_slice(&head);
+            s.grow_for_overwrite(add).unwrap();
+            assert_eq!(s.len(), start + add);
+            assert_eq!(&s[..start], &head[..]);
+            s[start..].fill(2.0);
+            assert!(s[start..].iter().all(|&x| x == 2.0));
+        }
+        assert!(Slab::default().grow_for_overwrite(usize::MAX).is_err(), "too large is refused");
+    }
+
     #[test]
     fn the_spare_keeps_maps_that_fit_under_the_limit() {
         let spare: Spare<Vec<u8>> = Spare::new();
