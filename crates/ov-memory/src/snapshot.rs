@@ -755,6 +755,25 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// device would never end), are refused with IO before any byte is read.
 pub const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
 
+/// Fills `out` from the start of `f` and leaves the file's position after
+/// it. A large file is read in two halves at once (on Unix, on two cores):
+/// the kernel's copy out of the page cache was a fifth of opening the corpus.
+fn read_whole(f: &std::fs::File, out: &mut [u8]) -> std::io::Result<()> {
+    use std::io::{Read, Seek};
+    #[cfg(unix)]
+    if out.len() >= PARALLEL_LOAD_BYTES {
+        use std::os::unix::fs::FileExt;
+        let half = out.len() / 2;
+        let (a, b) = out.split_at_mut(half);
+        let (ra, rb) = crate::store::par_join(|| f.read_exact_at(a, 0), || f.read_exact_at(b, half as u64));
+        ra?;
+        rb?;
+        (&*f).seek(std::io::SeekFrom::Start(out.len() as u64))?;
+        return Ok(());
+    }
+    (&*f).read_exact(out)
+}
+
 fn read_file(path: &Path) -> Result<crate::slab::Bytes> {
     use std::io::Read;
     let not_regular = |what: &str| {
@@ -787,7 +806,7 @@ fn read_file(path: &Path) -> Result<crate::slab::Bytes> {
         .ok()
         .and_then(|len| crate::slab::Bytes::for_overwrite(len).ok())
         .ok_or_else(|| io_error(path, "read", &std::io::ErrorKind::OutOfMemory.into()))?;
-    f.read_exact(&mut out).map_err(|e| io_error(path, "read", &e))?;
+    read_whole(&f, &mut out).map_err(|e| io_error(path, "read", &e))?;
     // A file that grew after the stat is being written by someone else.
     if f.read(&mut [0u8; 1]).map_err(|e| io_error(path, "read", &e))? != 0 {
         return Err(Error::new(ErrorCode::Io, format!("{}: changed while it was read", path.display()))
@@ -987,6 +1006,30 @@ fn check_limits(limits: &Config, g: &Graph) -> Result<()> {
 mod tests {
     use super::*;
     use crate::store::AddOptions;
+
+    /// A file is read whole the same way small (in one read) and large (two
+    /// halves at once), and the position is left at its end.
+    #[test]
+    #[cfg_attr(miri, ignore)] // files
+    fn files_are_read_whole_at_any_size() {
+        use std::io::Read;
+        let dir = std::env::temp_dir().join(format!("ov-read-whole-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for len in [0, 1, 4097, PARALLEL_LOAD_BYTES - 1, PARALLEL_LOAD_BYTES, 3 * PARALLEL_LOAD_BYTES + 7] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 131 % 251) as u8).collect();
+            let path = dir.join(format!("f{len}"));
+            std::fs::write(&path, &bytes).unwrap();
+            let mut f = std::fs::File::open(&path).unwrap();
+            let mut out = vec![0u8; len];
+            read_whole(&f, &mut out).unwrap();
+            assert!(out == bytes, "{len} bytes");
+            assert_eq!(f.read(&mut [0u8; 1]).unwrap(), 0, "{len}: the position is at the end");
+            // A file shorter than the buffer is an error, not zeros.
+            let mut longer = vec![0u8; len + 1];
+            assert!(read_whole(&std::fs::File::open(&path).unwrap(), &mut longer).is_err(), "{len} + 1");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// A store past the size from which a snapshot is written on two cores,
     /// with every kind of field: metadata, keys, namespaces, expiry, edges,
