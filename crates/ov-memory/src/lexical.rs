@@ -193,9 +193,7 @@ impl Vocabulary {
 
     /// The text of term `t` (a number this vocabulary gave).
     fn term(&self, t: u32) -> &str {
-        let end = self.ends[t as usize];
-        let start = if t == 0 { 0 } else { self.ends[t as usize - 1] };
-        &self.text[start..end]
+        term_in(&self.text, &self.ends, t)
     }
 
     fn get(&self, word: &str) -> Option<u32> {
@@ -206,12 +204,12 @@ impl Vocabulary {
     /// The number of `word`, a new one (the next) if it is new: `(number, new)`.
     fn insert(&mut self, word: &str) -> (u32, bool) {
         let Vocabulary { text, ends, table, hasher } = self;
-        let term = |t: u32| {
-            let end = ends[t as usize];
-            &text[if t == 0 { 0 } else { ends[t as usize - 1] }..end]
-        };
         let hash = std::hash::BuildHasher::hash_one(&*hasher, word);
-        match table.entry(hash, |&t| term(t) == word, |&t| std::hash::BuildHasher::hash_one(&*hasher, term(t))) {
+        let (same, rehash) = (
+            |&t: &u32| term_in(text, ends, t) == word,
+            |&t: &u32| std::hash::BuildHasher::hash_one(&*hasher, term_in(text, ends, t)),
+        );
+        match table.entry(hash, same, rehash) {
             hashbrown::hash_table::Entry::Occupied(e) => (*e.get(), false),
             hashbrown::hash_table::Entry::Vacant(e) => {
                 let next = ends.len() as u32;
@@ -227,11 +225,7 @@ impl Vocabulary {
         let Vocabulary { text, ends, table, hasher } = self;
         text.reserve(bytes);
         ends.reserve(terms);
-        table.reserve(terms, |&t| {
-            let end = ends[t as usize];
-            let start = if t == 0 { 0 } else { ends[t as usize - 1] };
-            std::hash::BuildHasher::hash_one(&*hasher, &text[start..end])
-        });
+        table.reserve(terms, |&t| std::hash::BuildHasher::hash_one(&*hasher, term_in(text, ends, t)));
     }
 
     fn heap_bytes(&self) -> usize {
@@ -240,6 +234,13 @@ impl Vocabulary {
             + self.ends.capacity() * size_of::<usize>()
             + self.table.capacity() * (size_of::<u32>() + 1)
     }
+}
+
+/// Term `t`'s text in a vocabulary's `text` and `ends` (a free function, so
+/// that the table's closures can use it while the table is borrowed).
+fn term_in<'a>(text: &'a str, ends: &[usize], t: u32) -> &'a str {
+    let t = t as usize;
+    &text[if t == 0 { 0 } else { ends[t - 1] }..ends[t]]
 }
 
 /// A term's postings: (memory id, term frequency). Half of a vocabulary's
