@@ -759,9 +759,10 @@ pub const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
 /// it. A large file is read in two halves at once (on Unix, on two cores):
 /// the kernel's copy out of the page cache was a fifth of opening the corpus.
 fn read_whole(f: &std::fs::File, out: &mut [u8]) -> std::io::Result<()> {
-    use std::io::{Read, Seek};
+    use std::io::Read;
     #[cfg(unix)]
     if out.len() >= PARALLEL_LOAD_BYTES {
+        use std::io::Seek;
         use std::os::unix::fs::FileExt;
         let half = out.len() / 2;
         let (a, b) = out.split_at_mut(half);
