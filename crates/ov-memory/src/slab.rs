@@ -400,8 +400,7 @@ mod tests {
         assert!(Slab::default().try_reserve(usize::MAX).is_err());
     }
 
-    /// The spare holds maps up to the limit together and hands out the
-    /// newest that fits a request without being more than twice as large.
+    /// Growing for overwrite keeps what was there, on the heap and into a map.
     #[test]
     #[cfg_attr(miri, ignore)]
     fn growing_for_overwrite_keeps_the_floats_before() {
@@ -418,6 +417,8 @@ mod tests {
         assert!(Slab::default().grow_for_overwrite(usize::MAX).is_err(), "too large is refused");
     }
 
+    /// The spare holds maps up to the limit together and hands out the
+    /// newest that fits a request without being more than twice as large.
     #[test]
     fn the_spare_keeps_maps_that_fit_under_the_limit() {
         let spare: Spare<Vec<u8>> = Spare::new();
