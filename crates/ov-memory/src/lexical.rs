@@ -156,8 +156,8 @@ impl Positions {
         let Positions { mut ix, docs } = self;
         debug_assert_eq!(ids.len(), docs.len());
         for list in &mut ix.postings {
-            for (at, _) in list.iter_mut() {
-                *at = ids[*at as usize];
+            for p in list.iter_mut() {
+                *p = Posting::new(ids[p.id() as usize], p.tf);
             }
         }
         ix.docs.reserve(docs.len());
@@ -243,12 +243,33 @@ fn term_in<'a>(text: &'a str, ends: &[usize], t: u32) -> &'a str {
     &text[if t == 0 { 0 } else { ends[t - 1] }..ends[t]]
 }
 
-/// A term's postings: (memory id, term frequency). Half of a vocabulary's
-/// terms occur in one memory only; their one posting is kept inline, in the
-/// space a `Vec` would take for its pointer and length.
-type Postings = SmallVec<[(u64, u32); 1]>;
+/// One posting: a memory's id and how often the term occurs in its text,
+/// in 12 bytes (the id in two 32-bit halves; a `(u64, u32)` pair takes 16,
+/// and postings are most of the index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Posting {
+    id: [u32; 2],
+    tf: u32,
+}
+
+impl Posting {
+    fn new(id: u64, tf: u32) -> Posting {
+        Posting { id: [id as u32, (id >> 32) as u32], tf }
+    }
+
+    fn id(self) -> u64 {
+        u64::from(self.id[0]) | (u64::from(self.id[1]) << 32)
+    }
+}
+
+/// A term's postings. Half of a vocabulary's terms occur in one memory only;
+/// their one posting is kept inline, in the space a `Vec` would take for its
+/// pointer and length.
+type Postings = SmallVec<[Posting; 1]>;
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Postings>() == std::mem::size_of::<Vec<(u64, u32)>>());
+const _: () = assert!(
+    std::mem::size_of::<Posting>() == 12 && std::mem::size_of::<Postings>() == std::mem::size_of::<Vec<Posting>>()
+);
 
 /// An inverted index of memory texts.
 #[derive(Debug, Clone, Default)]
@@ -281,7 +302,7 @@ impl Lexical {
         let mut terms = 0u32;
         for run in all.chunk_by(|a, b| a == b) {
             terms += 1;
-            self.postings[run[0] as usize].push((id, run.len() as u32));
+            self.postings[run[0] as usize].push(Posting::new(id, run.len() as u32));
         }
         self.total_len += u64::from(len);
         self.docs.insert(id, DocStats { len, terms });
@@ -296,14 +317,14 @@ impl Lexical {
         let mut removed = 0u32;
         for term in self.known_terms(text) {
             let list = &mut self.postings[term as usize];
-            if let Some(i) = list.iter().position(|&(d, _)| d == id) {
+            if let Some(i) = list.iter().position(|p| p.id() == id) {
                 list.swap_remove(i);
                 removed += 1;
             }
         }
         if removed != doc.terms {
             for list in &mut self.postings {
-                list.retain(|&mut (d, _)| d != id);
+                list.retain(|p| p.id() != id);
             }
         }
         self.total_len -= u64::from(doc.len).min(self.total_len);
@@ -336,7 +357,7 @@ impl Lexical {
         let postings: usize = self
             .postings
             .iter()
-            .map(|p| if p.spilled() { p.capacity() * size_of::<(u64, u32)>() } else { 0 } + size_of::<Postings>())
+            .map(|p| if p.spilled() { p.capacity() * size_of::<Posting>() } else { 0 } + size_of::<Postings>())
             .sum();
         let docs = self.docs.capacity() * (size_of::<u64>() + size_of::<DocStats>() + 1);
         (vocab + postings + docs) as u64
@@ -357,9 +378,9 @@ impl Lexical {
             out.put(&(term.len() as u64).to_le_bytes());
             out.put(term.as_bytes());
             out.put(&(list.len() as u64).to_le_bytes());
-            for &(id, tf) in list {
-                out.put(&position(id).to_le_bytes());
-                out.put(&tf.to_le_bytes());
+            for p in list {
+                out.put(&position(p.id()).to_le_bytes());
+                out.put(&p.tf.to_le_bytes());
             }
         }
     }
@@ -415,7 +436,7 @@ impl Lexical {
                 *last = term;
                 stats.terms += 1;
                 stats.len = stats.len.saturating_add(tf);
-                list.push((u64::from(at), tf));
+                list.push(Posting::new(u64::from(at), tf));
             }
             ix.postings.push(list);
         }
@@ -462,10 +483,10 @@ impl Lexical {
                 list.len()
             } else {
                 let mut df = 0usize;
-                for &(id, _) in list {
+                for p in list {
                     tick(visited)?;
                     visited += 1;
-                    df += usize::from(in_scope(id));
+                    df += usize::from(in_scope(p.id()));
                 }
                 df
             };
@@ -474,7 +495,8 @@ impl Lexical {
             }
             let df = df as f64;
             let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
-            for &(id, tf) in list {
+            for &p in list {
+                let (id, tf) = (p.id(), p.tf);
                 tick(visited)?;
                 visited += 1;
                 if !whole && !in_scope(id) {
@@ -541,6 +563,20 @@ mod tests {
         assert_eq!(v.get("w1"), None, "a prefix of a term is not the term");
         assert_eq!(v.get(""), None);
         assert!(v.heap_bytes() >= v.text.len());
+    }
+
+    #[test]
+    fn a_posting_keeps_any_id() {
+        for id in [0, 1, u64::from(u32::MAX), u64::from(u32::MAX) + 1, 0x1234_5678_9abc_def0, u64::MAX] {
+            let p = Posting::new(id, 7);
+            assert_eq!((p.id(), p.tf), (id, 7));
+        }
+        let mut ix = Lexical::default();
+        ix.add(u64::MAX - 1, "far away");
+        ix.add(3, "near");
+        assert_eq!(ix.scores("away", 2, |_| true, ok).unwrap().keys().copied().collect::<Vec<_>>(), [u64::MAX - 1]);
+        ix.remove(u64::MAX - 1, "far away");
+        assert!(ix.scores("away", 1, |_| true, ok).unwrap().is_empty());
     }
 
     #[test]
