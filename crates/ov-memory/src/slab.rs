@@ -25,9 +25,10 @@
 //! on the heap (whose first large allocation is a fresh map of small pages).
 //!
 //! A snapshot file is read into a slab too ([`Bytes`]), so that opening one
-//! reuses the buffer of the open before and the rows' map beside it (two
-//! spares): reading the 30 MB corpus file took 23 ms into fresh 4 KiB pages,
-//! 8 ms into a fresh huge-page map and 5 ms into memory used before.
+//! reuses the buffer of the open before and the maps beside it (the rows, and
+//! the 8-bit navigation copy of an f32 store: three spares): reading the 30 MB
+//! corpus file took 23 ms into fresh 4 KiB pages, 8 ms into a fresh huge-page
+//! map and 5 ms into memory used before.
 
 use std::ops::{Deref, DerefMut};
 
