@@ -831,6 +831,20 @@ impl Graph {
         self.index.get(&id).copied()
     }
 
+    /// [`Graph::slot`] looked up once per run of entries naming the same
+    /// memory (a snapshot's link entries come grouped by memory): `last`
+    /// keeps the run's id and slot.
+    fn slot_in_run(&self, last: &mut Option<(u64, usize)>, id: u64) -> Option<usize> {
+        match *last {
+            Some((known, slot)) if known == id => Some(slot),
+            _ => {
+                let slot = self.slot(id)?;
+                *last = Some((id, slot));
+                Some(slot)
+            }
+        }
+    }
+
     /// The memory in a storage slot.
     pub(crate) fn node_at(&self, slot: usize) -> &Node {
         &self.nodes[slot]
@@ -1529,14 +1543,9 @@ impl Graph {
     /// targets are for [`Graph::check_invariants`].
     pub(crate) fn load_edges(&mut self, edges: &[(u64, u64, f32)]) -> Result<(), String> {
         let max = self.max_degree;
-        // Entries come grouped by memory: look each memory up once.
-        let mut last: Option<(u64, usize)> = None;
+        let mut last = None;
         for &(from, to, relevance) in edges {
-            let slot = match last {
-                Some((id, slot)) if id == from => slot,
-                _ => self.slot(from).ok_or_else(|| format!("edge from unknown memory {from}"))?,
-            };
-            last = Some((from, slot));
+            let slot = self.slot_in_run(&mut last, from).ok_or_else(|| format!("edge from unknown memory {from}"))?;
             let n = &mut self.nodes[slot];
             if n.edges.len() >= max {
                 return Err(format!("memory {from} has more than {max} edges"));
@@ -1559,19 +1568,12 @@ impl Graph {
         // error comes after those of the entries before it), so that every
         // list is allocated once at its size instead of growing.
         let mut slots: Vec<(usize, usize)> = Vec::with_capacity(overflow.len());
-        let mut unknown = None;
-        let mut last: Option<(u64, usize)> = None;
+        let (mut unknown, mut last) = (None, None);
         for &(owner, to, _) in overflow {
-            // Entries come grouped by owner: look each owner up once.
-            let o = match last {
-                Some((id, slot)) if id == owner => Some(slot),
-                _ => self.slot(owner),
-            };
-            let (Some(o), Some(t)) = (o, self.slot(to)) else {
+            let (Some(o), Some(t)) = (self.slot_in_run(&mut last, owner), self.slot(to)) else {
                 unknown = Some(format!("overflow entry {owner}->{to} names an unknown memory"));
                 break;
             };
-            last = Some((owner, o));
             slots.push((o, t));
         }
         let mut counts = vec![(0u32, 0u32); self.nodes.len()];

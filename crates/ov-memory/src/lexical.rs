@@ -205,11 +205,8 @@ impl Vocabulary {
     fn insert(&mut self, word: &str) -> (u32, bool) {
         let Vocabulary { text, ends, table, hasher } = self;
         let hash = std::hash::BuildHasher::hash_one(&*hasher, word);
-        let (same, rehash) = (
-            |&t: &u32| term_in(text, ends, t) == word,
-            |&t: &u32| std::hash::BuildHasher::hash_one(&*hasher, term_in(text, ends, t)),
-        );
-        match table.entry(hash, same, rehash) {
+        let same = |&t: &u32| term_in(text, ends, t) == word;
+        match table.entry(hash, same, |&t| hash_term(hasher, text, ends, t)) {
             hashbrown::hash_table::Entry::Occupied(e) => (*e.get(), false),
             hashbrown::hash_table::Entry::Vacant(e) => {
                 let next = ends.len() as u32;
@@ -225,7 +222,7 @@ impl Vocabulary {
         let Vocabulary { text, ends, table, hasher } = self;
         text.reserve(bytes);
         ends.reserve(terms);
-        table.reserve(terms, |&t| std::hash::BuildHasher::hash_one(&*hasher, term_in(text, ends, t)));
+        table.reserve(terms, |&t| hash_term(hasher, text, ends, t));
     }
 
     fn heap_bytes(&self) -> usize {
@@ -241,6 +238,11 @@ impl Vocabulary {
 fn term_in<'a>(text: &'a str, ends: &[usize], t: u32) -> &'a str {
     let t = t as usize;
     &text[if t == 0 { 0 } else { ends[t - 1] }..ends[t]]
+}
+
+/// The table's hash of term `t` (what the table rehashes by as it grows).
+fn hash_term(hasher: &foldhash::fast::RandomState, text: &str, ends: &[usize], t: u32) -> u64 {
+    std::hash::BuildHasher::hash_one(hasher, term_in(text, ends, t))
 }
 
 /// One posting: a memory's id and how often the term occurs in its text,

@@ -183,13 +183,9 @@ impl Slab {
     /// Room for `len` floats that the caller overwrites (a snapshot's rows):
     /// they start as zeros or, in a reused map, as a dropped slab's floats.
     pub(crate) fn for_overwrite(len: usize) -> Result<Slab, NoRoom> {
-        if let Some(map) = map(len)? {
-            return Ok(Slab { len, block: map });
-        }
-        let mut v = Vec::new();
-        v.try_reserve_exact(len).map_err(|_| NoRoom)?;
-        v.resize(len, 0.0);
-        Ok(Slab { len, block: Block::Heap(v) })
+        let mut slab = Slab::default();
+        slab.grow_for_overwrite(len)?;
+        Ok(slab)
     }
 
     /// Floats it can hold without growing.

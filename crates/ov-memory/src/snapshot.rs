@@ -641,7 +641,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     };
     // Two cores only pay off for a large file (and a small load then never
     // starts the thread pool).
-    let ((records, links), lexical) = crate::store::join_if(bytes.len() >= PARALLEL_LOAD_BYTES, read, lexical);
+    let parallel = bytes.len() >= PARALLEL_LOAD_BYTES;
+    let ((records, links), lexical) = crate::store::join_if(parallel, read, lexical);
     let (records, vectors) = records?;
     let lexical = lexical.map_err(|what| corrupt("lexical", "structure", what))?.flatten();
     let mut graph = Graph::new(dim, config.max_degree).with_precision(precision);
@@ -675,7 +676,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
         Ok(())
     };
     let pairs = || check_pairs(&edges).map_err(|what| corrupt("adjacency", "symmetry", what));
-    let (loaded, paired) = crate::store::join_if(bytes.len() >= PARALLEL_LOAD_BYTES, load, pairs);
+    let (loaded, paired) = crate::store::join_if(parallel, load, pairs);
     loaded?;
     paired?;
     // And links across namespaces. Debug builds, the fuzzer's included, check
