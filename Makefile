@@ -42,7 +42,7 @@ readme_snippet = awk '/<!-- $(1) -->/{f=1;next} f&&/^```$(2)/{p=1;next} p&&/^```
 
 
 PHONY_DEMO := demo-wasm demo-rust test-demo screenshot docs
-.PHONY: $(PHONY_DEMO) python test-python demo-python java test-java deps-java demo-java test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check install deps-c deps-wasm deps-browser quality clean
+.PHONY: $(PHONY_DEMO) python test-python demo-python java test-java deps-java demo-java test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check types types-check install deps-c deps-wasm deps-browser quality clean
 
 all: build
 
@@ -77,6 +77,24 @@ header-check:
 	$(CARGO) run -q -p ov-memory-c --features header --bin gen-header > $(BUILD)/ov_memory.h.check
 	diff -u include/ov_memory.h $(BUILD)/ov_memory.h.check
 	@echo "header-check: include/ov_memory.h is up to date"
+
+# ------------------------------------------------------------------ TS types
+
+# The JS packages' option and result types are generated from the engine's
+# Rust types (ts-rs, the core's feature "ts"; examples/ts_types.rs) and
+# checked in as bindings/shared/types.ts; types-check fails when it is out of date.
+TYPES_GEN := $(CARGO) run -q -p ov-memory --features ts --example ts_types | node bindings/shared/gen-types.mjs
+
+types: $(NPM_STAMP)
+	@mkdir -p $(BUILD)
+	set -o pipefail; $(TYPES_GEN) > $(BUILD)/types.ts
+	mv $(BUILD)/types.ts bindings/shared/types.ts
+
+types-check: $(NPM_STAMP)
+	@mkdir -p $(BUILD)
+	set -o pipefail; $(TYPES_GEN) > $(BUILD)/types.ts.check
+	diff -u bindings/shared/types.ts $(BUILD)/types.ts.check
+	@echo "types-check: bindings/shared/types.ts is up to date"
 
 # ------------------------------------------------------------------ deps
 
@@ -120,7 +138,7 @@ $(WASM_RAW): $(CORE_SRC) $(shell find crates/ov-memory-wasm/src -name '*.rs') cr
 $(WASM_PKG): $(WASM_RAW) | deps-wasm
 	wasm-bindgen --target web --out-dir bindings/web/pkg --out-name ov_memory_wasm $(WASM_RAW)
 
-$(WEB_DIST): $(WASM_PKG) $(NPM_STAMP) bindings/shared/surface.ts $(wildcard bindings/web/src/*.ts) bindings/web/tsconfig.json
+$(WEB_DIST): $(WASM_PKG) $(NPM_STAMP) bindings/shared/surface.ts bindings/shared/types.ts $(wildcard bindings/web/src/*.ts) bindings/web/tsconfig.json
 	rm -rf bindings/web/dist
 	cd bindings && ./node_modules/.bin/tsc -p web/tsconfig.json
 	mkdir -p bindings/web/dist/web/pkg
@@ -152,7 +170,7 @@ $(NODE_ADDON): $(NPM_STAMP) $(shell find crates/ov-memory/src crates/ov-memory-n
 	cd bindings && npx napi build --release --platform --no-js --manifest-path ../crates/ov-memory-node/Cargo.toml \
 	  --package-json-path node/package.json --output-dir node/npm/$(NODE_TRIPLE) --dts ../../native.d.ts
 
-$(NODE_DIST): $(NODE_ADDON) bindings/shared/surface.ts bindings/shared/native.ts $(wildcard bindings/node/src/*.ts) bindings/node/tsconfig.json bindings/node/esm.mjs
+$(NODE_DIST): $(NODE_ADDON) bindings/shared/surface.ts bindings/shared/types.ts bindings/shared/native.ts $(wildcard bindings/node/src/*.ts) bindings/node/tsconfig.json bindings/node/esm.mjs
 	rm -rf bindings/node/dist
 	cd bindings && ./node_modules/.bin/tsc -p node/tsconfig.json
 	node bindings/node/esm.mjs
@@ -286,7 +304,7 @@ $(BUILD)/demo-c: examples/c/demo.c include/ov_memory.h | deps-c build
 
 # ------------------------------------------------------------------ tests
 
-test: lint header-check test-rust test-c test-python test-java test-node test-demo docs
+test: lint header-check types-check test-rust test-c test-python test-java test-node test-demo docs
 	@echo "make test: all suites passed"
 
 # The Python suite (pytest): shared vectors, QA set, the whole API, threads,
@@ -306,6 +324,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p ov-memory --features log --all-targets -- -D warnings
+	$(CARGO) clippy -p ov-memory --features ts --examples -- -D warnings
 
 test-rust:
 	$(CARGO) test --workspace

@@ -28,7 +28,7 @@ test('the packed tarballs install and run the original usage examples and the RE
   const main = pack(join(bindings, 'node'), work)
   const platform = pack(join(bindings, 'node', 'npm', 'linux-x64-gnu'), work)
   for (const f of ['package/LICENSE', 'package/README.md', 'package/package.json', 'package/dist/node/src/index.js',
-    'package/dist/node/src/index.d.ts', 'package/dist/shared/surface.d.ts', 'package/dist/esm/index.mjs', 'package/dist/esm/index.d.mts']) {
+    'package/dist/node/src/index.d.ts', 'package/dist/shared/surface.d.ts', 'package/dist/shared/types.d.ts', 'package/dist/esm/index.mjs', 'package/dist/esm/index.d.mts']) {
     assert.ok(main.files.includes(f), `${f} missing from the main tarball`)
   }
   assert.ok(!main.files.some((f) => f.endsWith('.node')), 'the main tarball carries no binary')
@@ -79,7 +79,17 @@ test('the packed tarballs install and run the original usage examples and the RE
   assert.match(ts, /circuit_breaker: 'CLOSED'/)
 
   // The ESM types (moduleResolution nodenext); a misspelt option is a type error.
-  writeFileSync(join(app, 'esm.mts'), "import { MemoryStore } from 'ov-memory'\nconst s = new MemoryStore({ embeddingDim: 2 })\nconsole.log(s.size)\n")
+  // The option and result types are the engine's own (generated): settings
+  // the hand-kept types once lacked type-check, and results carry their
+  // generated names.
+  writeFileSync(join(app, 'esm.mts'), `import { MemoryStore, type Hit, type Namespaces, type StoreOptions } from 'ov-memory'
+const options: StoreOptions = { embeddingDim: 2, hybridWeight: 0.5, recencyWeight: 0.25, breaker: { openMs: 10 }, vectorPrecision: 'i8' }
+const s = new MemoryStore(options)
+const namespaces: readonly string[] = ['a', 'b']
+const scope: Namespaces = namespaces
+const hits: Hit[] = s.retrieve(new Float32Array([1, 0]), { topK: 1, namespace: scope, hybridWeight: 0.4 })
+console.log(s.size, hits.map((h) => h.score.P))
+`)
   writeFileSync(join(app, 'typo.mts'), "import { MemoryStore } from 'ov-memory'\nnew MemoryStore({ embedingDim: 2 })\n")
   const tsc = (file) => execFileSync(join(bindings, 'node_modules', '.bin', 'tsc'), ['--strict', '--noEmit', '--module', 'nodenext',
     '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', join(bindings, 'node_modules', '@types'), file],

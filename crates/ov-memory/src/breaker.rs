@@ -21,6 +21,7 @@ use serde::Serialize;
 /// The breaker's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum BreakerState {
     /// Calls pass.
     Closed,
@@ -43,6 +44,7 @@ impl BreakerState {
 
 /// A point-in-time view of the breaker, as reported in metrics.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BreakerSnapshot {
     /// Effective state now (an OPEN breaker whose wait is over reads HALF_OPEN).
     pub state: BreakerState,

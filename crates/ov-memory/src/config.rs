@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// How [`crate::Store::retrieve`] combines the score factors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Scoring {
     /// `P = S^alpha · (max(0.1,C) · max(0.1,R) · W)^(1−alpha)` (the default).
     #[default]
@@ -38,6 +39,7 @@ pub enum Scoring {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Precision {
     /// 4 bytes per component, the vector as given (the default).
     #[default]
@@ -62,6 +64,7 @@ impl Precision {
 /// Circuit-breaker thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "BreakerOptions", rename_all = "camelCase"))]
 pub struct BreakerConfig {
     /// Consecutive counted failures that open the breaker (default 5).
     #[serde(alias = "failureThreshold")]
@@ -80,9 +83,11 @@ impl Default for BreakerConfig {
     }
 }
 
-/// Everything a store can be configured with. `Config::default()` gives the documented defaults.
+/// Everything a store can be configured with. Each setting left out takes its
+/// documented default (`Config::default()` gives them all).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "StoreOptions", rename_all = "camelCase"))]
 pub struct Config {
     /// Length of every embedding (default 768, 1..=65 536).
     #[serde(alias = "embeddingDim")]
@@ -92,8 +97,9 @@ pub struct Config {
     pub max_nodes: usize,
     /// Optional ceiling on [`crate::Store::memory_estimate_bytes`], in MiB.
     /// In the browser build (wasm32, whose memory ends at 4 GiB) it defaults to
-    /// [`WASM_DEFAULT_MEMORY_MB`] and may not exceed [`WASM_MAX_MEMORY_MB`], so
-    /// a store reports RESOURCE_EXHAUSTION well before the module runs out.
+    /// 1 024 ([`WASM_DEFAULT_MEMORY_MB`]) and may not exceed 2 048
+    /// ([`WASM_MAX_MEMORY_MB`]), so a store reports RESOURCE_EXHAUSTION well
+    /// before the module runs out.
     #[serde(alias = "maxMemoryMb")]
     pub max_memory_mb: Option<f64>,
     /// Most honeycomb neighbours per memory (default 6, 1..=64).

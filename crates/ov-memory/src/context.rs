@@ -108,6 +108,7 @@ pub const SHINGLE_CHARS: usize = 4;
 /// Why a memory was injected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Trigger {
     /// Among the best `min_items`.
     Floor,
@@ -122,6 +123,7 @@ pub enum Trigger {
 /// Options of [`Store::context`]. JSON keys in `snake_case` or `camelCase`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct ContextOptions {
     /// Token budget (≥ 1). Default 2 000.
     #[serde(alias = "maxTokens")]
@@ -156,6 +158,7 @@ pub struct ContextOptions {
     /// The namespace to draw from, or a list of them; default `""`.
     pub namespace: Option<crate::manage::Namespaces>,
     /// A metadata filter: only memories that pass are candidates or woken up.
+    #[cfg_attr(feature = "ts", ts(type = "Filter"))]
     pub filter: Option<serde_json::Value>,
 }
 
@@ -199,12 +202,14 @@ impl ContextOptions {
 
 /// One injected memory.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ContextItem {
     /// The memory's id.
     pub id: u64,
     /// Its text.
     pub text: String,
     /// Its metadata, if any.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown> | null"))]
     pub metadata: Option<Value>,
     /// When it was made, Unix ms.
     pub created_at: i64,
@@ -222,6 +227,7 @@ pub struct ContextItem {
 
 /// How many memories each guardrail rejected in one call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GuardrailCounts {
     /// Rejected by the drift guardrail.
     pub drift: u64,
@@ -234,6 +240,7 @@ pub struct GuardrailCounts {
 
 /// What [`Store::context`] returns.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ContextResult {
     /// The injected texts joined by the separator.
     pub context: String,

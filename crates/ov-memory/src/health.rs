@@ -31,6 +31,7 @@ use std::fmt;
 /// Overall status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum HealthStatus {
     /// All is well.
     Healthy,
@@ -57,6 +58,7 @@ pub const CRITICAL_MAX_LATENCY_MS: f64 = 1000.0;
 
 /// The compact figures inside a health report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HealthSummary {
     /// All calls since start.
     pub queries: u64,
@@ -76,8 +78,9 @@ pub struct HealthSummary {
     pub capacity_pct: f64,
 }
 
-/// The health report. `Display` writes it as JSON.
+/// The health report (in Rust, `Display` writes it as JSON).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HealthReport {
     /// Overall status.
     pub status: HealthStatus,

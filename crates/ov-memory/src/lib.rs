@@ -62,13 +62,13 @@ pub use context::{
 pub use error::{Error, ErrorCode, Result};
 pub use filter::Filter;
 pub use graph::{EDGE_BYTES, NODE_OVERHEAD_BYTES};
-pub use health::{HealthReport, HealthStatus};
+pub use health::{HealthReport, HealthStatus, HealthSummary};
 pub use log::{Level, LogCallback, LogSink};
 pub use manage::{
     BatchQuery, ImportOptions, ImportReport, ListOptions, MemoryUpdate, Namespaces, Page, ScopeOptions, MAX_PAGE,
 };
 pub use metabolism::{MetabolicState, MetabolismReport};
-pub use metrics::{Exposition, MetricsReport, Op};
+pub use metrics::{Exposition, MetricsReport, Op, OpReport};
 pub use original::OVMemoryProduction;
 pub use retrieve::{Hit, RetrieveOptions};
 pub use scoring::Score;

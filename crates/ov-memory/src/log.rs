@@ -35,6 +35,7 @@ use crate::clock::SharedClock;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 #[repr(u8)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "LogLevel"))]
 pub enum Level {
     /// Details, including texts and embeddings.
     #[serde(alias = "debug")]

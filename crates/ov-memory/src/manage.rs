@@ -36,6 +36,7 @@ use std::collections::BTreeMap;
 /// The namespaces a read sees: one name or a list of names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Namespaces {
     /// One namespace.
     One(String),
@@ -131,17 +132,22 @@ fn double<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> std::result::
 /// `timeout_ms`/`timeoutMs`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct MemoryUpdate {
     /// A new text (the lexical index follows).
     pub text: Option<String>,
     /// A new embedding (the memory is re-linked into the honeycomb).
+    #[cfg_attr(feature = "ts", ts(type = "Vector"))]
     pub embedding: Option<Vec<f32>>,
     /// A new weight.
     pub weight: Option<f64>,
-    /// New metadata: `Some(Some(object))` replaces it, `Some(None)` removes it.
+    /// New metadata: an object replaces it, `null` removes it (in Rust
+    /// `Some(Some(object))` and `Some(None)`).
     #[serde(deserialize_with = "double")]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown> | null"))]
     pub metadata: Option<Option<Value>>,
-    /// New expiry: `Some(Some(ms))` sets it, `Some(None)` removes it.
+    /// New expiry, Unix ms: a time sets it, `null` removes it (in Rust
+    /// `Some(Some(ms))` and `Some(None)`).
     #[serde(alias = "expiresAt", deserialize_with = "double")]
     pub expires_at: Option<Option<i64>>,
     /// New expiry as a time to live from the store's clock, ms.
@@ -163,15 +169,17 @@ impl MemoryUpdate {
 /// `after_id`/`afterId`, `limit`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct ListOptions {
     /// Namespaces to list (default `""`).
     pub namespace: Option<Namespaces>,
     /// Metadata filter.
+    #[cfg_attr(feature = "ts", ts(type = "Filter"))]
     pub filter: Option<Value>,
     /// Only memories with a larger id (the previous page's `next_after_id`).
     #[serde(alias = "afterId")]
     pub after_id: Option<u64>,
-    /// Page size, 1..=[`MAX_PAGE`]. Default 100.
+    /// Page size, 1..=10 000 ([`MAX_PAGE`]). Default 100.
     pub limit: usize,
 }
 
@@ -193,10 +201,11 @@ impl ListOptions {
 
 /// One page of [`Store::list`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Page {
     /// Memories in ascending id order.
     pub memories: Vec<Memory>,
-    /// Pass as `after_id` for the next page; `None` when this was the last.
+    /// Pass as `after_id` for the next page; none (`null`) when this was the last.
     pub next_after_id: Option<u64>,
 }
 
@@ -204,10 +213,12 @@ pub struct Page {
 /// For export, no namespace means every namespace.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct ScopeOptions {
     /// Namespaces (count: default `""`; export: default all).
     pub namespace: Option<Namespaces>,
     /// Metadata filter.
+    #[cfg_attr(feature = "ts", ts(type = "Filter"))]
     pub filter: Option<Value>,
 }
 
@@ -221,6 +232,7 @@ impl ScopeOptions {
 /// Options of [`Store::import_jsonl`]. JSON keys: `keep_ids`/`keepIds`, `timeout_ms`/`timeoutMs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct ImportOptions {
     /// Keep each line's `id` (default true; an id the store has already
     /// assigned is INVALID_DATA). `false`: new ids, as adds get.
@@ -246,6 +258,7 @@ impl ImportOptions {
 
 /// What [`Store::import_jsonl`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImportReport {
     /// Memories added (or replaced through their key).
     pub imported: usize,

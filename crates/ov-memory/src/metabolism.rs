@@ -7,6 +7,7 @@ use serde::Serialize;
 /// Budget bands, from most to least remaining.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum MetabolicState {
     /// More than 70 % left: alpha 0.60.
     Healthy,
@@ -52,6 +53,7 @@ pub struct Metabolism {
 
 /// What the metabolism reports (also part of metrics).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MetabolismReport {
     /// The budget.
     pub budget_tokens: u64,

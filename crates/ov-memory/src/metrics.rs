@@ -327,6 +327,7 @@ fn ms(us: u64) -> f64 {
 
 /// Counts and latency percentiles of one operation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "OperationMetrics"))]
 pub struct OpReport {
     /// Calls.
     pub count: u64,
@@ -372,6 +373,7 @@ impl OpReport {
 /// Every figure, as the metrics call returns it. Serialises to the
 /// documented JSON keys.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Metrics"))]
 pub struct MetricsReport {
     /// All calls recorded (every operation, successful or not).
     pub queries_processed: u64,
@@ -392,6 +394,7 @@ pub struct MetricsReport {
     /// `error_count / queries_processed × 100`.
     pub error_rate_pct: f64,
     /// Failed calls by error name.
+    #[cfg_attr(feature = "ts", ts(type = "Partial<Record<ErrorCode, number>>"))]
     pub error_breakdown: BTreeMap<String, u64>,
     /// Seconds since the store was built.
     pub uptime_seconds: f64,

@@ -22,6 +22,7 @@ pub use crate::scoring::Score;
 /// `hybrid_weight`/`hybridWeight`, `namespace`, `filter`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename_all = "camelCase"))]
 pub struct RetrieveOptions {
     /// How many results at most (≥ 1; clamped to the number of memories). Default 5.
     #[serde(alias = "topK")]
@@ -46,6 +47,7 @@ pub struct RetrieveOptions {
     /// The namespace to search, or a list of them; default `""`.
     pub namespace: Option<Namespaces>,
     /// A metadata filter (see the `filter` module); only memories that pass are ranked.
+    #[cfg_attr(feature = "ts", ts(type = "Filter"))]
     pub filter: Option<Value>,
     /// Scan every memory even in namespaces served by their approximate
     /// index (see `Config::exact_limit`). Default false.
@@ -121,12 +123,14 @@ fn parse_options_value<T: serde::de::DeserializeOwned>(text: &str, field: &str) 
 
 /// One retrieval result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Hit {
     /// The memory's id.
     pub id: u64,
     /// Its text.
     pub text: String,
     /// Its metadata, if any.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown> | null"))]
     pub metadata: Option<Value>,
     /// When it was made, Unix ms.
     pub created_at: i64,

@@ -70,6 +70,7 @@ pub const OVERFLOW_FACTOR: f64 = 0.5;
 
 /// The score of one memory and its parts.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Score {
     /// Semantic relevance, max(0, cosine) ∈ [0, 1] (0 without a query embedding).
     #[serde(rename = "S")]

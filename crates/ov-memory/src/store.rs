@@ -31,16 +31,19 @@ use std::sync::atomic::Ordering;
 
 /// A stored memory as the read calls return it (an owned copy).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Memory {
     /// Unique id, from 1 upwards, never reused.
     pub id: u64,
     /// The text as stored.
     pub text: String,
     /// The embedding as stored.
+    #[cfg_attr(feature = "ts", ts(type = "Float32Array"))]
     pub embedding: Vec<f32>,
     /// Importance weight.
     pub weight: f64,
     /// Metadata object, if any.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown> | null"))]
     pub metadata: Option<Value>,
     /// Creation time, Unix ms from the store's clock.
     pub created_at: i64,

@@ -1,0 +1,108 @@
+//! Prints the TypeScript declarations of the engine's JSON types (options in,
+//! results out) for `bindings/shared/gen-types.mjs`, which turns them into
+//! `bindings/shared/types.ts`: `make types` writes that file, and
+//! `make types-check` (part of `make test`) fails when it is out of date.
+//!
+//! Output: a JSON array of `{ "name", "options", "docs", "decl" }`, one per
+//! type, in the order they appear in the file. `options` marks the types a
+//! caller passes in: every key may be left out (the engine fills in its
+//! default), which this program checks by parsing `{}` as each of them. An
+//! options struct also lists the `keys` it accepts (both spellings), so that
+//! the generator can check that every key it declares (in camelCase) is one.
+//!
+//! ```text
+//! cargo run -q -p ov-memory --features ts --example ts_types
+//! ```
+
+use ov_memory::{
+    BreakerConfig, BreakerSnapshot, BreakerState, Config, ContextItem, ContextOptions, ContextResult, GuardrailCounts,
+    HealthReport, HealthStatus, HealthSummary, Hit, ImportOptions, ImportReport, Level, ListOptions, Memory,
+    MemoryUpdate, MetabolicState, MetabolismReport, MetricsReport, Namespaces, OpReport, Page, Precision,
+    RetrieveOptions, ScopeOptions, Score, Scoring, Trigger,
+};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use ts_rs::TS;
+
+/// One type's entry; `options` types must parse from `{}`.
+fn entry<T: TS>(options: bool) -> Value {
+    json!({ "name": T::name(), "options": options, "docs": T::docs(), "decl": T::decl() })
+}
+
+/// An options type: checked to take every key as optional, with the keys it
+/// accepts (each spelling), which gen-types.mjs checks the declared keys against.
+fn options<T: TS + DeserializeOwned>() -> Value {
+    if let Err(e) = serde_json::from_str::<T>("{}") {
+        panic!("{} does not parse from {{}}: {e}", T::name());
+    }
+    let mut e = entry::<T>(true);
+    e["keys"] = json!(accepted_keys::<T>());
+    e
+}
+
+/// The keys a struct's derived `Deserialize` accepts, aliases included (what
+/// it hands to `deserialize_struct`).
+fn accepted_keys<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{value::Error, Deserializer, Error as _, Visitor};
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+    impl<'de> Deserializer<'de> for Probe<'_> {
+        type Error = Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Error> {
+            *self.0 = fields;
+            Err(Error::custom("probed"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
+}
+
+fn main() {
+    let types = vec![
+        // What a caller passes in.
+        options::<Config>(),
+        options::<BreakerConfig>(),
+        entry::<Scoring>(false),
+        entry::<Precision>(false),
+        entry::<Level>(false),
+        entry::<Namespaces>(true),
+        options::<RetrieveOptions>(),
+        options::<ContextOptions>(),
+        options::<MemoryUpdate>(),
+        options::<ListOptions>(),
+        options::<ScopeOptions>(),
+        options::<ImportOptions>(),
+        // What the engine returns.
+        entry::<Memory>(false),
+        entry::<Page>(false),
+        entry::<ImportReport>(false),
+        entry::<Score>(false),
+        entry::<Hit>(false),
+        entry::<Trigger>(false),
+        entry::<ContextItem>(false),
+        entry::<GuardrailCounts>(false),
+        entry::<MetabolicState>(false),
+        entry::<MetabolismReport>(false),
+        entry::<ContextResult>(false),
+        entry::<BreakerState>(false),
+        entry::<BreakerSnapshot>(false),
+        entry::<HealthStatus>(false),
+        entry::<HealthSummary>(false),
+        entry::<HealthReport>(false),
+        entry::<OpReport>(false),
+        entry::<MetricsReport>(false),
+    ];
+    println!("{}", Value::Array(types));
+}
