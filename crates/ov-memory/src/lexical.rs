@@ -496,7 +496,8 @@ impl Lexical {
                 continue;
             }
             let df = df as f64;
-            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+            // The portable ln (see Cargo.toml): the same bits on every platform.
+            let idf = libm::log(1.0 + (n - df + 0.5) / (df + 0.5));
             for &p in list {
                 let (id, tf) = (p.id(), p.tf);
                 tick(visited)?;

@@ -658,7 +658,8 @@ impl<'s> Ranking<'s> {
 
     fn recency(&self, node: &Node) -> f64 {
         let age_secs = self.scorer.now_ms.saturating_sub(node.created_at).max(0) as f64 / 1000.0;
-        (-age_secs / self.scorer.tau_secs).exp()
+        // The portable exp (see Cargo.toml): the same bits on every platform.
+        libm::exp(-age_secs / self.scorer.tau_secs)
     }
 
     /// The most P could be for the memory at position `p` (slot `slot`)
