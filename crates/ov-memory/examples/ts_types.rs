@@ -36,37 +36,8 @@ fn options<T: TS + DeserializeOwned>() -> Value {
         panic!("{} does not parse from {{}}: {e}", T::name());
     }
     let mut e = entry::<T>(true);
-    e["keys"] = json!(accepted_keys::<T>());
+    e["keys"] = json!(ov_memory::frontend::accepted_keys::<T>());
     e
-}
-
-/// The keys a struct's derived `Deserialize` accepts, aliases included (what
-/// it hands to `deserialize_struct`).
-fn accepted_keys<T: DeserializeOwned>() -> &'static [&'static str] {
-    use serde::de::{value::Error, Deserializer, Error as _, Visitor};
-    struct Probe<'a>(&'a mut &'static [&'static str]);
-    impl<'de> Deserializer<'de> for Probe<'_> {
-        type Error = Error;
-        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
-            Err(Error::custom("not a struct"))
-        }
-        fn deserialize_struct<V: Visitor<'de>>(
-            self,
-            _: &'static str,
-            fields: &'static [&'static str],
-            _: V,
-        ) -> Result<V::Value, Error> {
-            *self.0 = fields;
-            Err(Error::custom("probed"))
-        }
-        serde::forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
-            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
-        }
-    }
-    let mut fields: &'static [&'static str] = &[];
-    let _ = T::deserialize(Probe(&mut fields));
-    fields
 }
 
 fn main() {

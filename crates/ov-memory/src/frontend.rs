@@ -8,6 +8,42 @@ use crate::store::{NewMemory, Store};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+/// The keys an options type's JSON (or Python keywords) may hold: every
+/// spelling its derived `Deserialize` accepts, aliases included (what it
+/// hands to `deserialize_struct`); empty for a type that is not a struct.
+/// The generated TypeScript types and the Python stubs are checked against it.
+///
+/// ```
+/// let keys = ov_memory::frontend::accepted_keys::<ov_memory::ImportOptions>();
+/// assert_eq!(keys, ["keepIds", "keep_ids", "timeoutMs", "timeout_ms"]);
+/// ```
+pub fn accepted_keys<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{value::Error, Deserializer, Error as _, Visitor};
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+    impl<'de> Deserializer<'de> for Probe<'_> {
+        type Error = Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> std::result::Result<V::Value, Error> {
+            Err(Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> std::result::Result<V::Value, Error> {
+            *self.0 = fields;
+            Err(Error::custom("probed"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
+}
+
 /// 2^53: the largest whole number a JS number (f64) holds exactly.
 pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_992.0;
 
