@@ -364,9 +364,8 @@ function toOptionsJson(o: unknown, field = 'options'): string {
   }
 }
 
-// ---------------------------------------------------------------- result types
-
-
+// ---------------------------------------------------------------- option and result types
+// (the engine's are in ./types.ts; these are the JS front-ends' own)
 
 /**
  * A metadata filter: `{ "topic": "tea" }` (equality), operators `$eq`, `$ne`,
@@ -419,22 +418,11 @@ export interface AddBatchOptions {
   ttlMs?: number
 }
 
-
-
-
-
-
-
 /** One query of `retrieveMany`: a vector, a text, or both. */
 export interface BatchQuery {
   embedding?: Vector | null
   text?: string | null
 }
-
-
-
-
-
 
 /** Options of `context`: the engine's, and a token counter of your own. */
 export interface ContextOptions extends Engine.ContextOptions {
@@ -462,14 +450,6 @@ function splitCounter(options: ContextOptions | undefined | null): [string, ((te
   }
   return [toOptionsJson(rest), tokenCounter ?? null]
 }
-
-
-
-
-
-
-
-
 
 /** One log line. */
 export interface LogRecord {
