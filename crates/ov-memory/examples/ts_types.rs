@@ -5,10 +5,11 @@
 //!
 //! Output: a JSON array of `{ "name", "options", "docs", "decl" }`, one per
 //! type, in the order they appear in the file. `options` marks the types a
-//! caller passes in: every key may be left out (the engine fills in its
-//! default), which this program checks by parsing `{}` as each of them. An
-//! options struct also lists the `keys` it accepts (both spellings), so that
-//! the generator can check that every key it declares (in camelCase) is one.
+//! caller passes in. Every key of an options struct may be left out (the
+//! engine fills in its default), which this program checks by parsing `{}` as
+//! each of them; such a struct also lists the `keys` it accepts (both
+//! spellings), so that the generator can check that every key it declares
+//! (in camelCase) is one.
 //!
 //! ```text
 //! cargo run -q -p ov-memory --features ts --example ts_types
