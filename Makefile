@@ -500,11 +500,12 @@ tsan:
 
 # Miri (undefined behaviour, leaks, data races in unsafe-free Rust too) on the
 # core's unit tests. Installs the nightly component it needs. Not part of make test.
-# Miri now gives `ln`, `exp` and the like a random error of a few units in the
-# last place on every call (Rust leaves their precision unspecified); tests
-# that compare two computations of the same score (a lexical index against its
-# decoded copy) then differ in the last bits, so it runs with its
-# deterministic float mode.
+# Miri now gives std's `ln`, `exp` and the like a random error of a few units
+# in the last place on every call (Rust leaves their precision unspecified);
+# tests that compare two computations of the same score (a lexical index
+# against its decoded copy) then differed in the last bits, so it runs with
+# its deterministic float mode. (The scores now take `exp` and `ln` from the
+# libm crate, plain code to Miri; the mode is kept for the rest.)
 miri:
 	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	rustup component add miri rust-src --toolchain nightly
