@@ -515,9 +515,23 @@ export interface Hit {
  */
 export type Trigger = "floor" | "resonance" | "bridge" | "metabolic";
 /**
- * One injected memory.
+ * One injected memory: the memory and its score as a retrieval returns
+ * them, and why and at what cost it was injected. Its JSON form is the
+ * hit's keys beside `trigger`, `hops` and `tokens`, in one object.
  */
 export interface ContextItem {
+    /**
+     * The trigger that fired.
+     */
+    trigger: Trigger;
+    /**
+     * Graph distance from the candidate it was reached from (0 for candidates).
+     */
+    hops: number;
+    /**
+     * Its token count.
+     */
+    tokens: number;
     /**
      * The memory's id.
      */
@@ -539,21 +553,9 @@ export interface ContextItem {
      */
     namespace: string;
     /**
-     * Score and factors.
+     * The score and its parts.
      */
     score: Score;
-    /**
-     * The trigger that fired.
-     */
-    trigger: Trigger;
-    /**
-     * Graph distance from the candidate it was reached from (0 for candidates).
-     */
-    hops: number;
-    /**
-     * Its token count.
-     */
-    tokens: number;
 }
 /**
  * How many memories each guardrail rejected in one call.

@@ -166,7 +166,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ctx.tokens_used
     );
     for item in &ctx.items {
-        let i = by_id[&item.id];
+        let i = by_id[&item.hit.id];
         let mark = if q.evidence.contains(&turn[i]) { '*' } else { ' ' };
         println!("    {mark} {:<6} {}  {}", turn[i], day(created[i]), clip(&texts[i], 64));
     }

@@ -388,7 +388,8 @@ fn evaluate(set: &Set, table: &mut Table, ablation: &mut BTreeMap<String, Acc>) 
                     ..ContextOptions::default()
                 };
                 let r = fresh.context(&q.embedding, &co).unwrap();
-                let items: Vec<usize> = r.items.iter().filter_map(|it| ids.iter().position(|&i| i == it.id)).collect();
+                let items: Vec<usize> =
+                    r.items.iter().filter_map(|it| ids.iter().position(|&i| i == it.hit.id)).collect();
                 record(table, &set.name, cat, ranker, |a| a.context(&items, &q.truths, r.tokens_used));
             }
         }

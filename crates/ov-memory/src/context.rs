@@ -49,7 +49,7 @@ use crate::error::{Error, Result};
 use crate::log::Level;
 use crate::metabolism::MetabolismReport;
 use crate::metrics::Op;
-use crate::retrieve::parse_options;
+use crate::retrieve::{parse_options, Hit};
 use crate::scoring::{Ranking, Score};
 use crate::store::Store;
 use crate::validate;
@@ -200,23 +200,15 @@ impl ContextOptions {
     }
 }
 
-/// One injected memory.
+/// One injected memory: the memory and its score as a retrieval returns
+/// them, and why and at what cost it was injected. Its JSON form is the
+/// hit's keys beside `trigger`, `hops` and `tokens`, in one object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ContextItem {
-    /// The memory's id.
-    pub id: u64,
-    /// Its text.
-    pub text: String,
-    /// Its metadata, if any.
-    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown> | null"))]
-    pub metadata: Option<Value>,
-    /// When it was made, Unix ms.
-    pub created_at: i64,
-    /// Its namespace.
-    pub namespace: String,
-    /// Score and factors.
-    pub score: Score,
+    /// The memory (id, text, metadata, time, namespace) and its score.
+    #[serde(flatten)]
+    pub hit: Hit,
     /// The trigger that fired.
     pub trigger: Trigger,
     /// Graph distance from the candidate it was reached from (0 for candidates).
@@ -590,27 +582,29 @@ impl Store {
                 }
                 shown.push(p.shown);
                 items.push(ContextItem {
-                    id: p.id,
-                    text: p.text,
-                    metadata: p.metadata,
-                    created_at: p.created_at,
-                    namespace: p.namespace,
-                    score: p.score,
+                    hit: Hit {
+                        id: p.id,
+                        text: p.text,
+                        metadata: p.metadata,
+                        created_at: p.created_at,
+                        namespace: p.namespace,
+                        score: p.score,
+                    },
                     trigger: p.trigger.unwrap_or(Trigger::Floor),
                     hops: p.hops,
                     tokens: t,
                 });
             }
             for it in &items {
-                if let Some(n) = st.graph.node_mut(it.id) {
+                if let Some(n) = st.graph.node_mut(it.hit.id) {
                     n.last_accessed = now_ms;
                     n.access_count += 1;
                 }
-                let q = st.injections.entry(it.id).or_default();
+                let q = st.injections.entry(it.hit.id).or_default();
                 q.retain(|&t0| now_us.saturating_sub(t0) < window_us);
                 q.push_back(now_us);
             }
-            st.last_injected.insert(scope_key.clone(), items.iter().map(|i| i.id).collect());
+            st.last_injected.insert(scope_key.clone(), items.iter().map(|i| i.hit.id).collect());
             st.metabolism.charge(used as u64);
             let metabolism = st.metabolism.report();
             drop(st);
@@ -621,7 +615,7 @@ impl Store {
             let context = shown
                 .iter()
                 .zip(&items)
-                .map(|(s, it)| s.as_deref().unwrap_or(&it.text))
+                .map(|(s, it)| s.as_deref().unwrap_or(&it.hit.text))
                 .collect::<Vec<_>>()
                 .join(&options.separator);
             if logs.enabled(Level::Info) {

@@ -165,8 +165,8 @@ proptest! {
                     ..ContextOptions::default()
                 }).unwrap();
                 for item in &c.items {
-                    prop_assert!(expected_ids.contains(&item.id), "context item {} is outside its scope", item.id);
-                    prop_assert_eq!(&item.namespace, &name);
+                    prop_assert!(expected_ids.contains(&item.hit.id), "context item {} is outside its scope", item.hit.id);
+                    prop_assert_eq!(&item.hit.namespace, &name);
                 }
             }
         }

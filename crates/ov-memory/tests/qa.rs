@@ -47,7 +47,7 @@ pub fn coding_scenario() -> Value {
             qa::insert(&fresh, rec, true);
         }
         let ctx = fresh.context(&r.query_embedding, &ContextOptions::max_tokens(96)).unwrap();
-        let context: Vec<u64> = ctx.items.iter().map(|i| i.id).collect();
+        let context: Vec<u64> = ctx.items.iter().map(|i| i.hit.id).collect();
         out.push(json!({ "id": r.id, "truth": truth, "retrieve": retrieve, "context": context }));
     }
     json!({

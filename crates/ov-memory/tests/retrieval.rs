@@ -86,7 +86,7 @@ proptest! {
                     let r = s.context(&q, &ctx(t)).unwrap();
                     prop_assert!(r.tokens_used <= t);
                     for it in &r.items {
-                        prop_assert!(!deleted.contains(&it.id));
+                        prop_assert!(!deleted.contains(&it.hit.id));
                     }
                 }
             }
@@ -130,7 +130,7 @@ proptest! {
             }
         }
         if let Ok(r) = s.context(&q, &ContextOptions { alpha: Some(alpha), ..ContextOptions::default() }) {
-            prop_assert!(r.items.iter().all(|i| i.score.p.is_finite()));
+            prop_assert!(r.items.iter().all(|i| i.hit.score.p.is_finite()));
         }
         s.check_integrity().map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
@@ -390,8 +390,8 @@ fn outlier_store(n: usize, extra: &[(f32, &str)]) -> (Store, u64, Vec<u64>) {
 fn a_clear_outlier_resonates_and_the_rest_stays_out() {
     let (s, a, _) = outlier_store(30, &[]);
     let r = s.context(&[1.0, 0.0, 0.0], &strict(1000)).unwrap();
-    assert_eq!(r.items.iter().map(|i| (i.id, i.trigger)).collect::<Vec<_>>(), vec![(a, Trigger::Resonance)]);
-    assert!(r.items[0].score.rel >= ov_memory::context::RESONANCE_MIN_REL);
+    assert_eq!(r.items.iter().map(|i| (i.hit.id, i.trigger)).collect::<Vec<_>>(), vec![(a, Trigger::Resonance)]);
+    assert!(r.items[0].hit.score.rel >= ov_memory::context::RESONANCE_MIN_REL);
 }
 
 #[test]
@@ -404,8 +404,8 @@ fn the_floor_takes_the_best_min_items_and_max_items_caps() {
         .map(|h| h.id)
         .collect();
     let r = s.context(&[1.0, 0.0, 0.0], &ContextOptions { min_items: 3, ..ctx(1000) }).unwrap();
-    assert_eq!(r.items.iter().map(|i| i.id).collect::<Vec<_>>(), best, "the floor is the top 3 by P");
-    assert_eq!(r.items[0].id, a);
+    assert_eq!(r.items.iter().map(|i| i.hit.id).collect::<Vec<_>>(), best, "the floor is the top 3 by P");
+    assert_eq!(r.items[0].hit.id, a);
     assert_eq!(r.items[0].trigger, Trigger::Resonance, "a trigger that fired is reported");
     assert!(r.items[1..].iter().all(|i| i.trigger == Trigger::Floor));
     // max_items caps even when everything triggers (importance weight lifts every P).
@@ -440,13 +440,13 @@ fn bridge_fires_for_neighbours_of_the_previous_injection() {
     let b = more[0];
     assert!(s.get(a).unwrap().neighbors.contains(&b));
     let first = s.context(&[1.0, 0.0, 0.0], &strict(1000)).unwrap();
-    assert_eq!(first.items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![a], "no bridge set yet");
+    assert_eq!(first.items.iter().map(|i| i.hit.id).collect::<Vec<_>>(), vec![a], "no bridge set yet");
     let probe =
         s.retrieve(&[1.0, 0.0, 0.0], &RetrieveOptions { alpha: Some(1.0), ..RetrieveOptions::top_k(2) }).unwrap();
     let rel_b = probe.iter().find(|h| h.id == b).unwrap().score.rel;
     assert!((ov_memory::context::BRIDGE_MIN_REL..ov_memory::context::RESONANCE_MIN_REL).contains(&rel_b), "{rel_b}");
     let second = s.context(&[1.0, 0.0, 0.0], &strict(1000)).unwrap();
-    let bridged = second.items.iter().find(|i| i.id == b).map(|i| i.trigger);
+    let bridged = second.items.iter().find(|i| i.hit.id == b).map(|i| i.trigger);
     assert_eq!(bridged, Some(Trigger::Bridge));
 }
 
@@ -484,7 +484,7 @@ fn wake_up_walks_edges_up_to_the_depth_and_drift_rejects_far_weak_memories() {
     let mut q = vec![0.05f32; 8];
     q[0] = 1.0;
     let r = s.context(&q, &wake(2)).unwrap();
-    let got: Vec<(u64, u32)> = r.items.iter().map(|i| (i.id, i.hops)).collect();
+    let got: Vec<(u64, u32)> = r.items.iter().map(|i| (i.hit.id, i.hops)).collect();
     assert_eq!(got.iter().map(|g| g.1).collect::<Vec<_>>(), vec![0, 1, 2], "depth 2: {got:?}");
     assert_eq!(got[0].0, ids[0], "memory 0 is the candidate");
     assert_eq!(r.guardrails.drift, 0);
@@ -507,7 +507,7 @@ fn items_carry_their_dates() {
     .unwrap();
     let r = s.context(&[1.0, 0.0, 0.0], &ContextOptions::max_tokens(100)).unwrap();
     assert_eq!(r.context, "[2023-05-08] moved to Berlin");
-    assert_eq!(r.items[0].text, "moved to Berlin", "the item keeps its own text");
+    assert_eq!(r.items[0].hit.text, "moved to Berlin", "the item keeps its own text");
     assert_eq!(r.tokens_used, "[2023-05-08] moved to Berlin".len().div_ceil(4), "the date is paid for");
     let r = s
         .context(&[1.0, 0.0, 0.0], &ContextOptions { include_dates: false, ..ContextOptions::max_tokens(100) })
@@ -532,7 +532,11 @@ fn loop_guardrail_three_injections_in_ten_seconds() {
     assert_eq!(s.context(&q, &floor(100, 1)).unwrap().guardrails.loop_, 1, "t = 9.999 s");
     clock.advance_ms(1);
     let r = s.context(&q, &floor(100, 1)).unwrap();
-    assert_eq!(r.items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![id], "t = 10 s: the t = 0 injection aged out");
+    assert_eq!(
+        r.items.iter().map(|i| i.hit.id).collect::<Vec<_>>(),
+        vec![id],
+        "t = 10 s: the t = 0 injection aged out"
+    );
     assert_eq!(s.metrics().loop_preventions, 2);
     assert_eq!(s.get(id).unwrap().access_count, 4);
 }
@@ -546,7 +550,7 @@ fn redundancy_guardrail_catches_near_duplicates() {
     let c = add(&s, &at_cos(0.98), &text.to_uppercase()); // same after normalisation
     let d = add(&s, &at_cos(0.97), "Something else entirely, about lunch.");
     let r = s.context(&[1.0, 0.0, 0.0], &floor(10_000, 4)).unwrap();
-    let got: Vec<u64> = r.items.iter().map(|i| i.id).collect();
+    let got: Vec<u64> = r.items.iter().map(|i| i.hit.id).collect();
     assert_eq!(got, vec![a, d]);
     assert!(!got.contains(&b) && !got.contains(&c));
     assert_eq!(r.guardrails.redundancy, 2);
@@ -563,7 +567,7 @@ fn redundancy_boundary_is_similarity_095() {
         let b = add(&s, &at_cos(0.99), &format!("{base}w"));
         let r = s.context(&[1.0, 0.0, 0.0], &floor(10_000, 4)).unwrap();
         assert_eq!(r.guardrails.redundancy, u64::from(redundant), "{} letters", base.len());
-        assert_eq!(r.items.iter().any(|i| i.id == b), !redundant);
+        assert_eq!(r.items.iter().any(|i| i.hit.id == b), !redundant);
     }
 }
 
@@ -576,10 +580,10 @@ fn budget_stops_before_the_memory_that_would_pass_it() {
                                   // The floor takes all three, in P order a, b, c, while they fit.
     let opts = ContextOptions { alpha: Some(1.0), min_items: 3, ..ctx(7) };
     let r = s.context(&[1.0, 0.0, 0.0], &opts).unwrap();
-    assert_eq!(r.items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![a], "b would pass 7; stop there");
+    assert_eq!(r.items.iter().map(|i| i.hit.id).collect::<Vec<_>>(), vec![a], "b would pass 7; stop there");
     assert_eq!(r.tokens_used, 3);
     let r = s.context(&[1.0, 0.0, 0.0], &ContextOptions { max_tokens: 8, ..opts.clone() }).unwrap();
-    assert_eq!(r.items.iter().map(|i| i.id).take(2).collect::<Vec<_>>(), vec![a, b], "exactly 8 fits");
+    assert_eq!(r.items.iter().map(|i| i.hit.id).take(2).collect::<Vec<_>>(), vec![a, b], "exactly 8 fits");
     // A caller's counter replaces ceil(bytes/4).
     let words = |t: &str| Ok(t.split_whitespace().count());
     let r = s

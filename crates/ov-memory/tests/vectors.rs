@@ -70,7 +70,7 @@ pub fn run_step(store: &Store, step: &Value) -> Result<Value, ov_memory::Error> 
             let e = step["embedding"].as_array().map(|_| floats(&step["embedding"]));
             let opts = ov_memory::ContextOptions::from_json(&step["options"].to_string())?;
             store.context_query(e.as_deref(), &opts).map(|r| {
-                serde_json::json!({ "ids": r.items.iter().map(|i| i.id).collect::<Vec<_>>(), "context": r.context })
+                serde_json::json!({ "ids": r.items.iter().map(|i| i.hit.id).collect::<Vec<_>>(), "context": r.context })
             })
         }
         "add_with" => {
