@@ -342,7 +342,7 @@ mod tests {
     fn i8_codes_are_the_rounded_scaled_values() {
         let mut x = 0x51ed_2701u64;
         for len in [1usize, 3, 8, 9, 31, 384, 385] {
-            for _ in 0..200 {
+            for _ in 0..if cfg!(miri) { 4 } else { 200 } {
                 let scale = 2f32.powi((crate::xorshift(&mut x) % 40) as i32 - 20);
                 let mut v: Vec<f32> = (0..len)
                     .map(|_| ((crate::xorshift(&mut x) >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale)
@@ -398,7 +398,7 @@ mod tests {
             let (a, b) = (half::f16::from_bits(h).to_f32(), half::f16::from_bits(h + 1).to_f32());
             values.push((a + b) / 2.0);
         }
-        for _ in 0..200_000 {
+        for _ in 0..if cfg!(miri) { 2_000 } else { 200_000 } {
             let u = (crate::xorshift(&mut x) >> 40) as f32 / (1u64 << 24) as f32;
             values.push((u * 2.0 - 1.0) * 2f32.powi(-((crate::xorshift(&mut x) % 16) as i32)));
         }

@@ -93,8 +93,10 @@ const MEMORY_FIXED_BYTES_V1: usize = 8 * 7;
 /// … and in version 2 (namespace and key lengths, expires_at).
 const MEMORY_FIXED_BYTES: usize = 8 * 10;
 const EDGE_BYTES: usize = 8 + 8 + 4;
-/// Snapshots from this size on are read on two cores.
-const PARALLEL_LOAD_BYTES: usize = 1 << 20;
+/// Snapshots from this size on are read on two cores. Under Miri (where the
+/// two halves run in turn) 4 KiB, so that its tests walk the split paths
+/// with a store of a few memories.
+const PARALLEL_LOAD_BYTES: usize = if cfg!(miri) { 1 << 12 } else { 1 << 20 };
 
 fn corrupt(section: &str, check: &str, message: impl Into<String>) -> Error {
     Error::new(ErrorCode::MemoryCorruption, message).with("section", section).with("check", check)
@@ -1039,7 +1041,7 @@ mod tests {
     fn large_store() -> Store {
         let dim = 384;
         let store = Store::new(Config { embedding_dim: dim, ..Config::default() }).unwrap();
-        for i in 0..800usize {
+        for i in 0..if cfg!(miri) { 12usize } else { 800 } {
             let v: Vec<f32> = (0..dim).map(|j| ((i * 31 + j * 7919) % 997) as f32 / 500.0 - 1.0).collect();
             let o = AddOptions {
                 metadata: (i % 3 == 0).then(|| serde_json::json!({ "i": i, "tag": format!("t{}", i % 5) })),
