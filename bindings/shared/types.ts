@@ -116,9 +116,10 @@ export interface StoreOptions {
     vectorPrecision?: Precision;
     /**
      * Candidates an insert examines in the approximate index, 1..=10 000
-     * (default 128): more builds an index that finds more of the exact top k
-     * at the same `ef`, and makes adding slower (hnswlib's default is 200).
-     * Applies to memories added from then on; a snapshot keeps it.
+     * (default 200, as hnswlib's): more builds an index that finds more of
+     * the exact top k at the same `ef`, and makes adding slower. Applies to
+     * memories added from then on; a snapshot keeps it (one that does not
+     * name it continues at the default).
      */
     efConstruction?: number;
 }

@@ -60,7 +60,7 @@ class Config(TypedDict, total=False):
     exact_limit: int
     #: How vectors are stored: "f32" (the default), "f16" (half the memory) or "i8" (a quarter).
     vector_precision: Literal["f32", "f16", "i8"]
-    #: Candidates each add examines in the approximate index, 1..=10000 (default 128).
+    #: Candidates each add examines in the approximate index, 1..=10000 (default 200).
     ef_construction: int
 
 class AddOptions(TypedDict, total=False):

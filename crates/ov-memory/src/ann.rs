@@ -43,7 +43,7 @@ pub const M: usize = 16;
 pub const M0: usize = 2 * M;
 /// Candidates examined when a node is inserted, by default
 /// (`Config::ef_construction`).
-pub const EF_CONSTRUCTION: usize = 128;
+pub const EF_CONSTRUCTION: usize = 200;
 /// The highest level a node can have.
 const MAX_LEVEL: u8 = 15;
 /// An empty level-0 link entry.

@@ -166,15 +166,16 @@ pub struct Config {
     #[serde(alias = "vectorPrecision", skip_serializing_if = "is_f32")]
     pub vector_precision: Precision,
     /// Candidates an insert examines in the approximate index, 1..=10 000
-    /// (default 128): more builds an index that finds more of the exact top k
-    /// at the same `ef`, and makes adding slower (hnswlib's default is 200).
-    /// Applies to memories added from then on; a snapshot keeps it.
+    /// (default 200, as hnswlib's): more builds an index that finds more of
+    /// the exact top k at the same `ef`, and makes adding slower. Applies to
+    /// memories added from then on; a snapshot keeps it (one that does not
+    /// name it continues at the default).
     #[serde(alias = "efConstruction", skip_serializing_if = "is_default_ef_construction")]
     pub ef_construction: usize,
 }
 
-/// The default `ef_construction` is left out of a configuration's JSON, so
-/// that snapshots are the bytes they were before it could be set.
+/// The default `ef_construction` is left out of a configuration's JSON (as
+/// before it could be set), so a snapshot names it only when it was chosen.
 fn is_default_ef_construction(ef: &usize) -> bool {
     *ef == crate::ann::EF_CONSTRUCTION
 }

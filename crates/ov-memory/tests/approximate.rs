@@ -326,7 +326,7 @@ fn ef_construction_is_used_and_kept() {
     assert!(narrow.to_bytes().unwrap() != default.to_bytes().unwrap());
     let queries = clustered(22, 100, 30);
     let (low, high) = (recall_at(&narrow, &queries, None, Some(10)), recall_at(&default, &queries, None, Some(10)));
-    assert!(high > low, "recall at ef 10: ef_construction 2 {low}, 128 {high}");
+    assert!(high > low, "recall at ef 10: ef_construction 2 {low}, the default {high}");
     assert!(!default.config().to_json().contains("ef_construction"));
     assert!(narrow.config().to_json().contains(r#""ef_construction":2"#));
     // Opened from its snapshot, the narrow store adds the next memories as the
