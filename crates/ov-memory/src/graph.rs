@@ -1948,8 +1948,9 @@ mod tests {
     }
 
     fn swaps_never_strand(approximate: bool) {
-        // Miri interprets every step: a few seeds there, forty natively.
-        for seed in 0..if cfg!(miri) { 3u64 } else { 40 } {
+        // Miri interprets every step: one seed there (22 minutes with three;
+        // it still re-links among index neighbours), forty natively.
+        for seed in 0..if cfg!(miri) { 1u64 } else { 40 } {
             let mut g = Graph::new(3, 2);
             if approximate {
                 g.set_exact_limit(0);
