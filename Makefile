@@ -499,7 +499,9 @@ tsan:
 	@echo "tsan: no data race reported"
 
 # Miri (undefined behaviour, leaks, data races in unsafe-free Rust too) on the
-# core's unit tests. Installs the nightly component it needs. Not part of make test.
+# core's unit tests. Installs the nightly component it needs. Not part of make test:
+# about half an hour on 2 cores (tests whose inputs are large take smaller ones
+# under cfg(miri), and a few that need thousands of adds or memory maps are skipped).
 # Miri now gives std's `ln`, `exp` and the like a random error of a few units
 # in the last place on every call (Rust leaves their precision unspecified);
 # tests that compare two computations of the same score (a lexical index
