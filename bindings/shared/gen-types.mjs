@@ -8,7 +8,9 @@
 // integers as `number` (ids, times and counts stay below 2^53; the engine's
 // JSON carries them as numbers), and in the options types every key optional
 // (the program checked that each parses from `{}`) and lists read-only.
-// Rustdoc links become plain code spans. `make types` runs it, and
+// A type that flattens another (`ContextItem`, which holds a `Hit`) extends
+// it, once its inline fields are checked to be the other's. Rustdoc links
+// become plain code spans. `make types` runs it, and
 // `make types-check` fails when the checked-in file differs.
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -26,6 +28,7 @@ const source = entries.map((e) => plainLinks(`${noRustExamples(e.docs ?? '')}exp
 const file = ts.createSourceFile('types.ts', source, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS)
 const options = new Set(entries.filter((e) => e.options).map((e) => e.name))
 const accepted = new Map(entries.filter((e) => e.keys).map((e) => [e.name, new Set(e.keys)]))
+const extending = new Map(entries.filter((e) => e.extends).map((e) => [e.name, e.extends]))
 
 function transform(context) {
   const f = context.factory
@@ -46,6 +49,25 @@ function transform(context) {
       }
       return ts.visitEachChild(node, visitType(optional), context)
     }
+    // A type that flattens another (ts-rs writes the other's fields inline)
+    // extends it instead: its own members only, after checking that the
+    // inline ones are the base's, with the same types.
+    const members = new Map()
+    // `source` is the declaration as read (its text is compared), `type` as transformed.
+    const inherit = (name, source, type) => {
+      const base = extending.get(name)
+      if (!base) return { heritage: undefined, own: type.members }
+      const baseMembers = members.get(base)
+      if (!baseMembers) throw new Error(`${name} extends ${base}, which must be declared before it`)
+      const text = (m) => `${m.name.text}: ${m.type.getText()}`
+      const inline = new Set(source.members.map(text))
+      for (const m of baseMembers) {
+        if (!inline.has(text(m))) throw new Error(`${name} extends ${base} but lacks ${text(m)}`)
+      }
+      const fromBase = new Set(baseMembers.map(text))
+      const heritage = [f.createHeritageClause(ts.SyntaxKind.ExtendsKeyword, [f.createExpressionWithTypeArguments(f.createIdentifier(base), undefined)])]
+      return { heritage, own: type.members.filter((_, i) => !fromBase.has(text(source.members[i]))) }
+    }
     const statements = root.statements.map((s) => {
       if (!ts.isTypeAliasDeclaration(s)) throw new Error(`unexpected declaration: ${s.getText()}`)
       const keys = accepted.get(s.name.text)
@@ -57,7 +79,9 @@ function transform(context) {
       const visit = visitType(options.has(s.name.text))
       const type = ts.visitNode(s.type, visit)
       if (!ts.isTypeLiteralNode(type)) return f.updateTypeAliasDeclaration(s, s.modifiers, s.name, s.typeParameters, type)
-      const iface = f.createInterfaceDeclaration(s.modifiers, s.name, s.typeParameters, undefined, type.members)
+      members.set(s.name.text, s.type.members)
+      const { heritage, own } = inherit(s.name.text, s.type, type)
+      const iface = f.createInterfaceDeclaration(s.modifiers, s.name, s.typeParameters, heritage, own)
       return ts.setTextRange(iface, s)
     })
     return f.updateSourceFile(root, statements)

@@ -520,7 +520,7 @@ export type Trigger = "floor" | "resonance" | "bridge" | "metabolic";
  * them, and why and at what cost it was injected. Its JSON form is the
  * hit's keys beside `trigger`, `hops` and `tokens`, in one object.
  */
-export interface ContextItem {
+export interface ContextItem extends Hit {
     /**
      * The trigger that fired.
      */
@@ -533,30 +533,6 @@ export interface ContextItem {
      * Its token count.
      */
     tokens: number;
-    /**
-     * The memory's id.
-     */
-    id: number;
-    /**
-     * Its text.
-     */
-    text: string;
-    /**
-     * Its metadata, if any.
-     */
-    metadata: Record<string, unknown> | null;
-    /**
-     * When it was made, Unix ms.
-     */
-    created_at: number;
-    /**
-     * Its namespace.
-     */
-    namespace: string;
-    /**
-     * The score and its parts.
-     */
-    score: Score;
 }
 /**
  * How many memories each guardrail rejected in one call.

@@ -4,7 +4,8 @@
 //! `make types-check` (part of `make test`) fails when it is out of date.
 //!
 //! Output: a JSON array of `{ "name", "options", "docs", "decl" }`, one per
-//! type, in the order they appear in the file. `options` marks the types a
+//! type, in the order they appear in the file; a type that flattens another
+//! (ts-rs writes the other's fields inline) names it in `extends`. `options` marks the types a
 //! caller passes in. Every key of an options struct may be left out (the
 //! engine fills in its default), which this program checks by parsing `{}` as
 //! each of them; such a struct also lists the `keys` it accepts (both
@@ -28,6 +29,15 @@ use ts_rs::TS;
 /// One type's entry; `options` types must parse from `{}`.
 fn entry<T: TS>(options: bool) -> Value {
     json!({ "name": T::name(), "options": options, "docs": T::docs(), "decl": T::decl() })
+}
+
+/// A result type that flattens `B` (`#[serde(flatten)]`): its entry names
+/// `B` in `extends`, and the generator declares it as extending `B` (it checks
+/// that the inline fields are `B`'s, as declared there).
+fn extending<T: TS, B: TS>() -> Value {
+    let mut e = entry::<T>(false);
+    e["extends"] = json!(B::name());
+    e
 }
 
 /// An options type: checked to take every key as optional, with the keys it
@@ -63,7 +73,7 @@ fn main() {
         entry::<Score>(false),
         entry::<Hit>(false),
         entry::<Trigger>(false),
-        entry::<ContextItem>(false),
+        extending::<ContextItem, Hit>(),
         entry::<GuardrailCounts>(false),
         entry::<MetabolicState>(false),
         entry::<MetabolismReport>(false),
