@@ -5,12 +5,12 @@
 //!
 //! Output: a JSON array of `{ "name", "options", "docs", "decl" }`, one per
 //! type, in the order they appear in the file; a type that flattens another
-//! (ts-rs writes the other's fields inline) names it in `extends`. `options` marks the types a
-//! caller passes in. Every key of an options struct may be left out (the
-//! engine fills in its default), which this program checks by parsing `{}` as
-//! each of them; such a struct also lists the `keys` it accepts (both
-//! spellings), so that the generator can check that every key it declares
-//! (in camelCase) is one.
+//! (ts-rs writes the other's fields inline) names it in `extends`. `options`
+//! marks the types a caller passes in. Every key of an options struct may be
+//! left out (the engine fills in its default), which this program checks by
+//! parsing `{}` as each of them; such a struct also lists the `keys` it
+//! accepts (both spellings), so that the generator can check that every key
+//! it declares (in camelCase) is one.
 //!
 //! ```text
 //! cargo run -q -p ov-memory --features ts --example ts_types
