@@ -54,7 +54,7 @@ use crate::scoring::{Ranking, Score};
 use crate::store::Store;
 use crate::validate;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
@@ -255,15 +255,11 @@ pub struct ContextResult {
 /// A scored, triggered candidate carried from the read phase to the write phase.
 #[derive(Debug, Clone)]
 struct Pending {
-    id: u64,
-    text: String,
-    /// The text as it appears in the context when that differs from `text`
-    /// (with its date); `None` when it is `text` itself.
+    /// The memory and its score, as the item will hold them.
+    hit: Hit,
+    /// The text as it appears in the context when that differs from the
+    /// hit's (with its date); `None` when it is the hit's text itself.
     shown: Option<String>,
-    metadata: Option<Value>,
-    created_at: i64,
-    namespace: String,
-    score: Score,
     /// The trigger that fired, if any (else only the floor can take it).
     trigger: Option<Trigger>,
     hops: u32,
@@ -272,7 +268,7 @@ struct Pending {
 impl Pending {
     /// The text as it appears in the context.
     fn shown(&self) -> &str {
-        self.shown.as_deref().unwrap_or(&self.text)
+        self.shown.as_deref().unwrap_or(&self.hit.text)
     }
 }
 
@@ -492,22 +488,12 @@ impl Store {
                     }
                     let Some(node) = st.graph.node(id) else { continue };
                     let shown = options.include_dates.then(|| format!("[{}] {}", date_of(node.created_at), node.text));
-                    pending.push(Pending {
-                        id,
-                        text: node.text.clone(),
-                        shown,
-                        metadata: node.metadata.clone().map(Value::Object),
-                        created_at: node.created_at,
-                        namespace: st.graph.namespaces.name(node.ns).to_owned(),
-                        score,
-                        trigger,
-                        hops,
-                    });
+                    pending.push(Pending { hit: Hit::of(&st.graph, node, score), shown, trigger, hops });
                 }
                 // The loop guardrail's view of each pending memory: its injections
                 // in the window, as of now (re-checked when the result is applied).
                 let now_us = self.clock.monotonic_micros();
-                let recent: Vec<usize> = pending.iter().map(|p| recent_injections(&st, p.id, now_us)).collect();
+                let recent: Vec<usize> = pending.iter().map(|p| recent_injections(&st, p.hit.id, now_us)).collect();
                 (alpha, considered, pending, recent)
             };
 
@@ -526,7 +512,7 @@ impl Store {
                 if p.trigger.is_none() && !floor {
                     continue;
                 }
-                if is_drift(p.hops, p.score.rel) {
+                if is_drift(p.hops, p.hit.score.rel) {
                     guard.drift += 1;
                     continue;
                 }
@@ -534,7 +520,7 @@ impl Store {
                     guard.loop_ += 1;
                     continue;
                 }
-                let sh = shingles(&p.text, Some(deadline))?;
+                let sh = shingles(&p.hit.text, Some(deadline))?;
                 let mut redundant = false;
                 for o in &chosen_shingles {
                     deadline.check("context")?;
@@ -571,25 +557,18 @@ impl Store {
             let mut items: Vec<ContextItem> = Vec::with_capacity(chosen.len());
             let mut shown: Vec<Option<String>> = Vec::with_capacity(chosen.len());
             for (p, t) in chosen {
-                if !st.graph.contains(p.id) {
+                if !st.graph.contains(p.hit.id) {
                     used -= t;
                     continue;
                 }
-                if recent_injections(&st, p.id, now_us) >= LOOP_MAX_INJECTIONS {
+                if recent_injections(&st, p.hit.id, now_us) >= LOOP_MAX_INJECTIONS {
                     guard.loop_ += 1;
                     used -= t;
                     continue;
                 }
                 shown.push(p.shown);
                 items.push(ContextItem {
-                    hit: Hit {
-                        id: p.id,
-                        text: p.text,
-                        metadata: p.metadata,
-                        created_at: p.created_at,
-                        namespace: p.namespace,
-                        score: p.score,
-                    },
+                    hit: p.hit,
                     trigger: p.trigger.unwrap_or(Trigger::Floor),
                     hops: p.hops,
                     tokens: t,

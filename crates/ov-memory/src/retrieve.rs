@@ -140,6 +140,21 @@ pub struct Hit {
     pub score: Score,
 }
 
+impl Hit {
+    /// The hit of a stored memory (`node`, in `graph`) with its score: what
+    /// both a retrieval and a context read of a memory.
+    pub(crate) fn of(graph: &crate::graph::Graph, node: &crate::graph::Node, score: Score) -> Hit {
+        Hit {
+            id: node.id,
+            text: node.text.clone(),
+            metadata: node.metadata.clone().map(Value::Object),
+            created_at: node.created_at,
+            namespace: graph.namespaces.name(node.ns).to_owned(),
+            score,
+        }
+    }
+}
+
 /// The largest `ef` a query may ask for.
 pub const MAX_EF: usize = 10_000;
 
@@ -367,14 +382,7 @@ fn rank(
     for r in ranked {
         let n = st.graph.node_at(r.slot);
         deadline.check_copied(&mut copied, n.text.len(), op)?;
-        hits.push(Hit {
-            id: r.id,
-            text: n.text.clone(),
-            metadata: n.metadata.clone().map(Value::Object),
-            created_at: n.created_at,
-            namespace: st.graph.namespaces.name(n.ns).to_owned(),
-            score: r.score,
-        });
+        hits.push(Hit::of(&st.graph, n, r.score));
     }
     Ok(hits)
 }
