@@ -60,11 +60,11 @@ function transform(context) {
       const baseMembers = members.get(base)
       if (!baseMembers) throw new Error(`${name} extends ${base}, which must be declared before it`)
       const text = (m) => `${m.name.text}: ${m.type.getText()}`
-      const inline = new Set(source.members.map(text))
-      for (const m of baseMembers) {
-        if (!inline.has(text(m))) throw new Error(`${name} extends ${base} but lacks ${text(m)}`)
-      }
       const fromBase = new Set(baseMembers.map(text))
+      const inline = new Set(source.members.map(text))
+      for (const t of fromBase) {
+        if (!inline.has(t)) throw new Error(`${name} extends ${base} but lacks ${t}`)
+      }
       const heritage = [f.createHeritageClause(ts.SyntaxKind.ExtendsKeyword, [f.createExpressionWithTypeArguments(f.createIdentifier(base), undefined)])]
       return { heritage, own: type.members.filter((_, i) => !fromBase.has(text(source.members[i]))) }
     }
