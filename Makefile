@@ -42,7 +42,7 @@ readme_snippet = awk '/<!-- $(1) -->/{f=1;next} f&&/^```$(2)/{p=1;next} p&&/^```
 
 
 PHONY_DEMO := demo-wasm demo-rust test-demo screenshot docs
-.PHONY: $(PHONY_DEMO) python test-python demo-python java test-java deps-java demo-java test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check types types-check install deps-c deps-wasm deps-browser quality clean
+.PHONY: $(PHONY_DEMO) test-wasm-core python test-python demo-python java test-java deps-java demo-java test-c-stress tsan miri bench fuzz all build demo demo-c demo-node demo-browser test test-rust test-c test-node test-js node web wasm-size lint header header-check types types-check install deps-c deps-wasm deps-browser quality clean
 
 all: build
 
@@ -116,6 +116,7 @@ $(NPM_STAMP): bindings/package.json bindings/package-lock.json
 # Cargo.lock (cargo install takes minutes, so only when the version differs).
 deps-wasm:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
 	@if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
 	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
 	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
@@ -304,7 +305,7 @@ $(BUILD)/demo-c: examples/c/demo.c include/ov_memory.h | deps-c build
 
 # ------------------------------------------------------------------ tests
 
-test: lint header-check types-check test-rust test-c test-python test-java test-node test-demo docs
+test: lint header-check types-check test-rust test-wasm-core test-c test-python test-java test-node test-demo docs
 	@echo "make test: all suites passed"
 
 # The Python suite (pytest): shared vectors, QA set, the whole API, threads,
@@ -333,6 +334,17 @@ test-rust:
 	$(CARGO) package --list --allow-dirty -p ov-memory > $(BUILD)/crate-files.txt
 	grep -qx README.md $(BUILD)/crate-files.txt && grep -qx LICENSE $(BUILD)/crate-files.txt
 	$(CARGO) run -q -p ov-memory --example original
+
+# The core's unit tests compiled to WebAssembly with simd128, as the browser
+# build is, and run in Node's WASI (tests/wasi/run.mjs): the browser build's
+# SIMD kernels (the f32 and 8-bit dot products, the sample's 16-bit one) meet
+# their scalar references. Two tests are skipped there (a panic aborts a WASI
+# program; the run has no file system). A failing test aborts the run: it is
+# the last one named; run the cargo line with `-- --nocapture` to see its message.
+test-wasm-core: | deps-wasm
+	CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C target-feature=+simd128" \
+	CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings --no-turbo-fast-api-calls $(CURDIR)/tests/wasi/run.mjs" \
+	  $(CARGO) test --release -p ov-memory --target wasm32-wasip1 --lib
 
 # Each C program is built against the committed header and run three times:
 # plain, under AddressSanitizer + UBSan, and under valgrind.

@@ -79,9 +79,38 @@ pub(crate) fn cosine(a: &[Code], scale_a: f32, b: &[Code], scale_b: f32) -> f64 
 /// vectorises into 16-bit multiply-add-pairs (`vpmaddwd` with AVX2: sixteen
 /// products per instruction). At most 127² per dimension: no overflow below
 /// 133 000 dimensions, far past the largest accepted.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
 fn dot(a: &[Code], b: &[Code]) -> i32 {
     a.iter().zip(b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum()
+}
+
+/// [`dot`] in simd128: eight codes per `i32x4.dot_i16x8_s`, two
+/// accumulators; the same integer. LLVM's form of the portable loop
+/// multiplies four 32-bit lanes at a time: against it, 0.95–0.99× the time
+/// per approximate read of the 14 k corpus (two builds alternating in Node).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn dot(a: &[Code], b: &[Code]) -> i32 {
+    use core::arch::wasm32::{i16x8, i32x4_add, i32x4_dot_i16x8, i32x4_extract_lane, i32x4_splat, v128};
+    #[inline(always)]
+    fn load(x: &[Code]) -> v128 {
+        i16x8(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7])
+    }
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    let (mut s0, mut s1) = (i32x4_splat(0), i32x4_splat(0));
+    for (x, y) in ca.zip(cb) {
+        s0 = i32x4_add(s0, i32x4_dot_i16x8(load(&x[..8]), load(&y[..8])));
+        s1 = i32x4_add(s1, i32x4_dot_i16x8(load(&x[8..]), load(&y[8..])));
+    }
+    let s = i32x4_add(s0, s1);
+    let rest: i32 = ra.iter().zip(rb).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum();
+    i32x4_extract_lane::<0>(s)
+        + i32x4_extract_lane::<1>(s)
+        + i32x4_extract_lane::<2>(s)
+        + i32x4_extract_lane::<3>(s)
+        + rest
 }
 
 /// One member: its rank, id and current storage slot.

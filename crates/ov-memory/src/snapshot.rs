@@ -1015,6 +1015,7 @@ mod tests {
     /// halves at once), and the position is left at its end.
     #[test]
     #[cfg_attr(miri, ignore)] // files
+    #[cfg_attr(target_os = "wasi", ignore = "no file system given to the WASI run")]
     fn files_are_read_whole_at_any_size() {
         use std::io::Read;
         let dir = std::env::temp_dir().join(format!("ov-read-whole-{}", std::process::id()));
