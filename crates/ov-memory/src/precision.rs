@@ -255,8 +255,7 @@ pub(crate) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
 #[inline(always)]
 pub(crate) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     use core::arch::wasm32::{
-        i16x8_extend_high_i8x16, i16x8_extend_low_i8x16, i32x4_add, i32x4_dot_i16x8, i32x4_extract_lane, i32x4_splat,
-        i8x16, v128,
+        i16x8_extend_high_i8x16, i16x8_extend_low_i8x16, i32x4_add, i32x4_dot_i16x8, i32x4_splat, i8x16, v128,
     };
     #[inline(always)]
     fn load(x: &[i8]) -> v128 {
@@ -271,11 +270,16 @@ pub(crate) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
         acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_high_i8x16(x), i16x8_extend_high_i8x16(y)));
     }
     let rest: i32 = ra.iter().zip(rb).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum();
-    i32x4_extract_lane::<0>(acc)
-        + i32x4_extract_lane::<1>(acc)
-        + i32x4_extract_lane::<2>(acc)
-        + i32x4_extract_lane::<3>(acc)
-        + rest
+    lane_sum(acc) + rest
+}
+
+/// The sum of an `i32x4`'s four lanes: the end of the simd128 integer dot
+/// products (this one and the relevance sample's).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+pub(crate) fn lane_sum(v: core::arch::wasm32::v128) -> i32 {
+    use core::arch::wasm32::i32x4_extract_lane;
+    i32x4_extract_lane::<0>(v) + i32x4_extract_lane::<1>(v) + i32x4_extract_lane::<2>(v) + i32x4_extract_lane::<3>(v)
 }
 
 /// The portable kernel of [`crate::graph::dot`], for any component types:

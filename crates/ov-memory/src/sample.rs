@@ -92,7 +92,7 @@ fn dot(a: &[Code], b: &[Code]) -> i32 {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 fn dot(a: &[Code], b: &[Code]) -> i32 {
-    use core::arch::wasm32::{i16x8, i32x4_add, i32x4_dot_i16x8, i32x4_extract_lane, i32x4_splat, v128};
+    use core::arch::wasm32::{i16x8, i32x4_add, i32x4_dot_i16x8, i32x4_splat, v128};
     #[inline(always)]
     fn load(x: &[Code]) -> v128 {
         i16x8(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7])
@@ -106,11 +106,7 @@ fn dot(a: &[Code], b: &[Code]) -> i32 {
     }
     let s = i32x4_add(s0, s1);
     let rest: i32 = ra.iter().zip(rb).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum();
-    i32x4_extract_lane::<0>(s)
-        + i32x4_extract_lane::<1>(s)
-        + i32x4_extract_lane::<2>(s)
-        + i32x4_extract_lane::<3>(s)
-        + rest
+    crate::precision::lane_sum(s) + rest
 }
 
 /// One member: its rank, id and current storage slot.
