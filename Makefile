@@ -321,11 +321,13 @@ test-js: node web deps-browser
 	node --test bindings/tests/
 	OV_MEMORY_TARGET=wasm node --test bindings/tests/
 
-lint:
+lint: | deps-wasm
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p ov-memory --features log --all-targets -- -D warnings
 	$(CARGO) clippy -p ov-memory --features ts --examples -- -D warnings
+	@# The browser build: its simd128 kernels, and what a target without files makes of the rest.
+	$(CARGO) clippy -p ov-memory-wasm --target wasm32-unknown-unknown -- -D warnings
 
 test-rust:
 	$(CARGO) test --workspace

@@ -732,14 +732,16 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     remove_stale_temps(&dir, &prefix);
     let tmp = dir.join(format!("{prefix}{}-{}", std::process::id(), TMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
     let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| io_error(&tmp, "create", &e))?;
-        f.write_all(bytes).map_err(|e| io_error(&tmp, "write", &e))?;
-        f.sync_all().map_err(|e| io_error(&tmp, "fsync", &e))?;
-        drop(f);
+        {
+            // (Closed at the end of this block, before the rename.)
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(|e| io_error(&tmp, "create", &e))?;
+            f.write_all(bytes).map_err(|e| io_error(&tmp, "write", &e))?;
+            f.sync_all().map_err(|e| io_error(&tmp, "fsync", &e))?;
+        }
         std::fs::rename(&tmp, path).map_err(|e| io_error(path, "rename", &e))?;
         // Make the rename itself durable.
         if let Ok(d) = std::fs::File::open(&dir) {
