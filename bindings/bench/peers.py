@@ -28,8 +28,15 @@ load_index). The exact figure inside the core
 generated set OV-Memory's ingest (one add_batch, through the same front-end)
 is also timed right after hnswlib's build, for the same reason.
 
+Memory: each peer's index of the corpus is built in a process of its own
+(`peers.py ROOT --rss PEER`), which reports its RSS growth per vector, as the
+engine's bench reports a store's. The peers keep vectors and links only; the
+engine also keeps each memory's text, record, honeycomb edges and lexical
+index, so these rows show what that costs, not a like-for-like index.
+
 Usage: peers.py REPO_ROOT
 """
+import ctypes
 import json
 import os
 import statistics
@@ -222,6 +229,67 @@ def exact_and_hnsw(xb, xq, threads):
     return f50, f99, exact, hnsw, build, flat
 
 
+def rss_kib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+# The peers whose memory `make bench` measures, as the engine's bench measures
+# its own: RSS growth while building the corpus, in a process of its own.
+RSS_PEERS = {
+    "faiss IndexFlatIP": lambda xb: faiss_flat(xb),
+    "hnswlib M16 efC200": lambda xb: hnswlib_index(xb),
+    "usearch c16 f32": lambda xb: usearch_index(xb, "f32"),
+    "usearch c16 i8": lambda xb: usearch_index(xb, "i8"),
+}
+
+
+def faiss_flat(xb):
+    f = faiss.IndexFlatIP(DIM)
+    f.add(xb)
+    return f
+
+
+def hnswlib_index(xb):
+    h = hnswlib.Index(space="cosine", dim=DIM)
+    h.init_index(max_elements=len(xb), M=16, ef_construction=200, random_seed=1)
+    h.add_items(xb, np.arange(len(xb)))
+    return h
+
+
+def usearch_index(xb, dtype):
+    u = Index(ndim=DIM, metric="cos", dtype=dtype, connectivity=16, expansion_add=200)
+    u.add(np.arange(len(xb)), xb, threads=1)
+    return u
+
+
+def rss_growth_of(peer):
+    """In a child process (`peers.py ROOT --rss PEER`): the corpus loaded
+    first, then the peer's index built and kept; prints the RSS growth per
+    vector in bytes."""
+    xb = unit(load("corpus_fortunes.f32"))
+    # Hand the heap memory that loading freed back to the system, so that the
+    # index cannot reuse pages already counted before it was built.
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    before = rss_kib()
+    index = RSS_PEERS[peer](xb)
+    after = rss_kib()
+    print((after - before) * 1024 / len(xb))
+    del index
+
+
+def peer_rss():
+    """Each peer's RSS growth per vector, measured in a process of its own."""
+    import subprocess
+    out = {}
+    for peer in RSS_PEERS:
+        r = subprocess.run([sys.executable, __file__, ROOT, "--rss", peer], capture_output=True, text=True, check=True)
+        out[peer] = float(r.stdout.split()[-1])
+    return out
+
+
 def fastest(points, target):
     """The fastest (p50, recall, label) point whose recall reaches `target`."""
     ok = [p for p in points if p[1] >= target]
@@ -329,6 +397,16 @@ def main():
             if c["precision"] != "f32":
                 rows.append((f"RSS growth per memory, {c['precision']} vectors", f"{c['rss_growth_bytes_per_memory']:.0f} B",
                              "the raw vector and its text", f"{given:.0f} B", c["rss_growth_bytes_per_memory"] / given))
+    # The peers' own RSS growth, each built in a process of its own (they keep
+    # no text, no lexical index and no memory records).
+    peers_rss = peer_rss()
+    for peer in ("faiss IndexFlatIP", "hnswlib M16 efC200", "usearch c16 f32"):
+        rows.append(("RSS growth per memory", f"{ours['rss_growth_bytes_per_memory']:.0f} B", peer,
+                     f"{peers_rss[peer]:.0f} B", ours["rss_growth_bytes_per_memory"] / peers_rss[peer]))
+    for c in ours.get("compact", []):
+        if c["precision"] == "i8":
+            rows.append(("RSS growth per memory, i8 vectors", f"{c['rss_growth_bytes_per_memory']:.0f} B", "usearch c16 i8",
+                         f"{peers_rss['usearch c16 i8']:.0f} B", c["rss_growth_bytes_per_memory"] / peers_rss["usearch c16 i8"]))
     rows[2:2] = equal_recall(approx_rows) + compact_rows
     print(f"### OV-Memory against its peers (ours: build/bench_ours.json, load average then {ours['load_average']})\n")
     print("| what | OV-Memory | peer | peer's figure | ratio (ours / peer) |")
@@ -391,4 +469,7 @@ def large():
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 3 and sys.argv[2] == "--rss":
+        rss_growth_of(sys.argv[3])
+    else:
+        main()
