@@ -176,13 +176,22 @@ pub(crate) fn encode(p: Precision, v: &[f32], out: &mut Vec<f32>) {
 pub(crate) fn code_i8(v: &[f32], m: f32, codes: &mut [i8]) -> f32 {
     let s = 127.0 / m;
     for (c, &x) in codes.iter_mut().zip(v) {
-        let r = (x * s).round().clamp(-127.0, 127.0);
+        let r = level(x, s);
         // `r` is a whole number in −127..=127 (`v` is finite): added to
         // 1.5·2²³, it is the low bits of the sum's mantissa. The same value as
         // `r as i8`, whose saturating conversion ran one lane at a time.
         *c = ((r + 12_582_912.0).to_bits() as i32 - 0x4B40_0000) as i8;
     }
     m / 127.0
+}
+
+/// `x · s` rounded to the nearest whole number, clamped to −127..=127: the
+/// 8-bit code of a component whose scale's reciprocal is `s` (`127 / m` for
+/// `m` the row's largest magnitude). Shared by the stored codes
+/// ([`code_i8`]) and the relevance sample's (`sample::code`).
+#[inline(always)]
+pub(crate) fn level(x: f32, s: f32) -> f32 {
+    (x * s).round().clamp(-127.0, 127.0)
 }
 
 /// The largest magnitude in `v`, NaNs passed over (as a fold with

@@ -63,7 +63,7 @@ pub(crate) fn code<E: Elem>(row: &[E], inv: f32, out: &mut [Code]) -> f32 {
     }
     let s = 127.0 / m;
     for (o, &x) in out.iter_mut().zip(row) {
-        *o = (x.f() * inv * s).round().clamp(-127.0, 127.0) as Code;
+        *o = crate::precision::level(x.f() * inv, s) as Code;
     }
     m / 127.0
 }
