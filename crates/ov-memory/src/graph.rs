@@ -36,11 +36,24 @@ pub const NODE_OVERHEAD_BYTES: u64 = 256;
 /// Estimated bytes per edge or overflow entry, counted on both ends.
 pub const EDGE_BYTES: u64 = 16;
 
-/// A weighted link.
+/// A weighted link, in 12 bytes: packed to 4-byte alignment (a `u64` and
+/// an `f32` take 16 otherwise), as the edge and overflow lists are a few per
+/// memory. Fields are read by value (a packed field cannot be borrowed).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C, packed(4))]
 pub(crate) struct Edge {
     pub to: u64,
     pub relevance: f32,
+}
+const _: () = assert!(std::mem::size_of::<Edge>() == 12);
+
+impl Edge {
+    /// The order in which the weakest edge comes first (the one a full list
+    /// gives up): the lower relevance, ties the higher id.
+    fn weaker_first(a: &Edge, b: &Edge) -> std::cmp::Ordering {
+        let (a_to, b_to) = (a.to, b.to);
+        a.relevance.total_cmp(&b.relevance).then(b_to.cmp(&a_to))
+    }
 }
 
 /// One stored memory.
@@ -1096,11 +1109,7 @@ impl Graph {
                 continue;
             }
             // Full: swap out the weakest edge (ties: the higher id goes) if ours is stronger.
-            let weakest = self.nodes[self.index[&c]]
-                .edges
-                .iter()
-                .copied()
-                .min_by(|a, b| a.relevance.total_cmp(&b.relevance).then(b.to.cmp(&a.to)));
+            let weakest = self.nodes[self.index[&c]].edges.iter().copied().min_by(Edge::weaker_first);
             if let Some(w) = weakest {
                 if rel > w.relevance {
                     self.unlink(c, w.to);
@@ -1364,9 +1373,7 @@ impl Graph {
         full.sort_by(stronger);
         for only_stronger in [true, false] {
             for &(c, rel) in &full {
-                let weakest = self.node(c).and_then(|n| {
-                    n.edges.iter().copied().min_by(|a, b| a.relevance.total_cmp(&b.relevance).then(b.to.cmp(&a.to)))
-                });
+                let weakest = self.node(c).and_then(|n| n.edges.iter().copied().min_by(Edge::weaker_first));
                 if let Some(w) = weakest {
                     if (!only_stronger || rel > w.relevance) && self.degree(w.to) > 1 {
                         self.unlink(c, w.to);
@@ -1430,12 +1437,8 @@ impl Graph {
         n.overflow.push(e);
         let mut dropped = None;
         if n.overflow.len() > max {
-            let (i, _) = n
-                .overflow
-                .iter()
-                .enumerate()
-                .min_by(|(_, a), (_, b)| a.relevance.total_cmp(&b.relevance).then(b.to.cmp(&a.to)))
-                .expect("non-empty");
+            let (i, _) =
+                n.overflow.iter().enumerate().min_by(|(_, a), (_, b)| Edge::weaker_first(a, b)).expect("non-empty");
             dropped = Some(n.overflow.swap_remove(i).to);
         }
         if dropped != Some(e.to) {
@@ -1640,24 +1643,24 @@ impl Graph {
                     return Err(format!("{} has a self edge", n.id));
                 }
                 if n.edges[..i].iter().any(|x| x.to == e.to) {
-                    return Err(format!("{} has a duplicate edge to {}", n.id, e.to));
+                    return Err(format!("{} has a duplicate edge to {}", n.id, { e.to }));
                 }
                 let Some(other) = self.node(e.to) else {
-                    return Err(format!("{} has a dangling edge to {}", n.id, e.to));
+                    return Err(format!("{} has a dangling edge to {}", n.id, { e.to }));
                 };
                 if !other.edges.iter().any(|x| x.to == n.id && x.relevance == e.relevance) {
-                    return Err(format!("edge {}-{} is not symmetric", n.id, e.to));
+                    return Err(format!("edge {}-{} is not symmetric", n.id, { e.to }));
                 }
                 if other.ns != n.ns {
-                    return Err(format!("edge {}-{} crosses namespaces", n.id, e.to));
+                    return Err(format!("edge {}-{} crosses namespaces", n.id, { e.to }));
                 }
             }
             for o in &n.overflow {
                 let Some(t) = self.node(o.to) else {
-                    return Err(format!("{} has a dangling overflow entry {}", n.id, o.to));
+                    return Err(format!("{} has a dangling overflow entry {}", n.id, { o.to }));
                 };
                 if !t.overflow_in.contains(&n.id) {
-                    return Err(format!("overflow {}->{} has no back reference", n.id, o.to));
+                    return Err(format!("overflow {}->{} has no back reference", n.id, { o.to }));
                 }
             }
             for owner in &n.overflow_in {
