@@ -561,7 +561,7 @@ fn compile<'f>(c: &'f Clause, cols: &mut Columns, nodes: &[crate::graph::Node]) 
         Clause::Or(any) => Compiled::Or(any.iter().map(|x| compile(x, cols, nodes)).collect()),
         Clause::Not(x) => Compiled::Not(Box::new(compile(x, cols, nodes))),
         Clause::Field(path, cond) => {
-            let col = cols.ensure(path, &mut nodes.iter().map(|n| n.metadata.as_ref()));
+            let col = cols.ensure(path, &mut nodes.iter().map(|n| n.metadata()));
             let column = &cols.cols[col];
             let cond = match cond {
                 Cond::Eq(v) => CCond::Eq(want(column, v)),
@@ -578,8 +578,15 @@ fn compile<'f>(c: &'f Clause, cols: &mut Columns, nodes: &[crate::graph::Node]) 
 }
 
 impl Compiled<'_> {
-    /// Whether the memory in `slot` (with this metadata) passes.
-    pub(crate) fn matches(&self, cols: &Columns, slot: usize, meta: Option<&Map<String, Value>>) -> bool {
+    /// Whether the memory in `slot` passes; `meta` gives its metadata, asked
+    /// for only when a column cannot answer (the metadata is boxed apart
+    /// from the record, so reading it is another trip to memory).
+    pub(crate) fn matches<'m>(
+        &self,
+        cols: &Columns,
+        slot: usize,
+        meta: &dyn Fn() -> Option<&'m Map<String, Value>>,
+    ) -> bool {
         match self {
             Compiled::And(all) => all.iter().all(|x| x.matches(cols, slot, meta)),
             Compiled::Or(any) => any.iter().any(|x| x.matches(cols, slot, meta)),
@@ -588,7 +595,7 @@ impl Compiled<'_> {
                 let column = &cols.cols[*col];
                 let have = column.values.get(slot).copied().unwrap_or(Scalar::Other);
                 if have == Scalar::Other {
-                    return clause.matches(meta);
+                    return clause.matches(meta());
                 }
                 let order = |o: Ordering, e: bool, got: Option<Ordering>| {
                     got.is_some_and(|g| g == o || (e && g == Ordering::Equal))

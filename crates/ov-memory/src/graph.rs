@@ -62,17 +62,14 @@ pub(crate) struct Node {
     pub id: u64,
     pub text: String,
     pub weight: f64,
-    pub metadata: Option<Map<String, Value>>,
-    pub metadata_bytes: usize,
     pub created_at: i64,
     pub last_accessed: i64,
     pub access_count: u64,
     /// The namespace, as an index into [`Namespaces`].
     pub ns: u32,
-    /// The caller's key, unique within the namespace.
-    pub key: Option<String>,
-    /// When the memory expires, Unix ms.
-    pub expires_at: Option<i64>,
+    /// Metadata, key and expiry, boxed apart: most memories have none of
+    /// them, and a record without them is 64 bytes smaller.
+    pub extras: Option<Box<Extras>>,
     pub inv_norm: f32,
     pub edges: Vec<Edge>,
     pub overflow: Vec<Edge>,
@@ -80,6 +77,59 @@ pub(crate) struct Node {
     pub overflow_in: Vec<u64>,
     pub centrality: f64,
 }
+
+/// The fields of a [`Node`] that most memories leave empty.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Extras {
+    pub metadata: Option<Map<String, Value>>,
+    /// The metadata's size as JSON text (what the limits count).
+    pub metadata_bytes: usize,
+    /// The caller's key, unique within the namespace.
+    pub key: Option<String>,
+    /// When the memory expires, Unix ms.
+    pub expires_at: Option<i64>,
+}
+
+impl Extras {
+    /// The box a record keeps for these fields: none when all are empty.
+    pub(crate) fn boxed(
+        metadata: Option<Map<String, Value>>,
+        metadata_bytes: usize,
+        key: Option<String>,
+        expires_at: Option<i64>,
+    ) -> Option<Box<Extras>> {
+        let e = Extras { metadata, metadata_bytes, key, expires_at };
+        (e.metadata.is_some() || e.metadata_bytes > 0 || e.key.is_some() || e.expires_at.is_some()).then(|| Box::new(e))
+    }
+}
+
+impl Node {
+    pub(crate) fn metadata(&self) -> Option<&Map<String, Value>> {
+        self.extras.as_ref().and_then(|e| e.metadata.as_ref())
+    }
+
+    pub(crate) fn metadata_bytes(&self) -> usize {
+        self.extras.as_ref().map_or(0, |e| e.metadata_bytes)
+    }
+
+    pub(crate) fn key(&self) -> Option<&String> {
+        self.extras.as_ref().and_then(|e| e.key.as_ref())
+    }
+
+    pub(crate) fn expires_at(&self) -> Option<i64> {
+        self.extras.as_ref().and_then(|e| e.expires_at)
+    }
+
+    /// Changes the boxed fields through `f`; the box goes when they end up empty.
+    fn with_extras(&mut self, f: impl FnOnce(&mut Extras)) {
+        let mut e = self.extras.take().map_or_else(Extras::default, |b| *b);
+        f(&mut e);
+        self.extras = Extras::boxed(e.metadata, e.metadata_bytes, e.key, e.expires_at);
+    }
+}
+
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Node>() == 160);
 
 /// What an insert needs besides the vector.
 #[derive(Debug, Clone)]
@@ -746,30 +796,32 @@ impl Graph {
     /// Replaces a memory's metadata.
     pub(crate) fn set_metadata(&mut self, id: u64, metadata: Option<Map<String, Value>>, bytes: usize) {
         if let Some(slot) = self.slot(id) {
-            let old = self.nodes[slot].metadata_bytes;
+            let old = self.nodes[slot].metadata_bytes();
             self.estimate_bytes = (self.estimate_bytes + bytes as u64).saturating_sub(old as u64);
-            self.nodes[slot].metadata = metadata;
-            self.nodes[slot].metadata_bytes = bytes;
-            self.columns.0.get_mut().set(slot, self.nodes[slot].metadata.as_ref());
+            self.nodes[slot].with_extras(|e| {
+                e.metadata = metadata;
+                e.metadata_bytes = bytes;
+            });
+            self.columns.0.get_mut().set(slot, self.nodes[slot].metadata());
         }
     }
 
     /// Sets or clears a memory's expiry.
     pub(crate) fn set_expiry(&mut self, id: u64, expires_at: Option<i64>) {
         if let Some(slot) = self.slot(id) {
-            if let Some(t) = self.nodes[slot].expires_at {
+            if let Some(t) = self.nodes[slot].expires_at() {
                 self.expiry.remove(&(t, id));
             }
             if let Some(t) = expires_at {
                 self.expiry.insert((t, id));
             }
-            self.nodes[slot].expires_at = expires_at;
+            self.nodes[slot].with_extras(|e| e.expires_at = expires_at);
         }
     }
 
     /// The estimate of bytes held by memory `id` without its edges (0 if absent).
     pub(crate) fn node_bytes(&self, id: u64) -> u64 {
-        self.node(id).map_or(0, |n| self.node_cost(n.text.len(), n.key.as_ref(), n.metadata_bytes))
+        self.node(id).map_or(0, |n| self.node_cost(n.text.len(), n.key(), n.metadata_bytes()))
     }
 
     /// The estimate of bytes held by one memory without its edges.
@@ -1013,14 +1065,11 @@ impl Graph {
             id,
             text: n.text,
             weight: n.weight,
-            metadata: n.metadata,
-            metadata_bytes: n.metadata_bytes,
             created_at: n.created_at,
             last_accessed: n.last_accessed,
             access_count: n.access_count,
             ns: n.ns,
-            key: n.key,
-            expires_at: n.expires_at,
+            extras: Extras::boxed(n.metadata, n.metadata_bytes, n.key, n.expires_at),
             inv_norm: inv_norm(n.norm),
             edges: Vec::with_capacity(self.max_degree),
             overflow: Vec::new(),
@@ -1028,7 +1077,7 @@ impl Graph {
             centrality: 0.0,
         });
         self.inv_norms.push(inv_norm(n.norm));
-        self.columns.0.get_mut().push(self.nodes.last().and_then(|n| n.metadata.as_ref()));
+        self.columns.0.get_mut().push(self.nodes.last().and_then(|n| n.metadata()));
     }
 
     /// A snapshot's records in order, each with its namespace's name, and
@@ -1476,17 +1525,17 @@ impl Graph {
             }
         }
         let refs = (node.overflow.len() + node.overflow_in.len()) as u64;
-        self.estimate_bytes = self.estimate_bytes.saturating_sub(
-            self.node_cost(node.text.len(), node.key.as_ref(), node.metadata_bytes) + refs * EDGE_BYTES,
-        );
+        self.estimate_bytes = self
+            .estimate_bytes
+            .saturating_sub(self.node_cost(node.text.len(), node.key(), node.metadata_bytes()) + refs * EDGE_BYTES);
         if let Some(c) = self.namespaces.counts.get_mut(node.ns as usize) {
             *c = c.saturating_sub(1);
         }
-        if let Some(k) = node.key {
-            self.keys.remove(&(node.ns, k));
-        }
-        if let Some(t) = node.expires_at {
+        if let Some(t) = node.expires_at() {
             self.expiry.remove(&(t, id));
+        }
+        if let Some(k) = node.extras.and_then(|e| e.key) {
+            self.keys.remove(&(node.ns, k));
         }
         // Out of its index first (the repair reads vectors that are about to move).
         if let (Some(&d), Some(h)) = (self.ann_pos.get(slot), self.ann.get_mut(node.ns as usize)) {
@@ -1715,13 +1764,13 @@ impl Graph {
                 Some(c) => *c += 1,
                 None => return Err(format!("{} has an unknown namespace {}", n.id, n.ns)),
             }
-            if let Some(k) = &n.key {
+            if let Some(k) = n.key() {
                 keyed += 1;
                 if self.keys.get(&(n.ns, k.clone())) != Some(&n.id) {
                     return Err(format!("key of {} is not indexed", n.id));
                 }
             }
-            if let Some(t) = n.expires_at {
+            if let Some(t) = n.expires_at() {
                 expiring += 1;
                 if !self.expiry.contains(&(t, n.id)) {
                     return Err(format!("expiry of {} is not indexed", n.id));
@@ -1774,6 +1823,25 @@ impl Graph {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+
+    #[test]
+    fn a_record_boxes_its_extras_only_while_one_is_set() {
+        assert!(Extras::boxed(None, 0, None, None).is_none());
+        let mut g = Graph::new(3, 6);
+        add(&mut g, 1, &[1.0, 0.0, 0.0]);
+        let slot = g.slot(1).unwrap();
+        assert!(g.nodes[slot].extras.is_none(), "a plain memory has no box");
+        g.set_expiry(1, Some(50));
+        let meta: Map<String, Value> = serde_json::from_str(r#"{"k": 1}"#).unwrap();
+        g.set_metadata(1, Some(meta.clone()), 7);
+        let n = &g.nodes[slot];
+        assert_eq!((n.expires_at(), n.metadata(), n.metadata_bytes(), n.key()), (Some(50), Some(&meta), 7, None));
+        g.set_expiry(1, None);
+        assert!(g.nodes[slot].extras.is_some(), "the metadata keeps it");
+        g.set_metadata(1, None, 0);
+        assert!(g.nodes[slot].extras.is_none(), "emptied: the box goes");
+        assert_eq!(g.check_invariants(), Ok(()));
+    }
 
     fn deadline() -> Deadline<'static> {
         static CLOCK: std::sync::LazyLock<ManualClock> = std::sync::LazyLock::new(ManualClock::new);

@@ -349,7 +349,7 @@ impl Store {
             if let (Some(e), Some(norm)) = (&patch.embedding, norm) {
                 let (metadata, metadata_bytes) = match metadata {
                     Some(m) => m,
-                    None => (node.metadata.clone(), node.metadata_bytes),
+                    None => (node.metadata().cloned(), node.metadata_bytes()),
                 };
                 let item = Prepared {
                     vector: e.clone(),
@@ -360,8 +360,8 @@ impl Store {
                     metadata_bytes,
                     created_at: Some(node.created_at),
                     namespace: st.graph.namespaces.name(node.ns).to_owned(),
-                    key: node.key.clone(),
-                    expires_at: expiry.unwrap_or(node.expires_at),
+                    key: node.key().cloned(),
+                    expires_at: expiry.unwrap_or(node.expires_at()),
                     id: None,
                     replace: Some(id),
                     last_accessed: None,
@@ -371,7 +371,7 @@ impl Store {
             } else {
                 if let Some(mb) = self.config.effective_max_memory_mb() {
                     let grow = patch.text.as_ref().map_or(0, |t| t.len() as i64 - node.text.len() as i64)
-                        + metadata.as_ref().map_or(0, |m| m.1 as i64 - node.metadata_bytes as i64);
+                        + metadata.as_ref().map_or(0, |m| m.1 as i64 - node.metadata_bytes() as i64);
                     let limit = (mb * 1024.0 * 1024.0) as u64;
                     let after = st.graph.estimate_bytes().saturating_add_signed(grow);
                     if grow > 0 && after > limit {

@@ -147,7 +147,7 @@ impl Hit {
         Hit {
             id: node.id,
             text: node.text.clone(),
-            metadata: node.metadata.clone().map(Value::Object),
+            metadata: node.metadata().cloned().map(Value::Object),
             created_at: node.created_at,
             namespace: graph.namespaces.name(node.ns).to_owned(),
             score,

@@ -211,12 +211,15 @@ impl Scope {
                 }
                 None => (None, None),
             };
+            // (Expiry and metadata are boxed apart from the record: looked at
+            // only when some memory has expired, or a column cannot answer.)
+            let expired = graph.any_expired(now_ms);
             for (i, node) in graph.nodes().iter().enumerate() {
                 deadline.check_every(i, op)?;
                 let ok = namespaces.contains(&node.ns)
-                    && node.expires_at.is_none_or(|t| t > now_ms)
+                    && (!expired || node.expires_at().is_none_or(|t| t > now_ms))
                     && match (&compiled, &cols) {
-                        (Some(f), Some(c)) => f.matches(c, i, node.metadata.as_ref()),
+                        (Some(f), Some(c)) => f.matches(c, i, &|| node.metadata()),
                         _ => true,
                     };
                 mask[i] = ok;

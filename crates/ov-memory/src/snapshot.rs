@@ -238,7 +238,7 @@ fn encode_parts<A: Sink + Send, B: Sink + Send>(config: &str, st: &State, head: 
                 put_u64(o, node.text.len() as u64);
                 o.put(node.text.as_bytes());
                 put_len_prefixed(o, |o| {
-                    if let Some(m) = &node.metadata {
+                    if let Some(m) = node.metadata() {
                         // (Writing a map of JSON values to a sink cannot fail.)
                         let _ = serde_json::to_writer(Writer(o), m);
                     }
@@ -246,10 +246,10 @@ fn encode_parts<A: Sink + Send, B: Sink + Send>(config: &str, st: &State, head: 
                 let ns = g.namespaces.name(node.ns);
                 put_u64(o, ns.len() as u64);
                 o.put(ns.as_bytes());
-                let key = node.key.as_deref().unwrap_or("");
+                let key = node.key().map_or("", String::as_str);
                 put_u64(o, key.len() as u64);
                 o.put(key.as_bytes());
-                o.put(&node.expires_at.unwrap_or(NEVER).to_le_bytes());
+                o.put(&node.expires_at().unwrap_or(NEVER).to_le_bytes());
                 put_row(o, g.precision(), row);
             }
         });
@@ -994,10 +994,9 @@ fn check_limits(limits: &Config, g: &Graph) -> Result<()> {
         }
     }
     for (n, _) in g.iter() {
-        if n.metadata_bytes > limits.max_metadata_bytes {
-            return Err(
-                over("max_metadata_bytes", limits.max_metadata_bytes.into(), n.metadata_bytes.into()).with("id", n.id)
-            );
+        if n.metadata_bytes() > limits.max_metadata_bytes {
+            return Err(over("max_metadata_bytes", limits.max_metadata_bytes.into(), n.metadata_bytes().into())
+                .with("id", n.id));
         }
         if n.text.len() > limits.max_text_chars && n.text.chars().count() > limits.max_text_chars {
             return Err(
