@@ -236,16 +236,6 @@ def rss_kib():
     return 0
 
 
-# The peers whose memory `make bench` measures, as the engine's bench measures
-# its own: RSS growth while building the corpus, in a process of its own.
-RSS_PEERS = {
-    "faiss IndexFlatIP": lambda xb: faiss_flat(xb),
-    "hnswlib M16 efC200": lambda xb: hnswlib_index(xb),
-    "usearch c16 f32": lambda xb: usearch_index(xb, "f32"),
-    "usearch c16 i8": lambda xb: usearch_index(xb, "i8"),
-}
-
-
 def faiss_flat(xb):
     f = faiss.IndexFlatIP(DIM)
     f.add(xb)
@@ -263,6 +253,16 @@ def usearch_index(xb, dtype):
     u = Index(ndim=DIM, metric="cos", dtype=dtype, connectivity=16, expansion_add=200)
     u.add(np.arange(len(xb)), xb, threads=1)
     return u
+
+
+# The peers whose memory `make bench` measures, as the engine's bench measures
+# its own: RSS growth while building the corpus, in a process of its own.
+RSS_PEERS = {
+    "faiss IndexFlatIP": faiss_flat,
+    "hnswlib M16 efC200": hnswlib_index,
+    "usearch c16 f32": lambda xb: usearch_index(xb, "f32"),
+    "usearch c16 i8": lambda xb: usearch_index(xb, "i8"),
+}
 
 
 def rss_growth_of(peer):
