@@ -41,6 +41,21 @@ use std::collections::BinaryHeap;
 pub const M: usize = 16;
 /// Links per node on level 0.
 pub const M0: usize = 2 * M;
+/// Links a level-0 list keeps when a new one overflows it: the neighbour
+/// heuristic's choice (often about a dozen of the 33), topped up with the
+/// most similar of the links it passed over. hnswlib keeps the heuristic's
+/// choice alone. The two slots left free take the next two new links without
+/// running the heuristic again; topping up to all 32 ran it on nearly every
+/// new link, which made a batch add of the corpus 1.3× as long.
+///
+/// Measured against the heuristic alone (two stores built from the same
+/// data, reads alternating between them): recall@10 at `ef` 16 went from
+/// 0.9440 to 0.9570 on the 14 k corpus (0.7216 to 0.7395 with 1 000 more
+/// queries of another kind, questions from conversations) and from 0.9090 to
+/// 0.9310 on the generated 100 k × 768 set; recall 0.95 took `ef` 14 instead
+/// of 18 on the corpus and 20 instead of 24 on the generated set. A read at
+/// the same `ef` took 0.98–1.03× the time; a batch add 1.05–1.08× as long.
+pub const M0_FILL: usize = M0 - 2;
 /// Candidates examined when a node is inserted, by default
 /// (`Config::ef_construction`).
 pub const EF_CONSTRUCTION: usize = 200;
@@ -356,6 +371,16 @@ pub(crate) struct Hnsw {
     removals: u64,
 }
 
+/// A link list's capacity on `level`, and how many links it keeps when a
+/// new one overflows it (see [`M0_FILL`]).
+fn overflow(level: u8) -> (usize, usize) {
+    if level == 0 {
+        (M0, M0_FILL)
+    } else {
+        (M, 0)
+    }
+}
+
 /// Stands for the node being inserted in a [`Rewrite`] (positions never reach it).
 const NEW: u32 = u32::MAX - 1;
 
@@ -445,7 +470,9 @@ impl Candidate for (f32, u64) {
 
 /// hnswlib's neighbour heuristic: walking the candidates from the most
 /// similar (ties: the lower key first, each key once), keep one only if it is
-/// more similar to the base than to every one kept, up to `max`. `row` gives a
+/// more similar to the base than to every one kept, up to `max`; then, while
+/// fewer than `fill` are kept, the most similar of those passed over (see
+/// [`M0_FILL`]). Returns them most similar first. `row` gives a
 /// candidate's row and inverse norm; one it cannot find (a memory gone since
 /// it was planned) is passed over. Used by [`Hnsw::insert`] on nodes and,
 /// while planning off the lock's critical path, on memory ids
@@ -457,21 +484,32 @@ impl Candidate for (f32, u64) {
 pub(crate) fn select<'r, C: Candidate, E: Elem>(
     cands: &mut Vec<C>,
     max: usize,
+    fill: usize,
     row: impl Fn(C::Key) -> Option<(&'r [E], f32)>,
 ) -> Vec<C> {
     cands.sort_by(|a, b| b.sim().total_cmp(&a.sim()).then(a.key().cmp(&b.key())));
     cands.dedup_by_key(|c| c.key());
-    let mut kept: Vec<(C, &'r [E], f32)> = Vec::with_capacity(max);
-    for &c in cands.iter() {
+    // Kept candidates by their place in `cands`, so most similar first.
+    let mut kept: Vec<(usize, &'r [E], f32)> = Vec::with_capacity(max);
+    let mut passed = Vec::new();
+    for (i, &c) in cands.iter().enumerate() {
         if kept.len() >= max {
             break;
         }
         let Some((rc, ic)) = row(c.key()) else { continue };
         if kept.iter().all(|&(_, rk, ik)| similarity(rc, ic, rk, ik) <= c.sim()) {
-            kept.push((c, rc, ic));
+            kept.push((i, rc, ic));
+        } else if passed.len() < fill {
+            passed.push(i);
         }
     }
-    kept.into_iter().map(|k| k.0).collect()
+    let mut chosen: Vec<usize> = kept.into_iter().map(|k| k.0).collect();
+    if chosen.len() < fill.min(max) {
+        passed.truncate(fill.min(max) - chosen.len());
+        chosen.extend(passed);
+        chosen.sort_unstable();
+    }
+    chosen.into_iter().map(|i| cands[i]).collect()
 }
 
 impl Hnsw {
@@ -697,8 +735,8 @@ impl Hnsw {
     /// The neighbour heuristic ([`select`]) on nodes: `cands` are
     /// (similarity to the base, node); the kept nodes, most similar first.
     #[inline(always)]
-    fn select<E: Elem>(&self, rows: Rows<'_, E>, cands: &mut Vec<Cand>, max: usize) -> Vec<u32> {
-        let kept = select(cands, max, |node| Some(rows.row(self.slots[node as usize])));
+    fn select<E: Elem>(&self, rows: Rows<'_, E>, cands: &mut Vec<Cand>, max: usize, fill: usize) -> Vec<u32> {
+        let kept = select(cands, max, fill, |node| Some(rows.row(self.slots[node as usize])));
         kept.iter().map(|c| c.node).collect()
     }
 
@@ -713,7 +751,7 @@ impl Hnsw {
         let mut out = Vec::new();
         for (l, nodes) in chosen.iter().enumerate() {
             let level = l as u8;
-            let cap = if level == 0 { M0 } else { M };
+            let (cap, fill) = overflow(level);
             for &e in nodes {
                 let before = self.links(e, level);
                 if (e as usize) >= n || before.len() < cap || before.iter().any(|&o| (o as usize) >= n) {
@@ -725,7 +763,7 @@ impl Hnsw {
                     .map(|&o| Cand { sim: self.sim_nodes(rows, e, o), node: o })
                     .chain([Cand { sim: similarity(re, ie, v, inv), node: NEW }])
                     .collect();
-                let after = select(&mut pool, cap, |node| {
+                let after = select(&mut pool, cap, fill, |node| {
                     Some(if node == NEW { (v, inv) } else { rows.row(self.slots[node as usize]) })
                 });
                 let after = after.iter().map(|c| c.node).collect();
@@ -768,9 +806,9 @@ impl Hnsw {
         for l in 0..=level.min(top) {
             let Some(cands) = layers.get_mut(l as usize) else { continue };
             cands.retain(|c| c.node != x && (c.node as usize) < self.len());
-            let chosen = if selected { cands.iter().map(|c| c.node).collect() } else { self.select(rows, cands, M) };
+            let chosen = if selected { cands.iter().map(|c| c.node).collect() } else { self.select(rows, cands, M, 0) };
             self.set_links(x, l, &chosen);
-            let cap = if l == 0 { M0 } else { M };
+            let (cap, fill) = overflow(l);
             for &e in &chosen {
                 let mut list = self.links(e, l).to_vec();
                 if list.contains(&x) {
@@ -791,7 +829,7 @@ impl Hnsw {
                 } else {
                     let mut pool: Vec<Cand> =
                         list.iter().chain([&x]).map(|&o| Cand { sim: self.sim_nodes(rows, e, o), node: o }).collect();
-                    list = self.select(rows, &mut pool, cap);
+                    list = self.select(rows, &mut pool, cap, fill);
                 }
                 self.set_links(e, l, &list);
             }
@@ -1040,6 +1078,32 @@ mod tests {
         reused.extend(&rows);
         assert_eq!(reused.len(), n);
         assert!(rows.chunks_exact(dim).enumerate().all(|(slot, row)| reused.holds(slot, row)));
+    }
+
+    /// The heuristic keeps a candidate only if it is nearer the base than
+    /// every one kept; a full level-0 list is then topped up with the most
+    /// similar of those passed over, never past its capacity, and never with
+    /// a candidate whose row is gone.
+    #[test]
+    fn the_heuristic_tops_up_with_the_nearest_it_passed_over() {
+        // Unit vectors in the plane, the base at 0°: a candidate at `deg`
+        // degrees has similarity cos(deg) to it.
+        let at = |deg: f32| [deg.to_radians().cos(), deg.to_radians().sin()];
+        let rows: Vec<[f32; 2]> = [10.0, 12.0, 50.0, 55.0, -40.0, 11.0].into_iter().map(at).collect();
+        let cands = || -> Vec<Cand> {
+            [0u32, 1, 2, 3, 4, 5].into_iter().map(|node| Cand { sim: rows[node as usize][0], node }).collect()
+        };
+        // Node 5's memory is gone since it was planned.
+        let row = |node: u32| (node != 5).then(|| (&rows[node as usize][..], 1.0f32));
+        let nodes = |kept: Vec<Cand>| kept.iter().map(|c| c.node).collect::<Vec<_>>();
+        // 12° is nearer 10° than the base, 50° and 55° too; -40° is not.
+        assert_eq!(nodes(select(&mut cands(), M0, 0, row)), [0, 4]);
+        // Topped up by similarity to the base: 12°, then 50°.
+        assert_eq!(nodes(select(&mut cands(), M0, 4, row)), [0, 1, 4, 2]);
+        assert_eq!(nodes(select(&mut cands(), M0, M0_FILL, row)), [0, 1, 4, 2, 3]);
+        // Never past `max`, and the heuristic's choice comes first.
+        assert_eq!(nodes(select(&mut cands(), 1, 4, row)), [0]);
+        assert_eq!(nodes(select(&mut cands(), 3, 4, row)), [0, 1, 4]);
     }
 
     /// A batch's candidates are cut to as many as a search returns: the most

@@ -722,7 +722,7 @@ impl Graph {
             for layer in &mut plan.layers {
                 *layer = with_simd(
                     #[inline(always)]
-                    || crate::ann::select(layer, crate::ann::M, vector),
+                    || crate::ann::select(layer, crate::ann::M, 0, vector),
                 );
             }
         });
