@@ -54,7 +54,7 @@ pub const M0: usize = 2 * M;
 /// queries of another kind, questions from conversations) and from 0.9090 to
 /// 0.9310 on the generated 100 k × 768 set; recall 0.95 took `ef` 14 instead
 /// of 18 on the corpus and 20 instead of 24 on the generated set. A read at
-/// the same `ef` took 0.98–1.03× the time; a batch add 1.05–1.08× as long.
+/// the same `ef` took 0.98–1.03× the time; a batch add 1.04–1.08× as long.
 pub const M0_FILL: usize = M0 - 2;
 /// Candidates examined when a node is inserted, by default
 /// (`Config::ef_construction`).
