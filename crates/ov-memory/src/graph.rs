@@ -118,6 +118,12 @@ impl Node {
         self.extras.as_ref().and_then(|e| e.expires_at)
     }
 
+    /// Whether the memory has not expired at `now_ms` (Unix ms): it expires
+    /// at its `expires_at`, not after.
+    pub(crate) fn live_at(&self, now_ms: i64) -> bool {
+        self.expires_at().is_none_or(|t| t > now_ms)
+    }
+
     /// Changes the boxed fields through `f` (in the box the record has, or
     /// a new one); the box goes when they end up empty.
     fn with_extras(&mut self, f: impl FnOnce(&mut Extras)) {

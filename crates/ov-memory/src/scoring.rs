@@ -217,7 +217,7 @@ impl Scope {
             for (i, node) in graph.nodes().iter().enumerate() {
                 deadline.check_every(i, op)?;
                 let ok = namespaces.contains(&node.ns)
-                    && (!expired || node.expires_at().is_none_or(|t| t > now_ms))
+                    && (!expired || node.live_at(now_ms))
                     && match (&compiled, &cols) {
                         (Some(f), Some(c)) => f.matches(c, i, &|| node.metadata()),
                         _ => true,

@@ -761,7 +761,7 @@ impl Store {
 
     /// A copy of memory `id` if it exists and has not expired at `now_ms`.
     pub(crate) fn memory(&self, st: &State, id: u64, now_ms: i64) -> Option<Memory> {
-        let n = st.graph.node(id).filter(|n| n.expires_at().is_none_or(|t| t > now_ms))?;
+        let n = st.graph.node(id).filter(|n| n.live_at(now_ms))?;
         let mut neighbors: Vec<u64> = n.edges.iter().map(|e| e.to).collect();
         neighbors.sort_unstable();
         Some(Memory {
@@ -841,7 +841,7 @@ impl Store {
     /// Whether a memory with this id exists and has not expired (not recorded in metrics).
     pub fn contains(&self, id: u64) -> bool {
         let now = self.clock.unix_millis();
-        self.state.read().graph.node(id).is_some_and(|n| n.expires_at().is_none_or(|t| t > now))
+        self.state.read().graph.node(id).is_some_and(|n| n.live_at(now))
     }
 
     /// Number of memories held, in every namespace (expired ones still count
@@ -876,7 +876,7 @@ impl Store {
         let now = self.clock.unix_millis();
         let st = self.state.read();
         match st.graph.namespaces.get(namespace) {
-            Some(ns) => st.graph.hubs(ns, |n| n.expires_at().is_none_or(|t| t > now)),
+            Some(ns) => st.graph.hubs(ns, |n| n.live_at(now)),
             None => Vec::new(),
         }
     }
