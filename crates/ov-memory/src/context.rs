@@ -434,7 +434,7 @@ impl Store {
                 let mut scorer = self.scorer(alpha, None, options.now.unwrap_or(clock_ms), options.hybrid_weight);
                 scorer.search_ef = Some(crate::scoring::DEFAULT_EF.max(options.candidates));
                 let scope = spec.resolve(&st, clock_ms, deadline, "context")?;
-                let ranking = Ranking::new(&st.graph, parts, scorer, &scope, deadline, "context")?;
+                let ranking = Ranking::new(&st.graph, parts, scorer, &scope, None, deadline, "context")?;
                 let k = options.candidates.min(ranking.scope_len());
                 let seeds = ranking.top_k(&st.graph, k, deadline, "context")?;
                 // Multi-source BFS; overflow links cost 2 hops, so walk by hop levels.

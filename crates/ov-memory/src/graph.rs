@@ -416,7 +416,20 @@ pub(crate) fn prefetch_head(row: &[f32]) {
 /// norms, clamped to [-1, 1], never NaN.
 #[inline(always)]
 pub(crate) fn cosine<A: Elem, B: Elem>(a: &[A], inv_a: f32, b: &[B], inv_b: f32) -> f64 {
-    let d = crate::precision::dot(a, b);
+    cosine_of(crate::precision::dot(a, b), a, inv_a, b, inv_b)
+}
+
+/// The [`cosine`]s of two f32 vectors (with their inverse norms) with one
+/// row, in one pass over the row ([`crate::precision::dot2`]): the same bits.
+#[inline(always)]
+pub(crate) fn cosine2<E: Elem>(a: (&[f32], f32), b: (&[f32], f32), row: &[E], inv: f32) -> (f64, f64) {
+    let (da, db) = crate::precision::dot2(a.0, b.0, row);
+    (cosine_of(da, a.0, a.1, row, inv), cosine_of(db, b.0, b.1, row, inv))
+}
+
+/// [`cosine`] from the dot product `d` of `a` and `b`.
+#[inline(always)]
+fn cosine_of<A: Elem, B: Elem>(d: f32, a: &[A], inv_a: f32, b: &[B], inv_b: f32) -> f64 {
     let c = if d.is_finite() {
         f64::from(d) * f64::from(inv_a) * f64::from(inv_b)
     } else {

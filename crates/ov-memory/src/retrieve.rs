@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::log::Level;
 use crate::manage::{BatchQuery, Namespaces, ScopeSpec};
 use crate::metrics::Op;
-use crate::scoring::{QueryParts, Ranking, Scope, Scorer};
+use crate::scoring::{Cosines, QueryParts, Ranking, Scope, Scorer, SCAN_BLOCK};
 use crate::store::{State, Store};
 use crate::validate;
 use serde::{Deserialize, Serialize};
@@ -306,7 +306,7 @@ impl Store {
         let checked = self.check_options(options, logs)?;
         let st = self.state.read();
         let scope = checked.spec.resolve(&st, checked.clock_ms, deadline, "retrieve")?;
-        let hits = rank(&st, parts, &checked, &scope, deadline, "retrieve")?;
+        let hits = rank(&st, parts, &checked, &scope, None, deadline, "retrieve")?;
         drop(st);
         if logs.enabled(Level::Debug) {
             logs.push(Level::Debug, "retrieved", json!({ "results": hits.len(), "top_k": options.top_k }));
@@ -317,8 +317,10 @@ impl Store {
     /// Answers several queries in one call, under one read lock and one
     /// deadline, with the same options (each query brings its own embedding
     /// and/or text; `options.text` must be unset). The queries run in
-    /// parallel on every core (sequentially in the browser); the result is
-    /// the same as one [`Store::retrieve_query`] per query. All or nothing: one
+    /// parallel on every core (sequentially in the browser); where the reads
+    /// are exact, eight query embeddings at a time share one pass over the
+    /// stored vectors. The result is the same as one [`Store::retrieve_query`]
+    /// per query, to the last bit of every score. All or nothing: one
     /// bad query fails the call with INVALID_DATA naming its `index`.
     pub fn retrieve_many(&self, queries: &[BatchQuery<'_>], options: &RetrieveOptions) -> Result<Vec<Vec<Hit>>> {
         self.call_within(Op::RetrieveMany, true, options.timeout_ms, |logs, deadline| {
@@ -354,8 +356,28 @@ impl Store {
         let checked = self.check_options(options, logs)?;
         let st = self.state.read();
         let scope = checked.spec.resolve(&st, checked.clock_ms, deadline, "retrieve_many")?;
-        let all =
-            crate::store::par_map(parts.len(), |i| rank(&st, parts[i], &checked, &scope, deadline, "retrieve_many"));
+        let op = "retrieve_many";
+        let all = if scope.exact_for(&st.graph, &checked.scorer) {
+            // Exact reads: the queries in blocks, each block's embeddings
+            // compared with every row in one pass over the rows (a row is read
+            // from memory once per block, not once per query), the blocks on
+            // every core.
+            let blocks = crate::store::par_map(parts.len().div_ceil(SCAN_BLOCK), |b| {
+                let block = &parts[b * SCAN_BLOCK..((b + 1) * SCAN_BLOCK).min(parts.len())];
+                let embeddings: Vec<(&[f32], f32)> = block.iter().filter_map(|p| p.embedding).collect();
+                let mut scanned = crate::scoring::scan(&st.graph, &scope, &embeddings, deadline, op)?.into_iter();
+                block
+                    .iter()
+                    .map(|&p| {
+                        let cos = p.embedding.and_then(|_| scanned.next());
+                        rank(&st, p, &checked, &scope, cos, deadline, op)
+                    })
+                    .collect::<Result<Vec<_>>>()
+            });
+            blocks.map(|b| b.into_iter().flatten().collect::<Vec<_>>())
+        } else {
+            crate::store::par_map(parts.len(), |i| rank(&st, parts[i], &checked, &scope, None, deadline, op))
+        };
         drop(st);
         let all = all?;
         if logs.enabled(Level::Debug) {
@@ -365,17 +387,19 @@ impl Store {
     }
 }
 
-/// The top hits of one query in `scope` (under the caller's read lock).
+/// The top hits of one query in `scope` (under the caller's read lock);
+/// `scanned`: its embedding's cosines, if a shared scan computed them.
 fn rank(
     st: &State,
     parts: QueryParts<'_>,
     checked: &Checked,
     scope: &Scope,
+    scanned: Option<Cosines>,
     deadline: &Deadline,
     op: &str,
 ) -> Result<Vec<Hit>> {
     let k = checked.top_k.min(scope.len());
-    let ranking = Ranking::new(&st.graph, parts, checked.scorer, scope, deadline, op)?;
+    let ranking = Ranking::new(&st.graph, parts, checked.scorer, scope, scanned, deadline, op)?;
     let ranked = ranking.top_k(&st.graph, k, deadline, op)?;
     let mut hits = Vec::with_capacity(ranked.len());
     let mut copied = 0;

@@ -38,7 +38,7 @@
 use crate::clock::{Deadline, DEADLINE_STRIDE};
 use crate::config::Scoring;
 use crate::error::Result;
-use crate::graph::{cosine, prefetch, FastMap, Graph, Node, PREFETCH_ROWS, PREFETCH_SLAB_MAX_BYTES};
+use crate::graph::{cosine, cosine2, prefetch, FastMap, Graph, Node, PREFETCH_ROWS, PREFETCH_SLAB_MAX_BYTES};
 use crate::precision::by_precision;
 use serde::Serialize;
 use std::cmp::Ordering;
@@ -229,6 +229,13 @@ impl Scope {
         Ok(Scope { mask: Some(mask), count, namespaces })
     }
 
+    /// Whether a read with a query embedding scans this scope exactly
+    /// (`scorer` asks for no approximate search, or [`Scope::approximate`]
+    /// says the indexes should not serve it).
+    pub(crate) fn exact_for(&self, graph: &Graph, scorer: &Scorer) -> bool {
+        scorer.search_ef.is_none() || !self.approximate(graph)
+    }
+
     /// Whether `graph`'s approximate indexes should serve this scope: all its
     /// namespaces are indexed and it is not a small filtered part of them.
     fn approximate(&self, graph: &Graph) -> bool {
@@ -306,11 +313,15 @@ pub(crate) struct Ranking<'s> {
 
 impl<'s> Ranking<'s> {
     /// Scores the memories of `graph` in `scope` for `query` (deadline-checked every 1 024).
+    /// `scanned`: the query embedding's cosines over `scope`, if a shared
+    /// pass over the rows ([`scan`]) already computed them for a read that
+    /// [`Scope::exact_for`] says is exact.
     pub(crate) fn new(
         graph: &Graph,
         query: QueryParts<'s>,
         scorer: Scorer,
         scope: &'s Scope,
+        scanned: Option<Cosines>,
         deadline: &Deadline,
         op: &str,
     ) -> Result<Ranking<'s>> {
@@ -337,53 +348,32 @@ impl<'s> Ranking<'s> {
             source_ids: std::sync::OnceLock::new(),
         };
         match scorer.search_ef {
-            Some(ef) if query.embedding.is_some() && scope.approximate(graph) => {
+            Some(ef) if query.embedding.is_some() && !scope.exact_for(graph, &scorer) => {
                 r.approximate(graph, query, ef, deadline, op)?
             }
-            _ => r.exact(graph, query, deadline, op)?,
+            _ => r.exact(graph, query, scanned, deadline, op)?,
         }
         Ok(r)
     }
 
-    /// Every memory in scope, scanned.
-    fn exact(&mut self, graph: &Graph, query: QueryParts<'_>, deadline: &Deadline, op: &str) -> Result<()> {
+    /// Every memory in scope, scanned (the embedding's cosines taken from
+    /// `scanned` when given).
+    fn exact(
+        &mut self,
+        graph: &Graph,
+        query: QueryParts<'_>,
+        scanned: Option<Cosines>,
+        deadline: &Deadline,
+        op: &str,
+    ) -> Result<()> {
         let scope = self.scope;
         let n = graph.len();
         let in_scope = scope.len();
-        let mut cos = zeros(if query.embedding.is_some() { n } else { 0 });
-        let (mut sum, mut sum_sq) = (0f64, 0f64);
-        if let Some((q, inv_q)) = query.embedding {
-            // Skipping rows breaks the hardware's sequential prefetch: measured on
-            // the 14 k corpus, scoring every other row cost more than scoring all.
-            // So a scope holding at least 40 % of the memories is scanned whole
-            // (the extra cosines are discarded); a smaller one row by row.
-            let dense = scope.len().saturating_mul(5) >= n.saturating_mul(DENSE_SCAN_FIFTHS);
-            let ahead = dense && n.saturating_mul(graph.row_words()).saturating_mul(4) <= PREFETCH_SLAB_MAX_BYTES;
-            crate::graph::with_simd(
-                #[inline(always)]
-                || {
-                    by_precision!(graph.precision(), E => {
-                        for (i, (inv, row)) in graph.rows::<E>().enumerate() {
-                            deadline.check_every(i, op)?;
-                            if !dense && !scope.contains(i) {
-                                continue;
-                            }
-                            if ahead && i + PREFETCH_ROWS < n {
-                                prefetch(graph.words(i + PREFETCH_ROWS));
-                            }
-                            let c = cosine(q, inv_q, row, inv);
-                            if dense && !scope.contains(i) {
-                                continue;
-                            }
-                            cos[i] = c as f32;
-                            sum += c;
-                            sum_sq += c * c;
-                        }
-                    });
-                    Ok::<(), crate::Error>(())
-                },
-            )?;
-        }
+        let Cosines { cos, sum, sum_sq } = match (scanned, query.embedding) {
+            (Some(c), Some(_)) => c,
+            (None, Some(q)) => scan(graph, scope, &[q], deadline, op)?.pop().unwrap_or_default(),
+            (_, None) => Cosines::default(),
+        };
         self.cos_stats = Stats::from_sums(sum, sum_sq, in_scope);
         let mut lex = zeros(if query.text.is_some() { n } else { 0 });
         if let Some(text) = query.text {
@@ -445,7 +435,7 @@ impl<'s> Ranking<'s> {
         op: &str,
     ) -> Result<()> {
         let scope = self.scope;
-        let Some((q, inv_q)) = query.embedding else { return self.exact(graph, query, deadline, op) };
+        let Some((q, inv_q)) = query.embedding else { return self.exact(graph, query, None, deadline, op) };
         let mut slots: Vec<usize> = Vec::with_capacity(ef + ef / 2);
         let mut cos: Vec<f32> = Vec::with_capacity(ef + ef / 2);
         crate::graph::with_simd(
@@ -837,6 +827,79 @@ fn unkey(k: u32) -> f32 {
 /// namespaces' kept samples ([`crate::sample`]): the first [`STATS_SAMPLE`]
 /// members of their union by rank, those the scope admits. `None` when a
 /// namespace has no sample or a filter admits fewer than half of them (too
+/// One query embedding's cosines with every memory of a scope (0 outside
+/// it), and their sum and sum of squares over the scope: where an exact
+/// ranking starts.
+#[derive(Debug, Default)]
+pub(crate) struct Cosines {
+    cos: Vec<f32>,
+    sum: f64,
+    sum_sq: f64,
+}
+
+/// Most queries one pass over the rows serves ([`scan`], in
+/// `Store::retrieve_many`): each row is read from memory once and compared
+/// with every query of the block while it is in the cache.
+pub(crate) const SCAN_BLOCK: usize = 8;
+
+/// The [`Cosines`] of each query (embedding, inverse norm) over `scope`, in
+/// one pass over the rows (deadline-checked every 1 024 rows). Each cosine is
+/// the same computation in the same order whatever the other queries: a
+/// query scanned with others gets the same bits as alone.
+pub(crate) fn scan(
+    graph: &Graph,
+    scope: &Scope,
+    queries: &[(&[f32], f32)],
+    deadline: &Deadline,
+    op: &str,
+) -> Result<Vec<Cosines>> {
+    let n = graph.len();
+    let mut out: Vec<Cosines> = queries.iter().map(|_| Cosines { cos: zeros(n), sum: 0.0, sum_sq: 0.0 }).collect();
+    // Skipping rows breaks the hardware's sequential prefetch: measured on
+    // the 14 k corpus, scoring every other row cost more than scoring all.
+    // So a scope holding at least 40 % of the memories is scanned whole
+    // (the extra cosines are discarded); a smaller one row by row.
+    let dense = scope.len().saturating_mul(5) >= n.saturating_mul(DENSE_SCAN_FIFTHS);
+    let ahead = dense && n.saturating_mul(graph.row_words()).saturating_mul(4) <= PREFETCH_SLAB_MAX_BYTES;
+    crate::graph::with_simd(
+        #[inline(always)]
+        || {
+            by_precision!(graph.precision(), E => {
+                for (i, (inv, row)) in graph.rows::<E>().enumerate() {
+                    deadline.check_every(i, op)?;
+                    if !dense && !scope.contains(i) {
+                        continue;
+                    }
+                    if ahead && i + PREFETCH_ROWS < n {
+                        prefetch(graph.words(i + PREFETCH_ROWS));
+                    }
+                    // Two queries at a time share each load of the row.
+                    for (pair, outs) in queries.chunks(2).zip(out.chunks_mut(2)) {
+                        let (c0, c1) = match *pair {
+                            [a, b] => {
+                                let (c0, c1) = cosine2(a, b, row, inv);
+                                (c0, Some(c1))
+                            }
+                            [(q, inv_q)] => (cosine(q, inv_q, row, inv), None),
+                            _ => unreachable!("chunks of two"),
+                        };
+                        if dense && !scope.contains(i) {
+                            continue;
+                        }
+                        for (o, c) in outs.iter_mut().zip(std::iter::once(c0).chain(c1)) {
+                            o.cos[i] = c as f32;
+                            o.sum += c;
+                            o.sum_sq += c * c;
+                        }
+                    }
+                }
+            });
+            Ok::<(), crate::Error>(())
+        },
+    )?;
+    Ok(out)
+}
+
 /// few for a steady estimate).
 fn kept_sample(graph: &Graph, scope: &Scope, q: &[f32], inv_q: f32) -> Option<Stats> {
     let samples: smallvec::SmallVec<[&crate::sample::Sample; 4]> =

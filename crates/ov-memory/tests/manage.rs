@@ -456,7 +456,7 @@ fn retrieve_many_equals_one_retrieve_per_query() {
     let (s, _) = store(4);
     for i in 0..200u32 {
         let v = [(i as f32).sin(), (i as f32 * 0.7).cos(), (i % 7) as f32 * 0.1, 0.3];
-        let meta = json!({ "even": i % 2 == 0 });
+        let meta = json!({ "even": i % 2 == 0, "fifth": i % 5 == 0 });
         s.add(
             &v,
             &format!("item {} {}", WORDS[i as usize % 8], i),
@@ -464,7 +464,8 @@ fn retrieve_many_equals_one_retrieve_per_query() {
         )
         .unwrap();
     }
-    let qs: Vec<[f32; 4]> = (0..16).map(|i| [(i as f32).cos(), 0.2, (i as f32).sin(), 0.1]).collect();
+    // 19 queries: two full blocks of a shared scan and a part block.
+    let qs: Vec<[f32; 4]> = (0..19).map(|i| [(i as f32).cos(), 0.2, (i as f32).sin(), 0.1]).collect();
     let texts = ["tea", "river storm", "piano"];
     let queries: Vec<BatchQuery<'_>> = qs
         .iter()
@@ -474,15 +475,19 @@ fn retrieve_many_equals_one_retrieve_per_query() {
             text: (i % 2 == 0 || i % 4 == 3).then(|| texts[i % 3]),
         })
         .collect();
-    let opts = RetrieveOptions { top_k: 7, filter: Some(json!({ "even": true })), ..Default::default() };
-    let many = s.retrieve_many(&queries, &opts).unwrap();
-    assert_eq!(many.len(), queries.len());
-    for (q, hits) in queries.iter().zip(&many) {
-        let one = s
-            .retrieve_query(q.embedding, &RetrieveOptions { text: q.text.map(str::to_owned), ..opts.clone() })
-            .unwrap();
-        assert_eq!(hits, &one);
+    // Every memory in scope, half of them (scanned whole) and a fifth (scanned row by row).
+    for filter in [None, Some(json!({ "even": true })), Some(json!({ "fifth": true }))] {
+        let opts = RetrieveOptions { top_k: 7, filter, ..Default::default() };
+        let many = s.retrieve_many(&queries, &opts).unwrap();
+        assert_eq!(many.len(), queries.len());
+        for (q, hits) in queries.iter().zip(&many) {
+            let one = s
+                .retrieve_query(q.embedding, &RetrieveOptions { text: q.text.map(str::to_owned), ..opts.clone() })
+                .unwrap();
+            assert_eq!(hits, &one);
+        }
     }
+    let opts = RetrieveOptions { top_k: 7, ..Default::default() };
     let bad = [BatchQuery { embedding: None, text: None }];
     let e = s.retrieve_many(&bad, &opts).unwrap_err();
     assert_eq!((e.code(), e.context()["index"].clone()), (ErrorCode::InvalidData, json!(0)));

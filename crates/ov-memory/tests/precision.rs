@@ -8,7 +8,7 @@ mod qa;
 mod rng;
 
 use ov_memory::{
-    AddOptions, Config, ErrorCode, ManualClock, MemoryUpdate, NewMemory, Precision, RetrieveOptions, Store,
+    AddOptions, BatchQuery, Config, ErrorCode, ManualClock, MemoryUpdate, NewMemory, Precision, RetrieveOptions, Store,
 };
 use std::sync::Arc;
 
@@ -92,6 +92,31 @@ fn compact_stores_rank_like_full_precision_on_real_embeddings() {
             let m = v.iter().fold(0f32, |m, x| m.max(x.abs()));
             let got = s.get(id).unwrap().embedding;
             assert!(got.iter().zip(v).all(|(a, b)| (a - b).abs() <= m * tol * 1.001 + 1e-7), "{p:?} id {id}");
+        }
+    }
+}
+
+/// Exact reads in a batch (their query vectors compared with the rows in
+/// blocks, two at a time) return what one read per query returns, score for
+/// score, at every precision: 21 real queries, so blocks end on a pair and
+/// on a lone query.
+#[test]
+fn batched_exact_reads_are_single_reads_at_every_precision() {
+    let (rows, queries) = corpus(1500);
+    let items: Vec<NewMemory> =
+        rows.iter().map(|v| NewMemory { embedding: v, text: "fortune", ..NewMemory::default() }).collect();
+    let batch: Vec<BatchQuery<'_>> =
+        queries[..21].iter().map(|q| BatchQuery { embedding: Some(q), text: None }).collect();
+    for p in PRECISIONS {
+        let s = store(p, 384, 10_000);
+        s.add_batch(&items, None).unwrap();
+        for alpha in [None, Some(1.0)] {
+            let o = RetrieveOptions { top_k: 10, alpha, exact: true, ..RetrieveOptions::default() };
+            let many = s.retrieve_many(&batch, &o).unwrap();
+            assert_eq!(many.len(), batch.len());
+            for (q, hits) in batch.iter().zip(&many) {
+                assert_eq!(hits, &s.retrieve_query(q.embedding, &o).unwrap(), "{p:?}");
+            }
         }
     }
 }
