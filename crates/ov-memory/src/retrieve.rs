@@ -358,12 +358,17 @@ impl Store {
         let scope = checked.spec.resolve(&st, checked.clock_ms, deadline, "retrieve_many")?;
         let op = "retrieve_many";
         let all = if scope.exact_for(&st.graph, &checked.scorer) {
-            // Exact reads: the queries in blocks, each block's embeddings
-            // compared with every row in one pass over the rows (a row is read
-            // from memory once per block, not once per query), the blocks on
-            // every core.
-            let blocks = crate::store::par_map(parts.len().div_ceil(SCAN_BLOCK), |b| {
-                let block = &parts[b * SCAN_BLOCK..((b + 1) * SCAN_BLOCK).min(parts.len())];
+            // Exact reads: the queries in blocks of at most SCAN_BLOCK, each
+            // block's embeddings compared with every row in one pass over the
+            // rows (a row is read from memory once per block, not once per
+            // query), the blocks on every core: as many blocks as a multiple
+            // of the threads, of sizes differing by at most one, so that no
+            // thread is left with one block more than another.
+            let n = parts.len();
+            let threads = crate::store::threads();
+            let blocks = n.div_ceil(SCAN_BLOCK).div_ceil(threads).saturating_mul(threads).min(n);
+            let blocks = crate::store::par_map(blocks, |b| {
+                let block = &parts[b * n / blocks..(b + 1) * n / blocks];
                 let embeddings: Vec<(&[f32], f32)> = block.iter().filter_map(|p| p.embedding).collect();
                 let mut scanned = crate::scoring::scan(&st.graph, &scope, &embeddings, deadline, op)?.into_iter();
                 block

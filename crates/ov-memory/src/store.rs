@@ -138,12 +138,17 @@ pub(crate) fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> Result<T> + Sync +
     (0..n).map(f).collect()
 }
 
+/// How many threads [`par_map`] runs on here.
+pub(crate) fn threads() -> usize {
+    #[cfg(not(any(target_arch = "wasm32", miri)))]
+    return rayon::current_num_threads();
+    #[cfg(any(target_arch = "wasm32", miri))]
+    1
+}
+
 /// Whether [`par_map`] runs on more than one thread here.
 pub(crate) fn parallel() -> bool {
-    #[cfg(not(any(target_arch = "wasm32", miri)))]
-    return rayon::current_num_threads() > 1;
-    #[cfg(any(target_arch = "wasm32", miri))]
-    false
+    threads() > 1
 }
 
 /// `(a(), b())`, on two cores where [`par_map`] would use them.
