@@ -318,8 +318,8 @@ impl Store {
     /// deadline, with the same options (each query brings its own embedding
     /// and/or text; `options.text` must be unset). The queries run in
     /// parallel on every core (sequentially in the browser); where the reads
-    /// are exact, eight query embeddings at a time share one pass over the
-    /// stored vectors. The result is the same as one [`Store::retrieve_query`]
+    /// are exact, up to eight query embeddings at a time share one pass over
+    /// the stored vectors. The result is the same as one [`Store::retrieve_query`]
     /// per query, to the last bit of every score. All or nothing: one
     /// bad query fails the call with INVALID_DATA naming its `index`.
     pub fn retrieve_many(&self, queries: &[BatchQuery<'_>], options: &RetrieveOptions) -> Result<Vec<Vec<Hit>>> {

@@ -823,10 +823,6 @@ fn unkey(k: u32) -> f32 {
     f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k })
 }
 
-/// The statistics of semantic relevance over `scope`, estimated from its
-/// namespaces' kept samples ([`crate::sample`]): the first [`STATS_SAMPLE`]
-/// members of their union by rank, those the scope admits. `None` when a
-/// namespace has no sample or a filter admits fewer than half of them (too
 /// One query embedding's cosines with every memory of a scope (0 outside
 /// it), and their sum and sum of squares over the scope: where an exact
 /// ranking starts.
@@ -948,6 +944,10 @@ fn each_row<E: crate::precision::Elem>(
     Ok(())
 }
 
+/// The statistics of semantic relevance over `scope`, estimated from its
+/// namespaces' kept samples ([`crate::sample`]): the first [`STATS_SAMPLE`]
+/// members of their union by rank, those the scope admits. `None` when a
+/// namespace has no sample or a filter admits fewer than half of them (too
 /// few for a steady estimate).
 fn kept_sample(graph: &Graph, scope: &Scope, q: &[f32], inv_q: f32) -> Option<Stats> {
     let samples: smallvec::SmallVec<[&crate::sample::Sample; 4]> =
