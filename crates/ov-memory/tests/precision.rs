@@ -99,10 +99,11 @@ fn compact_stores_rank_like_full_precision_on_real_embeddings() {
 /// Exact reads in a batch (their query vectors compared with the rows in
 /// blocks, two at a time) return what one read per query returns, score for
 /// score, at every precision: 21 real queries, so blocks end on a pair and
-/// on a lone query.
+/// on a lone query. (300 memories: enough rows for the kernels' whole
+/// blocks, few enough that the debug build links them quickly.)
 #[test]
 fn batched_exact_reads_are_single_reads_at_every_precision() {
-    let (rows, queries) = corpus(1500);
+    let (rows, queries) = corpus(300);
     let items: Vec<NewMemory> =
         rows.iter().map(|v| NewMemory { embedding: v, text: "fortune", ..NewMemory::default() }).collect();
     let batch: Vec<BatchQuery<'_>> =
