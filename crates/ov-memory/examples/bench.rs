@@ -655,21 +655,39 @@ fn filters_and_batches(store: &Store, queries: &[f32], nq: usize) {
         .map(|qi| ov_memory::BatchQuery { embedding: Some(&queries[qi * DIM..(qi + 1) * DIM]), text: None })
         .collect();
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    let (mut one_by_one, mut many_1, mut many) = (Lat::new(), Lat::new(), Lat::new());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (mut one_by_one, mut callers, mut many_1, mut many) = (Lat::new(), Lat::new(), Lat::new(), Lat::new());
     for _ in 0..5 {
         one_by_one.time(|| {
             for q in &batch {
                 store.retrieve_query(q.embedding, &plain).unwrap();
             }
         });
+        // The caller's own threads, one per core, each with its share of the queries.
+        callers.time(|| {
+            std::thread::scope(|scope| {
+                for part in batch.chunks(batch.len().div_ceil(cores)) {
+                    let plain = &plain;
+                    scope.spawn(move || {
+                        for q in part {
+                            store.retrieve_query(q.embedding, plain).unwrap();
+                        }
+                    });
+                }
+            })
+        });
         many_1.time(|| one_thread.install(|| store.retrieve_many(&batch, &plain).unwrap()));
         many.time(|| store.retrieve_many(&batch, &plain).unwrap());
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("### {nq} queries: one retrieve each against one retrieve_many (exact; load {})\n", load_average());
     println!("| form | p50 ms for all {nq} | p99 ms | max ms | calls/s | speed-up |");
     println!("|---|---:|---:|---:|---:|---:|");
     println!("| {nq} × retrieve | {} | 1.0× |", one_by_one.row());
+    println!(
+        "| {nq} × retrieve on {cores} threads of the caller | {} | {:.2}× |",
+        callers.row(),
+        one_by_one.p50() / callers.p50()
+    );
     println!("| retrieve_many, 1 thread | {} | {:.2}× |", many_1.row(), one_by_one.p50() / many_1.p50());
     println!("| retrieve_many, {cores} threads | {} | {:.2}× |", many.row(), one_by_one.p50() / many.p50());
     println!(
