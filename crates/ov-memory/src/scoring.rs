@@ -856,6 +856,8 @@ pub(crate) fn scan(
         || {
             by_precision!(graph.precision(), E => {
                 match (queries, out.as_mut_slice()) {
+                    // No query vector (a block of text-only queries): no pass over the rows.
+                    ([], _) => {}
                     // One query (every single read): its sums stay in registers.
                     ([(q, inv_q)], [o]) => {
                         let (mut sum, mut sum_sq) = (0f64, 0f64);
