@@ -150,6 +150,7 @@ fn new_map(_bytes: usize) -> Result<Mapped, NoRoom> {
 }
 
 #[cfg(all(target_os = "linux", not(miri)))]
+#[inline]
 fn bytes(m: &Mapped) -> &[u8] {
     m.0.as_deref().unwrap_or_default()
 }
@@ -160,6 +161,7 @@ fn bytes(m: &Mapped) -> &[u8] {
 }
 
 #[cfg(all(target_os = "linux", not(miri)))]
+#[inline]
 fn bytes_mut(m: &mut Mapped) -> &mut [u8] {
     m.0.as_deref_mut().unwrap_or_default()
 }
@@ -281,6 +283,7 @@ fn map(floats: usize) -> Result<Option<Block>, NoRoom> {
     }
 }
 
+#[inline]
 fn slice(block: &Block, len: usize) -> &[f32] {
     match block {
         Block::Heap(v) => &v[..len],
@@ -289,6 +292,7 @@ fn slice(block: &Block, len: usize) -> &[f32] {
     }
 }
 
+#[inline]
 fn slice_mut(block: &mut Block, len: usize) -> &mut [f32] {
     match block {
         Block::Heap(v) => &mut v[..len],
@@ -298,12 +302,14 @@ fn slice_mut(block: &mut Block, len: usize) -> &mut [f32] {
 
 impl Deref for Slab {
     type Target = [f32];
+    #[inline]
     fn deref(&self) -> &[f32] {
         slice(&self.block, self.len)
     }
 }
 
 impl DerefMut for Slab {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [f32] {
         slice_mut(&mut self.block, self.len)
     }
@@ -340,12 +346,14 @@ impl Bytes {
 
 impl Deref for Bytes {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         &bytemuck::cast_slice(&self.slab[..])[..self.len]
     }
 }
 
 impl DerefMut for Bytes {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [u8] {
         &mut bytemuck::cast_slice_mut(&mut self.slab[..])[..self.len]
     }
