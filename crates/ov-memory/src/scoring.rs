@@ -533,7 +533,7 @@ impl<'s> Ranking<'s> {
                         }
                         let zc = self.cos_stats.z(f64::from(c));
                         let zl = l.map_or(0.0, |l| self.lex_stats.z(f64::from(l)));
-                        self.rel.push((self.w * zc + (1.0 - self.w) * zl) as f32);
+                        self.rel.push(blend(self.w, zc, zl));
                         self.g.push(0.0);
                         slots.len() - 1
                     }
