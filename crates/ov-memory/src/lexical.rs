@@ -615,6 +615,11 @@ impl Lexical {
             1.0 // unused: without length normalisation the average length cancels
         };
         let mut visited = 0usize;
+        // Each term's list and how many memories in scope it names, first:
+        // the map of scores then has room for every memory it can hold
+        // (grown as it filled, its rehashing took a tenth of a hybrid read
+        // of the corpus).
+        let mut terms: Vec<(&Postings, usize)> = Vec::new();
         for term in self.known_terms(query) {
             let list = &self.postings[term as usize];
             let df = if whole {
@@ -628,9 +633,12 @@ impl Lexical {
                 }
                 df
             };
-            if df == 0 {
-                continue;
+            if df > 0 {
+                terms.push((list, df));
             }
+        }
+        out.reserve(terms.iter().map(|&(_, df)| df).sum::<usize>().min(scope_len));
+        for (list, df) in terms {
             let df = df as f64;
             // The portable ln (see Cargo.toml): the same bits on every platform.
             let idf = libm::log(1.0 + (n - df + 0.5) / (df + 0.5));

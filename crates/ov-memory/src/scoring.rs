@@ -299,8 +299,9 @@ pub(crate) struct Ranking<'s> {
     lex_stats: Stats,
     /// The semantic share of relevance.
     w: f64,
-    /// Lexical scores by slot (approximate rankings only).
-    lex_by_slot: FastMap<usize, f32>,
+    /// Lexical scores by memory id (approximate rankings only): the lexical
+    /// index's answer as it is, read through a memory's record.
+    lex_by_id: FastMap<u64, f64>,
     /// The activation sources: (slot, strength), by slot. When G cannot
     /// change the order (no graph prior, or alpha 1), `g` stays empty and G is
     /// computed for the memories actually scored, from their own links.
@@ -344,7 +345,7 @@ impl<'s> Ranking<'s> {
             cos_stats: Stats::default(),
             lex_stats: Stats::default(),
             w,
-            lex_by_slot: FastMap::default(),
+            lex_by_id: FastMap::default(),
             sources: Vec::new(),
             source_ids: std::sync::OnceLock::new(),
         };
@@ -477,32 +478,34 @@ impl<'s> Ranking<'s> {
             let scores = graph.lexical.scores(text, scope.len(), admits, |i| deadline.check_every(i, op))?;
             let (mut s1, mut s2) = (0f64, 0f64);
             let mut best: Vec<(f32, usize)> = Vec::with_capacity(scores.len());
-            for (id, l) in scores {
+            for (&id, &l) in &scores {
                 if let Some(slot) = graph.slot(id) {
-                    self.lex_by_slot.insert(slot, l as f32);
                     best.push((l as f32, slot));
                     s1 += l;
                     s2 += l * l;
                 }
             }
+            self.lex_by_id = scores;
             self.lex_stats = Stats::from_sums(s1, s2, scope.len());
             if best.len() > ef {
                 best.select_nth_unstable_by(ef - 1, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
                 best.truncate(ef);
             }
-            for (_, slot) in best {
-                if let std::collections::hash_map::Entry::Vacant(e) = at.entry(slot) {
-                    e.insert(slots.len());
-                    slots.push(slot);
-                    cos.push(graph.cosine_to(q, inv_q, slot) as f32);
-                }
-            }
+            crate::graph::with_simd(
+                #[inline(always)]
+                || {
+                    for (_, slot) in best {
+                        if let std::collections::hash_map::Entry::Vacant(e) = at.entry(slot) {
+                            e.insert(slots.len());
+                            slots.push(slot);
+                            cos.push(graph.cosine_to(q, inv_q, slot) as f32);
+                        }
+                    }
+                },
+            );
         }
-        let lex: Vec<f32> = if self.has_text {
-            slots.iter().map(|s| self.lex_by_slot.get(s).copied().unwrap_or(0.0)).collect()
-        } else {
-            Vec::new()
-        };
+        let lex: Vec<f32> =
+            if self.has_text { slots.iter().map(|&s| lex_at(&self.lex_by_id, graph, s)).collect() } else { Vec::new() };
         (self.cos, self.lex) = (cos, lex);
         self.rel = (0..slots.len()).map(|p| self.relevance(f64::from(self.cos[p]), self.lex.get(p).copied())).collect();
         // Activation from the most relevant candidates. When it can change the
@@ -524,7 +527,7 @@ impl<'s> Ranking<'s> {
                     Some(&p) => p,
                     None => {
                         let c = graph.cosine_to(q, inv_q, slot) as f32;
-                        let l = self.has_text.then(|| self.lex_by_slot.get(&slot).copied().unwrap_or(0.0));
+                        let l = self.has_text.then(|| lex_at(&self.lex_by_id, graph, slot));
                         at.insert(slot, slots.len());
                         slots.push(slot);
                         self.cos.push(c);
@@ -645,7 +648,7 @@ impl<'s> Ranking<'s> {
                         || graph.cosine_to(q, inv_q, slot),
                     )
                 });
-                let l = self.has_text.then(|| self.lex_by_slot.get(&slot).copied().unwrap_or(0.0));
+                let l = self.has_text.then(|| lex_at(&self.lex_by_id, graph, slot));
                 let rel = if self.scope.contains(slot) { f64::from(self.relevance(c, l)) } else { 0.0 };
                 (f64::from(c as f32).max(0.0), l.map_or(0.0, f64::from), rel)
             }
@@ -1029,6 +1032,12 @@ fn strided_sample(graph: &Graph, scope: &Scope, q: &[f32], inv_q: f32) -> Stats 
         },
     );
     Stats::from_sums(sum, sum_sq, m)
+}
+
+/// The lexical score of the memory in `slot` in an approximate ranking's
+/// `lex_by_id` (0 if the query's text does not match it).
+fn lex_at(lex_by_id: &FastMap<u64, f64>, graph: &Graph, slot: usize) -> f32 {
+    lex_by_id.get(&graph.node_at(slot).id).map_or(0.0, |&l| l as f32)
 }
 
 /// Relevance from its semantic and lexical z-scores, `w` the semantic share.
