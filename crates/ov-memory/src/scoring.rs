@@ -526,7 +526,11 @@ impl<'s> Ranking<'s> {
                 let p = match at.get(&slot) {
                     Some(&p) => p,
                     None => {
-                        let c = graph.cosine_to(q, inv_q, slot) as f32;
+                        // (In the SIMD-dispatched context, as the other cosines of a read.)
+                        let c = crate::graph::with_simd(
+                            #[inline(always)]
+                            || graph.cosine_to(q, inv_q, slot),
+                        ) as f32;
                         let l = self.has_text.then(|| lex_at(&self.lex_by_id, graph, slot));
                         at.insert(slot, slots.len());
                         slots.push(slot);
