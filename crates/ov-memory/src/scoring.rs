@@ -737,9 +737,7 @@ impl<'s> Ranking<'s> {
         if sparse.is_none() && self.scope.mask.is_none() {
             let mut floor = f32::NEG_INFINITY;
             for block in rel.chunks(16) {
-                // (A select, not `f32::max`: its NaN rule keeps the browser
-                // build from vectorising it, and rel is never NaN.)
-                if block.iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m }) <= floor {
+                if block_max(block) <= floor {
                     continue;
                 }
                 block.iter().for_each(|&x| offer(&mut heap, x));
@@ -1038,6 +1036,14 @@ fn strided_sample(graph: &Graph, scope: &Scope, q: &[f32], inv_q: f32) -> Stats 
     Stats::from_sums(sum, sum_sq, m)
 }
 
+/// The largest of a block of relevances (−∞ for none): a select, not
+/// `f32::max`, whose NaN rule keeps the browser build from vectorising it
+/// (relevance is never NaN).
+#[inline(always)]
+fn block_max(block: &[f32]) -> f32 {
+    block.iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m })
+}
+
 /// The lexical score of the memory in `slot` in an approximate ranking's
 /// `lex_by_id` (0 if the query's text does not match it).
 fn lex_at(lex_by_id: &FastMap<u64, f64>, graph: &Graph, slot: usize) -> f32 {
@@ -1081,8 +1087,7 @@ fn sources(rel: &[f32], slot: impl Fn(usize) -> usize) -> Vec<(usize, f64)> {
     // was 6 % of an exact read of the corpus.)
     let mut bar = 0f32;
     for (b, block) in rel.chunks(16).enumerate() {
-        // (A select, not `f32::max`, as in `kth_relevance`; rel is never NaN.)
-        let best = block.iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
+        let best = block_max(block);
         if !(best > 0.0 && best >= bar) {
             continue;
         }
